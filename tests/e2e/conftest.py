@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psutil
+import pytest
+
+from toolkit import config, machines
+from toolkit.config import Settings
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return config.load()
+
+
+@pytest.fixture(scope="session")
+def box(settings: Settings):  # noqa: ANN201
+    """The default box, built on first use (CI builds it once per run when no cache is warm)."""
+    if os.geteuid() != 0:
+        pytest.skip("building a box needs root (mmdebstrap, chroot)")
+    return machines.box_for(settings, settings.kernel)
+
+
+def qemu_processes_for(name: str) -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["cmdline"]) if f"vexfs-{name}" in (p.info["cmdline"] or [])]
+
+
+@pytest.fixture
+def vm_name() -> Iterator[str]:
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    yield name
+    for process in qemu_processes_for(name):
+        process.kill()

@@ -1,0 +1,145 @@
+"""Build a box offline from Debian's mirror: mmdebstrap a root tree, then a disk, kernel and initramfs.
+
+A build happens in a scratch directory that is renamed into place at the end, so an
+interrupted build never leaves a half box behind.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from toolkit import host
+from toolkit.boxes import initramfs
+from toolkit.boxes.recipe import GUEST_FILES, BoxRecipe
+from toolkit.boxes.store import Box, boxes_dir, building_dir, find, remove_abandoned_builds
+from toolkit.errors import UserError
+from toolkit.files import atomic_write, locked, remove_tree
+from toolkit.progress import Progress
+
+NEEDED_GIB = 4
+GUEST_DIR = "usr/lib/vexfs-vmtest"
+
+
+class BuildStepFailed(UserError):
+    """A step of a box build failed; the message names the step and its log."""
+
+
+def _run(command: list[str], log: Path, step: str) -> None:
+    with open(log, "a") as out:
+        out.write(f"$ {' '.join(command)}\n")
+        out.flush()
+        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        last = [line for line in log.read_text().splitlines() if line.strip()][-1:]
+        reason = last[0] if last else f"exit status {done.returncode}"
+        raise BuildStepFailed(f"box build failed at {step}: {reason} (full log: {log})")
+
+
+def _chroot(rootfs: Path, log: Path, *command: str) -> None:
+    _run(["chroot", str(rootfs), *command], log, f"chroot {command[0]}")
+
+
+def _query(rootfs: Path, package: str) -> str:
+    done = subprocess.run(
+        ["chroot", str(rootfs), "dpkg-query", "-W", "-f", "${Version}", package], capture_output=True, text=True
+    )
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _kernel_release(rootfs: Path) -> str:
+    releases = sorted(p.name for p in (rootfs / "lib/modules").iterdir())
+    if len(releases) != 1:
+        raise UserError(f"expected one kernel in the box, found {releases or 'none'}: check the recipe's packages")
+    return releases[0]
+
+
+def _install_guest_files(rootfs: Path, log: Path) -> None:
+    """The vagrant user, sshd settings and the fast-boot init the qemu provider uses."""
+    _chroot(rootfs, log, "useradd", "--create-home", "--shell", "/bin/bash", "--groups", "sudo", "vagrant")
+    _chroot(rootfs, log, "usermod", "--password", "*", "vagrant")
+    guest = rootfs / GUEST_DIR
+    guest.mkdir(parents=True, exist_ok=True)
+    for name, mode in (("boot", 0o755), ("install-ssh-key", 0o755)):
+        (guest / name).write_bytes((GUEST_FILES / name).read_bytes())
+        (guest / name).chmod(mode)
+    (guest / "init").symlink_to("/bin/busybox")
+    (rootfs / "etc/inittab").write_bytes((GUEST_FILES / "inittab").read_bytes())
+    (rootfs / "etc/ssh/sshd_config.d/vexfs-vmtest.conf").write_bytes((GUEST_FILES / "sshd.conf").read_bytes())
+    sudoers = rootfs / "etc/sudoers.d/vagrant"
+    sudoers.write_bytes((GUEST_FILES / "sudoers").read_bytes())
+    sudoers.chmod(0o440)
+    (rootfs / "etc/hostname").write_text("vexfs-vm\n")
+    (rootfs / "etc/hosts").write_text("127.0.0.1 localhost\n127.0.1.1 vexfs-vm\n")
+    (rootfs / "etc/fstab").write_text("/dev/vda / ext4 rw,errors=remount-ro 0 1\n")
+
+
+def _make_disk(rootfs: Path, scratch: Path, disk_gib: int, log: Path) -> None:
+    raw = scratch / "box.raw"
+    with open(raw, "wb") as image:
+        image.truncate(disk_gib * 1024**3)
+    _run(["mkfs.ext4", "-q", "-F", "-L", "vexfs-root", "-d", str(rootfs), str(raw)], log, "mkfs.ext4")
+    _run(["qemu-img", "convert", "-O", "qcow2", str(raw), str(scratch / "box.img")], log, "qemu-img convert")
+    raw.unlink()
+
+
+def _write_vagrant_metadata(scratch: Path, disk_gib: int) -> None:
+    metadata = {"provider": "libvirt", "format": "qcow2", "virtual_size": disk_gib}
+    atomic_write(scratch / "metadata.json", json.dumps(metadata) + "\n")
+
+
+def build(recipe: BoxRecipe, cache_dir: Path, mirror: str, log_dir: Path) -> Box:
+    """The box for recipe, built now unless the cache already holds it."""
+    existing = find(cache_dir, recipe)
+    if existing:
+        return existing
+    host.require_root("box.build (mmdebstrap and chroot)")
+    for tool in ("mmdebstrap", "mkfs.ext4", "qemu-img"):
+        host.require_tool(tool)
+    host.require_free_space(cache_dir, NEEDED_GIB, f"building the {recipe.line.name} box")
+    with locked(boxes_dir(cache_dir) / f".{recipe.name}.lock"):
+        existing = find(cache_dir, recipe)
+        return existing or _build_locked(recipe, cache_dir, mirror, log_dir)
+
+
+def _build_locked(recipe: BoxRecipe, cache_dir: Path, mirror: str, log_dir: Path) -> Box:
+    remove_abandoned_builds(cache_dir)
+    progress = Progress(f"box {recipe.line.name}")
+    scratch = building_dir(cache_dir, recipe.name)
+    log = log_dir / f"box-{recipe.name}.log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    rootfs = scratch / "rootfs"
+    try:
+        scratch.mkdir(parents=True)
+        with progress.step(f"mmdebstrap {recipe.line.suite} from {mirror} (log: {log})", 1, 4):
+            command = ["mmdebstrap", "--variant=minbase", f"--include={','.join(recipe.packages)}"]
+            _run([*command, recipe.line.suite, str(rootfs), mirror], log, "mmdebstrap")
+        with progress.step("guest files, kernel and initramfs", 2, 4):
+            _install_guest_files(rootfs, log)
+            release = _kernel_release(rootfs)
+            version = _query(rootfs, f"linux-image-{release}")
+            headers = _query(rootfs, f"linux-headers-{release}")
+            if headers != version:
+                raise UserError(
+                    f"the {recipe.line.suite} mirror has linux-image {version} but linux-headers {headers or 'missing'} "
+                    f"for {release}: retry when the mirror has caught up"
+                )
+            (scratch / "vmlinuz").write_bytes((rootfs / f"boot/vmlinuz-{release}").read_bytes())
+            (scratch / "initrd.img").write_bytes(initramfs.build(rootfs, release))
+        with progress.step(f"disk image ({recipe.disk_gib} GiB, qcow2)", 3, 4):
+            _make_disk(rootfs, scratch, recipe.disk_gib, log)
+            _write_vagrant_metadata(scratch, recipe.disk_gib)
+        with progress.step("record and move into place", 4, 4):
+            built = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+            box = Box(scratch, recipe.name, recipe.line.name, recipe.line.suite, release, version, built)
+            box.save()
+            final = boxes_dir(cache_dir) / recipe.name
+            os.rename(scratch, final)
+        progress.say(f"box {recipe.name}: kernel {release} ({version})")
+        return Box.load(final)
+    finally:
+        remove_tree(scratch)

@@ -1,0 +1,100 @@
+"""The box cache: where built boxes live, how they are found, listed and removed."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from toolkit.boxes.recipe import BoxRecipe
+from toolkit.errors import UserError
+from toolkit.files import atomic_write, remove_tree
+
+BOX_RECORD = "box.json"
+
+
+@dataclass(frozen=True)
+class Box:
+    """A built box: a disk image, the kernel to boot it with, and its root filesystem tree."""
+
+    path: Path
+    name: str
+    kernel_line: str
+    suite: str
+    kernel_release: str
+    kernel_package_version: str
+    built: str
+
+    @property
+    def disk(self) -> Path:
+        return self.path / "box.img"
+
+    @property
+    def kernel(self) -> Path:
+        return self.path / "vmlinuz"
+
+    @property
+    def initrd(self) -> Path:
+        return self.path / "initrd.img"
+
+    @property
+    def rootfs(self) -> Path:
+        return self.path / "rootfs"
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_blocks * 512 for p in self.path.iterdir() if p.is_file())
+
+    def save(self) -> None:
+        record = {k: v for k, v in asdict(self).items() if k != "path"}
+        atomic_write(self.path / BOX_RECORD, json.dumps(record, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> Box:
+        return cls(path=path, **json.loads((path / BOX_RECORD).read_text()))
+
+
+def boxes_dir(cache_dir: Path) -> Path:
+    return cache_dir / "boxes"
+
+
+def list_boxes(cache_dir: Path) -> list[Box]:
+    """Every complete box in the cache (half-built ones have no box.json and are not boxes)."""
+    root = boxes_dir(cache_dir)
+    if not root.is_dir():
+        return []
+    return [Box.load(p) for p in sorted(root.iterdir()) if (p / BOX_RECORD).is_file()]
+
+
+def find(cache_dir: Path, recipe: BoxRecipe) -> Box | None:
+    path = boxes_dir(cache_dir) / recipe.name
+    return Box.load(path) if (path / BOX_RECORD).is_file() else None
+
+
+def require(cache_dir: Path, recipe: BoxRecipe) -> Box:
+    box = find(cache_dir, recipe)
+    if box is None:
+        raise UserError(
+            f"no box for kernel {recipe.line.name} ({recipe.line.suite}): run `invoke box.build --kernel {recipe.line.name}`"
+        )
+    return box
+
+
+def remove(box: Box) -> None:
+    remove_tree(box.path)
+
+
+def building_dir(cache_dir: Path, name: str) -> Path:
+    """A scratch directory for one build; its name records the building process."""
+    return boxes_dir(cache_dir) / f".building-{name}-{os.getpid()}"
+
+
+def remove_abandoned_builds(cache_dir: Path) -> None:
+    """Scratch directories left by builds whose process is gone (killed, power lost)."""
+    root = boxes_dir(cache_dir)
+    if not root.is_dir():
+        return
+    for scratch in root.glob(".building-*"):
+        pid = scratch.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or not Path(f"/proc/{pid}").exists():
+            remove_tree(scratch)

@@ -1,0 +1,49 @@
+"""Checks of the host: tools present, root where needed, disk space."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from toolkit.errors import UserError
+
+# Debian package that provides each tool the toolkit runs.
+TOOL_PACKAGES = {
+    "qemu-system-x86_64": "qemu-system-x86",
+    "qemu-img": "qemu-utils",
+    "mmdebstrap": "mmdebstrap",
+    "mkfs.ext4": "e2fsprogs",
+    "ssh": "openssh-client",
+    "ssh-keygen": "openssh-client",
+    "zstd": "zstd",
+}
+
+GIB = 1024**3
+
+
+def require_tool(name: str) -> str:
+    """The tool's path, or a UserError naming the package to install."""
+    path = shutil.which(name)
+    if path is None:
+        package = TOOL_PACKAGES.get(name, name)
+        raise UserError(f"{name} not found: run ./setup (or apt-get install {package})")
+    return path
+
+
+def require_root(why: str) -> None:
+    if os.geteuid() != 0:
+        raise UserError(f"{why} needs root: run it as root (sudo -E invoke ...)")
+
+
+def require_free_space(path: Path, needed_gib: float, why: str) -> None:
+    """Fail early when the file system holding path has less than needed_gib free."""
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if free < needed_gib * GIB:
+        raise UserError(
+            f"{why} needs {needed_gib:g} GiB free in {probe}, only {free / GIB:.1f} GiB left: free space there "
+            "(invoke box.remove, or set VEXFS_CACHE_DIR to a bigger disk)"
+        )

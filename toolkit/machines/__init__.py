@@ -1,0 +1,38 @@
+"""Machines: the providers that run VMs, picked by name."""
+
+from __future__ import annotations
+
+from toolkit import kernels
+from toolkit.boxes import build, store
+from toolkit.boxes.recipe import BoxRecipe
+from toolkit.config import Settings
+from toolkit.errors import UserError
+from toolkit.machines.qemu import QemuMachine
+
+PROVIDERS = {"qemu": QemuMachine}
+
+
+def provider_class(name: str) -> type[QemuMachine]:
+    try:
+        return PROVIDERS[name]
+    except KeyError:
+        raise UserError(f"unknown provider {name!r}: choose one of {', '.join(PROVIDERS)}") from None
+
+
+def box_for(settings: Settings, kernel: str) -> store.Box:
+    """The box for a kernel line, built first if the cache lacks it."""
+    recipe = BoxRecipe(kernels.select(kernel))
+    return store.find(settings.cache_dir, recipe) or build.build(
+        recipe, settings.cache_dir, settings.mirror, settings.cache_dir / "logs"
+    )
+
+
+def define(settings: Settings, name: str) -> QemuMachine:
+    """The VM called name for the configured kernel and provider, recorded (not yet started)."""
+    machine_class = provider_class(settings.provider)
+    machine_class.require_host_tools()
+    return machine_class.define(settings, name, box_for(settings, settings.kernel))
+
+
+def open_existing(settings: Settings, name: str) -> QemuMachine:
+    return QemuMachine.load(settings, name)

@@ -1,0 +1,81 @@
+"""The Machine protocol every provider implements, and the records and errors it speaks in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What one guest command did."""
+
+    command: str
+    exit_status: int
+    stdout: str
+    stderr: str
+    duration_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+    def tail(self, lines: int = 10) -> str:
+        text = (self.stdout + self.stderr).rstrip()
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class MachineError(Exception):
+    """The guest did not do what was asked: carries the command and what it printed."""
+
+    def __init__(self, message: str, command: str = "", output_tail: str = "") -> None:
+        super().__init__(message)
+        self.command = command
+        self.output_tail = output_tail
+
+
+class CommandTimedOut(MachineError):
+    """A guest command ran past its timeout; the connection is dropped, the guest may be wedged."""
+
+
+class GuestUnreachable(MachineError):
+    """The guest does not answer over SSH (not booted, crashed or wedged)."""
+
+
+@dataclass(frozen=True)
+class MachineStatus:
+    """What `vm.status` shows."""
+
+    name: str
+    provider: str
+    state: str
+    kernel_line: str = ""
+    box: str = ""
+    accel: str = ""
+    ssh: str = ""
+    details: dict[str, str] = field(default_factory=dict)
+
+
+class Machine(Protocol):
+    """A VM a test can drive: boot it, run commands, move files, read its kernel log, roll it back."""
+
+    name: str
+
+    def up(self) -> None: ...
+
+    def run(self, command: str, timeout: float, sudo: bool = False) -> CommandResult: ...
+
+    def put(self, local: Path, remote: str) -> None: ...
+
+    def get(self, remote: str, local: Path) -> None: ...
+
+    def kernel_log(self) -> str: ...
+
+    def reset(self) -> None: ...
+
+    def halt(self) -> None: ...
+
+    def destroy(self) -> None: ...
+
+    def status(self) -> MachineStatus: ...

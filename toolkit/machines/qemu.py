@@ -1,0 +1,362 @@
+"""The qemu provider: a box booted by QEMU directly, through a throw-away qcow2 overlay.
+
+Each VM has its own directory (overlay, console log, monitor socket, command log) and its
+own SSH port on 127.0.0.1. The first boot of a box saves a `ready` snapshot inside the
+overlay and keeps a copy of that overlay as a template, so later VMs of the same box
+resume from it in under a second instead of booting.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from toolkit import host
+from toolkit.boxes.store import Box
+from toolkit.config import Settings
+from toolkit.errors import UserError
+from toolkit.files import atomic_write, remove_tree
+from toolkit.machines import accel, keys, ports
+from toolkit.machines.base import CommandResult, GuestUnreachable, MachineError, MachineStatus
+from toolkit.machines.qmp import Qmp, QmpError
+from toolkit.machines.ssh import SshSession, SshTarget
+
+SNAPSHOT = "ready"
+GUEST_USER = "vagrant"
+READY_MARKER = "vexfs-vmtest: guest ready"
+KERNEL_ARGS = (
+    "console=ttyS0,115200 root=/dev/vda rw vexfs.init=/usr/lib/vexfs-vmtest/init "
+    "mitigations=off tsc=reliable no_timer_check"
+)
+PORT_ATTEMPTS = 5
+RESUME_NOTE = "\n--- vexfs-vmtest: the boot above was saved as the ready snapshot; resumed from it ---\n"
+
+
+@dataclass(frozen=True)
+class VmRecord:
+    """What a VM is, kept in its directory as machine.json."""
+
+    name: str
+    kernel_line: str
+    box: str
+    accel: str
+    ssh_port: int
+    cpus: int
+    memory_mib: int
+    created: str
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Everything one QEMU start needs; turned into a command line by qemu_command."""
+
+    vm_dir: Path
+    kernel: Path
+    initrd: Path
+    accel: str
+    cpus: int
+    memory_mib: int
+    ssh_port: int
+    public_key: Path
+    resume: bool
+
+
+def qemu_command(launch: Launch) -> list[str]:
+    """The QEMU command line for one start; daemonized, monitor on a unix socket in the VM dir."""
+    vm = launch.vm_dir
+    cpu = "host" if launch.accel == "kvm" else "max"
+    command = [
+        "qemu-system-x86_64", "-name", f"vexfs-{vm.name}", "-machine", "q35", "-accel", launch.accel,
+        "-cpu", cpu, "-smp", str(launch.cpus), "-m", str(launch.memory_mib),
+        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+        "-kernel", str(launch.kernel), "-initrd", str(launch.initrd), "-append", KERNEL_ARGS,
+        "-drive", f"file={vm / 'overlay.qcow2'},if=none,id=disk0,format=qcow2,cache=unsafe",
+        "-device", "virtio-blk-pci,drive=disk0",
+        "-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{launch.ssh_port}-:22",
+        "-device", "virtio-net-pci,netdev=net0,romfile=",
+        "-device", "virtio-rng-pci",
+        "-chardev", f"file,id=console,path={vm / 'console.log'},append=on", "-serial", "chardev:console",
+        "-qmp", f"unix:{vm / 'qmp.sock'},server=on,wait=off",
+        "-fw_cfg", f"name=opt/vexfs/authorized_keys,file={launch.public_key}",
+        "-pidfile", str(vm / "qemu.pid"), "-daemonize",
+    ]  # fmt: skip
+    if launch.resume:
+        command += ["-loadvm", SNAPSHOT]
+    return command
+
+
+def vms_dir(settings: Settings) -> Path:
+    return settings.state_dir / "vms"
+
+
+def template_path(record: VmRecord, box: Box, key: Path) -> Path:
+    """The ready overlay for this box and machine shape (and SSH key, which the snapshot holds).
+
+    It lives in the box's directory, so removing the box removes it too.
+    """
+    shape = f"{record.accel}-{record.cpus}c-{record.memory_mib}m-{keys.fingerprint(key)}"
+    return box.path / "ready" / f"{shape}.qcow2"
+
+
+class QemuMachine:
+    """A VM run by QEMU with no daemon; see the module docstring."""
+
+    provider = "qemu"
+
+    def __init__(self, settings: Settings, vm_dir: Path, record: VmRecord) -> None:
+        self.settings = settings
+        self.dir = vm_dir
+        self.record = record
+        self.name = record.name
+        self._sessions: dict[str, SshSession] = {}
+
+    @staticmethod
+    def require_host_tools() -> None:
+        host.require_tool("qemu-system-x86_64")
+        host.require_tool("qemu-img")
+
+    @classmethod
+    def define(cls, settings: Settings, name: str, box: Box) -> QemuMachine:
+        """The VM called name, recorded now for box unless it exists already."""
+        vm_dir = vms_dir(settings) / name
+        if (vm_dir / "machine.json").is_file():
+            machine = cls.load(settings, name)
+            if machine.record.box != str(box.path):
+                raise UserError(
+                    f"VM {name!r} exists with kernel {machine.record.kernel_line}: "
+                    f"`invoke vm.destroy --name {name}` first, or pick another --name"
+                )
+            return machine
+        chosen = accel.accelerator(settings.state_dir, box.kernel, box.initrd)
+        created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        record = VmRecord(name, box.kernel_line, str(box.path), chosen, 0, settings.cpus, settings.memory_mib, created)
+        vm_dir.mkdir(parents=True, exist_ok=True)
+        machine = cls(settings, vm_dir, record)
+        machine._save()
+        return machine
+
+    @classmethod
+    def load(cls, settings: Settings, name: str) -> QemuMachine:
+        vm_dir = vms_dir(settings) / name
+        try:
+            record = VmRecord(**json.loads((vm_dir / "machine.json").read_text()))
+        except FileNotFoundError:
+            raise UserError(f"no VM called {name!r}: start one with `invoke vm.up --name {name}`") from None
+        return cls(settings, vm_dir, record)
+
+    def _save(self) -> None:
+        atomic_write(self.dir / "machine.json", json.dumps(asdict(self.record), indent=2) + "\n")
+
+    @property
+    def box(self) -> Box:
+        return Box.load(Path(self.record.box))
+
+    @property
+    def console_log(self) -> Path:
+        return self.dir / "console.log"
+
+    @property
+    def overlay(self) -> Path:
+        return self.dir / "overlay.qcow2"
+
+    def ssh_target(self, user: str = GUEST_USER) -> SshTarget:
+        return SshTarget("127.0.0.1", self.record.ssh_port, user, keys.ensure_key(self.settings.state_dir))
+
+    def _session(self, sudo: bool = False) -> SshSession:
+        """One persistent connection per user; root's saves sudo's half second per command under TCG."""
+        user = "root" if sudo else GUEST_USER
+        if user not in self._sessions:
+            self._sessions[user] = SshSession(self.ssh_target(user), self.dir / "commands.log")
+        return self._sessions[user]
+
+    def _drop_session(self) -> None:
+        for session in self._sessions.values():
+            session.close()
+        self._sessions.clear()
+
+    def pid(self) -> int | None:
+        """QEMU's pid while it runs this VM, else None."""
+        try:
+            pid = int((self.dir / "qemu.pid").read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if str(self.overlay).encode() in cmdline else None
+
+    def running(self) -> bool:
+        return self.pid() is not None
+
+    def up(self) -> None:
+        """Boot or resume the VM and wait until SSH answers."""
+        if self.running():
+            return
+        key = keys.ensure_key(self.settings.state_dir)
+        template = template_path(self.record, self.box, key)
+        if not self.overlay.exists() and template.exists():
+            shutil.copyfile(template, self.overlay)
+            boot_log = template.with_suffix(".console.log")
+            if boot_log.exists():
+                self.console_log.write_text(boot_log.read_text(errors="replace") + RESUME_NOTE)
+            self._start(resume=True)
+            return
+        if not self.overlay.exists():
+            backing = ["-b", str(self.box.disk), "-F", "qcow2"]
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", *backing, str(self.overlay)], check=True)
+        self._start(resume=False)
+        if not template.exists():
+            self._save_ready_template(template)
+
+    def _start(self, resume: bool) -> None:
+        """Start QEMU on a free port and wait for SSH; on failure QEMU is stopped and the console kept."""
+        key = keys.ensure_key(self.settings.state_dir)
+        box = self.box
+        for _ in range(PORT_ATTEMPTS):
+            self.record = VmRecord(**{**asdict(self.record), "ssh_port": ports.free_port()})
+            launch = Launch(
+                self.dir, box.kernel, box.initrd, self.record.accel, self.record.cpus, self.record.memory_mib,
+                self.record.ssh_port, keys.public_key(key), resume,
+            )  # fmt: skip
+            (self.dir / "qmp.sock").unlink(missing_ok=True)
+            done = subprocess.run(qemu_command(launch), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            if done.returncode == 0:
+                break
+            if "host forwarding rule" not in done.stderr:
+                raise MachineError(f"QEMU did not start: {done.stderr.strip().splitlines()[-1:]}")
+        else:
+            raise MachineError(f"QEMU found no free SSH port after {PORT_ATTEMPTS} tries")
+        self._save()
+        self._drop_session()
+        try:
+            self._wait_ready(console_marker=not resume)
+            if resume:
+                self._set_clock()
+        except MachineError:
+            self._stop()
+            raise
+
+    def _wait_ready(self, console_marker: bool) -> None:
+        deadline = time.monotonic() + self.settings.boot_timeout_s
+        if console_marker:
+            while READY_MARKER not in self._console_text():
+                if not self.running():
+                    raise GuestUnreachable(f"QEMU exited during boot: {self._console_tail()}")
+                if time.monotonic() > deadline:
+                    raise GuestUnreachable(f"guest not ready after {self.settings.boot_timeout_s:g} s: {self._console_tail()}")
+                time.sleep(0.1)
+        try:
+            self._session().wait_until_ready(deadline)
+        except GuestUnreachable as error:
+            raise GuestUnreachable(f"{error}; console: {self._console_tail()}") from None
+
+    def _console_text(self) -> str:
+        try:
+            return self.console_log.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def _console_tail(self, lines: int = 3) -> str:
+        tail = " | ".join(line.strip() for line in self._console_text().splitlines()[-lines:])
+        return f"{tail} (full log: {self.console_log})"
+
+    def _set_clock(self) -> None:
+        """A restored guest wakes with the clock of its snapshot: set it from the host."""
+        self.run(f"date -s @{time.time():.3f} >/dev/null", timeout=30, sudo=True)
+
+    def _save_ready_template(self, template: Path) -> None:
+        """Snapshot the freshly booted guest, keep the overlay as the box's template, then resume."""
+        self.run("sync", timeout=60)
+        self._drop_session()
+        with Qmp(self.dir / "qmp.sock") as monitor:
+            monitor.human(f"savevm {SNAPSHOT}")
+        self._stop()
+        template.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(template.with_suffix(".console.log"), self._console_text())
+        partial = template.with_name(f".{template.name}.{os.getpid()}")
+        shutil.copyfile(self.overlay, partial)
+        os.replace(partial, template)
+        self._start(resume=True)
+
+    def _stop(self, grace_s: float = 10.0) -> None:
+        """Stop QEMU: monitor quit, then SIGKILL if it lingers."""
+        self._drop_session()
+        pid = self.pid()
+        if pid is None:
+            return
+        try:
+            with Qmp(self.dir / "qmp.sock", timeout=5) as monitor:
+                monitor.execute("quit")
+        except (OSError, QmpError):
+            pass
+        deadline = time.monotonic() + grace_s
+        while self.pid() is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.pid() is not None:
+            os.kill(pid, signal.SIGKILL)
+            while self.pid() is not None:
+                time.sleep(0.05)
+
+    def _require_running(self) -> None:
+        if not self.running():
+            raise UserError(f"VM {self.name!r} is not running: `invoke vm.up --name {self.name}`")
+
+    def run(self, command: str, timeout: float, sudo: bool = False) -> CommandResult:
+        self._require_running()
+        return self._session(sudo).run(command, timeout)
+
+    def put(self, local: Path, remote: str) -> None:
+        self._require_running()
+        self._session().put(local, remote)
+
+    def get(self, remote: str, local: Path) -> None:
+        self._require_running()
+        self._session().get(remote, local)
+
+    def kernel_log(self) -> str:
+        return self.run("dmesg", timeout=30, sudo=True).stdout
+
+    def reset(self) -> None:
+        """Roll the VM back to its ready snapshot: disk and memory, whatever the guest was doing."""
+        if not self.running():
+            self._start(resume=True)
+            return
+        self._drop_session()
+        with Qmp(self.dir / "qmp.sock") as monitor:
+            monitor.human(f"loadvm {SNAPSHOT}")
+        self._wait_ready(console_marker=False)
+        self._set_clock()
+
+    def halt(self) -> None:
+        """Stop the VM and keep its disk; the next `up` boots it again."""
+        if self.running():
+            try:
+                self.run("sync", timeout=15)
+            except MachineError:
+                pass
+        self._stop()
+
+    def destroy(self) -> None:
+        """Stop QEMU and delete everything the VM had."""
+        self._stop(grace_s=2.0)
+        remove_tree(self.dir)
+
+    def status(self) -> MachineStatus:
+        pid = self.pid()
+        box = Path(self.record.box).name
+        details = {"console": str(self.console_log), "cpus": str(self.record.cpus), "memory": f"{self.record.memory_mib} MiB"}
+        if pid is None:
+            return MachineStatus(self.name, self.provider, "halted", self.record.kernel_line, box, self.record.accel, "", details)
+        ssh = f"127.0.0.1:{self.record.ssh_port}"
+        details["pid"] = str(pid)
+        return MachineStatus(self.name, self.provider, "running", self.record.kernel_line, box, self.record.accel, ssh, details)
+
+
+def machine_names(settings: Settings) -> list[str]:
+    root = vms_dir(settings)
+    return sorted(p.name for p in root.iterdir() if (p / "machine.json").is_file()) if root.is_dir() else []
