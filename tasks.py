@@ -23,13 +23,14 @@ def _settings(**flags: object) -> config.Settings:
     return config.load(flags)
 
 
-@task(help={"kernel": KERNEL_HELP, "name": NAME_HELP, "provider": "qemu (default)"})
+@task(help={"kernel": KERNEL_HELP, "name": NAME_HELP, "provider": "qemu (default)",
+            "cold": "boot the kernel instead of resuming the box's ready snapshot"})
 @user_facing
-def vm_up(c, kernel=None, name="default", provider=None):
-    """Boot a VM (building its box first if needed) and wait until SSH answers."""
+def vm_up(c, kernel=None, name="default", provider=None, cold=False):
+    """Start a VM from its box's ready snapshot (booting it the first time; building the box if needed)."""
     settings = _settings(kernel=kernel, provider=provider)
     machine = machines.define(settings, name)
-    machine.up()
+    machine.up(cold=cold)
     status = machine.status()
     print(f"VM {name!r} up: kernel {status.kernel_line}, {status.accel}, ssh {status.ssh}")
 

@@ -80,7 +80,7 @@ def test_vm_tasks_from_the_command_line(settings, box, vm_name) -> None:
         assert run("vm.run", "--name", vm_name, "--", "exit 3").returncode == 3
         status = run("vm.status", "--name", vm_name)
         assert "running" in status.stdout and ("tcg" in status.stdout or "kvm" in status.stdout)
-        assert "Linux version" in run("vm.console", "--name", vm_name).stdout
+        assert "vexfs-vmtest: guest ready" in run("vm.console", "--name", vm_name).stdout
         halted = run("vm.halt", "--name", vm_name)
         assert halted.returncode == 0 and "halted" in run("vm.status", "--name", vm_name).stdout
     finally:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from toolkit.errors import UserError
 
-ROOT_DISK_MODULES = ("virtio_pci", "virtio_blk", "crc32c_generic", "crc32c_intel", "ext4")
+BOOT_MODULES = ("virtio_pci", "virtio_blk", "crc32c_generic", "crc32c_intel", "ext4", "virtio_net", "qemu_fw_cfg", "virtio_rng")
 INIT_SCRIPT = Path(__file__).with_name("guest") / "initramfs-init"
 
 
@@ -90,7 +90,7 @@ def _decompressed(path: Path) -> bytes:
 def build(rootfs: Path, kernel_release: str) -> bytes:
     """The gzip-compressed initramfs for the box whose root filesystem tree is rootfs."""
     modules_dir = rootfs / "lib/modules" / kernel_release
-    order = load_order(ROOT_DISK_MODULES, module_index(modules_dir))
+    order = load_order(BOOT_MODULES, module_index(modules_dir))
     entries = [CpioEntry(d, 0o40755) for d in ("bin", "dev", "proc", "sys", "modules", "newroot")]
     entries.append(CpioEntry("bin/busybox", 0o100755, (rootfs / "bin/busybox").read_bytes()))
     entries.append(CpioEntry("init", 0o100755, INIT_SCRIPT.read_bytes()))

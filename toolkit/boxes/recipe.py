@@ -10,7 +10,8 @@ from pathlib import Path
 from toolkit.kernels import KernelLine
 
 GUEST_FILES = Path(__file__).with_name("guest")
-FORMAT = 1
+# The code that turns a recipe into a box: changing it changes what a box holds.
+BUILD_CODE = tuple(Path(__file__).with_name(name) for name in ("build.py", "initramfs.py", "vmlinux.py"))
 
 PACKAGES = (
     "linux-image-amd64",
@@ -23,6 +24,7 @@ PACKAGES = (
     "openssh-server",
     "sudo",
     "busybox-static",
+    "mksh",
     "iproute2",
     "procps",
     "psmisc",
@@ -39,10 +41,10 @@ class BoxRecipe:
     disk_gib: int = 8
 
     def key(self) -> str:
-        """A short digest of everything that shapes the box, the guest files included."""
-        guest = {path.name: path.read_text() for path in sorted(GUEST_FILES.iterdir())}
-        recipe = {"format": FORMAT, "suite": self.line.suite, "packages": self.packages, "disk_gib": self.disk_gib}
-        digest = hashlib.sha256(json.dumps({"recipe": recipe, "guest": guest}, sort_keys=True).encode())
+        """A short digest of everything that shapes the box: recipe, guest files and build code."""
+        files = {path.name: path.read_text() for path in (*sorted(GUEST_FILES.iterdir()), *BUILD_CODE)}
+        recipe = {"suite": self.line.suite, "packages": self.packages, "disk_gib": self.disk_gib}
+        digest = hashlib.sha256(json.dumps({"recipe": recipe, "files": files}, sort_keys=True).encode())
         return digest.hexdigest()[:12]
 
     @property

@@ -32,7 +32,9 @@ class Box:
 
     @property
     def kernel(self) -> Path:
-        return self.path / "vmlinuz"
+        """The uncompressed PVH kernel where there is one (no slow decompression under TCG), else bzImage."""
+        uncompressed = self.path / "vmlinux"
+        return uncompressed if uncompressed.exists() else self.path / "vmlinuz"
 
     @property
     def initrd(self) -> Path:

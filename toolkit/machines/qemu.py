@@ -33,7 +33,7 @@ GUEST_USER = "vagrant"
 READY_MARKER = "vexfs-vmtest: guest ready"
 KERNEL_ARGS = (
     "console=ttyS0,115200 root=/dev/vda rw vexfs.init=/usr/lib/vexfs-vmtest/init "
-    "mitigations=off tsc=reliable no_timer_check"
+    "mitigations=off tsc=reliable no_timer_check cryptomgr.notests quiet"
 )
 PORT_ATTEMPTS = 5
 RESUME_NOTE = "\n--- vexfs-vmtest: the boot above was saved as the ready snapshot; resumed from it ---\n"
@@ -193,13 +193,13 @@ class QemuMachine:
     def running(self) -> bool:
         return self.pid() is not None
 
-    def up(self) -> None:
-        """Boot or resume the VM and wait until SSH answers."""
+    def up(self, cold: bool = False) -> None:
+        """Resume the VM from its box's ready snapshot (or boot it: first time, halted VM, cold=True)."""
         if self.running():
             return
         key = keys.ensure_key(self.settings.state_dir)
         template = template_path(self.record, self.box, key)
-        if not self.overlay.exists() and template.exists():
+        if not self.overlay.exists() and template.exists() and not cold:
             shutil.copyfile(template, self.overlay)
             boot_log = template.with_suffix(".console.log")
             if boot_log.exists():
@@ -251,7 +251,7 @@ class QemuMachine:
                     raise GuestUnreachable(f"guest not ready after {self.settings.boot_timeout_s:g} s: {self._console_tail()}")
                 time.sleep(0.1)
         try:
-            self._session().wait_until_ready(deadline)
+            self._session(sudo=True).wait_until_ready(deadline)
         except GuestUnreachable as error:
             raise GuestUnreachable(f"{error}; console: {self._console_tail()}") from None
 
