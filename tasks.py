@@ -146,6 +146,19 @@ def box_remove(c, kernel=None):
     print(f"removed box {box.name}")
 
 
+@task
+@user_facing
+def box_prune(c):
+    """Remove boxes built from an older recipe (after a toolkit upgrade) that no VM uses."""
+    settings = _settings()
+    current = {BoxRecipe(line).name for line in kernels.CATALOGUE}
+    used = {machines.open_existing(settings, n).record.box for n in machines.qemu.machine_names(settings)}
+    for box in store.list_boxes(settings.cache_dir):
+        if box.name not in current and str(box.path) not in used:
+            store.remove(box)
+            print(f"removed stale box {box.name} (kernel {box.kernel_line})")
+
+
 def _collection(prefix: str, *tasks_: object) -> Collection:
     collection = Collection(prefix)
     for body in tasks_:
@@ -155,5 +168,5 @@ def _collection(prefix: str, *tasks_: object) -> Collection:
 
 ns = Collection(
     _collection("vm", vm_up, vm_status, vm_ssh, vm_run, vm_reset, vm_halt, vm_destroy, vm_console),
-    _collection("box", box_build, box_list, box_remove),
+    _collection("box", box_build, box_list, box_remove, box_prune),
 )
