@@ -10,10 +10,13 @@ from invoke import Collection, task
 from invoke.exceptions import Exit
 from tabulate import tabulate
 
-from toolkit import config, kernels, machines
+from toolkit import config, kernels, machines, runs
 from toolkit.boxes import build, store
 from toolkit.boxes.recipe import BoxRecipe
 from toolkit.cli import remainder, user_facing
+from toolkit.domains.kernel_module import ModuleOptions
+from toolkit.results import reports
+from toolkit.results import store as results_store
 
 NAME_HELP = "VM name (default: default); several VMs can run side by side"
 KERNEL_HELP = f"kernel line, by version or Debian suite: {', '.join(line.name for line in kernels.CATALOGUE)}"
@@ -159,6 +162,52 @@ def box_prune(c):
             print(f"removed stale box {box.name} (kernel {box.kernel_line})")
 
 
+@task(
+    help={
+        "module-dir": "directory with the module's Kbuild/Makefile (default: kernel/vexfs)",
+        "module": "test only this module when the directory builds several",
+        "module-param": "NAME=VALUE passed to insmod (repeatable)",
+        "kernel": KERNEL_HELP,
+        "provider": "qemu (default)",
+        "build-in": "chroot (default: natively in the box's root filesystem) or guest",
+        "cycles": "load/unload cycles for lifecycle_stress (default 20)",
+        "name": NAME_HELP,
+    },
+    iterable=["module_param"],
+)
+@user_facing
+def test_kernel(c, module_dir="kernel/vexfs", module=None, module_param=None, kernel=None, provider=None,
+                build_in="chroot", cycles=20, name="default"):
+    """Build a module inside the VM's kernel and run the kernel_module domain: 8 tests, a table, results/."""
+    settings = _settings(kernel=kernel, provider=provider)
+    options = ModuleOptions(Path(module_dir).resolve(), module, tuple(module_param or ()), build_in, int(cycles))
+    record = runs.kernel_module_run(settings, options, name, settings.results_dir)
+    print(reports.table(record))
+    print(f"results: {settings.results_dir / record.run_id}")
+    raise Exit(code=record.exit_status())
+
+
+@task(help={"run": "run id (default: the latest)"})
+@user_facing
+def results_show(c, run=None):
+    """Print a run's table."""
+    print(reports.table(results_store.load(_settings().results_dir, run)))
+
+
+@task(help={"format": f"one of {', '.join(reports.FORMATS)}", "run": "run id (default: the latest)",
+            "output": "file to write (default: standard output)"})
+@user_facing
+def results_export(c, format="json", run=None, output=None):
+    """Export a run as JSON, JUnit XML, CSV or a table."""
+    if format not in reports.FORMATS:
+        raise Exit(f"error: unknown format {format!r}: choose one of {', '.join(reports.FORMATS)}", code=2)
+    text = reports.FORMATS[format](results_store.load(_settings().results_dir, run))
+    if output:
+        Path(output).write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
 def _collection(prefix: str, *tasks_: object) -> Collection:
     collection = Collection(prefix)
     for body in tasks_:
@@ -169,4 +218,6 @@ def _collection(prefix: str, *tasks_: object) -> Collection:
 ns = Collection(
     _collection("vm", vm_up, vm_status, vm_ssh, vm_run, vm_reset, vm_halt, vm_destroy, vm_console),
     _collection("box", box_build, box_list, box_remove, box_prune),
+    _collection("test", test_kernel),
+    _collection("results", results_show, results_export),
 )

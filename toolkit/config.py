@@ -24,6 +24,7 @@ class Settings:
 
     cache_dir: Path
     state_dir: Path
+    results_dir: Path = Path("results")
     mirror: str = "http://deb.debian.org/debian"
     kernel: str = "6.1"
     provider: str = "qemu"

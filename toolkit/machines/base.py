@@ -61,6 +61,12 @@ class Machine(Protocol):
     """A VM a test can drive: boot it, run commands, move files, read its kernel log, roll it back."""
 
     name: str
+    provider: str
+
+    @property
+    def sysroot(self) -> Path | None:
+        """The guest's root filesystem tree on the host (for native builds in a chroot), if there is one."""
+        ...
 
     def up(self) -> None: ...
 
@@ -72,7 +78,13 @@ class Machine(Protocol):
 
     def kernel_log(self) -> str: ...
 
+    def console_text(self) -> str: ...
+
+    def log_files(self) -> list[Path]: ...
+
     def reset(self) -> None: ...
+
+    def replace(self) -> None: ...
 
     def halt(self) -> None: ...
 

@@ -159,6 +159,10 @@ class QemuMachine:
         return Box.load(Path(self.record.box))
 
     @property
+    def sysroot(self) -> Path:
+        return self.box.rootfs
+
+    @property
     def console_log(self) -> Path:
         return self.dir / "console.log"
 
@@ -244,7 +248,7 @@ class QemuMachine:
     def _wait_ready(self, console_marker: bool) -> None:
         deadline = time.monotonic() + self.settings.boot_timeout_s
         if console_marker:
-            while READY_MARKER not in self._console_text():
+            while READY_MARKER not in self.console_text():
                 if not self.running():
                     raise GuestUnreachable(f"QEMU exited during boot: {self._console_tail()}")
                 if time.monotonic() > deadline:
@@ -255,14 +259,18 @@ class QemuMachine:
         except GuestUnreachable as error:
             raise GuestUnreachable(f"{error}; console: {self._console_tail()}") from None
 
-    def _console_text(self) -> str:
+    def log_files(self) -> list[Path]:
+        """What to keep with a run's results: the serial console and every command run."""
+        return [self.console_log, self.dir / "commands.log"]
+
+    def console_text(self) -> str:
         try:
             return self.console_log.read_text(errors="replace")
         except FileNotFoundError:
             return ""
 
     def _console_tail(self, lines: int = 3) -> str:
-        tail = " | ".join(line.strip() for line in self._console_text().splitlines()[-lines:])
+        tail = " | ".join(line.strip() for line in self.console_text().splitlines()[-lines:])
         return f"{tail} (full log: {self.console_log})"
 
     def _set_clock(self) -> None:
@@ -277,7 +285,7 @@ class QemuMachine:
             monitor.human(f"savevm {SNAPSHOT}")
         self._stop()
         template.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(template.with_suffix(".console.log"), self._console_text())
+        atomic_write(template.with_suffix(".console.log"), self.console_text())
         partial = template.with_name(f".{template.name}.{os.getpid()}")
         shutil.copyfile(self.overlay, partial)
         os.replace(partial, template)
@@ -331,6 +339,12 @@ class QemuMachine:
             monitor.human(f"loadvm {SNAPSHOT}")
         self._wait_ready(console_marker=False)
         self._set_clock()
+
+    def replace(self) -> None:
+        """A fresh guest in place of this one: QEMU stopped, overlay thrown away, started from the template."""
+        self._stop(grace_s=2.0)
+        self.overlay.unlink(missing_ok=True)
+        self.up()
 
     def halt(self) -> None:
         """Stop the VM and keep its disk; the next `up` boots it again."""

@@ -7,8 +7,10 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from toolkit.machines.base import MachineError
 
-class QmpError(Exception):
+
+class QmpError(MachineError):
     """QEMU refused a monitor command."""
 
 
@@ -18,7 +20,11 @@ class Qmp:
     def __init__(self, path: Path, timeout: float = 30.0) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
-        self.sock.connect(str(path))
+        try:
+            self.sock.connect(str(path))
+        except OSError as error:
+            self.sock.close()
+            raise QmpError(f"cannot reach QEMU's monitor at {path}: {error}") from None
         self.stream = self.sock.makefile("rwb")
         self._reply()
         self.execute("qmp_capabilities")
@@ -44,9 +50,12 @@ class Qmp:
 
     def execute(self, command: str, **arguments: Any) -> Any:
         request = {"execute": command, **({"arguments": arguments} if arguments else {})}
-        self.stream.write(json.dumps(request).encode() + b"\n")
-        self.stream.flush()
-        reply = self._reply()
+        try:
+            self.stream.write(json.dumps(request).encode() + b"\n")
+            self.stream.flush()
+            reply = self._reply()
+        except OSError as error:
+            raise QmpError(f"{command}: QEMU's monitor did not answer: {error}") from None
         if "error" in reply:
             raise QmpError(f"{command}: {reply['error'].get('desc', reply['error'])}")
         return reply.get("return")

@@ -1,0 +1,1 @@
+"""Test domains: groups of test cases that run against a Machine."""

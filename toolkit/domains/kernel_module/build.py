@@ -1,0 +1,130 @@
+"""Build an out-of-tree module against the guest kernel's headers: natively in a chroot of
+the box's root filesystem (same gcc, headers and glibc as the guest), or inside the guest."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tarfile
+import time
+import uuid
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from toolkit.domains import elf
+from toolkit.errors import UserError
+from toolkit.machines.base import Machine
+
+ARTEFACTS = ("*.ko", "*.o", "*.mod", "*.mod.c", ".*.cmd", "modules.order", "Module.symvers", ".git", ".tmp_versions")
+GUEST_SRC = "/root/vexfs-vmtest/src"
+CODE_SECTION_PREFIXES = (".text", ".init.text", ".exit.text")
+
+
+@dataclass(frozen=True)
+class BuiltModule:
+    """One .ko the build produced, with what its ELF says about it."""
+
+    name: str
+    path: Path
+    size_bytes: int
+    vermagic: str
+    srcversion: str
+    parameters: dict[str, str]
+    code_sections: dict[str, int]
+
+    @classmethod
+    def read(cls, path: Path) -> BuiltModule:
+        info = elf.modinfo(path)
+        parameters = dict(entry.split(":", 1) for entry in info.get("parmtype", []) if ":" in entry)
+        code = {name: s.size for name, s in elf.sections(path).items() if name.startswith(CODE_SECTION_PREFIXES) and s.size}
+        return cls(
+            name=info.get("name", [path.stem])[0],
+            path=path,
+            size_bytes=path.stat().st_size,
+            vermagic=info.get("vermagic", [""])[0],
+            srcversion=info.get("srcversion", [""])[0],
+            parameters=parameters,
+            code_sections=code,
+        )
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    where: str
+    returncode: int
+    duration_s: float
+    output: str
+    modules: tuple[BuiltModule, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and bool(self.modules)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [line for line in self.output.splitlines() if "warning:" in line]
+
+    @property
+    def first_error(self) -> str:
+        lines = self.output.splitlines()
+        for marker in (" error: ", "error:", "Error ", "No rule to make target", "***"):
+            for line in lines:
+                if marker in line:
+                    return line.strip()
+        return lines[-1].strip() if lines else f"make exited with status {self.returncode}"
+
+
+def _copy_sources(source_dir: Path, work_dir: Path) -> Path:
+    src = work_dir / "src"
+    if src.exists():
+        shutil.rmtree(src)
+    shutil.copytree(source_dir, src, ignore=shutil.ignore_patterns(*ARTEFACTS), symlinks=True)
+    return src
+
+
+def _modules_in(src: Path) -> tuple[BuiltModule, ...]:
+    return tuple(BuiltModule.read(path) for path in sorted(src.rglob("*.ko")))
+
+
+def build_in_chroot(sysroot: Path, release: str, source_dir: Path, work_dir: Path, timeout: float) -> BuildOutcome:
+    """make against sysroot's /lib/modules/<release>/build, with the source bind-mounted into the chroot."""
+    if not (sysroot / "usr/src" / f"linux-headers-{release}").is_dir():
+        raise UserError(f"the box has no headers for {release} at /lib/modules/{release}/build: rebuild the box")
+    src = _copy_sources(source_dir, work_dir)
+    mount_point = sysroot / "mnt" / f"vexfs-vmtest-{uuid.uuid4().hex[:8]}"
+    mount_point.mkdir(parents=True)
+    started = time.monotonic()
+    try:
+        subprocess.run(["mount", "--bind", str(src), str(mount_point)], check=True)
+        command = ["chroot", str(sysroot), "make", "-C", f"/lib/modules/{release}/build",
+                   f"M=/mnt/{mount_point.name}", "modules"]  # fmt: skip
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+            returncode, output = done.returncode, done.stdout + done.stderr
+        except subprocess.TimeoutExpired as expired:
+            returncode, output = 124, f"{expired.stdout or ''}\nerror: build timed out after {timeout:g} s"
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)
+        mount_point.rmdir()
+    outcome = BuildOutcome("chroot", returncode, time.monotonic() - started, output, ())
+    return outcome if returncode else replace(outcome, modules=_modules_in(src))
+
+
+def build_in_guest(machine: Machine, source_dir: Path, work_dir: Path, timeout: float) -> BuildOutcome:
+    """Copy the source into the guest, make there against its running kernel, copy the .ko files back."""
+    src = _copy_sources(source_dir, work_dir)
+    archive = work_dir / "src.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(src, arcname=".")
+    started = time.monotonic()
+    machine.run(f"rm -rf {GUEST_SRC} && mkdir -p {GUEST_SRC}", timeout=30, sudo=True)
+    machine.put(archive, "/tmp/vexfs-vmtest-src.tar.gz")
+    make = f"make -C /lib/modules/$(uname -r)/build M={GUEST_SRC} modules"
+    result = machine.run(f"tar xzf /tmp/vexfs-vmtest-src.tar.gz -C {GUEST_SRC} && {make} 2>&1", timeout=timeout, sudo=True)
+    if result.ok:
+        listing = machine.run(f"cd {GUEST_SRC} && find . -name '*.ko'", timeout=30, sudo=True).stdout.split()
+        for relative in listing:
+            machine.run(f"cp {GUEST_SRC}/{relative} /tmp/", timeout=30, sudo=True)
+            machine.get(f"/tmp/{Path(relative).name}", src / relative)
+    outcome = BuildOutcome("guest", result.exit_status, time.monotonic() - started, result.stdout + result.stderr, ())
+    return replace(outcome, modules=_modules_in(src)) if result.ok else outcome

@@ -1,0 +1,148 @@
+"""build, load, unload and lifecycle_stress: the module's life in the guest, step by step."""
+
+from __future__ import annotations
+
+import time
+
+from toolkit import kernel_log
+from toolkit.domains.base import Verdict
+from toolkit.domains.kernel_module import verdicts
+from toolkit.domains.kernel_module.subject import ModuleUnderTest
+from toolkit.machines.base import CommandTimedOut
+
+SLAB_GROWTH_LIMIT_KIB = 4096
+
+
+def probe(subject: ModuleUnderTest) -> dict[str, str]:
+    """Module and kernel state in one round trip."""
+    name = subject.name
+    script = (
+        "echo taint=$(cat /proc/sys/kernel/tainted);"
+        f" grep -q '^{name} ' /proc/modules && echo loaded=1 || echo loaded=0;"
+        f" echo state=$(cat /sys/module/{name}/initstate 2>/dev/null || echo absent);"
+        f" echo refcnt=$(cat /sys/module/{name}/refcnt 2>/dev/null);"
+        f" echo holders=$(ls /sys/module/{name}/holders 2>/dev/null | tr '\\n' ' ');"
+        " echo filesystems=$(awk '{print $NF}' /proc/filesystems | tr '\\n' ' ')"
+    )
+    lines = subject.root(script).stdout.splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+class Build:
+    name = "build"
+    needs: tuple[str, ...] = ()
+
+    def run(self, subject: ModuleUnderTest) -> Verdict:
+        build = subject.build
+        metrics = {"where": build.where, "build_s": round(build.duration_s, 2), "warnings": len(build.warnings)}
+        if not build.ok:
+            return Verdict.failed(f"build failed ({build.where}): {build.first_error}", build.output.splitlines()[-40:], **metrics)
+        module = subject.module
+        assert module is not None
+        running = module.vermagic.split()[0] if module.vermagic else ""
+        metrics.update(ko_size_bytes=module.size_bytes, vermagic=module.vermagic, srcversion=module.srcversion,
+                       key_metric=f"{module.size_bytes / 1024:.0f} KiB, {build.where}")
+        if running != subject.kernel_release:
+            return Verdict.failed(f"vermagic {running!r} does not match the guest kernel {subject.kernel_release!r}", **metrics)
+        note = f", {len(build.warnings)} warnings: {build.warnings[0].strip()}" if build.warnings else ", no warnings"
+        return Verdict.passed(f"built in the {build.where} in {build.duration_s:.1f} s{note}", **metrics)
+
+
+class Load:
+    name = "load"
+    needs = ("build",)
+
+    def run(self, subject: ModuleUnderTest) -> Verdict:
+        before = probe(subject)
+        marker = subject.mark("load")
+        timeout = subject.options.load_timeout_s
+        started = time.monotonic()
+        try:
+            result = subject.root(subject.insmod_command(), timeout=timeout)
+        except CommandTimedOut:
+            return verdicts.hung(subject, marker, "insmod", timeout)
+        load_ms = (time.monotonic() - started) * 1000
+        log = subject.log_since(marker)
+        if not result.ok:
+            return Verdict.failed(f"insmod failed: {(result.stderr or result.stdout).strip()}", log, exit_status=result.exit_status)
+        problems = kernel_log.classify(log)
+        if problems:
+            return verdicts.from_problems("loading logged a problem", problems)
+        after = probe(subject)
+        if after.get("loaded") != "1" or after.get("state") != "live":
+            return Verdict.failed(f"insmod succeeded but the module is {after.get('state')} (in /proc/modules: {after.get('loaded')})", log)
+        taint = int(after.get("taint", "0"))
+        unexpected = kernel_log.unexpected_taint(int(before.get("taint", "0")), taint)
+        subject.filesystems = sorted(set(after["filesystems"].split()) - set(before["filesystems"].split()))
+        metrics = {"load_ms": round(load_ms), "taint": taint, "taint_flags": kernel_log.taint_flags(taint),
+                   "filesystems": subject.filesystems, "key_metric": f"{load_ms:.0f} ms"}
+        if unexpected:
+            return Verdict.failed(f"loading tainted the kernel: {', '.join(unexpected)}", log, guest_dirty=True, **metrics)
+        flags = "".join(flag[0] for flag in kernel_log.taint_flags(taint)) or "none"
+        registers = f"; registers filesystem {', '.join(subject.filesystems)}" if subject.filesystems else ""
+        return Verdict.passed(f"loaded in {load_ms:.0f} ms; taint {flags}{registers}", **metrics)
+
+
+class Unload:
+    name = "unload"
+    needs = ("load",)
+
+    def run(self, subject: ModuleUnderTest) -> Verdict:
+        marker = subject.mark("unload")
+        timeout = subject.options.load_timeout_s
+        started = time.monotonic()
+        try:
+            result = subject.root(f"rmmod {subject.name}", timeout=timeout)
+        except CommandTimedOut:
+            return verdicts.hung(subject, marker, "rmmod", timeout)
+        unload_ms = (time.monotonic() - started) * 1000
+        problems = subject.problems_since(marker)
+        if problems:
+            return verdicts.from_problems(f"rmmod (exit status {result.exit_status}) logged a problem", problems)
+        after = probe(subject)
+        if not result.ok:
+            holders = after.get("holders", "").strip() or "none"
+            return Verdict.failed(f"rmmod failed: {(result.stderr or result.stdout).strip()} "
+                                  f"(refcnt {after.get('refcnt') or '?'}, holders {holders})", guest_dirty=True)
+        if after.get("loaded") == "1":
+            return Verdict.failed(f"rmmod succeeded but the module is still there ({after.get('state')})", guest_dirty=True)
+        return Verdict.passed(f"unloaded in {unload_ms:.0f} ms", unload_ms=round(unload_ms), key_metric=f"{unload_ms:.0f} ms")
+
+
+class LifecycleStress:
+    name = "lifecycle_stress"
+    needs = ("unload",)
+
+    def run(self, subject: ModuleUnderTest) -> Verdict:
+        cycles = subject.options.cycles
+        slab = "awk '/^SUnreclaim:/{print $2}' /proc/meminfo"
+        script = (
+            f"before=$({slab}); i=0; while [ $i -lt {cycles} ]; do i=$((i+1));"
+            f" {subject.insmod_command()} || {{ echo failed=insmod; break; }};"
+            f" {subject.exercise_commands()} || {{ echo failed=exercise; rmmod {subject.name}; break; }};"
+            f" rmmod {subject.name} || {{ echo failed=rmmod; break; }}; done;"
+            f" echo cycles=$i; echo slab_kib=$(( $({slab}) - before ))"
+        )
+        timeout = subject.options.load_timeout_s + cycles * 10
+        marker = subject.mark("lifecycle_stress")
+        started = time.monotonic()
+        try:
+            result = subject.root(script, timeout=timeout)
+        except CommandTimedOut:
+            return verdicts.hung(subject, marker, f"{cycles} load/unload cycles", timeout)
+        elapsed = time.monotonic() - started
+        values = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+        done = int(values.get("cycles", "0"))
+        growth = int(values.get("slab_kib", "0"))
+        per_cycle_ms = elapsed * 1000 / max(done, 1)
+        metrics = {"cycles": done, "ms_per_cycle": round(per_cycle_ms), "slab_growth_kib": growth,
+                   "key_metric": f"{done}x, {per_cycle_ms:.0f} ms/cycle"}
+        problems = subject.problems_since(marker)
+        if problems:
+            return verdicts.from_problems(f"cycle {done} of {cycles} logged a problem", problems, **metrics)
+        if "failed" in values:
+            return Verdict.failed(f"{values['failed']} failed in cycle {done} of {cycles}: {result.stderr.strip()}",
+                                  guest_dirty=True, **metrics)
+        if growth > SLAB_GROWTH_LIMIT_KIB:
+            return Verdict.failed(f"unreclaimable slab grew by {growth} KiB over {done} cycles", guest_dirty=True, **metrics)
+        return Verdict.passed(f"{done} load/unload cycles, {per_cycle_ms:.0f} ms each, slab {growth:+d} KiB", **metrics)

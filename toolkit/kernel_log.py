@@ -1,0 +1,131 @@
+"""Kernel messages as data: which lines report a problem, of what kind, with what excerpt.
+
+One table of patterns, most specific first. A report's excerpt runs from its first line
+through its call trace (to `---[ end trace` where the kernel prints one). Lines may carry
+dmesg/console timestamps; they are kept in excerpts and ignored when matching.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+TIMESTAMP = re.compile(r"^\s*(<\d+>)?\[\s*\d+\.\d+\]\s?")
+END_OF_REPORT = re.compile(r"---\[ end (trace|Kernel panic)")
+EXCERPT_LIMIT = 60
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of problem and the line that starts its report."""
+
+    name: str
+    pattern: re.Pattern[str]
+
+
+KINDS: tuple[Kind, ...] = tuple(
+    Kind(name, re.compile(pattern))
+    for name, pattern in (
+        ("kasan", r"BUG: KASAN: "),
+        ("kmemleak", r"kmemleak: \d+ new suspected memory leaks|^unreferenced object 0x"),
+        ("ubsan", r"UBSAN: "),
+        ("soft_lockup", r"watchdog: BUG: soft lockup|BUG: soft lockup"),
+        ("hard_lockup", r"Watchdog detected hard LOCKUP"),
+        ("rcu_stall", r"rcu: INFO: rcu_\w+ (self-)?detected stall|rcu_\w+ self-detected stall"),
+        ("hung_task", r"INFO: task .+ blocked for more than \d+ seconds"),
+        ("lockdep", r"WARNING: possible (circular|recursive) locking|INFO: possible recursive locking"),
+        ("list_corruption", r"list_(add|del) corruption"),
+        ("gpf", r"general protection fault"),
+        ("oops", r"BUG: unable to handle|Oops: |^Internal error: Oops"),
+        ("bug", r"kernel BUG at |BUG: "),
+        ("warning", r"WARNING: CPU: \d+ PID: \d+ at |------------\[ cut here \]------------"),
+        ("panic", r"Kernel panic - not syncing"),
+    )
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem report: its kind, its title line and the excerpt around it."""
+
+    kind: str
+    title: str
+    excerpt: tuple[str, ...]
+
+    def summary(self) -> str:
+        return f"{self.kind}: {self.title}"
+
+
+def strip_timestamp(line: str) -> str:
+    return TIMESTAMP.sub("", line.rstrip("\n"))
+
+
+def kind_of(line: str) -> str | None:
+    text = strip_timestamp(line)
+    for kind in KINDS:
+        if kind.pattern.search(text):
+            return kind.name
+    return None
+
+
+def _excerpt(lines: list[str], start: int) -> tuple[str, ...]:
+    """From the report's first line through the end of its trace (or a bounded window)."""
+    end = min(len(lines), start + EXCERPT_LIMIT)
+    for index in range(start + 1, end):
+        if END_OF_REPORT.search(lines[index]):
+            return tuple(lines[start : index + 1])
+    for index in range(start + 1, end):
+        text = strip_timestamp(lines[index])
+        if kind_of(lines[index]) not in (None, "warning") and not text.startswith(" "):
+            return tuple(lines[start:index])
+    return tuple(lines[start:end])
+
+
+def classify(lines: Iterable[str]) -> list[Problem]:
+    """Every problem reported in lines; a `cut here` line and the WARNING after it are one report."""
+    lines = [line.rstrip("\n") for line in lines]
+    problems: list[Problem] = []
+    covered = -1
+    for index, line in enumerate(lines):
+        kind = kind_of(line)
+        if kind is None or index <= covered:
+            continue
+        start = index
+        if "cut here" in line and index + 1 < len(lines) and kind_of(lines[index + 1]):
+            kind = kind_of(lines[index + 1]) or kind
+            index += 1
+        excerpt = _excerpt(lines, start)
+        covered = start + len(excerpt) - 1
+        problems.append(Problem(kind, strip_timestamp(lines[index]).strip(), excerpt))
+    return problems
+
+
+def lines_after(log: str, marker: str) -> list[str]:
+    """The lines of log after the last line containing marker (all lines if it is absent)."""
+    lines = log.splitlines()
+    for index in range(len(lines) - 1, -1, -1):
+        if marker in lines[index]:
+            return lines[index + 1 :]
+    return lines
+
+
+# Taint bits (Documentation/admin-guide/tainted-kernels.rst). O and E are what loading any
+# unsigned out-of-tree module sets; the others are signals.
+TAINT_FLAGS = {
+    0: "P proprietary module", 1: "F forced load", 2: "S unsafe SMP", 3: "R forced unload",
+    4: "M machine check", 5: "B bad page", 6: "U user request", 7: "D kernel died (oops)",
+    8: "A ACPI table overridden", 9: "W kernel warning", 10: "C staging driver", 11: "I firmware workaround",
+    12: "O out-of-tree module", 13: "E unsigned module", 14: "L soft lockup", 15: "K live patched",
+    16: "X auxiliary", 17: "T randstruct", 18: "N test",
+}  # fmt: skip
+EXPECTED_TAINT = (1 << 12) | (1 << 13)
+
+
+def taint_flags(value: int) -> list[str]:
+    return [TAINT_FLAGS.get(bit, f"bit {bit}") for bit in range(value.bit_length()) if value >> bit & 1]
+
+
+def unexpected_taint(before: int, after: int) -> list[str]:
+    """Taint flags that appeared between two readings, besides the out-of-tree/unsigned ones."""
+    return taint_flags((after & ~before) & ~EXPECTED_TAINT)

@@ -1,0 +1,1 @@
+"""Results: plain records, an atomic store, and reports (table, JUnit, JSON, CSV)."""

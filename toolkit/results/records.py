@@ -1,0 +1,106 @@
+"""Result records: plain frozen data, serialised to the result contract in DESIGN.md."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Status(str, Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+# Worst first: the order used wherever statuses are summarised.
+SEVERITY = (Status.FAILED, Status.ERROR, Status.SKIPPED, Status.PASSED)
+
+
+def worst(statuses: list[Status]) -> Status:
+    return min(statuses, key=SEVERITY.index) if statuses else Status.PASSED
+
+
+@dataclass(frozen=True)
+class TestRecord:
+    name: str
+    status: Status
+    duration_s: float
+    message: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    kernel_log: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        data["duration_s"] = round(self.duration_s, 3)
+        data["kernel_log"] = list(self.kernel_log)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TestRecord:
+        return cls(**{**data, "status": Status(data["status"]), "kernel_log": tuple(data.get("kernel_log", ()))})
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    name: str
+    dir: str
+    srcversion: str = ""
+
+
+@dataclass(frozen=True)
+class DomainRun:
+    """One domain's tests for one module on one kernel."""
+
+    kernel: str
+    kernel_line: str
+    provider: str
+    accel: str
+    module: ModuleInfo
+    domain: str
+    tests: tuple[TestRecord, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "module": asdict(self.module), "tests": [t.to_dict() for t in self.tests]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DomainRun:
+        tests = tuple(TestRecord.from_dict(t) for t in data["tests"])
+        return cls(**{**data, "module": ModuleInfo(**data["module"]), "tests": tests})
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One invocation: every domain run it made, with when and where."""
+
+    run_id: str
+    started: str
+    finished: str
+    toolkit_version: str
+    host: dict[str, Any]
+    runs: tuple[DomainRun, ...]
+
+    def summary(self) -> dict[str, int]:
+        counts = {status.value: 0 for status in Status}
+        for run in self.runs:
+            for test in run.tests:
+                counts[test.status.value] += 1
+        return counts
+
+    def exit_status(self) -> int:
+        """0 when nothing failed or errored, else 1."""
+        counts = self.summary()
+        return 1 if counts["failed"] or counts["error"] else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["runs"] = [run.to_dict() for run in self.runs]
+        data["summary"] = self.summary()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        fields = {k: v for k, v in data.items() if k != "summary"}
+        return cls(**{**fields, "runs": tuple(DomainRun.from_dict(r) for r in data["runs"])})

@@ -1,0 +1,51 @@
+"""Where runs are written: results/<run-id>/ with results.json, summary.txt, junit.xml; results/latest."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import secrets
+from pathlib import Path
+
+from toolkit.errors import UserError
+from toolkit.files import atomic_write
+from toolkit.results import reports
+from toolkit.results.records import RunRecord
+
+LATEST = "latest"
+
+
+def new_run_id(now: datetime.datetime | None = None) -> str:
+    moment = now or datetime.datetime.now()
+    return f"{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def run_dir(results_root: Path, run_id: str) -> Path:
+    path = results_root / run_id
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write(results_root: Path, record: RunRecord) -> Path:
+    """Write (or rewrite) a run's files atomically and point results/latest at it."""
+    path = run_dir(results_root, record.run_id)
+    atomic_write(path / "results.json", json.dumps(record.to_dict(), indent=2) + "\n")
+    atomic_write(path / "summary.txt", reports.table(record) + "\n")
+    atomic_write(path / "junit.xml", reports.junit(record))
+    link = results_root / f".{LATEST}.{os.getpid()}"
+    link.unlink(missing_ok=True)
+    link.symlink_to(record.run_id)
+    os.replace(link, results_root / LATEST)
+    return path
+
+
+def load(results_root: Path, run_id: str | None = None) -> RunRecord:
+    """A stored run, the latest when run_id is None."""
+    name = run_id or LATEST
+    path = results_root / name / "results.json"
+    if not path.is_file():
+        known = sorted(p.parent.name for p in results_root.glob("*/results.json")) if results_root.is_dir() else []
+        hint = "run `invoke test.kernel` first" if not known else f"recent runs: {', '.join(known[-5:])}"
+        raise UserError(f"no results for run {name!r} in {results_root}: {hint}")
+    return RunRecord.from_dict(json.loads(path.read_text()))
