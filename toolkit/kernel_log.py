@@ -37,7 +37,7 @@ KINDS: tuple[Kind, ...] = tuple(
         ("lockdep", r"WARNING: possible (circular|recursive) locking|INFO: possible recursive locking"),
         ("list_corruption", r"list_(add|del) corruption"),
         ("gpf", r"general protection fault"),
-        ("oops", r"BUG: unable to handle|Oops: |^Internal error: Oops"),
+        ("oops", r"BUG: kernel NULL pointer dereference|BUG: unable to handle|Oops: |^Internal error: Oops"),
         ("bug", r"kernel BUG at |BUG: "),
         ("warning", r"WARNING: CPU: \d+ PID: \d+ at |------------\[ cut here \]------------"),
         ("panic", r"Kernel panic - not syncing"),

@@ -58,4 +58,5 @@ def kernel_module_run(settings: Settings, options: ModuleOptions, vm_name: str, 
         for log in machine.log_files():
             if log.exists():
                 shutil.copyfile(log, logs / log.name)
-    return save()
+        record = save()
+    return record

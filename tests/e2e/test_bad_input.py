@@ -12,7 +12,8 @@ INVOKE = str(Path(__file__).parents[2] / ".venv/bin/invoke")
 
 
 def _invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([INVOKE, *args], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})})
+    return subprocess.run([INVOKE, *args], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
+                          cwd=Path(__file__).parents[2])
 
 
 @pytest.mark.parametrize(
@@ -24,6 +25,12 @@ def _invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         (("vm.status",), {"VEXFS_MEMORY_MIB": "lots"}, "memory_mib = 'lots' in the environment"),
         (("vm.up", "--provider", "hyperv"), {}, "unknown provider 'hyperv'"),
         (("vm.run", "--name", "no-such-vm"), {}, "no command"),
+        (("test.kernel", "--module-dir", "/nonexistent/mod"), {}, "module directory /nonexistent/mod does not exist"),
+        (("test.kernel", "--module-dir", "tests/e2e"), {}, "has no Makefile or Kbuild"),
+        (("test.kernel", "--module-param", "novalue"), {}, "module parameter 'novalue' is not NAME=VALUE"),
+        (("test.kernel", "--build-in", "cloud"), {}, "--build-in must be one of chroot, guest"),
+        (("results.show", "--run", "no-such-run"), {}, "no results for run 'no-such-run'"),
+        (("results.export", "--format", "xml"), {}, "unknown format 'xml'"),
     ],
 )
 def test_bad_input_gets_one_line_and_exit_2(args: tuple[str, ...], env: dict[str, str], fragment: str) -> None:

@@ -26,6 +26,7 @@ class Verdict:
     metrics: dict[str, Any] = field(default_factory=dict)
     kernel_log: tuple[str, ...] = ()
     guest_dirty: bool = False
+    duration_s: float | None = None  # for work done before the case ran (a shared build)
 
     @classmethod
     def passed(cls, message: str, **metrics: Any) -> Verdict:
@@ -60,9 +61,12 @@ class TestCase(Protocol):
 def _blocked_by(case: TestCase, done: dict[str, TestRecord]) -> str | None:
     for need in case.needs:
         record = done.get(need)
-        if record is None or record.status is not Status.PASSED:
-            why = f"{record.status.value}: {record.message.splitlines()[0] if record.message else ''}" if record else "did not run"
-            return f"needs {need} to pass ({need} {why})"
+        if record is None:
+            return f"needs {need}, which did not run"
+        if record.status is Status.SKIPPED:
+            return record.message
+        if record.status is not Status.PASSED:
+            return f"needs {need} to pass ({need} {record.status.value}: {record.message.splitlines()[0]})"
     return None
 
 
@@ -81,7 +85,7 @@ def run_cases(cases: Sequence[TestCase], subject: Subject, progress: Progress) -
         started = time.monotonic()
         reason = _blocked_by(case, done)
         verdict = Verdict.skipped(reason) if reason else _run_case(case, subject)
-        duration = time.monotonic() - started
+        duration = verdict.duration_s if verdict.duration_s is not None else time.monotonic() - started
         message = verdict.message
         if verdict.guest_dirty or (verdict.status is not Status.SKIPPED and not subject.healthy()):
             message += f" [{subject.recover()}]"

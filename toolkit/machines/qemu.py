@@ -330,15 +330,14 @@ class QemuMachine:
         return self.run("dmesg", timeout=30, sudo=True).stdout
 
     def reset(self) -> None:
-        """Roll the VM back to its ready snapshot: disk and memory, whatever the guest was doing."""
-        if not self.running():
-            self._start(resume=True)
-            return
-        self._drop_session()
-        with Qmp(self.dir / "qmp.sock") as monitor:
-            monitor.human(f"loadvm {SNAPSHOT}")
-        self._wait_ready(console_marker=False)
-        self._set_clock()
+        """Roll the VM back to its ready snapshot: disk and memory, whatever the guest was doing.
+
+        A new QEMU process resumes the snapshot: `loadvm` inside the running process would keep
+        the guest's TSC running forward from its current value, so the restored kernel would see
+        time jump and report RCU stalls that no module caused.
+        """
+        self._stop(grace_s=2.0)
+        self._start(resume=True)
 
     def replace(self) -> None:
         """A fresh guest in place of this one: QEMU stopped, overlay thrown away, started from the template."""

@@ -85,7 +85,7 @@ def run(machine: Machine, options: ModuleOptions, work_dir: Path, progress: Prog
         build = _build(machine, options, release, work_dir)
     (work_dir / "build.log").write_text(build.output)
     for module in _selected(build, options):
-        subject = ModuleUnderTest(machine, options, build, module, release)
+        subject = ModuleUnderTest(machine, options, build, module, release, work_dir)
         if module is not None:
             subject.prepare()
         yield subject, run_cases(CASES, subject, Progress(f"{progress.label} {subject.name}"))

@@ -96,7 +96,7 @@ def build_in_chroot(sysroot: Path, release: str, source_dir: Path, work_dir: Pat
     started = time.monotonic()
     try:
         subprocess.run(["mount", "--bind", str(src), str(mount_point)], check=True)
-        command = ["chroot", str(sysroot), "make", "-C", f"/lib/modules/{release}/build",
+        command = ["chroot", str(sysroot), "env", "LC_ALL=C", "LANG=C", "make", "-C", f"/lib/modules/{release}/build",
                    f"M=/mnt/{mount_point.name}", "modules"]  # fmt: skip
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
@@ -106,6 +106,7 @@ def build_in_chroot(sysroot: Path, release: str, source_dir: Path, work_dir: Pat
     finally:
         subprocess.run(["umount", str(mount_point)], check=False)
         mount_point.rmdir()
+    output = output.replace(f"/mnt/{mount_point.name}", str(source_dir))
     outcome = BuildOutcome("chroot", returncode, time.monotonic() - started, output, ())
     return outcome if returncode else replace(outcome, modules=_modules_in(src))
 
@@ -119,12 +120,13 @@ def build_in_guest(machine: Machine, source_dir: Path, work_dir: Path, timeout: 
     started = time.monotonic()
     machine.run(f"rm -rf {GUEST_SRC} && mkdir -p {GUEST_SRC}", timeout=30, sudo=True)
     machine.put(archive, "/tmp/vexfs-vmtest-src.tar.gz")
-    make = f"make -C /lib/modules/$(uname -r)/build M={GUEST_SRC} modules"
+    make = f"LC_ALL=C LANG=C make -C /lib/modules/$(uname -r)/build M={GUEST_SRC} modules"
     result = machine.run(f"tar xzf /tmp/vexfs-vmtest-src.tar.gz -C {GUEST_SRC} && {make} 2>&1", timeout=timeout, sudo=True)
     if result.ok:
         listing = machine.run(f"cd {GUEST_SRC} && find . -name '*.ko'", timeout=30, sudo=True).stdout.split()
         for relative in listing:
             machine.run(f"cp {GUEST_SRC}/{relative} /tmp/", timeout=30, sudo=True)
             machine.get(f"/tmp/{Path(relative).name}", src / relative)
-    outcome = BuildOutcome("guest", result.exit_status, time.monotonic() - started, result.stdout + result.stderr, ())
+    output = (result.stdout + result.stderr).replace(GUEST_SRC, str(source_dir))
+    outcome = BuildOutcome("guest", result.exit_status, time.monotonic() - started, output, ())
     return replace(outcome, modules=_modules_in(src)) if result.ok else outcome

@@ -11,7 +11,7 @@ import time
 
 from toolkit.domains.base import Verdict
 from toolkit.domains.kernel_module import verdicts
-from toolkit.domains.kernel_module.subject import WATCHDOG_SYSCTLS, ModuleUnderTest
+from toolkit.domains.kernel_module.subject import WATCHDOG_SYSCTLS, ModuleUnderTest, with_errno
 from toolkit.machines.base import CommandTimedOut
 from toolkit.results.records import Status
 
@@ -46,8 +46,10 @@ class HangDetection:
             problems = subject.problems_since(marker)
             if problems:
                 return verdicts.from_problems(f"during {what}", problems, **metrics)
+            if not result.ok and what == "insmod":
+                return Verdict.skipped(f"nothing to watch: insmod failed at once: {with_errno(result.stderr or result.stdout)}")
             if not result.ok:
-                return Verdict.failed(f"{what} failed: {(result.stderr or result.stdout).strip()}", guest_dirty=True, **metrics)
+                return Verdict.failed(f"{what} failed: {with_errno(result.stderr or result.stdout)}", guest_dirty=True, **metrics)
         elapsed = time.monotonic() - started
         metrics["key_metric"] = f"{elapsed:.0f} s watched"
         return Verdict.passed(

@@ -9,10 +9,8 @@ symbols from the .ko) are the module's leaks. kmemleak is consulted too where it
 from __future__ import annotations
 
 import re
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 from toolkit import kernel_log
 from toolkit.domains import elf
@@ -37,6 +35,7 @@ class Allocation:
     call_site: str
     module: str | None
     bytes_alloc: int
+    line: str
 
 
 @dataclass(frozen=True)
@@ -54,6 +53,7 @@ class Leak:
     call_site: str
     count: int
     bytes: int
+    trace_lines: tuple[str, ...]
 
 
 def unfreed(trace: str) -> list[Allocation]:
@@ -70,7 +70,7 @@ def unfreed(trace: str) -> list[Allocation]:
             continue
         site = CALL_SITE.search(match["fields"])
         if site and ptr and ptr != "0000000000000000":
-            live[ptr] = Allocation(match["event"], ptr, site["site"], site["module"], int(fields.get("bytes_alloc", 0)))
+            live[ptr] = Allocation(match["event"], ptr, site["site"], site["module"], int(fields.get("bytes_alloc", 0)), line)
     return list(live.values())
 
 
@@ -84,6 +84,7 @@ def attribute(allocations: list[Allocation], module: str, ranges: list[CodeRange
     """The module's leaks, grouped by call site: by address range, or by name while it was still loaded."""
     sites: Counter[str] = Counter()
     sizes: Counter[str] = Counter()
+    lines: dict[str, list[str]] = {}
     for allocation in allocations:
         site = None
         if allocation.module == module:
@@ -98,7 +99,8 @@ def attribute(allocations: list[Allocation], module: str, ranges: list[CodeRange
         if site:
             sites[site] += 1
             sizes[site] += allocation.bytes_alloc
-    return [Leak(site, count, sizes[site]) for site, count in sites.most_common()]
+            lines.setdefault(site, []).append(allocation.line.strip())
+    return [Leak(site, count, sizes[site], tuple(lines[site])) for site, count in sites.most_common()]
 
 
 def _events_script(enable: int) -> str:
@@ -142,10 +144,9 @@ class MemoryLeak:
             for section, address in (line.split() for line in subject.root(f"cat {GUEST_DIR}/sections").stdout.splitlines()
                                      if len(line.split()) == 2)
         ]
-        with tempfile.TemporaryDirectory() as scratch:
-            local = Path(scratch) / "trace"
-            subject.machine.get("/tmp/vexfs-vmtest-trace", local)
-            trace = local.read_text(errors="replace")
+        local = subject.work_dir / f"{name}-memory_leak.trace"
+        subject.machine.get("/tmp/vexfs-vmtest-trace", local)
+        trace = local.read_text(errors="replace")
         allocations = unfreed(trace)
         leaks = attribute(allocations, name, ranges, elf.function_symbols(subject.module.path))
         kmemleak = self._kmemleak(subject)
@@ -161,8 +162,9 @@ class MemoryLeak:
             return Verdict(Status.ERROR, f"trace buffer overran ({overrun} events lost): result unreliable", metrics)
         if leaks:
             sites = "; ".join(metrics["call_sites"])
+            evidence = [line for leak in leaks for line in leak.trace_lines[:20]]
             return Verdict.failed(f"leaked {metrics['leaked_objects']} objects, {metrics['leaked_bytes']} bytes: {sites}",
-                                  guest_dirty=True, **metrics)
+                                  evidence, guest_dirty=True, **metrics)
         if kmemleak:
             return verdicts.from_problems("kmemleak reports a leak", kernel_log.classify(kmemleak), **metrics)
         return Verdict.passed(f"no leaks: {events} allocation/free events paired", **metrics)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from toolkit import kernel_log
 from toolkit.domains.base import Verdict
 from toolkit.domains.kernel_module import verdicts
-from toolkit.domains.kernel_module.subject import ModuleUnderTest
+from toolkit.domains.kernel_module.subject import ModuleUnderTest, with_errno
 from toolkit.machines.base import CommandTimedOut
 
 SLAB_GROWTH_LIMIT_KIB = 4096
@@ -36,16 +37,19 @@ class Build:
         build = subject.build
         metrics = {"where": build.where, "build_s": round(build.duration_s, 2), "warnings": len(build.warnings)}
         if not build.ok:
-            return Verdict.failed(f"build failed ({build.where}): {build.first_error}", build.output.splitlines()[-40:], **metrics)
+            failed = Verdict.failed(f"build failed ({build.where}): {build.first_error}", build.output.splitlines()[-40:], **metrics)
+            return replace(failed, duration_s=build.duration_s)
         module = subject.module
         assert module is not None
         running = module.vermagic.split()[0] if module.vermagic else ""
         metrics.update(ko_size_bytes=module.size_bytes, vermagic=module.vermagic, srcversion=module.srcversion,
                        key_metric=f"{module.size_bytes / 1024:.0f} KiB, {build.where}")
         if running != subject.kernel_release:
-            return Verdict.failed(f"vermagic {running!r} does not match the guest kernel {subject.kernel_release!r}", **metrics)
+            mismatch = Verdict.failed(f"vermagic {running!r} does not match the guest kernel {subject.kernel_release!r}", **metrics)
+            return replace(mismatch, duration_s=build.duration_s)
         note = f", {len(build.warnings)} warnings: {build.warnings[0].strip()}" if build.warnings else ", no warnings"
-        return Verdict.passed(f"built in the {build.where} in {build.duration_s:.1f} s{note}", **metrics)
+        passed = Verdict.passed(f"built in the {build.where} in {build.duration_s:.1f} s{note}", **metrics)
+        return replace(passed, duration_s=build.duration_s)
 
 
 class Load:
@@ -64,7 +68,7 @@ class Load:
         load_ms = (time.monotonic() - started) * 1000
         log = subject.log_since(marker)
         if not result.ok:
-            return Verdict.failed(f"insmod failed: {(result.stderr or result.stdout).strip()}", log, exit_status=result.exit_status)
+            return Verdict.failed(f"insmod failed: {with_errno(result.stderr or result.stdout)}", log, exit_status=result.exit_status)
         problems = kernel_log.classify(log)
         if problems:
             return verdicts.from_problems("loading logged a problem", problems)
@@ -98,11 +102,12 @@ class Unload:
         unload_ms = (time.monotonic() - started) * 1000
         problems = subject.problems_since(marker)
         if problems:
-            return verdicts.from_problems(f"rmmod (exit status {result.exit_status}) logged a problem", problems)
+            how = "was killed" if result.exit_status < 0 or result.exit_status > 128 else f"exited {result.exit_status}"
+            return verdicts.from_problems(f"rmmod {how} and the kernel logged a problem", problems)
         after = probe(subject)
         if not result.ok:
             holders = after.get("holders", "").strip() or "none"
-            return Verdict.failed(f"rmmod failed: {(result.stderr or result.stdout).strip()} "
+            return Verdict.failed(f"rmmod failed: {with_errno(result.stderr or result.stdout)} "
                                   f"(refcnt {after.get('refcnt') or '?'}, holders {holders})", guest_dirty=True)
         if after.get("loaded") == "1":
             return Verdict.failed(f"rmmod succeeded but the module is still there ({after.get('state')})", guest_dirty=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import secrets
 import shlex
 from dataclasses import dataclass, field
@@ -21,6 +23,17 @@ WATCHDOG_SYSCTLS = {
     "kernel.panic_on_oops": "0",
     "kernel.printk": "7 4 1 7",
 }
+
+
+ERRNO_NAMES = {os.strerror(number): name for number, name in errno.errorcode.items()}
+
+
+def with_errno(message: str) -> str:
+    """insmod's message with the errno's name added: 'No such device' -> 'No such device (ENODEV)'."""
+    for text, name in ERRNO_NAMES.items():
+        if message.rstrip().endswith(text):
+            return f"{message.rstrip()} ({name})"
+    return message.strip()
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,7 @@ class ModuleUnderTest:
     build: BuildOutcome
     module: BuiltModule | None
     kernel_release: str
+    work_dir: Path
     filesystems: list[str] = field(default_factory=list)
     last_marker: str = ""
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Deliberately broken: its init keeps the CPU busy for 20 s without ever yielding. */
+/* Deliberately broken: its init keeps the CPU busy for 16 s without ever yielding. */
 #include <linux/delay.h>
 #include <linux/module.h>
 
@@ -7,7 +7,7 @@ static int __init busy_init_init(void)
 {
 	unsigned int ms;
 
-	for (ms = 0; ms < 20000; ms++)
+	for (ms = 0; ms < 16000; ms++)
 		mdelay(1);
 	return 0;
 }

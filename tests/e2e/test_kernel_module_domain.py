@@ -1,0 +1,123 @@
+"""The kernel_module domain on a real VM: each broken fixture module gets the right red test,
+in the kernel's own words; the clean ones stay green."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from toolkit import runs
+from toolkit.config import Settings
+from toolkit.domains.kernel_module import ModuleOptions
+from toolkit.machines.qemu import QemuMachine
+from toolkit.results.records import DomainRun, Status
+
+from .conftest import qemu_processes_for
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).parents[2]
+MODULES = Path(__file__).parent / "modules"
+
+
+@pytest.fixture(scope="module")
+def vm(settings: Settings, box) -> Iterator[str]:  # noqa: ANN001
+    name = f"e2e-km-{uuid.uuid4().hex[:6]}"
+    yield name
+    QemuMachine.load(settings, name).destroy()
+    assert qemu_processes_for(name) == []
+
+
+def _run(settings: Settings, vm: str, tmp_path: Path, module: str) -> DomainRun:
+    record = runs.kernel_module_run(settings, ModuleOptions(MODULES / module), vm, tmp_path / "results")
+    assert (tmp_path / "results" / record.run_id / "results.json").is_file()
+    assert (tmp_path / "results" / record.run_id / "6.1" / "vm" / "console.log").is_file()
+    [run] = record.runs
+    return run
+
+
+def _statuses(run: DomainRun) -> dict[str, Status]:
+    return {test.name: test.status for test in run.tests}
+
+
+def _test(run: DomainRun, name: str):  # noqa: ANN202
+    return next(test for test in run.tests if test.name == name)
+
+
+def test_clean_module_passes_all_eight_tests(settings, vm, tmp_path) -> None:
+    run = _run(settings, vm, tmp_path, "clean")
+    assert _statuses(run) == dict.fromkeys(_statuses(run), Status.PASSED) and len(run.tests) == 8
+    assert _test(run, "memory_leak").metrics["leaked_bytes"] == 0
+    assert _test(run, "build").metrics["where"] == "chroot"
+
+
+def test_leaking_module_fails_memory_leak_with_its_call_site(settings, vm, tmp_path) -> None:
+    run = _run(settings, vm, tmp_path, "leaky")
+    leak = _test(run, "memory_leak")
+    assert leak.status is Status.FAILED
+    assert leak.metrics["leaked_objects"] == 4 and leak.metrics["leaked_bytes"] == 256
+    assert leak.metrics["call_sites"] == ["leaky_init+0x21: 4 x, 256 bytes"] or "leaky_init" in leak.message
+    assert any("kmalloc: call_site=" in line for line in leak.kernel_log)
+    assert _statuses(run)["load"] is Status.PASSED and _statuses(run)["unload"] is Status.PASSED
+
+
+def test_module_oopsing_in_exit_fails_unload_with_the_oops(settings, vm, tmp_path) -> None:
+    run = _run(settings, vm, tmp_path, "oops_exit")
+    unload = _test(run, "unload")
+    assert unload.status is Status.FAILED
+    assert "BUG: kernel NULL pointer dereference" in unload.message
+    assert any("oops_exit_exit" in line for line in unload.kernel_log)
+    for name in ("lifecycle_stress", "memory_leak", "concurrency", "error_handling"):
+        assert _test(run, name).status is Status.SKIPPED and "needs unload to pass" in _test(run, name).message
+
+
+def test_module_whose_init_never_returns_fails_with_the_hung_task_report(settings, vm, tmp_path) -> None:
+    run = _run(settings, vm, tmp_path, "hang_init")
+    for name in ("load", "hang_detection"):
+        test = _test(run, name)
+        assert test.status is Status.FAILED
+        assert "INFO: task insmod" in test.message and "blocked for more than 10 seconds" in test.message
+    assert _test(run, "unload").status is Status.SKIPPED
+
+
+def test_module_keeping_the_cpu_busy_fails_hang_detection_with_a_soft_lockup(settings, vm, tmp_path) -> None:
+    run = _run(settings, vm, tmp_path, "busy_init")
+    hang = _test(run, "hang_detection")
+    assert hang.status is Status.FAILED
+    assert "soft lockup" in hang.message
+    assert any("busy_init_init" in line for line in hang.kernel_log)
+
+
+def test_module_whose_init_fails_fails_load_with_the_errno_and_its_message(settings, vm, tmp_path) -> None:
+    run = _run(settings, vm, tmp_path, "init_fail")
+    load = _test(run, "load")
+    assert load.status is Status.FAILED and load.message.endswith("No such device (ENODEV)")
+    assert any("init_fail: no device here" in line for line in load.kernel_log)
+    assert _test(run, "hang_detection").status is Status.SKIPPED
+    assert _test(run, "unload").status is Status.SKIPPED
+
+
+def test_module_that_does_not_compile_fails_build_quoting_the_compiler(settings, vm, tmp_path) -> None:
+    run = _run(settings, vm, tmp_path, "compile_error")
+    build = _test(run, "build")
+    assert build.status is Status.FAILED
+    assert "error: 'undefined_thing' undeclared" in build.message
+    assert [t.status for t in run.tests[1:]] == [Status.SKIPPED] * 7
+
+
+def test_vexfs_from_the_command_line_is_all_green_and_writes_results(vm, tmp_path) -> None:
+    results = tmp_path / "results"
+    done = subprocess.run(
+        [str(REPO / ".venv/bin/invoke"), "test.kernel", "--name", vm], cwd=REPO, capture_output=True, text=True,
+        timeout=900, env={**os.environ, "VEXFS_RESULTS_DIR": str(results)},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "8 passed, 0 failed, 0 error, 0 skipped" in done.stdout
+    latest = results / "latest"
+    assert {p.name for p in latest.iterdir()} >= {"results.json", "junit.xml", "summary.txt", "6.1"}
+    assert "registers filesystem vexfs" in (latest / "summary.txt").read_text()

@@ -1,0 +1,79 @@
+"""The domain runner: prerequisites, skips with reasons, recovery of a dirty guest."""
+
+from dataclasses import dataclass, field
+
+from toolkit.domains.base import Verdict, run_cases
+from toolkit.machines.base import GuestUnreachable
+from toolkit.progress import Progress
+from toolkit.results.records import Status
+
+
+@dataclass
+class Guest:
+    """Stands in for the subject's guest; the runner under test is real."""
+
+    alive: bool = True
+    recoveries: list[str] = field(default_factory=list)
+
+    def healthy(self) -> bool:
+        return self.alive
+
+    def recover(self) -> str:
+        self.recoveries.append("reset")
+        self.alive = True
+        return "guest rolled back to its ready snapshot"
+
+    def evidence(self) -> list[str]:
+        return ["[ 1.0] BUG: kernel NULL pointer dereference"]
+
+
+@dataclass
+class Case:
+    name: str
+    verdict: Verdict | None = None
+    needs: tuple[str, ...] = ()
+    crash: bool = False
+
+    def run(self, guest: Guest) -> Verdict:
+        if self.crash:
+            guest.alive = False
+            raise GuestUnreachable("no SSH answer", command="rmmod m")
+        assert self.verdict is not None
+        return self.verdict
+
+
+def _progress() -> Progress:
+    import io
+
+    return Progress("t", io.StringIO())
+
+
+def test_cases_whose_prerequisite_failed_are_skipped_with_its_reason() -> None:
+    cases = [
+        Case("build", Verdict.passed("ok")),
+        Case("load", Verdict.failed("insmod failed: No such device (ENODEV)"), ("build",)),
+        Case("unload", Verdict.passed("ok"), ("load",)),
+        Case("stress", Verdict.passed("ok"), ("unload",)),
+    ]
+    records = run_cases(cases, Guest(), _progress())
+    assert [r.status for r in records] == [Status.PASSED, Status.FAILED, Status.SKIPPED, Status.SKIPPED]
+    assert records[2].message == "needs load to pass (load failed: insmod failed: No such device (ENODEV))"
+    assert records[3].message == records[2].message
+
+
+def test_a_dirty_guest_is_recovered_before_the_next_case() -> None:
+    guest = Guest()
+    cases = [Case("unload", Verdict.failed("oops", guest_dirty=True)), Case("errors", Verdict.passed("ok"))]
+    records = run_cases(cases, guest, _progress())
+    assert guest.recoveries == ["reset"]
+    assert records[0].message == "oops [guest rolled back to its ready snapshot]"
+    assert records[1].status is Status.PASSED
+
+
+def test_a_guest_lost_mid_case_is_an_error_with_console_evidence_and_the_run_goes_on() -> None:
+    guest = Guest()
+    records = run_cases([Case("unload", crash=True), Case("errors", Verdict.passed("ok"))], guest, _progress())
+    assert records[0].status is Status.ERROR
+    assert "no SSH answer" in records[0].message and "rmmod m" in records[0].message
+    assert records[0].kernel_log == ("[ 1.0] BUG: kernel NULL pointer dereference",)
+    assert guest.recoveries == ["reset"] and records[1].status is Status.PASSED

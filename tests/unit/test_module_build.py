@@ -1,0 +1,35 @@
+from toolkit.domains.kernel_module.build import BuildOutcome
+from toolkit.domains.kernel_module.subject import with_errno
+
+
+def _outcome(output: str, returncode: int = 2) -> BuildOutcome:
+    return BuildOutcome("chroot", returncode, 1.0, output, ())
+
+
+def test_first_compiler_error_is_quoted() -> None:
+    output = (
+        "  CC [M]  /mnt/x/broken.o\n"
+        "/mnt/x/broken.c:5:9: warning: unused variable 'y' [-Wunused-variable]\n"
+        "/mnt/x/broken.c:7:2: error: 'undefined_thing' undeclared (first use in this function)\n"
+        "make[2]: *** [scripts/Makefile.build:250: /mnt/x/broken.o] Error 1\n"
+    )
+    outcome = _outcome(output)
+    assert not outcome.ok
+    assert outcome.first_error == "/mnt/x/broken.c:7:2: error: 'undefined_thing' undeclared (first use in this function)"
+    assert outcome.warnings == ["/mnt/x/broken.c:5:9: warning: unused variable 'y' [-Wunused-variable]"]
+
+
+def test_make_errors_without_a_compiler_line_are_quoted_too() -> None:
+    outcome = _outcome("make: *** No rule to make target 'modules'.  Stop.\n")
+    assert "No rule to make target" in outcome.first_error
+
+
+def test_a_successful_make_without_modules_is_not_a_build() -> None:
+    assert not _outcome("nothing\n", returncode=0).ok
+
+
+def test_errno_names_are_added_to_insmod_messages() -> None:
+    message = "insmod: ERROR: could not insert module /root/m.ko: No such device"
+    assert with_errno(message) == f"{message} (ENODEV)"
+    assert with_errno("insmod: ERROR: could not insert module m.ko: File exists\n").endswith("File exists (EEXIST)")
+    assert with_errno("something else") == "something else"

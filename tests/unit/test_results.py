@@ -1,0 +1,80 @@
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from toolkit.errors import UserError
+from toolkit.results import reports, store
+from toolkit.results.records import DomainRun, ModuleInfo, RunRecord, Status, TestRecord, worst
+
+
+def _record(run_id: str = "20261127-120000-abcd") -> RunRecord:
+    tests = (
+        TestRecord("build", Status.PASSED, 2.5, "built in the chroot", {"key_metric": "110 KiB, chroot"}),
+        TestRecord("memory_leak", Status.FAILED, 2.0, "leaked 4 objects, 256 bytes", {"leaked_bytes": 256},
+                   ("kmalloc: call_site=0xffffffffc023a021 ptr=1",)),
+        TestRecord("concurrency", Status.SKIPPED, 0.0, "needs load to pass"),
+        TestRecord("hang_detection", Status.ERROR, 1.0, "guest trouble: no SSH answer"),
+    )
+    run = DomainRun("6.1.0-50-amd64", "6.1", "qemu", "tcg", ModuleInfo("leaky", "/src/leaky"), "kernel_module", tests)
+    return RunRecord(run_id, "2026-11-27T12:00:00+00:00", "2026-11-27T12:01:00+00:00", "0.1.0", {"hostname": "h"}, (run,))
+
+
+def test_record_round_trips_through_the_result_contract() -> None:
+    record = _record()
+    data = json.loads(json.dumps(record.to_dict()))
+    assert data["summary"] == {"passed": 1, "failed": 1, "error": 1, "skipped": 1}
+    assert data["runs"][0]["tests"][1]["status"] == "failed"
+    assert set(data["runs"][0]) == {"kernel", "kernel_line", "provider", "accel", "module", "domain", "tests"}
+    assert RunRecord.from_dict(data) == record
+
+
+def test_exit_status_is_1_when_anything_failed_or_errored() -> None:
+    assert _record().exit_status() == 1
+    passing = RunRecord("r", "s", "f", "v", {}, (DomainRun("k", "6.1", "qemu", "tcg", ModuleInfo("m", "d"), "kernel_module",
+                                                           (TestRecord("build", Status.PASSED, 1.0),)),))
+    assert passing.exit_status() == 0
+
+
+def test_worst_status_orders_failed_before_error_before_skipped() -> None:
+    assert worst([Status.PASSED, Status.SKIPPED, Status.ERROR]) is Status.ERROR
+    assert worst([Status.ERROR, Status.FAILED]) is Status.FAILED
+    assert worst([]) is Status.PASSED
+
+
+def test_table_lists_every_test_with_status_and_key_metric() -> None:
+    text = reports.table(_record())
+    assert "memory_leak" in text and "FAIL" in text and "110 KiB, chroot" in text
+    assert "1 passed, 1 failed, 1 error, 1 skipped" in text
+
+
+def test_junit_has_a_suite_with_failures_errors_and_skips() -> None:
+    root = ET.fromstring(reports.junit(_record()))
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("4", "1", "1", "1")
+    failure = root.find(".//testcase[@name='memory_leak']/failure")
+    assert failure is not None and "call_site=0xffffffffc023a021" in (failure.text or "")
+
+
+def test_csv_has_a_row_per_test() -> None:
+    rows = reports.as_csv(_record()).strip().splitlines()
+    assert len(rows) == 5 and rows[2].split(",")[6] == "failed"
+
+
+def test_store_writes_all_files_and_points_latest_at_the_run(tmp_path: Path) -> None:
+    first, second = _record("20261127-120000-aaaa"), _record("20261127-130000-bbbb")
+    store.write(tmp_path, first)
+    path = store.write(tmp_path, second)
+    assert sorted(p.name for p in path.iterdir()) == ["junit.xml", "results.json", "summary.txt"]
+    assert (tmp_path / "latest").resolve() == path.resolve()
+    assert store.load(tmp_path) == second
+    assert store.load(tmp_path, "20261127-120000-aaaa") == first
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_loading_an_unknown_run_names_the_known_ones(tmp_path: Path) -> None:
+    store.write(tmp_path, _record("20261127-120000-aaaa"))
+    with pytest.raises(UserError, match="recent runs: 20261127-120000-aaaa"):
+        store.load(tmp_path, "nope")
