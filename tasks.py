@@ -26,8 +26,14 @@ def _settings(**flags: object) -> config.Settings:
     return config.load(flags)
 
 
-@task(help={"kernel": KERNEL_HELP, "name": NAME_HELP, "provider": "qemu (default)",
-            "cold": "boot the kernel instead of resuming the box's ready snapshot"})
+@task(
+    help={
+        "kernel": KERNEL_HELP,
+        "name": NAME_HELP,
+        "provider": "qemu (default)",
+        "cold": "boot the kernel instead of resuming the box's ready snapshot",
+    }
+)
 @user_facing
 def vm_up(c, kernel=None, name="default", provider=None, cold=False):
     """Start a VM from its box's ready snapshot (booting it the first time; building the box if needed)."""
@@ -47,7 +53,9 @@ def vm_status(c, name=None):
     rows = []
     for vm_name in names:
         status = machines.open_existing(settings, vm_name).status()
-        rows.append([status.name, status.provider, status.state, status.kernel_line, status.accel, status.ssh, status.box])
+        rows.append(
+            [status.name, status.provider, status.state, status.kernel_line, status.accel, status.ssh, status.box]
+        )
     if not rows:
         print("no VMs: start one with `invoke vm.up`")
         return
@@ -65,8 +73,14 @@ def vm_ssh(c, name="default"):
     os.execvp(command[0], command)
 
 
-@task(help={"name": NAME_HELP, "command": "command to run (or give it after --)", "timeout": "seconds (default 600)",
-            "sudo": "run as root"})
+@task(
+    help={
+        "name": NAME_HELP,
+        "command": "command to run (or give it after --)",
+        "timeout": "seconds (default 600)",
+        "sudo": "run as root",
+    }
+)
 @user_facing
 def vm_run(c, command="", name="default", timeout=None, sudo=False):
     """Run a command in the VM, print its output and exit with its status: `invoke vm.run -- uname -r`."""
@@ -118,7 +132,9 @@ def vm_console(c, name="default", lines=0):
 def box_build(c, kernel=None):
     """Build the box for a kernel line offline from Debian's mirror (cached; a no-op when built)."""
     settings = _settings(kernel=kernel)
-    box = build.build(BoxRecipe(kernels.select(settings.kernel)), settings.cache_dir, settings.mirror, settings.cache_dir / "logs")
+    box = build.build(
+        BoxRecipe(kernels.select(settings.kernel)), settings.cache_dir, settings.mirror, settings.cache_dir / "logs"
+    )
     print(f"box {box.name}: kernel {box.kernel_release} ({box.kernel_package_version}) in {box.path}")
 
 
@@ -130,8 +146,18 @@ def box_list(c):
     if not boxes:
         print("no boxes: build one with `invoke box.build`")
         return
-    rows = [[b.kernel_line, b.suite, b.kernel_release, b.kernel_package_version, f"{b.size_bytes() / 2**20:.0f} MiB", b.built, b.path]
-            for b in boxes]
+    rows = [
+        [
+            b.kernel_line,
+            b.suite,
+            b.kernel_release,
+            b.kernel_package_version,
+            f"{b.size_bytes() / 2**20:.0f} MiB",
+            b.built,
+            b.path,
+        ]
+        for b in boxes
+    ]
     print(tabulate(rows, headers=["kernel", "suite", "release", "package", "size", "built", "path"]))
 
 
@@ -142,9 +168,15 @@ def box_remove(c, kernel=None):
     settings = _settings(kernel=kernel)
     recipe = BoxRecipe(kernels.select(settings.kernel))
     box = store.require(settings.cache_dir, recipe)
-    users = [n for n in machines.qemu.machine_names(settings) if machines.open_existing(settings, n).record.box == str(box.path)]
+    users = [
+        n
+        for n in machines.qemu.machine_names(settings)
+        if machines.open_existing(settings, n).record.box == str(box.path)
+    ]
     if users:
-        raise Exit(f"error: box {box.name} is used by VM(s) {', '.join(users)}: `invoke vm.destroy --name NAME` first", code=2)
+        raise Exit(
+            f"error: box {box.name} is used by VM(s) {', '.join(users)}: `invoke vm.destroy --name NAME` first", code=2
+        )
     store.remove(box)
     print(f"removed box {box.name}")
 
@@ -176,8 +208,17 @@ def box_prune(c):
     iterable=["module_param"],
 )
 @user_facing
-def test_kernel(c, module_dir="kernel/vexfs", module=None, module_param=None, kernel=None, provider=None,
-                build_in="chroot", cycles=20, name="default"):
+def test_kernel(
+    c,
+    module_dir="kernel/vexfs",
+    module=None,
+    module_param=None,
+    kernel=None,
+    provider=None,
+    build_in="chroot",
+    cycles=20,
+    name="default",
+):
     """Build a module inside the VM's kernel and run the kernel_module domain: 8 tests, a table, results/."""
     settings = _settings(kernel=kernel, provider=provider)
     options = ModuleOptions(Path(module_dir).resolve(), module, tuple(module_param or ()), build_in, int(cycles))
@@ -194,8 +235,13 @@ def results_show(c, run=None):
     print(reports.table(results_store.load(_settings().results_dir, run)))
 
 
-@task(help={"format": f"one of {', '.join(reports.FORMATS)}", "run": "run id (default: the latest)",
-            "output": "file to write (default: standard output)"})
+@task(
+    help={
+        "format": f"one of {', '.join(reports.FORMATS)}",
+        "run": "run id (default: the latest)",
+        "output": "file to write (default: standard output)",
+    }
+)
 @user_facing
 def results_export(c, format="json", run=None, output=None):
     """Export a run as JSON, JUnit XML, CSV or a table."""

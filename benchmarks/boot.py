@@ -55,12 +55,22 @@ def main() -> None:
         ["cold boot -> SSH ready", f"{cold:.2f} s", "<= 6 s", f"guest uptime at ready {uptime:.2f} s"],
         ["snapshot start -> SSH ready", f"{resume:.2f} s", "<= 1 s", "copy template, -loadvm, SSH, set clock"],
         ["reset to ready snapshot", f"{reset:.2f} s", "", "loadvm on the running VM"],
-        ["command round trip (vagrant)", f"{statistics.median(user_rtt) * 1000:.0f} ms", "<= 50 ms",
-         f"median of {args.commands} `true` on one connection"],
-        ["command round trip (root)", f"{statistics.median(root_rtt) * 1000:.0f} ms", "<= 50 ms",
-         f"median of {args.commands} `true` on one connection"],
+        [
+            "command round trip (vagrant)",
+            f"{statistics.median(user_rtt) * 1000:.0f} ms",
+            "<= 50 ms",
+            f"median of {args.commands} `true` on one connection",
+        ],
+        [
+            "command round trip (root)",
+            f"{statistics.median(root_rtt) * 1000:.0f} ms",
+            "<= 50 ms",
+            f"median of {args.commands} `true` on one connection",
+        ],
     ]
-    print(f"kernel {box.kernel_release}, accelerator {machine.record.accel}, {settings.cpus} vCPUs, {settings.memory_mib} MiB")
+    print(
+        f"kernel {box.kernel_release}, accelerator {machine.record.accel}, {settings.cpus} vCPUs, {settings.memory_mib} MiB"
+    )
     print(tabulate(rows, headers=["what", "measured", "target", "how"]))
 
 

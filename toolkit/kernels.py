@@ -38,4 +38,3 @@ def select(name: str) -> KernelLine:
             return line
     known = ", ".join(f"{line.name} ({line.suite})" for line in CATALOGUE)
     raise UserError(f"unknown kernel line {name!r}: choose one of {known}")
-

@@ -24,7 +24,12 @@ def _now() -> str:
 def host_info() -> dict[str, str]:
     qemu = shutil.which("qemu-system-x86_64")
     version = subprocess.run([qemu, "--version"], capture_output=True, text=True).stdout.split("\n")[0] if qemu else ""
-    return {"hostname": platform.node(), "kernel": platform.release(), "python": platform.python_version(), "qemu": version}
+    return {
+        "hostname": platform.node(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "qemu": version,
+    }
 
 
 def kernel_module_run(settings: Settings, options: ModuleOptions, vm_name: str, results_root: Path) -> RunRecord:
@@ -49,8 +54,17 @@ def kernel_module_run(settings: Settings, options: ModuleOptions, vm_name: str, 
         for subject, records in kernel_module.run(machine, options, out / status.kernel_line, progress):
             srcversion = subject.module.srcversion if subject.module else ""
             module = ModuleInfo(subject.name, str(options.source_dir), srcversion)
-            runs.append(DomainRun(subject.kernel_release, status.kernel_line, machine.provider, status.accel, module,
-                                  kernel_module.NAME, tuple(records)))
+            runs.append(
+                DomainRun(
+                    subject.kernel_release,
+                    status.kernel_line,
+                    machine.provider,
+                    status.accel,
+                    module,
+                    kernel_module.NAME,
+                    tuple(records),
+                )
+            )
             save()
     finally:
         logs = out / status.kernel_line / "vm"

@@ -12,8 +12,14 @@ INVOKE = str(Path(__file__).parents[2] / ".venv/bin/invoke")
 
 
 def _invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([INVOKE, *args], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
-                          cwd=Path(__file__).parents[2])
+    return subprocess.run(
+        [INVOKE, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        cwd=Path(__file__).parents[2],
+    )
 
 
 @pytest.mark.parametrize(

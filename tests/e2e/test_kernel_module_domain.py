@@ -113,8 +113,12 @@ def test_module_that_does_not_compile_fails_build_quoting_the_compiler(settings,
 def test_vexfs_from_the_command_line_is_all_green_and_writes_results(vm, tmp_path) -> None:
     results = tmp_path / "results"
     done = subprocess.run(
-        [str(REPO / ".venv/bin/invoke"), "test.kernel", "--name", vm], cwd=REPO, capture_output=True, text=True,
-        timeout=900, env={**os.environ, "VEXFS_RESULTS_DIR": str(results)},
+        [str(REPO / ".venv/bin/invoke"), "test.kernel", "--name", vm],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "VEXFS_RESULTS_DIR": str(results)},
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "8 passed, 0 failed, 0 error, 0 skipped" in done.stdout

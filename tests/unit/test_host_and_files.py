@@ -16,7 +16,9 @@ from toolkit.machines.base import GuestUnreachable
 
 def test_missing_tool_names_the_package_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(UserError, match=r"qemu-system-x86_64 not found: run ./setup \(or apt-get install qemu-system-x86\)"):
+    with pytest.raises(
+        UserError, match=r"qemu-system-x86_64 not found: run ./setup \(or apt-get install qemu-system-x86\)"
+    ):
         host.require_tool("qemu-system-x86_64")
 
 

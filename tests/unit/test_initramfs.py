@@ -12,7 +12,9 @@ from toolkit.boxes.initramfs import CpioEntry
 def test_cpio_archive_lists_and_extracts_with_gnu_cpio(tmp_path: Path) -> None:
     if not shutil.which("cpio"):
         pytest.skip("GNU cpio is not installed: cannot cross-check the archive format")
-    archive = initramfs.cpio_newc([CpioEntry("bin", 0o40755), CpioEntry("bin/hello", 0o100755, b"#!/bin/sh\necho hi\n")])
+    archive = initramfs.cpio_newc(
+        [CpioEntry("bin", 0o40755), CpioEntry("bin/hello", 0o100755, b"#!/bin/sh\necho hi\n")]
+    )
     done = subprocess.run(["cpio", "-idm", "--quiet"], input=archive, cwd=tmp_path, check=True)
     assert done.returncode == 0
     assert (tmp_path / "bin/hello").read_bytes() == b"#!/bin/sh\necho hi\n"

@@ -32,7 +32,9 @@ def test_null_dereference_in_exit_is_one_oops_report_through_its_end_trace() -> 
 def test_hung_init_is_a_hung_task_report_with_its_call_trace() -> None:
     problems = _problems("hung_task")
     assert problems[0].kind == "hung_task"
-    assert problems[0].title.startswith("INFO: task insmod:") and "blocked for more than 10 seconds" in problems[0].title
+    assert (
+        problems[0].title.startswith("INFO: task insmod:") and "blocked for more than 10 seconds" in problems[0].title
+    )
     assert any("hang_init_init" in line for line in problems[0].excerpt)
 
 

@@ -4,8 +4,17 @@ from toolkit import kernels
 from toolkit.errors import UserError
 
 
-@pytest.mark.parametrize(("name", "suite"), [("6.1", "bookworm"), ("bookworm", "bookworm"), ("Trixie", "trixie"),
-                                             ("5.10", "bullseye"), ("sid", "sid"), ("7.x", "sid")])
+@pytest.mark.parametrize(
+    ("name", "suite"),
+    [
+        ("6.1", "bookworm"),
+        ("bookworm", "bookworm"),
+        ("Trixie", "trixie"),
+        ("5.10", "bullseye"),
+        ("sid", "sid"),
+        ("7.x", "sid"),
+    ],
+)
 def test_a_line_is_named_by_version_or_suite(name: str, suite: str) -> None:
     assert kernels.select(name).suite == suite
 

@@ -36,7 +36,9 @@ def test_freed_allocations_are_paired_away() -> None:
     )
     left = unfreed(trace)
     assert [(a.ptr, a.bytes_alloc) for a in left] == [("00000000bbbb", 32)]
-    leaks = attribute(left, "m", [CodeRange(".text", 0xFFFFFFFFC0001000, 0x100)], [elf.Symbol("m_open", ".text", 0x10, 0x40)])
+    leaks = attribute(
+        left, "m", [CodeRange(".text", 0xFFFFFFFFC0001000, 0x100)], [elf.Symbol("m_open", ".text", 0x10, 0x40)]
+    )
     assert [(leak.call_site, leak.count) for leak in leaks] == [("m_open+0x10", 1)]
 
 

@@ -15,7 +15,9 @@ def test_first_compiler_error_is_quoted() -> None:
     )
     outcome = _outcome(output)
     assert not outcome.ok
-    assert outcome.first_error == "/mnt/x/broken.c:7:2: error: 'undefined_thing' undeclared (first use in this function)"
+    assert (
+        outcome.first_error == "/mnt/x/broken.c:7:2: error: 'undefined_thing' undeclared (first use in this function)"
+    )
     assert outcome.warnings == ["/mnt/x/broken.c:5:9: warning: unused variable 'y' [-Wunused-variable]"]
 
 

@@ -4,8 +4,17 @@ from toolkit.machines.qemu import SNAPSHOT, Launch, qemu_command
 
 
 def _launch(**changes: object) -> Launch:
-    values = dict(vm_dir=Path("/state/vms/a"), kernel=Path("/box/vmlinuz"), initrd=Path("/box/initrd.img"),
-                  accel="tcg", cpus=2, memory_mib=2048, ssh_port=40022, public_key=Path("/k.pub"), resume=False)
+    values = dict(
+        vm_dir=Path("/state/vms/a"),
+        kernel=Path("/box/vmlinuz"),
+        initrd=Path("/box/initrd.img"),
+        accel="tcg",
+        cpus=2,
+        memory_mib=2048,
+        ssh_port=40022,
+        public_key=Path("/k.pub"),
+        resume=False,
+    )
     values.update(changes)
     return Launch(**values)  # type: ignore[arg-type]
 

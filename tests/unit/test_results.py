@@ -12,13 +12,21 @@ from toolkit.results.records import DomainRun, ModuleInfo, RunRecord, Status, Te
 def _record(run_id: str = "20261127-120000-abcd") -> RunRecord:
     tests = (
         TestRecord("build", Status.PASSED, 2.5, "built in the chroot", {"key_metric": "110 KiB, chroot"}),
-        TestRecord("memory_leak", Status.FAILED, 2.0, "leaked 4 objects, 256 bytes", {"leaked_bytes": 256},
-                   ("kmalloc: call_site=0xffffffffc023a021 ptr=1",)),
+        TestRecord(
+            "memory_leak",
+            Status.FAILED,
+            2.0,
+            "leaked 4 objects, 256 bytes",
+            {"leaked_bytes": 256},
+            ("kmalloc: call_site=0xffffffffc023a021 ptr=1",),
+        ),
         TestRecord("concurrency", Status.SKIPPED, 0.0, "needs load to pass"),
         TestRecord("hang_detection", Status.ERROR, 1.0, "guest trouble: no SSH answer"),
     )
     run = DomainRun("6.1.0-50-amd64", "6.1", "qemu", "tcg", ModuleInfo("leaky", "/src/leaky"), "kernel_module", tests)
-    return RunRecord(run_id, "2026-11-27T12:00:00+00:00", "2026-11-27T12:01:00+00:00", "0.1.0", {"hostname": "h"}, (run,))
+    return RunRecord(
+        run_id, "2026-11-27T12:00:00+00:00", "2026-11-27T12:01:00+00:00", "0.1.0", {"hostname": "h"}, (run,)
+    )
 
 
 def test_record_round_trips_through_the_result_contract() -> None:
@@ -32,8 +40,24 @@ def test_record_round_trips_through_the_result_contract() -> None:
 
 def test_exit_status_is_1_when_anything_failed_or_errored() -> None:
     assert _record().exit_status() == 1
-    passing = RunRecord("r", "s", "f", "v", {}, (DomainRun("k", "6.1", "qemu", "tcg", ModuleInfo("m", "d"), "kernel_module",
-                                                           (TestRecord("build", Status.PASSED, 1.0),)),))
+    passing = RunRecord(
+        "r",
+        "s",
+        "f",
+        "v",
+        {},
+        (
+            DomainRun(
+                "k",
+                "6.1",
+                "qemu",
+                "tcg",
+                ModuleInfo("m", "d"),
+                "kernel_module",
+                (TestRecord("build", Status.PASSED, 1.0),),
+            ),
+        ),
+    )
     assert passing.exit_status() == 0
 
 
@@ -53,7 +77,12 @@ def test_junit_has_a_suite_with_failures_errors_and_skips() -> None:
     root = ET.fromstring(reports.junit(_record()))
     suite = root.find("testsuite")
     assert suite is not None
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("4", "1", "1", "1")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == (
+        "4",
+        "1",
+        "1",
+        "1",
+    )
     failure = root.find(".//testcase[@name='memory_leak']/failure")
     assert failure is not None and "call_site=0xffffffffc023a021" in (failure.text or "")
 

@@ -77,7 +77,9 @@ def _install_guest_files(rootfs: Path, log: Path) -> None:
     (guest / "boot").write_bytes((GUEST_FILES / "boot").read_bytes())
     (guest / "boot").chmod(0o755)
     (guest / "init").symlink_to("/bin/busybox")
-    (rootfs / "etc/inittab").write_text((GUEST_FILES / "inittab").read_text().replace("@SSHD_FLAGS@", _sshd_flags(rootfs)))
+    (rootfs / "etc/inittab").write_text(
+        (GUEST_FILES / "inittab").read_text().replace("@SSHD_FLAGS@", _sshd_flags(rootfs))
+    )
     (rootfs / "etc/ssh/sshd_config.d/vexfs-vmtest.conf").write_bytes((GUEST_FILES / "sshd.conf").read_bytes())
     sudoers = rootfs / "etc/sudoers.d/vagrant"
     sudoers.write_bytes((GUEST_FILES / "sudoers").read_bytes())

@@ -17,7 +17,16 @@ from pathlib import Path
 
 from toolkit.errors import UserError
 
-BOOT_MODULES = ("virtio_pci", "virtio_blk", "crc32c_generic", "crc32c_intel", "ext4", "virtio_net", "qemu_fw_cfg", "virtio_rng")
+BOOT_MODULES = (
+    "virtio_pci",
+    "virtio_blk",
+    "crc32c_generic",
+    "crc32c_intel",
+    "ext4",
+    "virtio_net",
+    "qemu_fw_cfg",
+    "virtio_rng",
+)
 INIT_SCRIPT = Path(__file__).with_name("guest") / "initramfs-init"
 
 

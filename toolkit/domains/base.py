@@ -90,6 +90,8 @@ def run_cases(cases: Sequence[TestCase], subject: Subject, progress: Progress) -
         if verdict.guest_dirty or (verdict.status is not Status.SKIPPED and not subject.healthy()):
             message += f" [{subject.recover()}]"
         done[case.name] = TestRecord(case.name, verdict.status, duration, message, verdict.metrics, verdict.kernel_log)
-        progress.say(f"({index}/{len(cases)}) {case.name}: {verdict.status.value} in {duration:.1f} s"
-                     + (f" - {message.splitlines()[0]}" if verdict.status is not Status.PASSED else ""))
+        progress.say(
+            f"({index}/{len(cases)}) {case.name}: {verdict.status.value} in {duration:.1f} s"
+            + (f" - {message.splitlines()[0]}" if verdict.status is not Status.PASSED else "")
+        )
     return list(done.values())

@@ -252,7 +252,9 @@ class QemuMachine:
                 if not self.running():
                     raise GuestUnreachable(f"QEMU exited during boot: {self._console_tail()}")
                 if time.monotonic() > deadline:
-                    raise GuestUnreachable(f"guest not ready after {self.settings.boot_timeout_s:g} s: {self._console_tail()}")
+                    raise GuestUnreachable(
+                        f"guest not ready after {self.settings.boot_timeout_s:g} s: {self._console_tail()}"
+                    )
                 time.sleep(0.1)
         try:
             self._session(sudo=True).wait_until_ready(deadline)
@@ -362,12 +364,20 @@ class QemuMachine:
     def status(self) -> MachineStatus:
         pid = self.pid()
         box = Path(self.record.box).name
-        details = {"console": str(self.console_log), "cpus": str(self.record.cpus), "memory": f"{self.record.memory_mib} MiB"}
+        details = {
+            "console": str(self.console_log),
+            "cpus": str(self.record.cpus),
+            "memory": f"{self.record.memory_mib} MiB",
+        }
         if pid is None:
-            return MachineStatus(self.name, self.provider, "halted", self.record.kernel_line, box, self.record.accel, "", details)
+            return MachineStatus(
+                self.name, self.provider, "halted", self.record.kernel_line, box, self.record.accel, "", details
+            )
         ssh = f"127.0.0.1:{self.record.ssh_port}"
         details["pid"] = str(pid)
-        return MachineStatus(self.name, self.provider, "running", self.record.kernel_line, box, self.record.accel, ssh, details)
+        return MachineStatus(
+            self.name, self.provider, "running", self.record.kernel_line, box, self.record.accel, ssh, details
+        )
 
 
 def machine_names(settings: Settings) -> list[str]:

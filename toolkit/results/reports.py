@@ -25,11 +25,22 @@ def table(record: RunRecord) -> str:
     rows = []
     for run in record.runs:
         for test in run.tests:
-            rows.append([run.kernel_line, run.module.name, test.name, SYMBOL[test.status], f"{test.duration_s:.1f}s",
-                         str(test.metrics.get("key_metric", "")), _short(test.message)])
+            rows.append(
+                [
+                    run.kernel_line,
+                    run.module.name,
+                    test.name,
+                    SYMBOL[test.status],
+                    f"{test.duration_s:.1f}s",
+                    str(test.metrics.get("key_metric", "")),
+                    _short(test.message),
+                ]
+            )
     body = tabulate(rows, headers=["kernel", "module", "test", "status", "duration", "key metric", "message"])
     counts = record.summary()
-    totals = ", ".join(f"{counts[s.value]} {s.value}" for s in (Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED))
+    totals = ", ".join(
+        f"{counts[s.value]} {s.value}" for s in (Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED)
+    )
     return f"{body}\n\n{totals} (run {record.run_id})"
 
 
@@ -44,8 +55,13 @@ def junit(record: RunRecord) -> str:
             skipped=str(counts[Status.SKIPPED]), time=f"{sum(t.duration_s for t in run.tests):.3f}",
         )  # fmt: skip
         for test in run.tests:
-            case = ET.SubElement(suite, "testcase", classname=f"{run.domain}.{run.kernel_line}.{run.module.name}",
-                                 name=test.name, time=f"{test.duration_s:.3f}")
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"{run.domain}.{run.kernel_line}.{run.module.name}",
+                name=test.name,
+                time=f"{test.duration_s:.3f}",
+            )
             if test.status is Status.FAILED:
                 ET.SubElement(case, "failure", message=_short(test.message, 200)).text = "\n".join(test.kernel_log)
             elif test.status is Status.ERROR:
@@ -67,8 +83,19 @@ def as_csv(record: RunRecord) -> str:
     writer.writerow(["run_id", "kernel", "kernel_line", "module", "domain", "test", "status", "duration_s", "message"])
     for run in record.runs:
         for test in run.tests:
-            writer.writerow([record.run_id, run.kernel, run.kernel_line, run.module.name, run.domain, test.name,
-                             test.status.value, f"{test.duration_s:.3f}", test.message])
+            writer.writerow(
+                [
+                    record.run_id,
+                    run.kernel,
+                    run.kernel_line,
+                    run.module.name,
+                    run.domain,
+                    test.name,
+                    test.status.value,
+                    f"{test.duration_s:.3f}",
+                    test.message,
+                ]
+            )
     return out.getvalue()
 
 

@@ -54,7 +54,9 @@ def check_constraints(options: ModuleOptions, memory_mib: int) -> None:
             problems.append(f"module parameter {param!r} is not NAME=VALUE")
     available_mib = psutil.virtual_memory().available // 2**20
     if available_mib < memory_mib + 256:
-        problems.append(f"the VM needs {memory_mib} MiB but the host has {available_mib} MiB available: lower memory_mib")
+        problems.append(
+            f"the VM needs {memory_mib} MiB but the host has {available_mib} MiB available: lower memory_mib"
+        )
     if problems:
         raise UserError("; ".join(problems))
 
@@ -77,7 +79,9 @@ def _selected(build: BuildOutcome, options: ModuleOptions) -> list[BuiltModule |
     return chosen
 
 
-def run(machine: Machine, options: ModuleOptions, work_dir: Path, progress: Progress) -> Iterator[tuple[ModuleUnderTest, list[TestRecord]]]:
+def run(
+    machine: Machine, options: ModuleOptions, work_dir: Path, progress: Progress
+) -> Iterator[tuple[ModuleUnderTest, list[TestRecord]]]:
     """Build once, then run every case for each module the build produced (or the one chosen)."""
     release = machine.run("uname -r", timeout=30).stdout.strip()
     work_dir.mkdir(parents=True, exist_ok=True)

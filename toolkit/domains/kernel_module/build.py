@@ -36,7 +36,9 @@ class BuiltModule:
     def read(cls, path: Path) -> BuiltModule:
         info = elf.modinfo(path)
         parameters = dict(entry.split(":", 1) for entry in info.get("parmtype", []) if ":" in entry)
-        code = {name: s.size for name, s in elf.sections(path).items() if name.startswith(CODE_SECTION_PREFIXES) and s.size}
+        code = {
+            name: s.size for name, s in elf.sections(path).items() if name.startswith(CODE_SECTION_PREFIXES) and s.size
+        }
         return cls(
             name=info.get("name", [path.stem])[0],
             path=path,
@@ -121,7 +123,9 @@ def build_in_guest(machine: Machine, source_dir: Path, work_dir: Path, timeout: 
     machine.run(f"rm -rf {GUEST_SRC} && mkdir -p {GUEST_SRC}", timeout=30, sudo=True)
     machine.put(archive, "/tmp/vexfs-vmtest-src.tar.gz")
     make = f"LC_ALL=C LANG=C make -C /lib/modules/$(uname -r)/build M={GUEST_SRC} modules"
-    result = machine.run(f"tar xzf /tmp/vexfs-vmtest-src.tar.gz -C {GUEST_SRC} && {make} 2>&1", timeout=timeout, sudo=True)
+    result = machine.run(
+        f"tar xzf /tmp/vexfs-vmtest-src.tar.gz -C {GUEST_SRC} && {make} 2>&1", timeout=timeout, sudo=True
+    )
     if result.ok:
         listing = machine.run(f"cd {GUEST_SRC} && find . -name '*.ko'", timeout=30, sudo=True).stdout.split()
         for relative in listing:

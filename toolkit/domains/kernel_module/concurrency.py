@@ -31,7 +31,9 @@ class Concurrency:
         for index, fs in enumerate(subject.filesystems):
             point = f"{MOUNT_POINT}-{index}"
             setup.append(f"mkdir -p {point} && mount -t {fs} vexfs-vmtest {point}")
-            reads.append(f"ls -la {point} >/dev/null && find {point} -type f -exec cat {{}} + >/dev/null && stat {point} >/dev/null")
+            reads.append(
+                f"ls -la {point} >/dev/null && find {point} -type f -exec cat {{}} + >/dev/null && stat {point} >/dev/null"
+            )
             reads.append(f"mount -t {fs} vexfs-vmtest {point}-x$u 2>/dev/null && umount {point}-x$u")
             setup.append("mkdir -p " + " ".join(f"{point}-x{u}" for u in range(USERS)))
             teardown.insert(0, f"umount {point}")
@@ -43,7 +45,10 @@ class Concurrency:
     def run(self, subject: ModuleUnderTest) -> Verdict:
         timeout = subject.options.load_timeout_s * 4 + 120
         marker = subject.mark("concurrency")
-        for what, script in (("racing load/unload", self._race_script(subject)), ("parallel use", self._users_script(subject))):
+        for what, script in (
+            ("racing load/unload", self._race_script(subject)),
+            ("parallel use", self._users_script(subject)),
+        ):
             try:
                 result = subject.root(script, timeout=timeout)
             except CommandTimedOut:
@@ -52,13 +57,22 @@ class Concurrency:
             if problems:
                 return verdicts.from_problems(f"{what} logged a problem", problems)
             if not result.ok:
-                return Verdict.failed(f"{what} failed (exit {result.exit_status}): {(result.stderr or result.stdout).strip()}",
-                                      guest_dirty=True)
+                return Verdict.failed(
+                    f"{what} failed (exit {result.exit_status}): {(result.stderr or result.stdout).strip()}",
+                    guest_dirty=True,
+                )
             if "error" in result.stdout:
                 return Verdict.failed(f"{what}: operations failed: {result.stdout.strip()}", guest_dirty=True)
         if subject.loaded():
             return Verdict.failed("the module is still loaded after the last racer unloaded it", guest_dirty=True)
-        users = f"{USERS} users x {USER_ROUNDS} rounds" + (f" over {', '.join(subject.filesystems)}" if subject.filesystems else "")
-        return Verdict.passed(f"{RACERS} racers x {RACE_ROUNDS} load/unload rounds, then {users}: no kernel problem",
-                              racers=RACERS, race_rounds=RACE_ROUNDS, users=USERS, user_rounds=USER_ROUNDS,
-                              key_metric=f"{RACERS} racers, {USERS} users")
+        users = f"{USERS} users x {USER_ROUNDS} rounds" + (
+            f" over {', '.join(subject.filesystems)}" if subject.filesystems else ""
+        )
+        return Verdict.passed(
+            f"{RACERS} racers x {RACE_ROUNDS} load/unload rounds, then {users}: no kernel problem",
+            racers=RACERS,
+            race_rounds=RACE_ROUNDS,
+            users=USERS,
+            user_rounds=USER_ROUNDS,
+            key_metric=f"{RACERS} racers, {USERS} users",
+        )

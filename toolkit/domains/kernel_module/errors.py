@@ -43,22 +43,40 @@ def checks(subject: ModuleUnderTest) -> list[Check]:
     corrupt = f"{GUEST_DIR}/corrupt.ko"
     found = [
         Check("rmmod of an absent module", f"rmmod {name}", _must_fail_with("not currently loaded", "No such file")),
-        Check("double insmod", f"{subject.insmod_command()} && {{ {subject.insmod_command()}; rc=$?; rmmod {name}; exit $rc; }}",
-              _must_fail_with("File exists")),
-        Check("truncated .ko", f"head -c 4096 {ko} > {corrupt} && insmod {corrupt}",
-              _must_fail_with("Invalid module format", "Exec format error", "Invalid argument", "No such file")),
-        Check("garbage .ko", f"head -c 65536 /dev/urandom > {corrupt} && insmod {corrupt}",
-              _must_fail_with("Invalid module format", "Exec format error", "Invalid argument", "Bad message", "No such file")),
-        Check("unknown parameter (ignored by the kernel)",
-              f"{subject.insmod_command(params=(*subject.options.params, 'vexfs_vmtest_no_such_parameter=1'))} && rmmod {name}",
-              _must_succeed),
+        Check(
+            "double insmod",
+            f"{subject.insmod_command()} && {{ {subject.insmod_command()}; rc=$?; rmmod {name}; exit $rc; }}",
+            _must_fail_with("File exists"),
+        ),
+        Check(
+            "truncated .ko",
+            f"head -c 4096 {ko} > {corrupt} && insmod {corrupt}",
+            _must_fail_with("Invalid module format", "Exec format error", "Invalid argument", "No such file"),
+        ),
+        Check(
+            "garbage .ko",
+            f"head -c 65536 /dev/urandom > {corrupt} && insmod {corrupt}",
+            _must_fail_with(
+                "Invalid module format", "Exec format error", "Invalid argument", "Bad message", "No such file"
+            ),
+        ),
+        Check(
+            "unknown parameter (ignored by the kernel)",
+            f"{subject.insmod_command(params=(*subject.options.params, 'vexfs_vmtest_no_such_parameter=1'))} && rmmod {name}",
+            _must_succeed,
+        ),
     ]
     assert subject.module is not None
     for parameter, kind in sorted(subject.module.parameters.items()):
         if kind in NUMERIC_TYPES:
             params = (*subject.options.params, f"{parameter}=not-a-number")
-            found.append(Check(f"{kind} parameter {parameter}=not-a-number", subject.insmod_command(params=params),
-                               _must_fail_with("Invalid argument", "Invalid parameters")))
+            found.append(
+                Check(
+                    f"{kind} parameter {parameter}=not-a-number",
+                    subject.insmod_command(params=params),
+                    _must_fail_with("Invalid argument", "Invalid parameters"),
+                )
+            )
     return found
 
 

@@ -70,7 +70,9 @@ def unfreed(trace: str) -> list[Allocation]:
             continue
         site = CALL_SITE.search(match["fields"])
         if site and ptr and ptr != "0000000000000000":
-            live[ptr] = Allocation(match["event"], ptr, site["site"], site["module"], int(fields.get("bytes_alloc", 0)), line)
+            live[ptr] = Allocation(
+                match["event"], ptr, site["site"], site["module"], int(fields.get("bytes_alloc", 0)), line
+            )
     return list(live.values())
 
 
@@ -80,7 +82,9 @@ def _symbolize(offset: int, section: str, symbols: list[elf.Symbol]) -> str:
     return f"{best.name}+{offset - best.offset:#x}" if best else f"{section}+{offset:#x}"
 
 
-def attribute(allocations: list[Allocation], module: str, ranges: list[CodeRange], symbols: list[elf.Symbol]) -> list[Leak]:
+def attribute(
+    allocations: list[Allocation], module: str, ranges: list[CodeRange], symbols: list[elf.Symbol]
+) -> list[Leak]:
     """The module's leaks, grouped by call site: by address range, or by name while it was still loaded."""
     sites: Counter[str] = Counter()
     sizes: Counter[str] = Counter()
@@ -120,7 +124,7 @@ class MemoryLeak:
             f"echo 0 > {TRACING}/tracing_on; echo > {TRACING}/trace; echo 16384 > {TRACING}/buffer_size_kb;"
             f" {_events_script(1)}; echo 1 > {TRACING}/tracing_on;"
             f" {subject.insmod_command()} || {{ echo 0 > {TRACING}/tracing_on; {_events_script(0)}; exit 3; }};"
-            f" for s in {' '.join(code)}; do echo \"$s $(cat {sections_dir}/$s 2>/dev/null)\"; done > {GUEST_DIR}/sections;"
+            f' for s in {" ".join(code)}; do echo "$s $(cat {sections_dir}/$s 2>/dev/null)"; done > {GUEST_DIR}/sections;'
             f" {subject.exercise_commands()}; rmmod {name}; rc=$?;"
             f" echo 0 > {TRACING}/tracing_on; {_events_script(0)};"
             f" cat {TRACING}/trace > {GUEST_DIR}/trace; cat {TRACING}/per_cpu/cpu*/stats | awk '/^overrun/{{s+=$2}} END{{print s+0}}' > {GUEST_DIR}/overrun;"
@@ -136,13 +140,18 @@ class MemoryLeak:
         if problems:
             return verdicts.from_problems("load/unload under tracing logged a problem", problems)
         if not result.ok:
-            return Verdict.failed(f"load/unload under tracing failed (exit {result.exit_status}): {result.stderr.strip()}",
-                                  guest_dirty=True)
+            return Verdict.failed(
+                f"load/unload under tracing failed (exit {result.exit_status}): {result.stderr.strip()}",
+                guest_dirty=True,
+            )
         overrun = int(subject.root(f"cat {GUEST_DIR}/overrun").stdout.strip() or 0)
         ranges = [
             CodeRange(section, int(address, 16), code[section])
-            for section, address in (line.split() for line in subject.root(f"cat {GUEST_DIR}/sections").stdout.splitlines()
-                                     if len(line.split()) == 2)
+            for section, address in (
+                line.split()
+                for line in subject.root(f"cat {GUEST_DIR}/sections").stdout.splitlines()
+                if len(line.split()) == 2
+            )
         ]
         local = subject.work_dir / f"{name}-memory_leak.trace"
         subject.machine.get("/tmp/vexfs-vmtest-trace", local)
@@ -163,8 +172,12 @@ class MemoryLeak:
         if leaks:
             sites = "; ".join(metrics["call_sites"])
             evidence = [line for leak in leaks for line in leak.trace_lines[:20]]
-            return Verdict.failed(f"leaked {metrics['leaked_objects']} objects, {metrics['leaked_bytes']} bytes: {sites}",
-                                  evidence, guest_dirty=True, **metrics)
+            return Verdict.failed(
+                f"leaked {metrics['leaked_objects']} objects, {metrics['leaked_bytes']} bytes: {sites}",
+                evidence,
+                guest_dirty=True,
+                **metrics,
+            )
         if kmemleak:
             return verdicts.from_problems("kmemleak reports a leak", kernel_log.classify(kmemleak), **metrics)
         return Verdict.passed(f"no leaks: {events} allocation/free events paired", **metrics)

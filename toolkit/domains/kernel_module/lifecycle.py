@@ -37,15 +37,23 @@ class Build:
         build = subject.build
         metrics = {"where": build.where, "build_s": round(build.duration_s, 2), "warnings": len(build.warnings)}
         if not build.ok:
-            failed = Verdict.failed(f"build failed ({build.where}): {build.first_error}", build.output.splitlines()[-40:], **metrics)
+            failed = Verdict.failed(
+                f"build failed ({build.where}): {build.first_error}", build.output.splitlines()[-40:], **metrics
+            )
             return replace(failed, duration_s=build.duration_s)
         module = subject.module
         assert module is not None
         running = module.vermagic.split()[0] if module.vermagic else ""
-        metrics.update(ko_size_bytes=module.size_bytes, vermagic=module.vermagic, srcversion=module.srcversion,
-                       key_metric=f"{module.size_bytes / 1024:.0f} KiB, {build.where}")
+        metrics.update(
+            ko_size_bytes=module.size_bytes,
+            vermagic=module.vermagic,
+            srcversion=module.srcversion,
+            key_metric=f"{module.size_bytes / 1024:.0f} KiB, {build.where}",
+        )
         if running != subject.kernel_release:
-            mismatch = Verdict.failed(f"vermagic {running!r} does not match the guest kernel {subject.kernel_release!r}", **metrics)
+            mismatch = Verdict.failed(
+                f"vermagic {running!r} does not match the guest kernel {subject.kernel_release!r}", **metrics
+            )
             return replace(mismatch, duration_s=build.duration_s)
         note = f", {len(build.warnings)} warnings: {build.warnings[0].strip()}" if build.warnings else ", no warnings"
         passed = Verdict.passed(f"built in the {build.where} in {build.duration_s:.1f} s{note}", **metrics)
@@ -68,20 +76,32 @@ class Load:
         load_ms = (time.monotonic() - started) * 1000
         log = subject.log_since(marker)
         if not result.ok:
-            return Verdict.failed(f"insmod failed: {with_errno(result.stderr or result.stdout)}", log, exit_status=result.exit_status)
+            return Verdict.failed(
+                f"insmod failed: {with_errno(result.stderr or result.stdout)}", log, exit_status=result.exit_status
+            )
         problems = kernel_log.classify(log)
         if problems:
             return verdicts.from_problems("loading logged a problem", problems)
         after = probe(subject)
         if after.get("loaded") != "1" or after.get("state") != "live":
-            return Verdict.failed(f"insmod succeeded but the module is {after.get('state')} (in /proc/modules: {after.get('loaded')})", log)
+            return Verdict.failed(
+                f"insmod succeeded but the module is {after.get('state')} (in /proc/modules: {after.get('loaded')})",
+                log,
+            )
         taint = int(after.get("taint", "0"))
         unexpected = kernel_log.unexpected_taint(int(before.get("taint", "0")), taint)
         subject.filesystems = sorted(set(after["filesystems"].split()) - set(before["filesystems"].split()))
-        metrics = {"load_ms": round(load_ms), "taint": taint, "taint_flags": kernel_log.taint_flags(taint),
-                   "filesystems": subject.filesystems, "key_metric": f"{load_ms:.0f} ms"}
+        metrics = {
+            "load_ms": round(load_ms),
+            "taint": taint,
+            "taint_flags": kernel_log.taint_flags(taint),
+            "filesystems": subject.filesystems,
+            "key_metric": f"{load_ms:.0f} ms",
+        }
         if unexpected:
-            return Verdict.failed(f"loading tainted the kernel: {', '.join(unexpected)}", log, guest_dirty=True, **metrics)
+            return Verdict.failed(
+                f"loading tainted the kernel: {', '.join(unexpected)}", log, guest_dirty=True, **metrics
+            )
         flags = "".join(flag[0] for flag in kernel_log.taint_flags(taint)) or "none"
         registers = f"; registers filesystem {', '.join(subject.filesystems)}" if subject.filesystems else ""
         return Verdict.passed(f"loaded in {load_ms:.0f} ms; taint {flags}{registers}", **metrics)
@@ -107,11 +127,18 @@ class Unload:
         after = probe(subject)
         if not result.ok:
             holders = after.get("holders", "").strip() or "none"
-            return Verdict.failed(f"rmmod failed: {with_errno(result.stderr or result.stdout)} "
-                                  f"(refcnt {after.get('refcnt') or '?'}, holders {holders})", guest_dirty=True)
+            return Verdict.failed(
+                f"rmmod failed: {with_errno(result.stderr or result.stdout)} "
+                f"(refcnt {after.get('refcnt') or '?'}, holders {holders})",
+                guest_dirty=True,
+            )
         if after.get("loaded") == "1":
-            return Verdict.failed(f"rmmod succeeded but the module is still there ({after.get('state')})", guest_dirty=True)
-        return Verdict.passed(f"unloaded in {unload_ms:.0f} ms", unload_ms=round(unload_ms), key_metric=f"{unload_ms:.0f} ms")
+            return Verdict.failed(
+                f"rmmod succeeded but the module is still there ({after.get('state')})", guest_dirty=True
+            )
+        return Verdict.passed(
+            f"unloaded in {unload_ms:.0f} ms", unload_ms=round(unload_ms), key_metric=f"{unload_ms:.0f} ms"
+        )
 
 
 class LifecycleStress:
@@ -140,14 +167,23 @@ class LifecycleStress:
         done = int(values.get("cycles", "0"))
         growth = int(values.get("slab_kib", "0"))
         per_cycle_ms = elapsed * 1000 / max(done, 1)
-        metrics = {"cycles": done, "ms_per_cycle": round(per_cycle_ms), "slab_growth_kib": growth,
-                   "key_metric": f"{done}x, {per_cycle_ms:.0f} ms/cycle"}
+        metrics = {
+            "cycles": done,
+            "ms_per_cycle": round(per_cycle_ms),
+            "slab_growth_kib": growth,
+            "key_metric": f"{done}x, {per_cycle_ms:.0f} ms/cycle",
+        }
         problems = subject.problems_since(marker)
         if problems:
             return verdicts.from_problems(f"cycle {done} of {cycles} logged a problem", problems, **metrics)
         if "failed" in values:
-            return Verdict.failed(f"{values['failed']} failed in cycle {done} of {cycles}: {result.stderr.strip()}",
-                                  guest_dirty=True, **metrics)
+            return Verdict.failed(
+                f"{values['failed']} failed in cycle {done} of {cycles}: {result.stderr.strip()}",
+                guest_dirty=True,
+                **metrics,
+            )
         if growth > SLAB_GROWTH_LIMIT_KIB:
-            return Verdict.failed(f"unreclaimable slab grew by {growth} KiB over {done} cycles", guest_dirty=True, **metrics)
+            return Verdict.failed(
+                f"unreclaimable slab grew by {growth} KiB over {done} cycles", guest_dirty=True, **metrics
+            )
         return Verdict.passed(f"{done} load/unload cycles, {per_cycle_ms:.0f} ms each, slab {growth:+d} KiB", **metrics)

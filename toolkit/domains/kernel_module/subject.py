@@ -118,8 +118,9 @@ class ModuleUnderTest:
 
     def unload_quietly(self) -> None:
         if self.loaded():
-            self.root(f"umount -a -t {','.join(self.filesystems)} 2>/dev/null; rmmod {self.name}", timeout=30) \
-                if self.filesystems else self.root(f"rmmod {self.name}", timeout=30)
+            self.root(
+                f"umount -a -t {','.join(self.filesystems)} 2>/dev/null; rmmod {self.name}", timeout=30
+            ) if self.filesystems else self.root(f"rmmod {self.name}", timeout=30)
 
     def registered_filesystems(self) -> list[str]:
         return [line.split()[-1] for line in self.root("cat /proc/filesystems").stdout.splitlines() if line.strip()]

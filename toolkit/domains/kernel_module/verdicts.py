@@ -14,7 +14,9 @@ def from_problems(what: str, problems: list[Problem], **metrics: Any) -> Verdict
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     excerpt = [line for problem in problems for line in problem.excerpt]
     kinds = sorted({problem.kind for problem in problems})
-    return Verdict.failed(f"{what}: {problems[0].summary()}{more}", excerpt, guest_dirty=True, problems=kinds, **metrics)
+    return Verdict.failed(
+        f"{what}: {problems[0].summary()}{more}", excerpt, guest_dirty=True, problems=kinds, **metrics
+    )
 
 
 def hung(subject: ModuleUnderTest, marker: str, what: str, timeout: float, **metrics: Any) -> Verdict:
@@ -22,5 +24,9 @@ def hung(subject: ModuleUnderTest, marker: str, what: str, timeout: float, **met
     problems = subject.problems_since(marker)
     if problems:
         return from_problems(f"{what} did not return within {timeout:g} s", problems, **metrics)
-    return Verdict.failed(f"{what} did not return within {timeout:g} s and the kernel reported nothing",
-                          subject.evidence(), guest_dirty=True, **metrics)
+    return Verdict.failed(
+        f"{what} did not return within {timeout:g} s and the kernel reported nothing",
+        subject.evidence(),
+        guest_dirty=True,
+        **metrics,
+    )
