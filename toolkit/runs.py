@@ -61,7 +61,7 @@ def kernel_module_run(settings: Settings, options: ModuleOptions, vm_name: str, 
                     machine.provider,
                     status.accel,
                     module,
-                    kernel_module.NAME,
+                    kernel_module.DOMAIN.name,
                     tuple(records),
                 )
             )

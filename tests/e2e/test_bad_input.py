@@ -68,3 +68,14 @@ def test_no_disk_space_for_a_box_is_refused_before_building(tmp_path: Path) -> N
         subprocess.run(["umount", str(small)])
     assert done.returncode == 2
     assert "GiB free" in done.stderr and "invoke box.remove" in done.stderr
+
+
+def test_box_build_failing_halfway_says_where_and_leaves_no_half_box(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("box.build needs root to reach mmdebstrap")
+    cache = tmp_path / "cache"
+    done = _invoke("box.build", env={"VEXFS_CACHE_DIR": str(cache), "VEXFS_MIRROR": "http://127.0.0.1:9/debian"})
+    assert done.returncode == 2
+    assert "error: box build failed at mmdebstrap:" in done.stderr and "full log:" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert [p.name for p in (cache / "boxes").iterdir() if not p.name.endswith(".lock")] == []

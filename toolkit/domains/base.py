@@ -58,6 +58,21 @@ class TestCase(Protocol):
     def run(self, subject: Any) -> Verdict: ...
 
 
+@dataclass(frozen=True)
+class Domain:
+    """A named, ordered set of test cases."""
+
+    name: str
+    cases: tuple[TestCase, ...]
+
+    @property
+    def test_names(self) -> tuple[str, ...]:
+        return tuple(case.name for case in self.cases)
+
+    def run(self, subject: Subject, progress: Progress) -> list[TestRecord]:
+        return run_cases(self.cases, subject, progress)
+
+
 def _blocked_by(case: TestCase, done: dict[str, TestRecord]) -> str | None:
     for need in case.needs:
         record = done.get(need)

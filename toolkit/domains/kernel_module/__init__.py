@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from toolkit.domains.base import run_cases
+from toolkit.domains.base import Domain
 from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule, build_in_chroot, build_in_guest
 from toolkit.domains.kernel_module.concurrency import Concurrency
 from toolkit.domains.kernel_module.errors import ErrorHandling
@@ -23,11 +23,13 @@ from toolkit.machines.base import Machine
 from toolkit.progress import Progress
 from toolkit.results.records import TestRecord
 
-NAME = "kernel_module"
-CASES = (Build(), Load(), Unload(), LifecycleStress(), MemoryLeak(), HangDetection(), Concurrency(), ErrorHandling())
+DOMAIN = Domain(
+    "kernel_module",
+    (Build(), Load(), Unload(), LifecycleStress(), MemoryLeak(), HangDetection(), Concurrency(), ErrorHandling()),
+)
 BUILD_PLACES = ("chroot", "guest")
 
-__all__ = ["NAME", "CASES", "ModuleOptions", "check_constraints", "run"]
+__all__ = ["DOMAIN", "ModuleOptions", "check_constraints", "run"]
 
 
 def check_constraints(options: ModuleOptions, memory_mib: int) -> None:
@@ -92,4 +94,4 @@ def run(
         subject = ModuleUnderTest(machine, options, build, module, release, work_dir)
         if module is not None:
             subject.prepare()
-        yield subject, run_cases(CASES, subject, Progress(f"{progress.label} {subject.name}"))
+        yield subject, DOMAIN.run(subject, Progress(f"{progress.label} {subject.name}"))
