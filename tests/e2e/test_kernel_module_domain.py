@@ -125,3 +125,20 @@ def test_vexfs_from_the_command_line_is_all_green_and_writes_results(vm, tmp_pat
     latest = results / "latest"
     assert {p.name for p in latest.iterdir()} >= {"results.json", "junit.xml", "summary.txt", "6.1"}
     assert "registers filesystem vexfs" in (latest / "summary.txt").read_text()
+
+
+def test_a_directory_building_two_modules_tests_the_one_chosen(settings, vm, tmp_path) -> None:
+    options = ModuleOptions(MODULES / "pair", module="second")
+    record = runs.kernel_module_run(settings, options, vm, tmp_path / "results")
+    assert [run.module.name for run in record.runs] == ["second"]
+    assert {test.status for test in record.runs[0].tests} == {Status.PASSED}
+
+
+def test_choosing_a_module_the_directory_does_not_build_is_a_usage_error(vm) -> None:
+    done = subprocess.run(
+        [str(REPO / ".venv/bin/invoke"), "test.kernel", "--name", vm, "--module-dir", str(MODULES / "pair"),
+         "--module", "third"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "builds first, second, not third" in done.stderr and "Traceback" not in done.stderr
