@@ -54,7 +54,7 @@ def main() -> None:
     rows = [
         ["cold boot -> SSH ready", f"{cold:.2f} s", "<= 6 s", f"guest uptime at ready {uptime:.2f} s"],
         ["snapshot start -> SSH ready", f"{resume:.2f} s", "<= 1 s", "copy template, -loadvm, SSH, set clock"],
-        ["reset to ready snapshot", f"{reset:.2f} s", "", "loadvm on the running VM"],
+        ["reset to ready snapshot", f"{reset:.2f} s", "", "a new QEMU process resuming the snapshot"],
         [
             "command round trip (vagrant)",
             f"{statistics.median(user_rtt) * 1000:.0f} ms",
