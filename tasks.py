@@ -12,6 +12,7 @@ from tabulate import tabulate
 
 from toolkit import config, kernels, machines, runs
 from toolkit.boxes import build, store
+from toolkit.boxes import vagrant as vagrant_box
 from toolkit.boxes.recipe import BoxRecipe
 from toolkit.cli import remainder, user_facing
 from toolkit.domains.kernel_module import ModuleOptions
@@ -30,7 +31,7 @@ def _settings(**flags: object) -> config.Settings:
     help={
         "kernel": KERNEL_HELP,
         "name": NAME_HELP,
-        "provider": "qemu (default)",
+        "provider": "qemu (default) or vagrant",
         "cold": "boot the kernel instead of resuming the box's ready snapshot",
     }
 )
@@ -49,7 +50,7 @@ def vm_up(c, kernel=None, name="default", provider=None, cold=False):
 def vm_status(c, name=None):
     """List VMs: state, kernel, accelerator (kvm or tcg), SSH address."""
     settings = _settings()
-    names = [name] if name else machines.qemu.machine_names(settings)
+    names = [name] if name else machines.names(settings)
     rows = []
     for vm_name in names:
         status = machines.open_existing(settings, vm_name).status()
@@ -168,15 +169,12 @@ def box_remove(c, kernel=None):
     settings = _settings(kernel=kernel)
     recipe = BoxRecipe(kernels.select(settings.kernel))
     box = store.require(settings.cache_dir, recipe)
-    users = [
-        n
-        for n in machines.qemu.machine_names(settings)
-        if machines.open_existing(settings, n).record.box == str(box.path)
-    ]
+    users = [n for n in machines.names(settings) if machines.open_existing(settings, n).record.box == str(box.path)]
     if users:
         raise Exit(
             f"error: box {box.name} is used by VM(s) {', '.join(users)}: `invoke vm.destroy --name NAME` first", code=2
         )
+    vagrant_box.remove(box)
     store.remove(box)
     print(f"removed box {box.name}")
 
@@ -187,9 +185,10 @@ def box_prune(c):
     """Remove boxes built from an older recipe (after a toolkit upgrade) that no VM uses."""
     settings = _settings()
     current = {BoxRecipe(line).name for line in kernels.CATALOGUE}
-    used = {machines.open_existing(settings, n).record.box for n in machines.qemu.machine_names(settings)}
+    used = {machines.open_existing(settings, n).record.box for n in machines.names(settings)}
     for box in store.list_boxes(settings.cache_dir):
         if box.name not in current and str(box.path) not in used:
+            vagrant_box.remove(box)
             store.remove(box)
             print(f"removed stale box {box.name} (kernel {box.kernel_line})")
 
@@ -200,7 +199,7 @@ def box_prune(c):
         "module": "test only this module when the directory builds several",
         "module-param": "NAME=VALUE passed to insmod (repeatable)",
         "kernel": KERNEL_HELP,
-        "provider": "qemu (default)",
+        "provider": "qemu (default) or vagrant",
         "build-in": "chroot (default: natively in the box's root filesystem) or guest",
         "cycles": "load/unload cycles for lifecycle_stress (default 20)",
         "name": NAME_HELP,

@@ -28,6 +28,7 @@ class Settings:
     mirror: str = "http://deb.debian.org/debian"
     kernel: str = "6.1"
     provider: str = "qemu"
+    libvirt_uri: str = "qemu:///system"
     cpus: int = 2
     memory_mib: int = 2048
     boot_timeout_s: float = 180.0

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import runs
+from toolkit import machines, runs
 from toolkit.config import Settings
 from toolkit.domains.kernel_module import ModuleOptions
-from toolkit.machines.qemu import QemuMachine
 from toolkit.results.records import DomainRun, Status
 
 from .conftest import qemu_processes_for
@@ -29,7 +28,7 @@ MODULES = Path(__file__).parent / "modules"
 def vm(settings: Settings, box) -> Iterator[str]:  # noqa: ANN001
     name = f"e2e-km-{uuid.uuid4().hex[:6]}"
     yield name
-    QemuMachine.load(settings, name).destroy()
+    machines.open_existing(settings, name).destroy()
     assert qemu_processes_for(name) == []
 
 

@@ -87,6 +87,9 @@ def _install_guest_files(rootfs: Path, log: Path) -> None:
     (rootfs / "etc/hostname").write_text("vexfs-vm\n")
     (rootfs / "etc/hosts").write_text("127.0.0.1 localhost\n127.0.1.1 vexfs-vm\n")
     (rootfs / "etc/fstab").write_text("/dev/vda / ext4 rw,errors=remount-ro 0 1\n")
+    network = rootfs / "etc/systemd/network/80-vexfs-dhcp.network"
+    network.write_bytes((GUEST_FILES / "networkd-dhcp.network").read_bytes())
+    _chroot(rootfs, log, "systemctl", "enable", "systemd-networkd")
 
 
 def _make_disk(rootfs: Path, scratch: Path, disk_gib: int, log: Path) -> None:
@@ -99,8 +102,10 @@ def _make_disk(rootfs: Path, scratch: Path, disk_gib: int, log: Path) -> None:
 
 
 def _write_vagrant_metadata(scratch: Path, disk_gib: int) -> None:
+    """metadata.json and the box's own Vagrantfile: with box.img, a vagrant-libvirt box."""
     metadata = {"provider": "libvirt", "format": "qcow2", "virtual_size": disk_gib}
     atomic_write(scratch / "metadata.json", json.dumps(metadata) + "\n")
+    (scratch / "Vagrantfile").write_bytes((GUEST_FILES / "Vagrantfile").read_bytes())
 
 
 def build(recipe: BoxRecipe, cache_dir: Path, mirror: str, log_dir: Path) -> Box:

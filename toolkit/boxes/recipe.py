@@ -28,6 +28,7 @@ PACKAGES = (
     "iproute2",
     "procps",
     "psmisc",
+    "udev",
     "systemd-sysv",
 )
 

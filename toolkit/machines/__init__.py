@@ -7,12 +7,15 @@ from toolkit.boxes import build, store
 from toolkit.boxes.recipe import BoxRecipe
 from toolkit.config import Settings
 from toolkit.errors import UserError
+from toolkit.machines import record
 from toolkit.machines.qemu import QemuMachine
+from toolkit.machines.vagrant import VagrantMachine
 
-PROVIDERS = {"qemu": QemuMachine}
+PROVIDERS: dict[str, type[QemuMachine] | type[VagrantMachine]] = {"qemu": QemuMachine, "vagrant": VagrantMachine}
+AnyMachine = QemuMachine | VagrantMachine
 
 
-def provider_class(name: str) -> type[QemuMachine]:
+def provider_class(name: str) -> type[QemuMachine] | type[VagrantMachine]:
     try:
         return PROVIDERS[name]
     except KeyError:
@@ -27,12 +30,18 @@ def box_for(settings: Settings, kernel: str) -> store.Box:
     )
 
 
-def define(settings: Settings, name: str) -> QemuMachine:
+def define(settings: Settings, name: str) -> AnyMachine:
     """The VM called name for the configured kernel and provider, recorded (not yet started)."""
     machine_class = provider_class(settings.provider)
-    machine_class.require_host_tools()
+    kernels.select(settings.kernel)
+    machine_class.require_host_tools(settings)
     return machine_class.define(settings, name, box_for(settings, settings.kernel))
 
 
-def open_existing(settings: Settings, name: str) -> QemuMachine:
-    return QemuMachine.load(settings, name)
+def open_existing(settings: Settings, name: str) -> AnyMachine:
+    known = record.load(settings, name)
+    return provider_class(known.provider)(settings, known)
+
+
+def names(settings: Settings) -> list[str]:
+    return record.machine_names(settings)

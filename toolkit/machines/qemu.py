@@ -8,14 +8,12 @@ resume from it in under a second instead of booting.
 
 from __future__ import annotations
 
-import datetime
-import json
 import os
 import shutil
 import signal
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit import host
@@ -26,7 +24,8 @@ from toolkit.files import atomic_write, remove_tree
 from toolkit.machines import accel, keys, ports
 from toolkit.machines.base import CommandResult, GuestUnreachable, MachineError, MachineStatus
 from toolkit.machines.qmp import Qmp, QmpError
-from toolkit.machines.ssh import SshSession, SshTarget
+from toolkit.machines.record import VmRecord, exists, load, require_same_box, save, vm_dir
+from toolkit.machines.ssh import GuestSessions, SshSession, SshTarget
 
 SNAPSHOT = "ready"
 GUEST_USER = "vagrant"
@@ -37,20 +36,6 @@ KERNEL_ARGS = (
 )
 PORT_ATTEMPTS = 5
 RESUME_NOTE = "\n--- vexfs-vmtest: the boot above was saved as the ready snapshot; resumed from it ---\n"
-
-
-@dataclass(frozen=True)
-class VmRecord:
-    """What a VM is, kept in its directory as machine.json."""
-
-    name: str
-    kernel_line: str
-    box: str
-    accel: str
-    ssh_port: int
-    cpus: int
-    memory_mib: int
-    created: str
 
 
 @dataclass(frozen=True)
@@ -92,10 +77,6 @@ def qemu_command(launch: Launch) -> list[str]:
     return command
 
 
-def vms_dir(settings: Settings) -> Path:
-    return settings.state_dir / "vms"
-
-
 def template_path(record: VmRecord, box: Box, key: Path) -> Path:
     """The ready overlay for this box and machine shape (and SSH key, which the snapshot holds).
 
@@ -110,49 +91,32 @@ class QemuMachine:
 
     provider = "qemu"
 
-    def __init__(self, settings: Settings, vm_dir: Path, record: VmRecord) -> None:
+    def __init__(self, settings: Settings, record: VmRecord) -> None:
         self.settings = settings
-        self.dir = vm_dir
+        self.dir = vm_dir(settings, record.name)
         self.record = record
         self.name = record.name
-        self._sessions: dict[str, SshSession] = {}
+        self._sessions = GuestSessions(self.ssh_target, self.dir / "commands.log")
 
     @staticmethod
-    def require_host_tools() -> None:
+    def require_host_tools(settings: Settings) -> None:
         host.require_tool("qemu-system-x86_64")
         host.require_tool("qemu-img")
 
     @classmethod
     def define(cls, settings: Settings, name: str, box: Box) -> QemuMachine:
         """The VM called name, recorded now for box unless it exists already."""
-        vm_dir = vms_dir(settings) / name
-        if (vm_dir / "machine.json").is_file():
-            machine = cls.load(settings, name)
-            if machine.record.box != str(box.path):
-                raise UserError(
-                    f"VM {name!r} exists with kernel {machine.record.kernel_line}: "
-                    f"`invoke vm.destroy --name {name}` first, or pick another --name"
-                )
-            return machine
+        if exists(settings, name):
+            known = load(settings, name)
+            require_same_box(known, box.path, cls.provider)
+            return cls(settings, known)
         chosen = accel.accelerator(settings.state_dir, box.kernel, box.initrd)
-        created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        record = VmRecord(name, box.kernel_line, str(box.path), chosen, 0, settings.cpus, settings.memory_mib, created)
-        vm_dir.mkdir(parents=True, exist_ok=True)
-        machine = cls(settings, vm_dir, record)
+        machine = cls(settings, VmRecord.new(settings, name, cls.provider, box.kernel_line, box.path, chosen))
         machine._save()
         return machine
 
-    @classmethod
-    def load(cls, settings: Settings, name: str) -> QemuMachine:
-        vm_dir = vms_dir(settings) / name
-        try:
-            record = VmRecord(**json.loads((vm_dir / "machine.json").read_text()))
-        except FileNotFoundError:
-            raise UserError(f"no VM called {name!r}: start one with `invoke vm.up --name {name}`") from None
-        return cls(settings, vm_dir, record)
-
     def _save(self) -> None:
-        atomic_write(self.dir / "machine.json", json.dumps(asdict(self.record), indent=2) + "\n")
+        save(self.dir, self.record)
 
     @property
     def box(self) -> Box:
@@ -175,15 +139,10 @@ class QemuMachine:
 
     def _session(self, sudo: bool = False) -> SshSession:
         """One persistent connection per user; root's saves sudo's half second per command under TCG."""
-        user = "root" if sudo else GUEST_USER
-        if user not in self._sessions:
-            self._sessions[user] = SshSession(self.ssh_target(user), self.dir / "commands.log")
-        return self._sessions[user]
+        return self._sessions.get("root" if sudo else GUEST_USER)
 
     def _drop_session(self) -> None:
-        for session in self._sessions.values():
-            session.close()
-        self._sessions.clear()
+        self._sessions.close()
 
     def pid(self) -> int | None:
         """QEMU's pid while it runs this VM, else None."""
@@ -222,7 +181,7 @@ class QemuMachine:
         key = keys.ensure_key(self.settings.state_dir)
         box = self.box
         for _ in range(PORT_ATTEMPTS):
-            self.record = VmRecord(**{**asdict(self.record), "ssh_port": ports.free_port()})
+            self.record = self.record.with_port(ports.free_port())
             launch = Launch(
                 self.dir, box.kernel, box.initrd, self.record.accel, self.record.cpus, self.record.memory_mib,
                 self.record.ssh_port, keys.public_key(key), resume,
@@ -378,8 +337,3 @@ class QemuMachine:
         return MachineStatus(
             self.name, self.provider, "running", self.record.kernel_line, box, self.record.accel, ssh, details
         )
-
-
-def machine_names(settings: Settings) -> list[str]:
-    root = vms_dir(settings)
-    return sorted(p.name for p in root.iterdir() if (p / "machine.json").is_file()) if root.is_dir() else []

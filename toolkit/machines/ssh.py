@@ -6,6 +6,7 @@ import datetime
 import logging
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,3 +131,22 @@ class SshSession:
         except (OSError, paramiko.SSHException) as error:
             raise MachineError(f"copying the guest's {remote} to {local} failed: {error}") from None
         self._record(f"GET {remote} -> {local}")
+
+
+class GuestSessions:
+    """One persistent connection per guest user, opened on first use."""
+
+    def __init__(self, target_for: Callable[[str], SshTarget], log: Path) -> None:
+        self.target_for = target_for
+        self.log = log
+        self._sessions: dict[str, SshSession] = {}
+
+    def get(self, user: str) -> SshSession:
+        if user not in self._sessions:
+            self._sessions[user] = SshSession(self.target_for(user), self.log)
+        return self._sessions[user]
+
+    def close(self) -> None:
+        for session in self._sessions.values():
+            session.close()
+        self._sessions.clear()

@@ -1,0 +1,114 @@
+"""What Vagrant's libvirt provider needs on this host, installed and started where missing.
+
+Debian's vagrant and vagrant-libvirt, libvirt's daemons (started by hand when there is no
+init system to do it), /dev/kvm readable by group kvm (else libvirt re-probes QEMU on every
+start), QEMU run as root (so it can read the boxes in root's home), a default storage pool.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from toolkit import host
+from toolkit.errors import UserError
+from toolkit.progress import Progress
+
+PACKAGES = ("vagrant", "vagrant-libvirt", "libvirt-daemon-system", "libvirt-clients", "dnsmasq-base", "iptables")
+QEMU_CONF = Path("/etc/libvirt/qemu.conf")
+POOL_DIR = "/var/lib/libvirt/images"
+DAEMON_WAIT_S = 20.0
+
+
+def _virsh(uri: str, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["virsh", "-c", uri, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def missing_packages() -> list[str]:
+    def installed(package: str) -> bool:
+        query = subprocess.run(["dpkg-query", "-W", "-f", "${Status}", package], capture_output=True, text=True)
+        return "install ok installed" in query.stdout
+
+    return [package for package in PACKAGES if not installed(package)]
+
+
+def install_packages(progress: Progress) -> None:
+    missing = missing_packages()
+    if not missing:
+        return
+    host.require_root(f"installing {', '.join(missing)} for the vagrant provider")
+    with progress.step(f"apt-get install {' '.join(missing)}"):
+        environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for command in (
+            ["apt-get", "update", "-q"],
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
+        ):
+            done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=1800)
+            if done.returncode != 0:
+                raise UserError(
+                    f"{' '.join(command[:2])} failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
+                )
+
+
+def _run_qemu_as_root() -> bool:
+    """Let libvirt's QEMU read boxes under root's home; True when the setting had to change."""
+    text = QEMU_CONF.read_text()
+    if 'user = "root"' in text.splitlines():
+        return False
+    QEMU_CONF.write_text(
+        text.rstrip("\n") + '\n# vexfs-vmtest: boxes live in root\'s home\nuser = "root"\ngroup = "root"\n'
+    )
+    return True
+
+
+def _kvm_device_for_group() -> None:
+    kvm = Path("/dev/kvm")
+    if kvm.exists() and (kvm.stat().st_mode & 0o060) != 0o060:
+        subprocess.run(["chgrp", "kvm", str(kvm)], check=False)
+        kvm.chmod(0o660)
+
+
+def _start_daemons(uri: str, restart: bool, progress: Progress) -> None:
+    answering = _virsh(uri, "version", timeout=15).returncode == 0
+    if answering and not restart:
+        return
+    with progress.step("starting virtlogd and libvirtd"):
+        if answering:
+            subprocess.run(["pkill", "-x", "libvirtd"], check=False)
+            time.sleep(1)
+        if subprocess.run(["pgrep", "-x", "virtlogd"], capture_output=True).returncode != 0:
+            subprocess.run(["virtlogd", "-d"], check=True)
+        subprocess.run(["libvirtd", "-d"], check=True)
+        deadline = time.monotonic() + DAEMON_WAIT_S
+        while _virsh(uri, "version", timeout=15).returncode != 0:
+            if time.monotonic() > deadline:
+                raise UserError(f"libvirtd does not answer at {uri} after {DAEMON_WAIT_S:g} s: see `libvirtd -v`")
+            time.sleep(0.5)
+
+
+def _storage_pool(uri: str) -> None:
+    if _virsh(uri, "pool-info", "default").returncode == 0:
+        if "running" not in _virsh(uri, "pool-info", "default").stdout:
+            _virsh(uri, "pool-start", "default")
+        return
+    for args in (("pool-define-as", "default", "dir", "--target", POOL_DIR), ("pool-build", "default"),
+                 ("pool-start", "default"), ("pool-autostart", "default")):  # fmt: skip
+        done = _virsh(uri, *args)
+        if done.returncode != 0:
+            raise UserError(f"virsh {args[0]} failed: {done.stderr.strip()}")
+
+
+def ensure_ready(uri: str, progress: Progress) -> None:
+    """Everything vagrant-libvirt needs, on this host (remote libvirt hosts are the user's to prepare)."""
+    install_packages(progress)
+    if not uri.startswith("qemu:///"):
+        if _virsh(uri, "version", timeout=30).returncode != 0:
+            raise UserError(f"libvirt at {uri} does not answer: check the URI and that you can ssh there")
+        return
+    host.require_root("running the vagrant provider's local libvirt")
+    _kvm_device_for_group()
+    restart = _run_qemu_as_root()
+    _start_daemons(uri, restart, progress)
+    _storage_pool(uri)

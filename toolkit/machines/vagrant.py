@@ -1,0 +1,248 @@
+"""The vagrant provider: the same box run by vagrant-libvirt through python-vagrant and the
+top-level Vagrantfile, commands over one Fabric connection from `vagrant ssh-config`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import vagrant as python_vagrant
+
+from toolkit import host, kernels
+from toolkit.boxes import vagrant as vagrant_box
+from toolkit.boxes.store import Box
+from toolkit.config import Settings
+from toolkit.files import remove_tree
+from toolkit.machines import accel, keys, libvirt_host
+from toolkit.machines.base import CommandResult, GuestUnreachable, MachineError, MachineStatus
+from toolkit.machines.record import VmRecord, exists, load, require_same_box, save, vm_dir
+from toolkit.machines.ssh import GuestSessions, SshSession, SshTarget
+from toolkit.progress import Progress
+
+VAGRANTFILE_DIR = Path(__file__).resolve().parents[2]
+GUEST_USER = "vagrant"
+UP_TIMEOUT_S = 900
+COMMAND_TIMEOUT_S = 300
+
+
+class TimedVagrant(python_vagrant.Vagrant):
+    """python-vagrant with a timeout on every vagrant command (it has none of its own)."""
+
+    def __init__(self, timeout_s: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.timeout_s = timeout_s
+
+    def _make_vagrant_command(self, args: list[str | None]) -> list[str]:
+        command = super()._make_vagrant_command(args)
+        return ["timeout", "--kill-after=10", str(int(self.timeout_s)), *command]
+
+
+class VagrantMachine:
+    """A VM run by vagrant-libvirt; see the module docstring."""
+
+    provider = "vagrant"
+
+    def __init__(self, settings: Settings, record: VmRecord) -> None:
+        self.settings = settings
+        self.record = record
+        self.name = record.name
+        self.dir = vm_dir(settings, record.name)
+        self._sessions = GuestSessions(self.ssh_target, self.dir / "commands.log")
+        self._address: str | None = None
+
+    @staticmethod
+    def require_host_tools(settings: Settings) -> None:
+        libvirt_host.ensure_ready(settings.libvirt_uri, Progress("vagrant"))
+        host.require_tool("vagrant")
+
+    @classmethod
+    def define(cls, settings: Settings, name: str, box: Box) -> VagrantMachine:
+        if exists(settings, name):
+            known = load(settings, name)
+            require_same_box(known, box.path, cls.provider)
+            return cls(settings, known)
+        chosen = accel.accelerator(settings.state_dir, box.kernel, box.initrd)
+        machine = cls(settings, VmRecord.new(settings, name, cls.provider, box.kernel_line, box.path, chosen))
+        save(machine.dir, machine.record)
+        return machine
+
+    # Vagrant plumbing
+
+    @property
+    def box(self) -> Box:
+        return Box.load(Path(self.record.box))
+
+    @property
+    def domain(self) -> str:
+        return f"vexfs-{self.name}"
+
+    @property
+    def uri(self) -> str:
+        return self.settings.libvirt_uri
+
+    def _environment(self) -> dict[str, str]:
+        box = self.box
+        return {
+            **os.environ,
+            "VAGRANT_DOTFILE_PATH": str(self.dir / ".vagrant"),
+            "VEXFS_VM_NAME": self.name,
+            "VEXFS_VM_DIR": str(self.dir),
+            "VEXFS_BOX": vagrant_box.box_name(box),
+            "VEXFS_SSH_KEY": str(keys.ensure_key(self.settings.state_dir)),
+            "VEXFS_CPUS": str(self.record.cpus),
+            "VEXFS_MEMORY_MIB": str(self.record.memory_mib),
+            "VEXFS_LIBVIRT_URI": self.uri,
+            "VEXFS_LIBVIRT_DRIVER": "kvm" if self.record.accel == "kvm" else "qemu",
+        }
+
+    def _vagrant(self, timeout_s: float = COMMAND_TIMEOUT_S) -> TimedVagrant:
+        log = self.dir / "vagrant.log"
+        return TimedVagrant(
+            timeout_s, root=str(VAGRANTFILE_DIR), env=self._environment(),
+            out_cm=python_vagrant.make_file_cm(str(log)), err_cm=python_vagrant.make_file_cm(str(log)),
+        )  # fmt: skip
+
+    def _virsh(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["virsh", "-c", self.uri, *args], capture_output=True, text=True, timeout=120)
+
+    def _vagrant_state(self) -> str:
+        try:
+            statuses = self._vagrant(60).status(vm_name=self.name)
+        except subprocess.CalledProcessError:
+            return "unknown"
+        return statuses[0].state if statuses else "not_created"
+
+    def _remove_stale_domain(self, progress: Progress) -> None:
+        """A libvirt domain of this name that Vagrant does not know (a killed run): remove it."""
+        known = (self.dir / ".vagrant" / "machines" / self.name / "libvirt" / "id").exists()
+        if not known and self._virsh("dominfo", self.domain).returncode == 0:
+            progress.say(f"removing stale libvirt domain {self.domain} left by an earlier run")
+            self._virsh("destroy", self.domain)
+            self._virsh("undefine", self.domain, "--remove-all-storage", "--nvram")
+
+    def _last_error(self) -> str:
+        log = self.dir / "vagrant.log"
+        lines = (
+            [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
+            if log.exists()
+            else []
+        )
+        errors = [line for line in lines if "Error" in line or "error" in line or "failed" in line]
+        return (errors or lines or ["no output"])[-1][:400]
+
+    # the Machine protocol
+
+    @property
+    def sysroot(self) -> Path:
+        return self.box.rootfs
+
+    @property
+    def console_log(self) -> Path:
+        return self.dir / "console.log"
+
+    def up(self, cold: bool = False) -> None:
+        """vagrant up (the box added to Vagrant first), then one SSH connection from its ssh-config."""
+        progress = Progress(f"vagrant {self.name}")
+        vagrant_box.add(self.box)
+        if self._vagrant_state() != "running":
+            self._remove_stale_domain(progress)
+            self.dir.mkdir(parents=True, exist_ok=True)
+            with progress.step(
+                f"vagrant up ({kernels.select(self.record.kernel_line).suite}, log: {self.dir / 'vagrant.log'})"
+            ):
+                try:
+                    self._vagrant(UP_TIMEOUT_S).up(vm_name=self.name, provider="libvirt")
+                except subprocess.CalledProcessError as error:
+                    reason = "timed out" if error.returncode == 124 else self._last_error()
+                    raise MachineError(f"vagrant up failed: {reason} (log: {self.dir / 'vagrant.log'})") from None
+        self._address = None
+        self._sessions.close()
+        (self.dir / "ssh_host").write_text(self._ssh_address())
+        self._session(sudo=True).connection()
+
+    def _ssh_address(self) -> str:
+        """The guest's address: remembered from the last `up`, else asked of Vagrant."""
+        remembered = self.dir / "ssh_host"
+        if self._address is None and remembered.exists():
+            self._address = remembered.read_text().strip()
+        if self._address is None:
+            try:
+                self._address = self._vagrant(60).hostname(vm_name=self.name)
+            except subprocess.CalledProcessError:
+                raise GuestUnreachable(f"vagrant has no SSH address for {self.name}: is it running?") from None
+        return self._address or ""
+
+    def ssh_target(self, user: str = GUEST_USER) -> SshTarget:
+        return SshTarget(self._ssh_address(), 22, user, keys.ensure_key(self.settings.state_dir))
+
+    def _session(self, sudo: bool = False) -> SshSession:
+        return self._sessions.get("root" if sudo else GUEST_USER)
+
+    def running(self) -> bool:
+        return self._vagrant_state() == "running"
+
+    def run(self, command: str, timeout: float, sudo: bool = False) -> CommandResult:
+        return self._session(sudo).run(command, timeout)
+
+    def put(self, local: Path, remote: str) -> None:
+        self._session().put(local, remote)
+
+    def get(self, remote: str, local: Path) -> None:
+        self._session().get(remote, local)
+
+    def kernel_log(self) -> str:
+        return self.run("dmesg", timeout=30, sudo=True).stdout
+
+    def console_text(self) -> str:
+        try:
+            return self.console_log.read_text(errors="replace")
+        except (FileNotFoundError, PermissionError):
+            return ""
+
+    def log_files(self) -> list[Path]:
+        return [self.console_log, self.dir / "commands.log", self.dir / "vagrant.log"]
+
+    def reset(self) -> None:
+        """No snapshots through Vagrant here: a fresh guest from the box instead."""
+        self.replace()
+
+    def replace(self) -> None:
+        self._sessions.close()
+        self._destroy_domain()
+        self.up()
+
+    def halt(self) -> None:
+        self._sessions.close()
+        try:
+            self._vagrant().halt(vm_name=self.name)
+        except subprocess.CalledProcessError:
+            raise MachineError(f"vagrant halt failed: {self._last_error()}") from None
+
+    def _destroy_domain(self) -> None:
+        """vagrant destroy, then make sure libvirt has neither the domain nor its volume."""
+        (self.dir / "ssh_host").unlink(missing_ok=True)
+        self._address = None
+        try:
+            self._vagrant().destroy(vm_name=self.name)
+        except subprocess.CalledProcessError:
+            pass
+        if self._virsh("dominfo", self.domain).returncode == 0:
+            self._virsh("destroy", self.domain)
+            self._virsh("undefine", self.domain, "--remove-all-storage", "--nvram")
+        self._virsh("vol-delete", "--pool", "default", f"{self.domain}.img")
+
+    def destroy(self) -> None:
+        self._sessions.close()
+        self._destroy_domain()
+        remove_tree(self.dir)
+
+    def status(self) -> MachineStatus:
+        state = self._vagrant_state()
+        ssh = f"{self._ssh_address()}:22" if state == "running" else ""
+        details = {"console": str(self.console_log), "domain": self.domain, "uri": self.uri}
+        box = Path(self.record.box).name
+        return MachineStatus(
+            self.name, self.provider, state, self.record.kernel_line, box, self.record.accel, ssh, details
+        )
