@@ -253,6 +253,15 @@ def results_export(c, format="json", run=None, output=None):
         sys.stdout.write(text)
 
 
+@task(help={"provider": "also prepare this provider: vagrant installs Vagrant and libvirt and starts libvirt"})
+@user_facing
+def setup(c, provider="qemu"):
+    """Check and prepare the host for a provider (./setup has installed the qemu provider's packages)."""
+    settings = _settings(provider=provider)
+    machines.provider_class(settings.provider).require_host_tools(settings)
+    print(f"provider {settings.provider} ready")
+
+
 def _collection(prefix: str, *tasks_: object) -> Collection:
     collection = Collection(prefix)
     for body in tasks_:
@@ -261,6 +270,7 @@ def _collection(prefix: str, *tasks_: object) -> Collection:
 
 
 ns = Collection(
+    setup,
     _collection("vm", vm_up, vm_status, vm_ssh, vm_run, vm_reset, vm_halt, vm_destroy, vm_console),
     _collection("box", box_build, box_list, box_remove, box_prune),
     _collection("test", test_kernel),

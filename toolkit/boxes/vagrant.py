@@ -14,6 +14,7 @@ from toolkit.errors import UserError
 
 BOX_FILES = ("metadata.json", "Vagrantfile", "box.img", "vmlinux", "vmlinuz", "initrd.img")
 ADD_TIMEOUT_S = 600
+LOCAL_LIBVIRT = "qemu:///system"
 
 
 def box_name(box: Box) -> str:
@@ -70,8 +71,13 @@ def add(box: Box) -> str:
 
 
 def remove(box: Box) -> None:
-    """Forget the box's version in Vagrant, if Vagrant has it."""
+    """Forget the box's version in Vagrant, and the base volume vagrant-libvirt made of it."""
     name, version = box_name(box), box_version(box)
     if shutil.which("vagrant") and version in added_versions(name):
         command = ["vagrant", "box", "remove", "--force", "--provider", "libvirt", "--box-version", version, name]
         subprocess.run(command, capture_output=True, text=True, timeout=ADD_TIMEOUT_S)
+    if shutil.which("virsh"):
+        volume = f"{name.replace('/', '-VAGRANTSLASH-')}_vagrant_box_image_{version}_box.img"
+        subprocess.run(
+            ["virsh", "-c", LOCAL_LIBVIRT, "vol-delete", "--pool", "default", volume], capture_output=True, timeout=60
+        )
