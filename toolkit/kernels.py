@@ -38,3 +38,11 @@ def select(name: str) -> KernelLine:
             return line
     known = ", ".join(f"{line.name} ({line.suite})" for line in CATALOGUE)
     raise UserError(f"unknown kernel line {name!r}: choose one of {known}")
+
+
+def select_many(names: str) -> list[KernelLine]:
+    """Kernel lines from a comma-separated list (versions or suites), in catalogue order, no repeats."""
+    chosen = {select(name) for name in names.split(",") if name.strip()}
+    if not chosen:
+        raise UserError("no kernel line given: name one or more, e.g. --kernels 6.1,6.12")
+    return [line for line in CATALOGUE if line in chosen]

@@ -34,7 +34,16 @@ def test_record_round_trips_through_the_result_contract() -> None:
     data = json.loads(json.dumps(record.to_dict()))
     assert data["summary"] == {"passed": 1, "failed": 1, "error": 1, "skipped": 1}
     assert data["runs"][0]["tests"][1]["status"] == "failed"
-    assert set(data["runs"][0]) == {"kernel", "kernel_line", "provider", "accel", "module", "domain", "tests"}
+    assert set(data["runs"][0]) == {
+        "kernel",
+        "kernel_line",
+        "provider",
+        "accel",
+        "module",
+        "domain",
+        "tests",
+        "kernel_package",
+    }
     assert RunRecord.from_dict(data) == record
 
 
@@ -96,7 +105,7 @@ def test_store_writes_all_files_and_points_latest_at_the_run(tmp_path: Path) -> 
     first, second = _record("20261127-120000-aaaa"), _record("20261127-130000-bbbb")
     store.write(tmp_path, first)
     path = store.write(tmp_path, second)
-    assert sorted(p.name for p in path.iterdir()) == ["junit.xml", "results.json", "summary.txt"]
+    assert sorted(p.name for p in path.iterdir()) == ["junit.xml", "report.html", "results.json", "summary.txt"]
     assert (tmp_path / "latest").resolve() == path.resolve()
     assert store.load(tmp_path) == second
     assert store.load(tmp_path, "20261127-120000-aaaa") == first
@@ -107,3 +116,37 @@ def test_loading_an_unknown_run_names_the_known_ones(tmp_path: Path) -> None:
     store.write(tmp_path, _record("20261127-120000-aaaa"))
     with pytest.raises(UserError, match="recent runs: 20261127-120000-aaaa"):
         store.load(tmp_path, "nope")
+
+
+def _two_lines(memory_leak: Status) -> RunRecord:
+    def run(line: str, leak: Status) -> DomainRun:
+        tests = (
+            TestRecord("build", Status.PASSED, 1.0),
+            TestRecord("memory_leak", leak, 2.0, f"leak {leak.value}", {}, ("kmalloc: call_site=0xffffffffc0001000",)),
+        )
+        return DomainRun(f"{line}.0-1-amd64", line, "qemu", "tcg", ModuleInfo("vexfs", "/k"), "kernel_module", tests)
+
+    return RunRecord(
+        f"run-{memory_leak.value}", "s", "f", "v", {}, (run("6.1", Status.PASSED), run("6.12", memory_leak))
+    )
+
+
+def test_matrix_has_a_row_per_kernel_and_a_column_per_test() -> None:
+    lines = reports.matrix(_two_lines(Status.FAILED)).splitlines()
+    assert lines[0].split() == ["kernel", "release", "module", "build", "memory_leak"]
+    assert lines[2].split() == ["6.1", "6.1.0-1-amd64", "vexfs", "PASS", "PASS"]
+    assert lines[3].split() == ["6.12", "6.12.0-1-amd64", "vexfs", "PASS", "FAIL"]
+
+
+def test_html_report_colours_cells_and_links_failures_to_their_kernel_log() -> None:
+    page = reports.html(_two_lines(Status.FAILED))
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "http" not in page
+    assert page.count("#c62828") == 1 and page.count("#2e7d32") == 3
+    assert '<a href="#6.12-vexfs-memory_leak">' in page and 'id="6.12-vexfs-memory_leak"' in page
+    assert "call_site=0xffffffffc0001000" in page and "6.12/vm/console.log" in page
+
+
+def test_diff_lists_only_what_changed_per_kernel_and_test() -> None:
+    rows = reports.diff(_two_lines(Status.PASSED), _two_lines(Status.FAILED))
+    assert rows == [["6.12", "vexfs", "memory_leak", "passed", "failed"]]
+    assert reports.diff_table(_two_lines(Status.PASSED), _two_lines(Status.PASSED)).startswith("no changes")

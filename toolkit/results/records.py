@@ -63,6 +63,7 @@ class DomainRun:
     module: ModuleInfo
     domain: str
     tests: tuple[TestRecord, ...]
+    kernel_package: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "module": asdict(self.module), "tests": [t.to_dict() for t in self.tests]}

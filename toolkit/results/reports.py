@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import xml.etree.ElementTree as ET
+from html import escape
 
 from tabulate import tabulate
 
@@ -99,4 +100,96 @@ def as_csv(record: RunRecord) -> str:
     return out.getvalue()
 
 
-FORMATS = {"json": as_json, "junit": junit, "csv": as_csv, "table": lambda record: table(record) + "\n"}
+def _lines_and_tests(record: RunRecord) -> tuple[list[tuple[str, str]], list[str]]:
+    rows = [(run.kernel_line, run.module.name) for run in record.runs]
+    tests: list[str] = []
+    for run in record.runs:
+        tests.extend(test.name for test in run.tests if test.name not in tests)
+    return rows, tests
+
+
+def matrix(record: RunRecord) -> str:
+    """Kernel x test: one row per kernel line and module, one column per test."""
+    rows, tests = _lines_and_tests(record)
+    body = []
+    for run in record.runs:
+        statuses = {test.name: SYMBOL[test.status] for test in run.tests}
+        body.append([run.kernel_line, run.kernel or "-", run.module.name, *(statuses.get(name, "") for name in tests)])
+    return tabulate(body, headers=["kernel", "release", "module", *tests])
+
+
+COLOURS = {Status.PASSED: "#2e7d32", Status.FAILED: "#c62828", Status.ERROR: "#ef6c00", Status.SKIPPED: "#9e9e9e"}
+
+
+def html(record: RunRecord) -> str:
+    """A self-contained page: the kernel x test heatmap, each red cell linked to its kernel log."""
+    _, tests = _lines_and_tests(record)
+    cells, details = [], []
+    for run in record.runs:
+        by_name = {test.name: test for test in run.tests}
+        row = [
+            f"<th>{escape(run.kernel_line)}<br><small>{escape(run.kernel)}</small></th><th>{escape(run.module.name)}</th>"
+        ]
+        for name in tests:
+            test = by_name.get(name)
+            if test is None:
+                row.append("<td></td>")
+                continue
+            anchor = f"{run.kernel_line}-{run.module.name}-{name}"
+            label = SYMBOL[test.status]
+            if test.status in (Status.FAILED, Status.ERROR):
+                label = f'<a href="#{escape(anchor)}">{label}</a>'
+                log = "\n".join(test.kernel_log) or "(no kernel log lines)"
+                console = f"{run.kernel_line}/vm/console.log"
+                details.append(
+                    f'<h3 id="{escape(anchor)}">{escape(run.kernel_line)} {escape(run.module.name)} {escape(name)}: '
+                    f"{test.status.value}</h3><p>{escape(test.message)}</p><pre>{escape(log)}</pre>"
+                    f'<p><a href="{escape(console)}">console log</a></p>'
+                )
+            title = escape(f"{test.message} ({test.duration_s:.1f} s)")
+            row.append(f'<td style="background:{COLOURS[test.status]}" title="{title}">{label}</td>')
+        cells.append("<tr>" + "".join(row) + "</tr>")
+    counts = record.summary()
+    head = "".join(f"<th>{escape(name)}</th>" for name in tests)
+    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+             "padding:.4em .7em;text-align:center}td{color:#fff;font-weight:bold}td a{color:#fff}pre{background:#f4f4f4;"
+             "padding:1em;overflow:auto;font-size:85%}")  # fmt: skip
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>vexfs-vmtest {escape(record.run_id)}</title>"
+        f"<style>{style}</style></head><body><h1>Run {escape(record.run_id)}</h1>"
+        f"<p>{counts['passed']} passed, {counts['failed']} failed, {counts['error']} error, {counts['skipped']} skipped; "
+        f"started {escape(record.started)}, finished {escape(record.finished)}</p>"
+        f"<table><tr><th>kernel</th><th>module</th>{head}</tr>{''.join(cells)}</table>"
+        f"<h2>Failures</h2>{''.join(details) or '<p>none</p>'}</body></html>\n"
+    )
+
+
+def diff(before: RunRecord, after: RunRecord) -> list[list[str]]:
+    """Rows (kernel, module, test, before, after) for every test whose status changed, appeared or went."""
+
+    def statuses(record: RunRecord) -> dict[tuple[str, str, str], str]:
+        return {
+            (run.kernel_line, run.module.name, test.name): test.status.value
+            for run in record.runs
+            for test in run.tests
+        }
+
+    old, new = statuses(before), statuses(after)
+    keys = sorted(set(old) | set(new))
+    return [[*key, old.get(key, "-"), new.get(key, "-")] for key in keys if old.get(key) != new.get(key)]
+
+
+def diff_table(before: RunRecord, after: RunRecord) -> str:
+    rows = diff(before, after)
+    if not rows:
+        return f"no changes between {before.run_id} and {after.run_id}"
+    return tabulate(rows, headers=["kernel", "module", "test", before.run_id, after.run_id])
+
+
+FORMATS = {
+    "json": as_json,
+    "junit": junit,
+    "csv": as_csv,
+    "table": lambda record: table(record) + "\n",
+    "html": html,
+}

@@ -31,8 +31,9 @@ def write(results_root: Path, record: RunRecord) -> Path:
     """Write (or rewrite) a run's files atomically and point results/latest at it."""
     path = run_dir(results_root, record.run_id)
     atomic_write(path / "results.json", json.dumps(record.to_dict(), indent=2) + "\n")
-    atomic_write(path / "summary.txt", reports.table(record) + "\n")
+    atomic_write(path / "summary.txt", reports.matrix(record) + "\n\n" + reports.table(record) + "\n")
     atomic_write(path / "junit.xml", reports.junit(record))
+    atomic_write(path / "report.html", reports.html(record))
     link = results_root / f".{LATEST}.{os.getpid()}"
     link.unlink(missing_ok=True)
     link.symlink_to(record.run_id)
