@@ -60,7 +60,7 @@ def vm_status(c, name=None):
     if not rows:
         print("no VMs: start one with `invoke vm.up`")
         return
-    print(tabulate(rows, headers=["name", "provider", "state", "kernel", "accel", "ssh", "box"]))
+    print(tabulate(rows, headers=["name", "provider", "state", "kernel", "accel", "ssh", "box"]), disable_numparse=True)
 
 
 @task(help={"name": NAME_HELP})
@@ -159,7 +159,10 @@ def box_list(c):
         ]
         for b in boxes
     ]
-    print(tabulate(rows, headers=["kernel", "suite", "release", "package", "size", "built", "path"]))
+    print(
+        tabulate(rows, headers=["kernel", "suite", "release", "package", "size", "built", "path"]),
+        disable_numparse=True,
+    )
 
 
 @task(help={"kernel": KERNEL_HELP})
@@ -230,8 +233,9 @@ def test_kernel(
 @task(help={"run": "run id (default: the latest)"})
 @user_facing
 def results_show(c, run=None):
-    """Print a run's table."""
-    print(reports.table(results_store.load(_settings().results_dir, run)))
+    """Print a run's kernel x test table and its detailed table."""
+    record = results_store.load(_settings().results_dir, run)
+    print(reports.matrix(record) + "\n\n" + reports.table(record))
 
 
 @task(
@@ -262,6 +266,14 @@ def setup(c, provider="qemu"):
     print(f"provider {settings.provider} ready")
 
 
+@task(help={"run_a": "the earlier run id", "run_b": "the later run id (default: the latest)"})
+@user_facing
+def results_diff(c, run_a, run_b=None):
+    """What changed between two runs, test by kernel line: what a module change broke where."""
+    root = _settings().results_dir
+    print(reports.diff_table(results_store.load(root, run_a), results_store.load(root, run_b)))
+
+
 def _collection(prefix: str, *tasks_: object) -> Collection:
     collection = Collection(prefix)
     for body in tasks_:
@@ -274,5 +286,5 @@ ns = Collection(
     _collection("vm", vm_up, vm_status, vm_ssh, vm_run, vm_reset, vm_halt, vm_destroy, vm_console),
     _collection("box", box_build, box_list, box_remove, box_prune),
     _collection("test", test_kernel),
-    _collection("results", results_show, results_export),
+    _collection("results", results_show, results_export, results_diff),
 )

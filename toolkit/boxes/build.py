@@ -37,8 +37,9 @@ def _run(command: list[str], log: Path, step: str) -> None:
         out.flush()
         done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
-        last = [line for line in log.read_text().splitlines() if line.strip()][-1:]
-        reason = last[0] if last else f"exit status {done.returncode}"
+        lines = [line for line in log.read_text().splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith("E:")]
+        reason = (errors or lines[-1:] or [f"exit status {done.returncode}"])[0]
         raise BuildStepFailed(f"box build failed at {step}: {reason} (full log: {log})")
 
 
@@ -133,7 +134,9 @@ def _build_locked(recipe: BoxRecipe, cache_dir: Path, mirror: str, log_dir: Path
     try:
         scratch.mkdir(parents=True)
         with progress.step(f"mmdebstrap {recipe.line.suite} from {mirror} (log: {log})", 1, 4):
-            command = ["mmdebstrap", "--variant=minbase", f"--include={','.join(recipe.packages)}"]
+            command = ["mmdebstrap", "--variant=minbase", f"--include={','.join(recipe.packages)}",
+                       # mirrors of sid may be snapshots whose Release has expired
+                       "--aptopt=Acquire::Check-Valid-Until \"false\""]  # fmt: skip
             _run([*command, recipe.line.suite, str(rootfs), mirror], log, "mmdebstrap")
         with progress.step("guest files, kernel and initramfs", 2, 4):
             _install_guest_files(rootfs, log)

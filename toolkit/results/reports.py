@@ -37,7 +37,9 @@ def table(record: RunRecord) -> str:
                     _short(test.message),
                 ]
             )
-    body = tabulate(rows, headers=["kernel", "module", "test", "status", "duration", "key metric", "message"])
+    body = tabulate(
+        rows, headers=["kernel", "module", "test", "status", "duration", "key metric", "message"], disable_numparse=True
+    )
     counts = record.summary()
     totals = ", ".join(
         f"{counts[s.value]} {s.value}" for s in (Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED)
@@ -115,7 +117,7 @@ def matrix(record: RunRecord) -> str:
     for run in record.runs:
         statuses = {test.name: SYMBOL[test.status] for test in run.tests}
         body.append([run.kernel_line, run.kernel or "-", run.module.name, *(statuses.get(name, "") for name in tests)])
-    return tabulate(body, headers=["kernel", "release", "module", *tests])
+    return tabulate(body, headers=["kernel", "release", "module", *tests], disable_numparse=True)
 
 
 COLOURS = {Status.PASSED: "#2e7d32", Status.FAILED: "#c62828", Status.ERROR: "#ef6c00", Status.SKIPPED: "#9e9e9e"}
@@ -183,7 +185,7 @@ def diff_table(before: RunRecord, after: RunRecord) -> str:
     rows = diff(before, after)
     if not rows:
         return f"no changes between {before.run_id} and {after.run_id}"
-    return tabulate(rows, headers=["kernel", "module", "test", before.run_id, after.run_id])
+    return tabulate(rows, headers=["kernel", "module", "test", before.run_id, after.run_id], disable_numparse=True)
 
 
 FORMATS = {
