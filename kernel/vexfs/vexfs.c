@@ -9,6 +9,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/version.h>
 
 #define VEXFS_MAGIC 0x56455846 /* "VEXF" */
 
@@ -78,7 +79,12 @@ static void vexfs_kill_sb(struct super_block *sb)
 {
 	struct vexfs_mount *mount = sb->s_fs_info;
 
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 19, 0)
+	/* simple_fill_super's dentries are persistent now; kill_litter_super is gone */
+	kill_anon_super(sb);
+#else
 	kill_litter_super(sb);
+#endif
 	if (mount) {
 		kfree(mount->info);
 		kfree(mount);

@@ -88,27 +88,34 @@ def _modules_in(src: Path) -> tuple[BuiltModule, ...]:
     return tuple(BuiltModule.read(path) for path in sorted(src.rglob("*.ko")))
 
 
+# Runs in a private mount namespace: /proc for the chroot (objtool reads it) and the source
+# bind mount vanish with the build, even if it is killed, and parallel builds never collide.
+CHROOT_BUILD = """
+set -e
+mount -t proc proc "$1/proc"
+mount --bind "$2" "$1/mnt/$3"
+exec chroot "$1" env LC_ALL=C LANG=C make -C "/lib/modules/$4/build" "M=/mnt/$3" modules
+"""
+
+
 def build_in_chroot(sysroot: Path, release: str, source_dir: Path, work_dir: Path, timeout: float) -> BuildOutcome:
     """make against sysroot's /lib/modules/<release>/build, with the source bind-mounted into the chroot."""
     if not (sysroot / "usr/src" / f"linux-headers-{release}").is_dir():
         raise UserError(f"the box has no headers for {release} at /lib/modules/{release}/build: rebuild the box")
     src = _copy_sources(source_dir, work_dir)
-    mount_point = sysroot / "mnt" / f"vexfs-vmtest-{uuid.uuid4().hex[:8]}"
-    mount_point.mkdir(parents=True)
+    mount_name = f"vexfs-vmtest-{uuid.uuid4().hex[:8]}"
+    (sysroot / "mnt" / mount_name).mkdir(parents=True)
+    command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", CHROOT_BUILD,
+               "build", str(sysroot), str(src), mount_name, release]  # fmt: skip
     started = time.monotonic()
     try:
-        subprocess.run(["mount", "--bind", str(src), str(mount_point)], check=True)
-        command = ["chroot", str(sysroot), "env", "LC_ALL=C", "LANG=C", "make", "-C", f"/lib/modules/{release}/build",
-                   f"M=/mnt/{mount_point.name}", "modules"]  # fmt: skip
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-            returncode, output = done.returncode, done.stdout + done.stderr
-        except subprocess.TimeoutExpired as expired:
-            returncode, output = 124, f"{expired.stdout or ''}\nerror: build timed out after {timeout:g} s"
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        returncode, output = done.returncode, done.stdout + done.stderr
+    except subprocess.TimeoutExpired as expired:
+        returncode, output = 124, f"{expired.stdout or ''}\nerror: build timed out after {timeout:g} s"
     finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
-        mount_point.rmdir()
-    output = output.replace(f"/mnt/{mount_point.name}", str(source_dir))
+        (sysroot / "mnt" / mount_name).rmdir()
+    output = output.replace(f"/mnt/{mount_name}", str(source_dir))
     outcome = BuildOutcome("chroot", returncode, time.monotonic() - started, output, ())
     return outcome if returncode else replace(outcome, modules=_modules_in(src))
 
