@@ -18,8 +18,11 @@ from toolkit.machines.base import CommandResult, CommandTimedOut, GuestUnreachab
 
 CONNECT_ERRORS = (OSError, EOFError, socket.timeout, paramiko.SSHException)
 
-# Failed connection attempts while a guest boots are expected; paramiko would print each one.
+# Failed connection attempts while a guest boots are expected, and every channel is logged at
+# debug level: neither belongs in a run's output, even when a host program (nox) logs debug.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
+logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+logging.getLogger("invoke").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,51 @@
+"""The whole kernel matrix against its lines run one by one, measured in one go (boxes warm).
+
+    .venv/bin/python benchmarks/matrix.py [--kernels 5.10,6.1,6.12,7.x] [--jobs N]
+
+Prints wall times side by side (and their ratio); it asserts nothing. Goal: 4 lines <= 3 min.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from tabulate import tabulate
+
+from toolkit import config, kernels, machines, runs
+from toolkit.domains.kernel_module import ModuleOptions
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kernels", default=",".join(line.name for line in kernels.CATALOGUE))
+    parser.add_argument("--jobs", type=int, default=None)
+    args = parser.parse_args()
+    settings = config.load()
+    lines = kernels.select_many(args.kernels)
+    options = ModuleOptions(Path("kernel/vexfs").resolve())
+    for line in lines:
+        machines.box_for(settings, line.name)
+    jobs = runs.parallel_jobs(settings, len(lines), args.jobs)
+    with tempfile.TemporaryDirectory() as scratch:
+        singles = {}
+        for line in lines:
+            started = time.monotonic()
+            runs.matrix_run(settings, options, [line], 1, Path(scratch) / line.name)
+            singles[line.name] = time.monotonic() - started
+        started = time.monotonic()
+        record = runs.matrix_run(settings, options, lines, jobs, Path(scratch) / "matrix")
+        matrix = time.monotonic() - started
+    total = sum(singles.values())
+    rows = [[f"line {name} alone", f"{seconds:.0f} s"] for name, seconds in singles.items()]
+    rows += [["sum of single lines", f"{total:.0f} s"], [f"matrix, {jobs} at a time", f"{matrix:.0f} s"],
+             ["matrix / sum", f"{matrix / total:.2f}"], ["goal for 4 lines", "<= 180 s"]]  # fmt: skip
+    counts = record.summary()
+    print(f"{len(lines)} lines, vexfs, {settings.cpus} vCPUs per VM; matrix verdicts: {counts}")
+    print(tabulate(rows, headers=["what", "wall time"], disable_numparse=True))
+
+
+if __name__ == "__main__":
+    main()

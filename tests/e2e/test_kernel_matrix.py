@@ -1,0 +1,41 @@
+"""`nox -s kernel-matrix` on two kernel lines: merged results, one table, one JUnit file, the HTML report."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).parents[2]
+
+
+def test_two_line_matrix_merges_results_and_prints_one_table(box, tmp_path: Path) -> None:  # noqa: ANN001
+    results = tmp_path / "results"
+    done = subprocess.run(
+        [str(REPO / ".venv/bin/nox"), "-s", "kernel-matrix", "--", "--kernels", "bookworm,5.10", "--cycles", "5"],
+        cwd=REPO, capture_output=True, text=True, timeout=1800, env={**os.environ, "VEXFS_RESULTS_DIR": str(results)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    header = next(line for line in done.stdout.splitlines() if line.startswith("kernel "))
+    assert header.split()[:5] == ["kernel", "release", "module", "build", "load"]
+    rows = [line.split() for line in done.stdout.splitlines() if line.startswith(("5.10 ", "6.1 "))]
+    assert [row[0] for row in rows] == ["5.10", "6.1"] and all(set(row[3:]) == {"PASS"} for row in rows)
+    assert "16 passed, 0 failed, 0 error, 0 skipped" in done.stdout
+
+    latest = results / "latest"
+    data = json.loads((latest / "results.json").read_text())
+    assert [(run["kernel_line"], run["kernel"].split(".")[0]) for run in data["runs"]] == [("5.10", "5"), ("6.1", "6")]
+    assert all(run["kernel_package"] for run in data["runs"])
+    suites = ET.parse(latest / "junit.xml").getroot().findall("testsuite")
+    assert [suite.get("name") for suite in suites] == ["kernel_module.5.10.vexfs", "kernel_module.6.1.vexfs"]
+    page = (latest / "report.html").read_text()
+    assert page.count("#2e7d32") == 16
+    assert (latest / "5.10" / "vm" / "console.log").is_file() and (latest / "6.1" / "vm" / "console.log").is_file()
+    vms = subprocess.run([str(REPO / ".venv/bin/invoke"), "vm.status"], cwd=REPO, capture_output=True, text=True).stdout
+    assert "matrix-" not in vms
