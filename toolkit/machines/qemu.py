@@ -21,14 +21,14 @@ from toolkit.boxes.store import Box
 from toolkit.config import Settings
 from toolkit.errors import UserError
 from toolkit.files import atomic_write, remove_tree
-from toolkit.machines import accel, keys, ports
+from toolkit.machines import keys, ports
 from toolkit.machines.base import CommandResult, GuestUnreachable, MachineError, MachineStatus
 from toolkit.machines.qmp import Qmp, QmpError
-from toolkit.machines.record import VmRecord, exists, load, require_same_box, save, vm_dir
-from toolkit.machines.ssh import GuestSessions, SshSession, SshTarget
+from toolkit.machines.record import VmRecord, save
+from toolkit.machines.recorded import GUEST_USER, RecordedMachine
+from toolkit.machines.ssh import SshTarget
 
 SNAPSHOT = "ready"
-GUEST_USER = "vagrant"
 READY_MARKER = "vexfs-vmtest: guest ready"
 KERNEL_ARGS = (
     "console=ttyS0,115200 root=/dev/vda rw vexfs.init=/usr/lib/vexfs-vmtest/init "
@@ -86,49 +86,18 @@ def template_path(record: VmRecord, box: Box, key: Path) -> Path:
     return box.path / "ready" / f"{shape}.qcow2"
 
 
-class QemuMachine:
+class QemuMachine(RecordedMachine):
     """A VM run by QEMU with no daemon; see the module docstring."""
 
     provider = "qemu"
-
-    def __init__(self, settings: Settings, record: VmRecord) -> None:
-        self.settings = settings
-        self.dir = vm_dir(settings, record.name)
-        self.record = record
-        self.name = record.name
-        self._sessions = GuestSessions(self.ssh_target, self.dir / "commands.log")
 
     @staticmethod
     def require_host_tools(settings: Settings) -> None:
         host.require_tool("qemu-system-x86_64")
         host.require_tool("qemu-img")
 
-    @classmethod
-    def define(cls, settings: Settings, name: str, box: Box) -> QemuMachine:
-        """The VM called name, recorded now for box unless it exists already."""
-        if exists(settings, name):
-            known = load(settings, name)
-            require_same_box(known, box.path, cls.provider)
-            return cls(settings, known)
-        chosen = accel.accelerator(settings.state_dir, box.kernel, box.initrd)
-        machine = cls(settings, VmRecord.new(settings, name, cls.provider, box.kernel_line, box.path, chosen))
-        machine._save()
-        return machine
-
     def _save(self) -> None:
         save(self.dir, self.record)
-
-    @property
-    def box(self) -> Box:
-        return Box.load(Path(self.record.box))
-
-    @property
-    def sysroot(self) -> Path:
-        return self.box.rootfs
-
-    @property
-    def console_log(self) -> Path:
-        return self.dir / "console.log"
 
     @property
     def overlay(self) -> Path:
@@ -136,13 +105,6 @@ class QemuMachine:
 
     def ssh_target(self, user: str = GUEST_USER) -> SshTarget:
         return SshTarget("127.0.0.1", self.record.ssh_port, user, keys.ensure_key(self.settings.state_dir))
-
-    def _session(self, sudo: bool = False) -> SshSession:
-        """One persistent connection per user; root's saves sudo's half second per command under TCG."""
-        return self._sessions.get("root" if sudo else GUEST_USER)
-
-    def _drop_session(self) -> None:
-        self._sessions.close()
 
     def pid(self) -> int | None:
         """QEMU's pid while it runs this VM, else None."""
@@ -195,7 +157,7 @@ class QemuMachine:
         else:
             raise MachineError(f"QEMU found no free SSH port after {PORT_ATTEMPTS} tries")
         self._save()
-        self._drop_session()
+        self._drop_sessions()
         try:
             self._wait_ready(console_marker=not resume)
             if resume:
@@ -224,12 +186,6 @@ class QemuMachine:
         """What to keep with a run's results: the serial console and every command run."""
         return [self.console_log, self.dir / "commands.log"]
 
-    def console_text(self) -> str:
-        try:
-            return self.console_log.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
     def _console_tail(self, lines: int = 3) -> str:
         tail = " | ".join(line.strip() for line in self.console_text().splitlines()[-lines:])
         return f"{tail} (full log: {self.console_log})"
@@ -241,7 +197,7 @@ class QemuMachine:
     def _save_ready_template(self, template: Path) -> None:
         """Snapshot the freshly booted guest, keep the overlay as the box's template, then resume."""
         self.run("sync", timeout=60)
-        self._drop_session()
+        self._drop_sessions()
         with Qmp(self.dir / "qmp.sock") as monitor:
             monitor.human(f"savevm {SNAPSHOT}")
         self._stop()
@@ -254,7 +210,7 @@ class QemuMachine:
 
     def _stop(self, grace_s: float = 10.0) -> None:
         """Stop QEMU: monitor quit, then SIGKILL if it lingers."""
-        self._drop_session()
+        self._drop_sessions()
         pid = self.pid()
         if pid is None:
             return
@@ -286,9 +242,6 @@ class QemuMachine:
     def get(self, remote: str, local: Path) -> None:
         self._require_running()
         self._session().get(remote, local)
-
-    def kernel_log(self) -> str:
-        return self.run("dmesg", timeout=30, sudo=True).stdout
 
     def reset(self) -> None:
         """Roll the VM back to its ready snapshot: disk and memory, whatever the guest was doing.

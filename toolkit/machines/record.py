@@ -7,9 +7,11 @@ import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from toolkit.boxes.store import Box
 from toolkit.config import Settings
 from toolkit.errors import UserError
 from toolkit.files import atomic_write
+from toolkit.machines import accel
 
 RECORD = "machine.json"
 
@@ -64,7 +66,19 @@ def machine_names(settings: Settings) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / RECORD).is_file()) if root.is_dir() else []
 
 
-def require_same_box(record: VmRecord, box: Path, provider: str) -> None:
+def define_vm(settings: Settings, name: str, provider: str, box: Box) -> VmRecord:
+    """The record of the VM called name: the existing one (for the same box and provider) or a new one."""
+    if exists(settings, name):
+        known = load(settings, name)
+        _require_same_box(known, box.path, provider)
+        return known
+    chosen = accel.accelerator(settings.state_dir, box.kernel, box.initrd)
+    record = VmRecord.new(settings, name, provider, box.kernel_line, box.path, chosen)
+    save(vm_dir(settings, name), record)
+    return record
+
+
+def _require_same_box(record: VmRecord, box: Path, provider: str) -> None:
     if record.box != str(box) or record.provider != provider:
         raise UserError(
             f"VM {record.name!r} exists with kernel {record.kernel_line} on {record.provider}: "

@@ -12,17 +12,16 @@ import vagrant as python_vagrant
 
 from toolkit import host, kernels
 from toolkit.boxes import vagrant as vagrant_box
-from toolkit.boxes.store import Box
 from toolkit.config import Settings
 from toolkit.files import remove_tree
-from toolkit.machines import accel, keys, libvirt_host
+from toolkit.machines import keys, libvirt_host
 from toolkit.machines.base import CommandResult, GuestUnreachable, MachineError, MachineStatus
-from toolkit.machines.record import VmRecord, exists, load, require_same_box, save, vm_dir
-from toolkit.machines.ssh import GuestSessions, SshSession, SshTarget
+from toolkit.machines.record import VmRecord
+from toolkit.machines.recorded import GUEST_USER, RecordedMachine
+from toolkit.machines.ssh import SshTarget
 from toolkit.progress import Progress
 
 VAGRANTFILE_DIR = Path(__file__).resolve().parents[2]
-GUEST_USER = "vagrant"
 UP_TIMEOUT_S = 900
 COMMAND_TIMEOUT_S = 300
 
@@ -39,17 +38,13 @@ class TimedVagrant(python_vagrant.Vagrant):
         return ["timeout", "--kill-after=10", str(int(self.timeout_s)), *command]
 
 
-class VagrantMachine:
+class VagrantMachine(RecordedMachine):
     """A VM run by vagrant-libvirt; see the module docstring."""
 
     provider = "vagrant"
 
     def __init__(self, settings: Settings, record: VmRecord) -> None:
-        self.settings = settings
-        self.record = record
-        self.name = record.name
-        self.dir = vm_dir(settings, record.name)
-        self._sessions = GuestSessions(self.ssh_target, self.dir / "commands.log")
+        super().__init__(settings, record)
         self._address: str | None = None
 
     @staticmethod
@@ -57,22 +52,7 @@ class VagrantMachine:
         libvirt_host.ensure_ready(settings.libvirt_uri, Progress("vagrant"))
         host.require_tool("vagrant")
 
-    @classmethod
-    def define(cls, settings: Settings, name: str, box: Box) -> VagrantMachine:
-        if exists(settings, name):
-            known = load(settings, name)
-            require_same_box(known, box.path, cls.provider)
-            return cls(settings, known)
-        chosen = accel.accelerator(settings.state_dir, box.kernel, box.initrd)
-        machine = cls(settings, VmRecord.new(settings, name, cls.provider, box.kernel_line, box.path, chosen))
-        save(machine.dir, machine.record)
-        return machine
-
     # Vagrant plumbing
-
-    @property
-    def box(self) -> Box:
-        return Box.load(Path(self.record.box))
 
     @property
     def domain(self) -> str:
@@ -134,14 +114,6 @@ class VagrantMachine:
 
     # the Machine protocol
 
-    @property
-    def sysroot(self) -> Path:
-        return self.box.rootfs
-
-    @property
-    def console_log(self) -> Path:
-        return self.dir / "console.log"
-
     def up(self, cold: bool = False) -> None:
         """vagrant up (the box added to Vagrant first), then one SSH connection from its ssh-config."""
         progress = Progress(f"vagrant {self.name}")
@@ -158,7 +130,7 @@ class VagrantMachine:
                     reason = "timed out" if error.returncode == 124 else self._last_error()
                     raise MachineError(f"vagrant up failed: {reason} (log: {self.dir / 'vagrant.log'})") from None
         self._address = None
-        self._sessions.close()
+        self._drop_sessions()
         (self.dir / "ssh_host").write_text(self._ssh_address())
         self._session(sudo=True).connection()
 
@@ -177,9 +149,6 @@ class VagrantMachine:
     def ssh_target(self, user: str = GUEST_USER) -> SshTarget:
         return SshTarget(self._ssh_address(), 22, user, keys.ensure_key(self.settings.state_dir))
 
-    def _session(self, sudo: bool = False) -> SshSession:
-        return self._sessions.get("root" if sudo else GUEST_USER)
-
     def running(self) -> bool:
         return self._vagrant_state() == "running"
 
@@ -192,15 +161,6 @@ class VagrantMachine:
     def get(self, remote: str, local: Path) -> None:
         self._session().get(remote, local)
 
-    def kernel_log(self) -> str:
-        return self.run("dmesg", timeout=30, sudo=True).stdout
-
-    def console_text(self) -> str:
-        try:
-            return self.console_log.read_text(errors="replace")
-        except (FileNotFoundError, PermissionError):
-            return ""
-
     def log_files(self) -> list[Path]:
         return [self.console_log, self.dir / "commands.log", self.dir / "vagrant.log"]
 
@@ -209,12 +169,12 @@ class VagrantMachine:
         self.replace()
 
     def replace(self) -> None:
-        self._sessions.close()
+        self._drop_sessions()
         self._destroy_domain()
         self.up()
 
     def halt(self) -> None:
-        self._sessions.close()
+        self._drop_sessions()
         try:
             self._vagrant().halt(vm_name=self.name)
         except subprocess.CalledProcessError:
@@ -234,7 +194,7 @@ class VagrantMachine:
         self._virsh("vol-delete", "--pool", "default", f"{self.domain}.img")
 
     def destroy(self) -> None:
-        self._sessions.close()
+        self._drop_sessions()
         self._destroy_domain()
         remove_tree(self.dir)
 
