@@ -60,7 +60,7 @@ def vm_status(c, name=None):
     if not rows:
         print("no VMs: start one with `invoke vm.up`")
         return
-    print(tabulate(rows, headers=["name", "provider", "state", "kernel", "accel", "ssh", "box"]), disable_numparse=True)
+    print(tabulate(rows, headers=["name", "provider", "state", "kernel", "accel", "ssh", "box"], disable_numparse=True))
 
 
 @task(help={"name": NAME_HELP})
@@ -160,8 +160,9 @@ def box_list(c):
         for b in boxes
     ]
     print(
-        tabulate(rows, headers=["kernel", "suite", "release", "package", "size", "built", "path"]),
-        disable_numparse=True,
+        tabulate(
+            rows, headers=["kernel", "suite", "release", "package", "size", "built", "path"], disable_numparse=True
+        )
     )
 
 

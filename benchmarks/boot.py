@@ -71,7 +71,7 @@ def main() -> None:
     print(
         f"kernel {box.kernel_release}, accelerator {machine.record.accel}, {settings.cpus} vCPUs, {settings.memory_mib} MiB"
     )
-    print(tabulate(rows, headers=["what", "measured", "target", "how"]), disable_numparse=True)
+    print(tabulate(rows, headers=["what", "measured", "target", "how"], disable_numparse=True))
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ def main() -> None:
         ["command round trip (vagrant)", f"{qemu['user']:.0f} ms", f"{vagrant['user']:.0f} ms", f"{vagrant['user'] / qemu['user']:.1f}x"],
     ]  # fmt: skip
     print("qemu: resumes the box's ready snapshot; vagrant: `vagrant up` of the same box under libvirt (systemd boot)")
-    print(tabulate(rows, headers=["what", "qemu", "vagrant", "vagrant / qemu"]), disable_numparse=True)
+    print(tabulate(rows, headers=["what", "qemu", "vagrant", "vagrant / qemu"], disable_numparse=True))
     print("(`vagrant ssh -c` costs ~2.5 s per command; both providers keep one Fabric connection instead)")
 
 
