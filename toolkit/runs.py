@@ -57,6 +57,7 @@ class Run:
         self.run_id = store.new_run_id()
         self.dir = store.run_dir(results_root, self.run_id)
         self.started = _now()
+        self.host = host_info()
         self.runs: list[DomainRun] = []
         self._lock = threading.Lock()
 
@@ -68,7 +69,7 @@ class Run:
     def save(self) -> RunRecord:
         order = {line.name: index for index, line in enumerate(kernels.CATALOGUE)}
         runs = sorted(self.runs, key=lambda r: (order.get(r.kernel_line, 99), r.module.name))
-        record = RunRecord(self.run_id, self.started, _now(), __version__, host_info(), tuple(runs))
+        record = RunRecord(self.run_id, self.started, _now(), __version__, self.host, tuple(runs))
         store.write(self.results_root, record)
         return record
 

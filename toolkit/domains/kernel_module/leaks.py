@@ -16,7 +16,7 @@ from toolkit import kernel_log
 from toolkit.domains import elf
 from toolkit.domains.base import Verdict
 from toolkit.domains.kernel_module import verdicts
-from toolkit.domains.kernel_module.subject import GUEST_DIR, ModuleUnderTest
+from toolkit.domains.kernel_module.subject import ModuleUnderTest
 from toolkit.machines.base import CommandTimedOut
 from toolkit.results.records import Status
 
@@ -120,15 +120,17 @@ class MemoryLeak:
         assert subject.module is not None
         name, sections_dir = subject.name, f"/sys/module/{subject.name}/sections"
         code = subject.module.code_sections
+        trace_file = "/tmp/vexfs-vmtest-trace"
         record = (
             f"echo 0 > {TRACING}/tracing_on; echo > {TRACING}/trace; echo 16384 > {TRACING}/buffer_size_kb;"
             f" {_events_script(1)}; echo 1 > {TRACING}/tracing_on;"
             f" {subject.insmod_command()} || {{ echo 0 > {TRACING}/tracing_on; {_events_script(0)}; exit 3; }};"
-            f' for s in {" ".join(code)}; do echo "$s $(cat {sections_dir}/$s 2>/dev/null)"; done > {GUEST_DIR}/sections;'
+            f' for s in {" ".join(code)}; do echo "section $s $(cat {sections_dir}/$s 2>/dev/null)"; done;'
             f" {subject.exercise_commands()}; rmmod {name}; rc=$?;"
             f" echo 0 > {TRACING}/tracing_on; {_events_script(0)};"
-            f" cat {TRACING}/trace > {GUEST_DIR}/trace; cat {TRACING}/per_cpu/cpu*/stats | awk '/^overrun/{{s+=$2}} END{{print s+0}}' > {GUEST_DIR}/overrun;"
-            f" echo > {TRACING}/trace; chmod 644 {GUEST_DIR}/trace; cp {GUEST_DIR}/trace /tmp/vexfs-vmtest-trace; exit $rc"
+            f" cat {TRACING}/trace > {trace_file}; chmod 644 {trace_file};"
+            f" cat {TRACING}/per_cpu/cpu*/stats | awk '/^overrun/{{s+=$2}} END{{print \"overrun \" s+0}}';"
+            f" echo > {TRACING}/trace; exit $rc"
         )
         marker = subject.mark("memory_leak")
         timeout = subject.options.load_timeout_s * 2 + 60
@@ -144,17 +146,12 @@ class MemoryLeak:
                 f"load/unload under tracing failed (exit {result.exit_status}): {result.stderr.strip()}",
                 guest_dirty=True,
             )
-        overrun = int(subject.root(f"cat {GUEST_DIR}/overrun").stdout.strip() or 0)
-        ranges = [
-            CodeRange(section, int(address, 16), code[section])
-            for section, address in (
-                line.split()
-                for line in subject.root(f"cat {GUEST_DIR}/sections").stdout.splitlines()
-                if len(line.split()) == 2
-            )
-        ]
+        reported = [line.split() for line in result.stdout.splitlines()]
+        overrun = next((int(words[1]) for words in reported if words[:1] == ["overrun"]), 0)
+        ranges = [CodeRange(words[1], int(words[2], 16), code[words[1]]) for words in reported
+                  if words[:1] == ["section"] and len(words) == 3]  # fmt: skip
         local = subject.work_dir / f"{name}-memory_leak.trace"
-        subject.machine.get("/tmp/vexfs-vmtest-trace", local)
+        subject.machine.get(trace_file, local)
         trace = local.read_text(errors="replace")
         allocations = unfreed(trace)
         leaks = attribute(allocations, name, ranges, elf.function_symbols(subject.module.path))

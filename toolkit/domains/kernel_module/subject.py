@@ -105,9 +105,6 @@ class ModuleUnderTest:
     def problems_since(self, marker: str) -> list[kernel_log.Problem]:
         return kernel_log.classify(self.log_since(marker))
 
-    def taint(self) -> int:
-        return int(self.root("cat /proc/sys/kernel/tainted").stdout.strip() or 0)
-
     def loaded(self) -> bool:
         return self.root(f"grep -q '^{self.name} ' /proc/modules").ok
 
