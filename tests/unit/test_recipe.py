@@ -20,3 +20,17 @@ def test_key_changes_with_suite_packages_and_disk() -> None:
 def test_name_starts_with_the_suite() -> None:
     recipe = BoxRecipe(kernels.select("trixie"))
     assert recipe.name == f"trixie-{recipe.key()}"
+
+
+def test_key_reads_only_guest_files_and_changes_with_the_layout_version(monkeypatch) -> None:
+    from pathlib import Path
+
+    from toolkit.boxes import recipe
+
+    read: list[Path] = []
+    original = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: read.append(self) or original(self, *a, **k))
+    before = BoxRecipe(kernels.select("6.1")).key()
+    assert read and all(path.parent == recipe.GUEST_FILES for path in read)
+    monkeypatch.setattr(recipe, "LAYOUT_VERSION", recipe.LAYOUT_VERSION + 1)
+    assert BoxRecipe(kernels.select("6.1")).key() != before

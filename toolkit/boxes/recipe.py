@@ -10,8 +10,9 @@ from pathlib import Path
 from toolkit.kernels import KernelLine
 
 GUEST_FILES = Path(__file__).with_name("guest")
-# The code that turns a recipe into a box: changing it changes what a box holds.
-BUILD_CODE = tuple(Path(__file__).with_name(name) for name in ("build.py", "initramfs.py", "vmlinux.py"))
+# Raised whenever the build code changes what a box holds (layout, initramfs, kernel extraction):
+# boxes are keyed on it and on the recipe and guest files, never on Python source text.
+LAYOUT_VERSION = 2
 
 PACKAGES = (
     "linux-image-amd64",
@@ -30,6 +31,10 @@ PACKAGES = (
     "psmisc",
     "udev",
     "systemd-sysv",
+    "e2fsprogs",
+    "attr",
+    "fio",
+    "stress-ng",
 )
 
 
@@ -42,9 +47,10 @@ class BoxRecipe:
     disk_gib: int = 8
 
     def key(self) -> str:
-        """A short digest of everything that shapes the box: recipe, guest files and build code."""
-        files = {path.name: path.read_text() for path in (*sorted(GUEST_FILES.iterdir()), *BUILD_CODE)}
-        recipe = {"suite": self.line.suite, "packages": self.packages, "disk_gib": self.disk_gib}
+        """A short digest of everything that shapes the box: the recipe, its layout version and the guest files."""
+        files = {path.name: path.read_text() for path in sorted(GUEST_FILES.iterdir())}
+        recipe = {"suite": self.line.suite, "packages": self.packages, "disk_gib": self.disk_gib,
+                  "layout": LAYOUT_VERSION}  # fmt: skip
         digest = hashlib.sha256(json.dumps({"recipe": recipe, "files": files}, sort_keys=True).encode())
         return digest.hexdigest()[:12]
 
