@@ -10,16 +10,17 @@ from invoke import Collection, task
 from invoke.exceptions import Exit
 from tabulate import tabulate
 
-from toolkit import config, kernels, machines, runs
+from toolkit import config, domains, kernels, machines, runs
 from toolkit.boxes import build, store
 from toolkit.boxes import vagrant as vagrant_box
 from toolkit.boxes.recipe import BoxRecipe
 from toolkit.cli import remainder, user_facing
-from toolkit.domains.kernel_module import ModuleOptions
+from toolkit.domains.options import flags
 from toolkit.results import reports
 from toolkit.results import store as results_store
 
 NAME_HELP = "VM name (default: default); several VMs can run side by side"
+PROVIDER_HELP = "qemu (default) or vagrant"
 KERNEL_HELP = f"kernel line, by version or Debian suite: {', '.join(line.name for line in kernels.CATALOGUE)}"
 
 
@@ -31,7 +32,7 @@ def _settings(**flags: object) -> config.Settings:
     help={
         "kernel": KERNEL_HELP,
         "name": NAME_HELP,
-        "provider": "qemu (default) or vagrant",
+        "provider": PROVIDER_HELP,
         "cold": "boot the kernel instead of resuming the box's ready snapshot",
     }
 )
@@ -197,38 +198,33 @@ def box_prune(c):
             print(f"removed stale box {box.name} (kernel {box.kernel_line})")
 
 
+def _domain_help(domain: str) -> dict[str, str]:
+    """Each of a domain's options, with the help it declares (toolkit/domains/<domain>/)."""
+    return {flag.flag: flag.help for flag in flags(domains.select(domain).options)}
+
+
+def _test_domain(domain: str, values: dict[str, object], kernel: str | None, provider: str | None, name: str) -> None:
+    """Run one domain on one VM, print its table and exit 0 (all passed) or 1."""
+    settings = _settings(kernel=kernel, provider=provider)
+    record = runs.single_run(settings, [runs.plan(domain, values)], name, settings.results_dir)
+    print(reports.table(record))
+    print(f"results: {settings.results_dir / record.run_id}")
+    raise Exit(code=record.exit_status())
+
+
 @task(
-    help={
-        "module-dir": "directory with the module's Kbuild/Makefile (default: kernel/vexfs)",
-        "module": "test only this module when the directory builds several",
-        "module-param": "NAME=VALUE passed to insmod (repeatable)",
-        "kernel": KERNEL_HELP,
-        "provider": "qemu (default) or vagrant",
-        "build-in": "chroot (default: natively in the box's root filesystem) or guest",
-        "cycles": "load/unload cycles for lifecycle_stress (default 20)",
-        "name": NAME_HELP,
-    },
+    help={**_domain_help("kernel_module"), "kernel": KERNEL_HELP, "provider": PROVIDER_HELP, "name": NAME_HELP},
     iterable=["module_param"],
 )
 @user_facing
 def test_kernel(
-    c,
-    module_dir="kernel/vexfs",
-    module=None,
-    module_param=None,
-    kernel=None,
-    provider=None,
-    build_in="chroot",
-    cycles=20,
+    c, module_dir=None, module=None, module_param=None, kernel=None, provider=None, build_in=None, cycles=None,
     name="default",
-):
+):  # fmt: skip
     """Build a module inside the VM's kernel and run the kernel_module domain: 8 tests, a table, results/."""
-    settings = _settings(kernel=kernel, provider=provider)
-    options = ModuleOptions(Path(module_dir).resolve(), module, tuple(module_param or ()), build_in, int(cycles))
-    record = runs.kernel_module_run(settings, options, name, settings.results_dir)
-    print(reports.table(record))
-    print(f"results: {settings.results_dir / record.run_id}")
-    raise Exit(code=record.exit_status())
+    values = {"module_dir": module_dir, "module": module, "params": module_param or None, "build_in": build_in,
+              "cycles": cycles}  # fmt: skip
+    _test_domain("kernel_module", values, kernel, provider, name)
 
 
 @task(help={"run": "run id (default: the latest)"})

@@ -15,7 +15,6 @@ from pathlib import Path
 from tabulate import tabulate
 
 from toolkit import config, kernels, machines, runs
-from toolkit.domains.kernel_module import ModuleOptions
 
 
 def main() -> None:
@@ -25,7 +24,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = config.load()
     lines = kernels.select_many(args.kernels)
-    options = ModuleOptions(Path("kernel/vexfs").resolve())
+    plans = [runs.plan("kernel_module", {"module_dir": "kernel/vexfs"})]
     for line in lines:
         machines.box_for(settings, line.name)
     jobs = runs.parallel_jobs(settings, len(lines), args.jobs)
@@ -33,10 +32,10 @@ def main() -> None:
         singles = {}
         for line in lines:
             started = time.monotonic()
-            runs.matrix_run(settings, options, [line], 1, Path(scratch) / line.name)
+            runs.matrix_run(settings, plans, [line], 1, Path(scratch) / line.name)
             singles[line.name] = time.monotonic() - started
         started = time.monotonic()
-        record = runs.matrix_run(settings, options, lines, jobs, Path(scratch) / "matrix")
+        record = runs.matrix_run(settings, plans, lines, jobs, Path(scratch) / "matrix")
         matrix = time.monotonic() - started
     total = sum(singles.values())
     rows = [[f"line {name} alone", f"{seconds:.0f} s"] for name, seconds in singles.items()]

@@ -1,14 +1,18 @@
-"""The kernel matrix from the command line (what `nox -s kernel-matrix -- ARGS` runs)."""
+"""The kernel matrix from the command line (what `nox -s kernel-matrix -- ARGS` runs).
+
+Its options are the registered domains' own (toolkit/domains/options.py), so every domain's
+flags work here without this file naming them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
-from pathlib import Path
+from typing import Any
 
-from toolkit import config, kernels, runs
-from toolkit.domains.kernel_module import ModuleOptions
+from toolkit import config, domains, kernels, runs
+from toolkit.domains.options import merged_flags
 from toolkit.errors import UserError
 from toolkit.kernels import KernelLine
 from toolkit.machines.base import MachineError
@@ -25,17 +29,21 @@ class Parser(argparse.ArgumentParser):
 
 
 def parser() -> Parser:
-    every = ",".join(line.name for line in kernels.CATALOGUE)
-    arguments = Parser(prog="nox -s kernel-matrix --", description="Run the kernel_module domain on every kernel line.")
+    every_line = ",".join(line.name for line in kernels.CATALOGUE)
+    every_domain = ",".join(domains.registered())
+    arguments = Parser(prog="nox -s kernel-matrix --", description="Run test domains on every kernel line.")
     arguments.add_argument(
-        "--kernels", default=every, help=f"comma-separated lines, by version or suite (default {every})"
+        "--kernels", default=every_line, help=f"comma-separated lines, by version or suite (default {every_line})"
     )
-    arguments.add_argument("--module-dir", default="kernel/vexfs", help="the module's source directory")
-    arguments.add_argument("--module", default=None, help="test only this module of the directory")
+    arguments.add_argument("--domains", default=every_domain, help=f"comma-separated domains (default {every_domain})")
     arguments.add_argument("--provider", default=None, help="qemu (default) or vagrant")
     arguments.add_argument("--jobs", type=int, default=None, help="VMs at once (default: what CPUs and memory allow)")
-    arguments.add_argument("--build-in", default="chroot", choices=("chroot", "guest"))
-    arguments.add_argument("--cycles", type=int, default=20)
+    for flag in merged_flags([domain.options for domain in domains.registered().values()]):
+        default = f" (default {flag.default})" if flag.default not in (None, ()) else ""
+        arguments.add_argument(
+            f"--{flag.flag}", dest=flag.field, default=None, action="append" if flag.repeat else "store",
+            help=flag.help + default,
+        )  # fmt: skip
     return arguments
 
 
@@ -45,7 +53,8 @@ def main(argv: list[str]) -> int:
         args = parser().parse_args(argv)
         settings = config.load({"provider": args.provider})
         lines = kernels.select_many(args.kernels)
-        options = ModuleOptions(Path(args.module_dir).resolve(), args.module, (), args.build_in, args.cycles)
+        values: dict[str, Any] = vars(args)
+        plans = [runs.plan(domain.name, values) for domain in domains.select_many(args.domains)]
         jobs = runs.parallel_jobs(settings, len(lines), args.jobs)
         started = time.monotonic()
         print(f"[matrix] {len(lines)} lines ({', '.join(line.name for line in lines)}), {jobs} at a time", flush=True)
@@ -53,7 +62,7 @@ def main(argv: list[str]) -> int:
         def done(line: KernelLine, outcome: str) -> None:
             print(f"[matrix] {line.name} {outcome} after {time.monotonic() - started:.0f} s", flush=True)
 
-        record = runs.matrix_run(settings, options, lines, jobs, settings.results_dir, done)
+        record = runs.matrix_run(settings, plans, lines, jobs, settings.results_dir, done)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return UserError.exit_code

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import machines, runs
+from toolkit import machines
 from toolkit.config import Settings
-from toolkit.domains.kernel_module import ModuleOptions
 from toolkit.results.records import Status
+
+from .test_kernel_module_domain import run_module
 
 pytestmark = pytest.mark.e2e
 
@@ -59,11 +60,11 @@ def test_vm_tasks_work_through_vagrant(vagrant_vm: str, tmp_path: Path) -> None:
 
 
 def test_kernel_module_verdicts_match_the_qemu_provider(settings: Settings, vagrant_vm: str, tmp_path: Path) -> None:
-    options = ModuleOptions(MODULES / "leaky")
-    on_vagrant = runs.kernel_module_run(settings_for(settings, "vagrant"), options, vagrant_vm, tmp_path / "vagrant")
+    leaky = MODULES / "leaky"
+    on_vagrant = run_module(settings_for(settings, "vagrant"), vagrant_vm, tmp_path / "vagrant", module_dir=leaky)
     qemu_vm = f"e2e-q-{uuid.uuid4().hex[:6]}"
     try:
-        on_qemu = runs.kernel_module_run(settings, options, qemu_vm, tmp_path / "qemu")
+        on_qemu = run_module(settings, qemu_vm, tmp_path / "qemu", module_dir=leaky)
     finally:
         machines.open_existing(settings, qemu_vm).destroy()
     verdicts = [{t.name: t.status for t in record.runs[0].tests} for record in (on_vagrant, on_qemu)]

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from toolkit.errors import UserError
-from toolkit.results import reports, store
-from toolkit.results.records import DomainRun, ModuleInfo, RunRecord, Status, TestRecord, worst
+from toolkit.results import reports, schema, store
+from toolkit.results.records import DomainRun, RunRecord, Status, SubjectInfo, TestRecord, worst
 
 
 def _record(run_id: str = "20261127-120000-abcd") -> RunRecord:
@@ -23,7 +23,9 @@ def _record(run_id: str = "20261127-120000-abcd") -> RunRecord:
         TestRecord("concurrency", Status.SKIPPED, 0.0, "needs load to pass"),
         TestRecord("hang_detection", Status.ERROR, 1.0, "guest trouble: no SSH answer"),
     )
-    run = DomainRun("6.1.0-50-amd64", "6.1", "qemu", "tcg", ModuleInfo("leaky", "/src/leaky"), "kernel_module", tests)
+    run = DomainRun(
+        "6.1.0-50-amd64", "6.1", "qemu", "tcg", SubjectInfo("module", "leaky", "/src/leaky"), "kernel_module", tests
+    )
     return RunRecord(
         run_id, "2026-11-27T12:00:00+00:00", "2026-11-27T12:01:00+00:00", "0.1.0", {"hostname": "h"}, (run,)
     )
@@ -34,16 +36,9 @@ def test_record_round_trips_through_the_result_contract() -> None:
     data = json.loads(json.dumps(record.to_dict()))
     assert data["summary"] == {"passed": 1, "failed": 1, "error": 1, "skipped": 1}
     assert data["runs"][0]["tests"][1]["status"] == "failed"
-    assert set(data["runs"][0]) == {
-        "kernel",
-        "kernel_line",
-        "provider",
-        "accel",
-        "module",
-        "domain",
-        "tests",
-        "kernel_package",
-    }
+    assert data["runs"][0]["subject"] == {"kind": "module", "name": "leaky", "source": "/src/leaky", "version": ""}
+    assert data["runs"][0]["module"] == {"name": "leaky", "dir": "/src/leaky", "srcversion": ""}
+    assert schema.problems(data) == []
     assert RunRecord.from_dict(data) == record
 
 
@@ -61,7 +56,7 @@ def test_exit_status_is_1_when_anything_failed_or_errored() -> None:
                 "6.1",
                 "qemu",
                 "tcg",
-                ModuleInfo("m", "d"),
+                SubjectInfo("module", "m", "d"),
                 "kernel_module",
                 (TestRecord("build", Status.PASSED, 1.0),),
             ),
@@ -124,7 +119,9 @@ def _two_lines(memory_leak: Status) -> RunRecord:
             TestRecord("build", Status.PASSED, 1.0),
             TestRecord("memory_leak", leak, 2.0, f"leak {leak.value}", {}, ("kmalloc: call_site=0xffffffffc0001000",)),
         )
-        return DomainRun(f"{line}.0-1-amd64", line, "qemu", "tcg", ModuleInfo("vexfs", "/k"), "kernel_module", tests)
+        return DomainRun(
+            f"{line}.0-1-amd64", line, "qemu", "tcg", SubjectInfo("module", "vexfs", "/k"), "kernel_module", tests
+        )
 
     return RunRecord(
         f"run-{memory_leak.value}", "s", "f", "v", {}, (run("6.1", Status.PASSED), run("6.12", memory_leak))
@@ -150,3 +147,30 @@ def test_diff_lists_only_what_changed_per_kernel_and_test() -> None:
     rows = reports.diff(_two_lines(Status.PASSED), _two_lines(Status.FAILED))
     assert rows == [["6.12", "vexfs", "memory_leak", "passed", "failed"]]
     assert reports.diff_table(_two_lines(Status.PASSED), _two_lines(Status.PASSED)).startswith("no changes")
+
+
+WAVE1 = Path(__file__).parent / "fixtures" / "results" / "wave1.json"
+
+
+def test_a_wave1_results_file_keeps_the_contract_and_loads_for_show_and_diff(tmp_path: Path) -> None:
+    data = json.loads(WAVE1.read_text())
+    assert "subject" not in data["runs"][0] and schema.problems(data) == []
+    (tmp_path / data["run_id"]).mkdir()
+    (tmp_path / data["run_id"] / "results.json").write_text(WAVE1.read_text())
+    old = store.load(tmp_path, data["run_id"])
+    assert old.runs[0].subject == SubjectInfo("module", "vexfs", "/work/main/kernel/vexfs", "")
+    assert "vexfs" in reports.matrix(old) and "8 passed" in reports.table(old)
+    assert reports.diff(old, _record()) and reports.diff_table(old, old).startswith("no changes")
+
+
+def test_results_that_break_the_contract_are_refused_in_one_line(tmp_path: Path) -> None:
+    broken = json.loads(WAVE1.read_text())
+    broken["runs"][0]["tests"][0]["status"] = "green"
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "results.json").write_text(json.dumps(broken))
+    with pytest.raises(UserError, match="runs/0/tests/0/status: 'green' is not one of"):
+        store.load(tmp_path, "bad")
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "cut" / "results.json").write_text(WAVE1.read_text()[:300])
+    with pytest.raises(UserError, match="is not valid JSON"):
+        store.load(tmp_path, "cut")

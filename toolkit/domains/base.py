@@ -1,20 +1,24 @@
-"""The domain framework: test cases that return verdicts, run in order with their prerequisites.
+"""The domain framework: what a domain declares, and the runner that turns its test cases into records.
 
-A Domain checks its constraints before anything runs, then runs its cases in order. A case
-whose prerequisites did not pass is skipped with the reason. When a case leaves the guest
-dirty or unreachable, the guest is recovered (rolled back or replaced) before the next one.
+A domain declares itself once (a `Domain`): its name, its test cases in order, its options
+(a dataclass of `option()` fields, see options.py) and their constraints, how it finds its
+subjects on a machine, and what it records about each subject. Test cases return verdicts,
+or raise `Finding` from inside a guest step; a case whose prerequisites did not pass is
+skipped with the reason; a guest left dirty or unreachable is recovered before the next case.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
-from toolkit.machines.base import MachineError
+from toolkit.config import Settings
+from toolkit.machines.base import Machine, MachineError
 from toolkit.progress import Progress
-from toolkit.results.records import Status, TestRecord
+from toolkit.results.records import Status, SubjectInfo, TestRecord
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,27 @@ class Verdict:
         return cls(Status.FAILED, message, metrics, tuple(kernel_log), guest_dirty)
 
     @classmethod
+    def error(cls, message: str, **metrics: Any) -> Verdict:
+        return cls(Status.ERROR, message, metrics)
+
+    @classmethod
     def skipped(cls, reason: str) -> Verdict:
         return cls(Status.SKIPPED, reason)
 
 
+class Finding(Exception):
+    """A verdict reached in the middle of a case (a step hung, the kernel logged a problem)."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.message)
+        self.verdict = verdict
+
+
 class Subject(Protocol):
     """What the cases of a domain work on; it knows how to bring its guest back to a clean state."""
+
+    @property
+    def info(self) -> SubjectInfo: ...
 
     def healthy(self) -> bool: ...
 
@@ -51,29 +70,54 @@ class Subject(Protocol):
     def evidence(self) -> list[str]: ...
 
 
-class TestCase(Protocol):
-    name: str
-    needs: tuple[str, ...]
+S = TypeVar("S", bound=Subject, contravariant=True)
 
-    def run(self, subject: Any) -> Verdict: ...
+
+class TestCase(Protocol[S]):
+    """One test: its name, the tests that must pass first, and what it does to a subject."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def needs(self) -> tuple[str, ...]: ...
+
+    def run(self, subject: S) -> Verdict: ...
 
 
 @dataclass(frozen=True)
-class Domain:
-    """A named, ordered set of test cases."""
+class Target:
+    """Where a domain's subjects live: a running machine, its kernel, a folder for files of the run."""
+
+    machine: Machine
+    kernel_release: str
+    work_dir: Path
+    progress: Progress
+
+
+OptionsT = TypeVar("OptionsT")
+
+
+@dataclass(frozen=True)
+class Domain(Generic[OptionsT]):
+    """A domain as it registers itself: everything the runner, results and commands need to know."""
 
     name: str
-    cases: tuple[TestCase, ...]
+    summary: str
+    cases: tuple[TestCase[Any], ...]
+    options: type[OptionsT]
+    subjects: Callable[[Target, OptionsT], Iterator[Subject]]
+    describe: Callable[
+        [OptionsT], SubjectInfo
+    ]  # the subject as known before anything ran (for a line that cannot start)
+    constraints: Callable[[OptionsT, Settings], list[str]] = lambda options, settings: []
 
     @property
     def test_names(self) -> tuple[str, ...]:
         return tuple(case.name for case in self.cases)
 
-    def run(self, subject: Subject, progress: Progress) -> list[TestRecord]:
-        return run_cases(self.cases, subject, progress)
 
-
-def _blocked_by(case: TestCase, done: dict[str, TestRecord]) -> str | None:
+def _blocked_by(case: TestCase[Any], done: dict[str, TestRecord]) -> str | None:
     for need in case.needs:
         record = done.get(need)
         if record is None:
@@ -85,16 +129,26 @@ def _blocked_by(case: TestCase, done: dict[str, TestRecord]) -> str | None:
     return None
 
 
-def _run_case(case: TestCase, subject: Subject) -> Verdict:
+def _run_case(case: TestCase[Any], subject: Subject) -> Verdict:
     try:
         return case.run(subject)
+    except Finding as finding:
+        return finding.verdict
     except MachineError as error:
         detail = f" (command: {error.command})" if error.command else ""
         return Verdict(Status.ERROR, f"guest trouble: {error}{detail}", {}, tuple(subject.evidence()), guest_dirty=True)
 
 
-def run_cases(cases: Sequence[TestCase], subject: Subject, progress: Progress) -> list[TestRecord]:
-    """Run cases in order; skip those whose prerequisites failed; recover the guest after trouble."""
+def run_cases(
+    cases: Sequence[TestCase[Any]],
+    subject: Subject,
+    progress: Progress,
+    on_record: Callable[[list[TestRecord]], None] = lambda records: None,
+) -> list[TestRecord]:
+    """Run cases in order; skip those whose prerequisites failed; recover the guest after trouble.
+
+    on_record gets the records so far after every case, so a caller can save them as they come.
+    """
     done: dict[str, TestRecord] = {}
     for index, case in enumerate(cases, start=1):
         started = time.monotonic()
@@ -105,6 +159,7 @@ def run_cases(cases: Sequence[TestCase], subject: Subject, progress: Progress) -
         if verdict.guest_dirty or (verdict.status is not Status.SKIPPED and not subject.healthy()):
             message += f" [{subject.recover()}]"
         done[case.name] = TestRecord(case.name, verdict.status, duration, message, verdict.metrics, verdict.kernel_log)
+        on_record(list(done.values()))
         progress.say(
             f"({index}/{len(cases)}) {case.name}: {verdict.status.value} in {duration:.1f} s"
             + (f" - {message.splitlines()[0]}" if verdict.status is not Status.PASSED else "")

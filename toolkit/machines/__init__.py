@@ -8,14 +8,14 @@ from toolkit.boxes.recipe import BoxRecipe
 from toolkit.config import Settings
 from toolkit.errors import UserError
 from toolkit.machines import record
+from toolkit.machines.base import Machine, Provider
 from toolkit.machines.qemu import QemuMachine
 from toolkit.machines.vagrant import VagrantMachine
 
-PROVIDERS: dict[str, type[QemuMachine] | type[VagrantMachine]] = {"qemu": QemuMachine, "vagrant": VagrantMachine}
-AnyMachine = QemuMachine | VagrantMachine
+PROVIDERS: dict[str, Provider] = {"qemu": QemuMachine, "vagrant": VagrantMachine}
 
 
-def provider_class(name: str) -> type[QemuMachine] | type[VagrantMachine]:
+def provider_class(name: str) -> Provider:
     try:
         return PROVIDERS[name]
     except KeyError:
@@ -30,7 +30,7 @@ def box_for(settings: Settings, kernel: str) -> store.Box:
     )
 
 
-def define(settings: Settings, name: str) -> AnyMachine:
+def define(settings: Settings, name: str) -> Machine:
     """The VM called name for the configured kernel and provider, recorded (not yet started)."""
     machine_class = provider_class(settings.provider)
     kernels.select(settings.kernel)
@@ -38,7 +38,7 @@ def define(settings: Settings, name: str) -> AnyMachine:
     return machine_class.define(settings, name, box_for(settings, settings.kernel))
 
 
-def open_existing(settings: Settings, name: str) -> AnyMachine:
+def open_existing(settings: Settings, name: str) -> Machine:
     known = record.load(settings, name)
     return provider_class(known.provider)(settings, known)
 

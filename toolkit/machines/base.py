@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from toolkit.boxes.store import Box
+    from toolkit.config import Settings
+    from toolkit.machines.record import VmRecord
+    from toolkit.machines.ssh import SshTarget
 
 
 @dataclass(frozen=True)
@@ -58,23 +64,37 @@ class MachineStatus:
 
 
 class Machine(Protocol):
-    """A VM a test can drive: boot it, run commands, move files, read its kernel log, roll it back."""
+    """A VM a test or command can drive: boot it, run commands, move files, read its logs, roll it back.
+
+    Both providers (qemu, vagrant) satisfy it; callers use nothing else.
+    """
 
     name: str
     provider: str
+    record: VmRecord
+
+    @property
+    def box(self) -> Box: ...
 
     @property
     def sysroot(self) -> Path | None:
         """The guest's root filesystem tree on the host (for native builds in a chroot), if there is one."""
         ...
 
-    def up(self) -> None: ...
+    @property
+    def console_log(self) -> Path: ...
+
+    def up(self, cold: bool = False) -> None: ...
+
+    def running(self) -> bool: ...
 
     def run(self, command: str, timeout: float, sudo: bool = False) -> CommandResult: ...
 
     def put(self, local: Path, remote: str) -> None: ...
 
     def get(self, remote: str, local: Path) -> None: ...
+
+    def ssh_target(self, user: str = ...) -> SshTarget: ...
 
     def kernel_log(self) -> str: ...
 
@@ -91,3 +111,15 @@ class Machine(Protocol):
     def destroy(self) -> None: ...
 
     def status(self) -> MachineStatus: ...
+
+
+class Provider(Protocol):
+    """A provider's class: what the host needs for it, and its machines, new or recorded."""
+
+    provider: str
+
+    def require_host_tools(self, settings: Settings) -> None: ...
+
+    def define(self, settings: Settings, name: str, box: Box) -> Machine: ...
+
+    def __call__(self, settings: Settings, record: VmRecord) -> Machine: ...

@@ -4,6 +4,7 @@ one persistent SSH connection per guest user."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
 from toolkit.boxes.store import Box
 from toolkit.config import Settings
@@ -26,7 +27,7 @@ class RecordedMachine:
         self._sessions = GuestSessions(self.ssh_target, self.dir / "commands.log")
 
     @classmethod
-    def define(cls, settings: Settings, name: str, box: Box):  # noqa: ANN206 - the provider's own class
+    def define(cls, settings: Settings, name: str, box: Box) -> Self:
         """The VM called name, recorded now for box unless it exists already."""
         return cls(settings, define_vm(settings, name, cls.provider, box))
 

@@ -1,4 +1,8 @@
-"""Result records: plain frozen data, serialised to the result contract in DESIGN.md."""
+"""Result records: plain frozen data, serialised to the result contract (schema.json beside this file).
+
+Wave-1 files carried a `module` object where records now carry a generic `subject`; they
+still load, and module subjects are still written with `module` too for wave-1 readers.
+"""
 
 from __future__ import annotations
 
@@ -46,32 +50,50 @@ class TestRecord:
 
 
 @dataclass(frozen=True)
-class ModuleInfo:
+class SubjectInfo:
+    """What a domain's tests ran on: its kind (module, filesystem, ...), name, where it came from, its version."""
+
+    kind: str
     name: str
-    dir: str
-    srcversion: str = ""
+    source: str
+    version: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    def as_wave1_module(self) -> dict[str, str]:
+        return {"name": self.name, "dir": self.source, "srcversion": self.version}
+
+    @classmethod
+    def from_wave1_module(cls, module: dict[str, str]) -> SubjectInfo:
+        return cls("module", module["name"], module.get("dir", ""), module.get("srcversion", ""))
 
 
 @dataclass(frozen=True)
 class DomainRun:
-    """One domain's tests for one module on one kernel."""
+    """One domain's tests for one subject on one kernel."""
 
     kernel: str
     kernel_line: str
     provider: str
     accel: str
-    module: ModuleInfo
+    subject: SubjectInfo
     domain: str
     tests: tuple[TestRecord, ...]
     kernel_package: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "module": asdict(self.module), "tests": [t.to_dict() for t in self.tests]}
+        data = {**asdict(self), "subject": self.subject.to_dict(), "tests": [t.to_dict() for t in self.tests]}
+        if self.subject.kind == "module":
+            data["module"] = self.subject.as_wave1_module()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DomainRun:
+        fields = {key: value for key, value in data.items() if key != "module"}
+        subject = SubjectInfo(**data["subject"]) if "subject" in data else SubjectInfo.from_wave1_module(data["module"])
         tests = tuple(TestRecord.from_dict(t) for t in data["tests"])
-        return cls(**{**data, "module": ModuleInfo(**data["module"]), "tests": tests})
+        return cls(**{**fields, "subject": subject, "tests": tests})
 
 
 @dataclass(frozen=True)
@@ -84,6 +106,7 @@ class RunRecord:
     toolkit_version: str
     host: dict[str, Any]
     runs: tuple[DomainRun, ...]
+    interrupted: bool = False
 
     def summary(self) -> dict[str, int]:
         counts = {status.value: 0 for status in Status}

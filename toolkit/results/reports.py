@@ -21,15 +21,20 @@ def _short(text: str, width: int = MESSAGE_WIDTH) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
+def subject_heading(record: RunRecord) -> str:
+    """What the subject column is called: its kind ("module"), or the kinds when domains differ."""
+    return "/".join(sorted({run.subject.kind for run in record.runs})) or "subject"
+
+
 def table(record: RunRecord) -> str:
-    """One row per test: kernel, module, test, status, duration, key metric, message; then totals."""
+    """One row per test: kernel, subject, test, status, duration, key metric, message; then totals."""
     rows = []
     for run in record.runs:
         for test in run.tests:
             rows.append(
                 [
                     run.kernel_line,
-                    run.module.name,
+                    run.subject.name,
                     test.name,
                     SYMBOL[test.status],
                     f"{test.duration_s:.1f}s",
@@ -38,7 +43,9 @@ def table(record: RunRecord) -> str:
                 ]
             )
     body = tabulate(
-        rows, headers=["kernel", "module", "test", "status", "duration", "key metric", "message"], disable_numparse=True
+        rows,
+        headers=["kernel", subject_heading(record), "test", "status", "duration", "key metric", "message"],
+        disable_numparse=True,
     )
     counts = record.summary()
     totals = ", ".join(
@@ -53,7 +60,7 @@ def junit(record: RunRecord) -> str:
     for run in record.runs:
         counts = {s: sum(t.status is s for t in run.tests) for s in Status}
         suite = ET.SubElement(
-            suites, "testsuite", name=f"{run.domain}.{run.kernel_line}.{run.module.name}",
+            suites, "testsuite", name=f"{run.domain}.{run.kernel_line}.{run.subject.name}",
             tests=str(len(run.tests)), failures=str(counts[Status.FAILED]), errors=str(counts[Status.ERROR]),
             skipped=str(counts[Status.SKIPPED]), time=f"{sum(t.duration_s for t in run.tests):.3f}",
         )  # fmt: skip
@@ -61,7 +68,7 @@ def junit(record: RunRecord) -> str:
             case = ET.SubElement(
                 suite,
                 "testcase",
-                classname=f"{run.domain}.{run.kernel_line}.{run.module.name}",
+                classname=f"{run.domain}.{run.kernel_line}.{run.subject.name}",
                 name=test.name,
                 time=f"{test.duration_s:.3f}",
             )
@@ -83,7 +90,7 @@ def as_json(record: RunRecord) -> str:
 def as_csv(record: RunRecord) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["run_id", "kernel", "kernel_line", "module", "domain", "test", "status", "duration_s", "message"])
+    writer.writerow(["run_id", "kernel", "kernel_line", "subject", "domain", "test", "status", "duration_s", "message"])
     for run in record.runs:
         for test in run.tests:
             writer.writerow(
@@ -91,7 +98,7 @@ def as_csv(record: RunRecord) -> str:
                     record.run_id,
                     run.kernel,
                     run.kernel_line,
-                    run.module.name,
+                    run.subject.name,
                     run.domain,
                     test.name,
                     test.status.value,
@@ -103,7 +110,7 @@ def as_csv(record: RunRecord) -> str:
 
 
 def _lines_and_tests(record: RunRecord) -> tuple[list[tuple[str, str]], list[str]]:
-    rows = [(run.kernel_line, run.module.name) for run in record.runs]
+    rows = [(run.kernel_line, run.subject.name) for run in record.runs]
     tests: list[str] = []
     for run in record.runs:
         tests.extend(test.name for test in run.tests if test.name not in tests)
@@ -116,8 +123,8 @@ def matrix(record: RunRecord) -> str:
     body = []
     for run in record.runs:
         statuses = {test.name: SYMBOL[test.status] for test in run.tests}
-        body.append([run.kernel_line, run.kernel or "-", run.module.name, *(statuses.get(name, "") for name in tests)])
-    return tabulate(body, headers=["kernel", "release", "module", *tests], disable_numparse=True)
+        body.append([run.kernel_line, run.kernel or "-", run.subject.name, *(statuses.get(name, "") for name in tests)])
+    return tabulate(body, headers=["kernel", "release", subject_heading(record), *tests], disable_numparse=True)
 
 
 COLOURS = {Status.PASSED: "#2e7d32", Status.FAILED: "#c62828", Status.ERROR: "#ef6c00", Status.SKIPPED: "#9e9e9e"}
@@ -130,21 +137,21 @@ def html(record: RunRecord) -> str:
     for run in record.runs:
         by_name = {test.name: test for test in run.tests}
         row = [
-            f"<th>{escape(run.kernel_line)}<br><small>{escape(run.kernel)}</small></th><th>{escape(run.module.name)}</th>"
+            f"<th>{escape(run.kernel_line)}<br><small>{escape(run.kernel)}</small></th><th>{escape(run.subject.name)}</th>"
         ]
         for name in tests:
             test = by_name.get(name)
             if test is None:
                 row.append("<td></td>")
                 continue
-            anchor = f"{run.kernel_line}-{run.module.name}-{name}"
+            anchor = f"{run.kernel_line}-{run.subject.name}-{name}"
             label = SYMBOL[test.status]
             if test.status in (Status.FAILED, Status.ERROR):
                 label = f'<a href="#{escape(anchor)}">{label}</a>'
                 log = "\n".join(test.kernel_log) or "(no kernel log lines)"
                 console = f"{run.kernel_line}/vm/console.log"
                 details.append(
-                    f'<h3 id="{escape(anchor)}">{escape(run.kernel_line)} {escape(run.module.name)} {escape(name)}: '
+                    f'<h3 id="{escape(anchor)}">{escape(run.kernel_line)} {escape(run.subject.name)} {escape(name)}: '
                     f"{test.status.value}</h3><p>{escape(test.message)}</p><pre>{escape(log)}</pre>"
                     f'<p><a href="{escape(console)}">console log</a></p>'
                 )
@@ -161,17 +168,17 @@ def html(record: RunRecord) -> str:
         f"<style>{style}</style></head><body><h1>Run {escape(record.run_id)}</h1>"
         f"<p>{counts['passed']} passed, {counts['failed']} failed, {counts['error']} error, {counts['skipped']} skipped; "
         f"started {escape(record.started)}, finished {escape(record.finished)}</p>"
-        f"<table><tr><th>kernel</th><th>module</th>{head}</tr>{''.join(cells)}</table>"
+        f"<table><tr><th>kernel</th><th>{escape(subject_heading(record))}</th>{head}</tr>{''.join(cells)}</table>"
         f"<h2>Failures</h2>{''.join(details) or '<p>none</p>'}</body></html>\n"
     )
 
 
 def diff(before: RunRecord, after: RunRecord) -> list[list[str]]:
-    """Rows (kernel, module, test, before, after) for every test whose status changed, appeared or went."""
+    """Rows (kernel, subject, test, before, after) for every test whose status changed, appeared or went."""
 
     def statuses(record: RunRecord) -> dict[tuple[str, str, str], str]:
         return {
-            (run.kernel_line, run.module.name, test.name): test.status.value
+            (run.kernel_line, run.subject.name, test.name): test.status.value
             for run in record.runs
             for test in run.tests
         }
@@ -185,7 +192,9 @@ def diff_table(before: RunRecord, after: RunRecord) -> str:
     rows = diff(before, after)
     if not rows:
         return f"no changes between {before.run_id} and {after.run_id}"
-    return tabulate(rows, headers=["kernel", "module", "test", before.run_id, after.run_id], disable_numparse=True)
+    return tabulate(
+        rows, headers=["kernel", subject_heading(after), "test", before.run_id, after.run_id], disable_numparse=True
+    )
 
 
 FORMATS = {

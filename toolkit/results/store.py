@@ -10,7 +10,7 @@ from pathlib import Path
 
 from toolkit.errors import UserError
 from toolkit.files import atomic_write
-from toolkit.results import reports
+from toolkit.results import reports, schema
 from toolkit.results.records import RunRecord
 
 LATEST = "latest"
@@ -49,4 +49,11 @@ def load(results_root: Path, run_id: str | None = None) -> RunRecord:
         known = sorted(p.parent.name for p in results_root.glob("*/results.json")) if results_root.is_dir() else []
         hint = "run `invoke test.kernel` first" if not known else f"recent runs: {', '.join(known[-5:])}"
         raise UserError(f"no results for run {name!r} in {results_root}: {hint}")
-    return RunRecord.from_dict(json.loads(path.read_text()))
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{path} is not valid JSON ({error}): the run was cut short; remove that folder") from None
+    wrong = schema.problems(data)
+    if wrong:
+        raise UserError(f"{path} does not follow the result contract ({wrong[0]}): remove or repair it")
+    return RunRecord.from_dict(data)

@@ -31,6 +31,7 @@ class BuiltModule:
     srcversion: str
     parameters: dict[str, str]
     code_sections: dict[str, int]
+    symbols: tuple[elf.Symbol, ...]
 
     @classmethod
     def read(cls, path: Path) -> BuiltModule:
@@ -47,6 +48,7 @@ class BuiltModule:
             srcversion=info.get("srcversion", [""])[0],
             parameters=parameters,
             code_sections=code,
+            symbols=tuple(elf.function_symbols(path)),
         )
 
 
@@ -112,7 +114,9 @@ def build_in_chroot(sysroot: Path, release: str, source_dir: Path, work_dir: Pat
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         returncode, output = done.returncode, done.stdout + done.stderr
     except subprocess.TimeoutExpired as expired:
-        returncode, output = 124, f"{expired.stdout or ''}\nerror: build timed out after {timeout:g} s"
+        partial = expired.stdout or b""
+        text = partial.decode(errors="replace") if isinstance(partial, bytes) else partial
+        returncode, output = 124, f"{text}\nerror: build timed out after {timeout:g} s"
     finally:
         (sysroot / "mnt" / mount_name).rmdir()
     output = output.replace(f"/mnt/{mount_name}", str(source_dir))

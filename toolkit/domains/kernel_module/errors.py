@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from toolkit.domains.base import Verdict
-from toolkit.domains.kernel_module import verdicts
-from toolkit.domains.kernel_module.subject import GUEST_DIR, ModuleUnderTest
+from toolkit.domains.guest import GUEST_DIR
+from toolkit.domains.kernel_module.subject import ModuleUnderTest
 
 NUMERIC_TYPES = ("byte", "short", "ushort", "int", "uint", "long", "ulong", "ullong", "hexint", "bool", "invbool")
 
@@ -39,7 +41,7 @@ def _must_succeed(status: int, output: str, loaded: bool) -> str | None:
 
 
 def checks(subject: ModuleUnderTest) -> list[Check]:
-    name, ko = subject.name, subject.guest_ko
+    name, ko = subject.name, shlex.quote(subject.guest_ko)
     corrupt = f"{GUEST_DIR}/corrupt.ko"
     found = [
         Check("rmmod of an absent module", f"rmmod {name}", _must_fail_with("not currently loaded", "No such file")),
@@ -88,18 +90,18 @@ class ErrorHandling:
         outcomes: dict[str, str] = {}
         wrong: list[str] = []
         for check in checks(subject):
-            marker = subject.mark(f"error_handling {check.name}")
-            result = subject.root(f"{check.command} 2>&1", timeout=subject.options.load_timeout_s)
-            problems = subject.problems_since(marker)
-            if problems:
-                return verdicts.from_problems(f"{check.name} logged a problem", problems, checks=outcomes)
-            loaded = subject.loaded()
-            problem = check.expect(result.exit_status, result.stdout, loaded)
-            outcomes[check.name] = problem or (result.stdout.strip().splitlines() or ["ok"])[-1]
+            step = subject.guest.step(
+                check.name, f"{check.command} 2>&1", subject.options.load_timeout_s, checks=outcomes
+            )
+            problem = check.expect(step.result.exit_status, step.result.stdout, subject.loaded())
+            outcomes[check.name] = problem or (step.result.stdout.strip().splitlines() or ["ok"])[-1]
             if problem:
                 wrong.append(f"{check.name}: {problem}")
             subject.unload_quietly()
-        metrics = {"checks": outcomes, "key_metric": f"{len(outcomes) - len(wrong)}/{len(outcomes)} clean"}
+        metrics: dict[str, Any] = {
+            "checks": outcomes,
+            "key_metric": f"{len(outcomes) - len(wrong)}/{len(outcomes)} clean",
+        }
         if wrong:
             return Verdict.failed("; ".join(wrong), guest_dirty=True, **metrics)
         return Verdict.passed(f"{len(outcomes)} deliberate mistakes all failed cleanly", **metrics)

@@ -11,16 +11,15 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from toolkit import kernel_log
 from toolkit.domains import elf
 from toolkit.domains.base import Verdict
-from toolkit.domains.kernel_module import verdicts
+from toolkit.domains.guest import problem_verdict
 from toolkit.domains.kernel_module.subject import ModuleUnderTest
-from toolkit.machines.base import CommandTimedOut
 from toolkit.results.records import Status
 
-TRACING = "/sys/kernel/tracing"
 ALLOC_EVENTS = ("kmalloc", "kmalloc_node", "kmem_cache_alloc", "kmem_cache_alloc_node")
 FREE_EVENTS = ("kfree", "kmem_cache_free")
 EVENT = re.compile(r"^\s*\S.*?-\d+\s+\[\d+\]\s+\S+\s+[\d.]+:\s+(?P<event>\w+):\s+(?P<fields>.*)$")
@@ -107,80 +106,58 @@ def attribute(
     return [Leak(site, count, sizes[site], tuple(lines[site])) for site, count in sites.most_common()]
 
 
-def _events_script(enable: int) -> str:
-    events = " ".join(f"{TRACING}/events/kmem/{name}/enable" for name in ALLOC_EVENTS + FREE_EVENTS)
-    return f"for e in {events}; do [ -e $e ] && echo {enable} > $e; done"
-
-
 class MemoryLeak:
     name = "memory_leak"
     needs = ("unload",)
 
     def run(self, subject: ModuleUnderTest) -> Verdict:
         assert subject.module is not None
-        name, sections_dir = subject.name, f"/sys/module/{subject.name}/sections"
-        code = subject.module.code_sections
+        name, code = subject.name, subject.module.code_sections
         trace_file = "/tmp/vexfs-vmtest-trace"
-        record = (
-            f"echo 0 > {TRACING}/tracing_on; echo > {TRACING}/trace; echo 16384 > {TRACING}/buffer_size_kb;"
-            f" {_events_script(1)}; echo 1 > {TRACING}/tracing_on;"
-            f" {subject.insmod_command()} || {{ echo 0 > {TRACING}/tracing_on; {_events_script(0)}; exit 3; }};"
-            f' for s in {" ".join(code)}; do echo "section $s $(cat {sections_dir}/$s 2>/dev/null)"; done;'
-            f" {subject.exercise_commands()}; rmmod {name}; rc=$?;"
-            f" echo 0 > {TRACING}/tracing_on; {_events_script(0)};"
-            f" cat {TRACING}/trace > {trace_file}; chmod 644 {trace_file};"
-            f" cat {TRACING}/per_cpu/cpu*/stats | awk '/^overrun/{{s+=$2}} END{{print \"overrun \" s+0}}';"
-            f" echo > {TRACING}/trace; exit $rc"
+        command = subject.script(
+            "leak-trace.sh", EVENTS=" ".join(ALLOC_EVENTS + FREE_EVENTS), SECTIONS=" ".join(code), TRACE_OUT=trace_file
         )
-        marker = subject.mark("memory_leak")
         timeout = subject.options.load_timeout_s * 2 + 60
-        try:
-            result = subject.root(record, timeout=timeout)
-        except CommandTimedOut:
-            return verdicts.hung(subject, marker, "load, exercise and unload under tracing", timeout)
-        problems = subject.problems_since(marker)
-        if problems:
-            return verdicts.from_problems("load/unload under tracing logged a problem", problems)
-        if not result.ok:
+        step = subject.guest.step("load, exercise and unload under tracing", command, timeout)
+        if not step.ok:
             return Verdict.failed(
-                f"load/unload under tracing failed (exit {result.exit_status}): {result.stderr.strip()}",
+                f"load/unload under tracing failed (exit {step.result.exit_status}): {step.result.stderr.strip()}",
                 guest_dirty=True,
             )
-        reported = [line.split() for line in result.stdout.splitlines()]
+        reported = [line.split() for line in step.result.stdout.splitlines()]
         overrun = next((int(words[1]) for words in reported if words[:1] == ["overrun"]), 0)
         ranges = [CodeRange(words[1], int(words[2], 16), code[words[1]]) for words in reported
                   if words[:1] == ["section"] and len(words) == 3]  # fmt: skip
         local = subject.work_dir / f"{name}-memory_leak.trace"
-        subject.machine.get(trace_file, local)
+        subject.guest.machine.get(trace_file, local)
         trace = local.read_text(errors="replace")
-        allocations = unfreed(trace)
-        leaks = attribute(allocations, name, ranges, elf.function_symbols(subject.module.path))
+        leaks = attribute(unfreed(trace), name, ranges, list(subject.module.symbols))
         kmemleak = self._kmemleak(subject)
         events = sum(1 for line in trace.splitlines() if EVENT.match(line))
-        metrics = {
+        call_sites = [f"{leak.call_site}: {leak.count} x, {leak.bytes} bytes" for leak in leaks]
+        leaked_objects, leaked_bytes = sum(leak.count for leak in leaks), sum(leak.bytes for leak in leaks)
+        metrics: dict[str, Any] = {
             "method": "kmem tracepoints" + (" + kmemleak" if kmemleak is not None else ""),
-            "events": events, "overrun": overrun, "leaked_objects": sum(leak.count for leak in leaks),
-            "leaked_bytes": sum(leak.bytes for leak in leaks),
-            "call_sites": [f"{leak.call_site}: {leak.count} x, {leak.bytes} bytes" for leak in leaks],
-            "key_metric": f"{sum(leak.bytes for leak in leaks)} B leaked",
+            "events": events, "overrun": overrun, "leaked_objects": leaked_objects, "leaked_bytes": leaked_bytes,
+            "call_sites": call_sites, "key_metric": f"{leaked_bytes} B leaked",
         }  # fmt: skip
         if overrun:
             return Verdict(Status.ERROR, f"trace buffer overran ({overrun} events lost): result unreliable", metrics)
         if leaks:
-            sites = "; ".join(metrics["call_sites"])
             evidence = [line for leak in leaks for line in leak.trace_lines[:20]]
             return Verdict.failed(
-                f"leaked {metrics['leaked_objects']} objects, {metrics['leaked_bytes']} bytes: {sites}",
+                f"leaked {leaked_objects} objects, {leaked_bytes} bytes: {'; '.join(call_sites)}",
                 evidence,
                 guest_dirty=True,
                 **metrics,
             )
         if kmemleak:
-            return verdicts.from_problems("kmemleak reports a leak", kernel_log.classify(kmemleak), **metrics)
+            return problem_verdict("kmemleak reports a leak", kernel_log.classify(kmemleak), **metrics)
         return Verdict.passed(f"no leaks: {events} allocation/free events paired", **metrics)
 
     @staticmethod
     def _kmemleak(subject: ModuleUnderTest) -> list[str] | None:
         """kmemleak's report after a scan, or None when the kernel has no kmemleak."""
-        report = subject.root("k=/sys/kernel/debug/kmemleak; [ -e $k ] || exit 3; echo scan > $k; cat $k", timeout=120)
+        command = "k=/sys/kernel/debug/kmemleak; [ -e $k ] || exit 3; echo scan > $k; cat $k"
+        report = subject.guest.root(command, timeout=120)
         return report.stdout.splitlines() if report.exit_status != 3 else None

@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
+from typing import Any
 
 from toolkit import kernel_log
 from toolkit.domains.base import Verdict
-from toolkit.domains.kernel_module import verdicts
 from toolkit.domains.kernel_module.subject import ModuleUnderTest, with_errno
-from toolkit.machines.base import CommandTimedOut
 
 SLAB_GROWTH_LIMIT_KIB = 4096
-
-
-def probe(subject: ModuleUnderTest) -> dict[str, str]:
-    """Module and kernel state in one round trip."""
-    name = subject.name
-    script = (
-        "echo taint=$(cat /proc/sys/kernel/tainted);"
-        f" grep -q '^{name} ' /proc/modules && echo loaded=1 || echo loaded=0;"
-        f" echo state=$(cat /sys/module/{name}/initstate 2>/dev/null || echo absent);"
-        f" echo refcnt=$(cat /sys/module/{name}/refcnt 2>/dev/null);"
-        f" echo holders=$(ls /sys/module/{name}/holders 2>/dev/null | tr '\\n' ' ');"
-        " echo filesystems=$(awk '{print $NF}' /proc/filesystems | tr '\\n' ' ')"
-    )
-    lines = subject.root(script).stdout.splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
 class Build:
@@ -35,7 +18,11 @@ class Build:
 
     def run(self, subject: ModuleUnderTest) -> Verdict:
         build = subject.build
-        metrics = {"where": build.where, "build_s": round(build.duration_s, 2), "warnings": len(build.warnings)}
+        metrics: dict[str, Any] = {
+            "where": build.where,
+            "build_s": round(build.duration_s, 2),
+            "warnings": len(build.warnings),
+        }
         if not build.ok:
             failed = Verdict.failed(
                 f"build failed ({build.where}): {build.first_error}", build.output.splitlines()[-40:], **metrics
@@ -65,33 +52,23 @@ class Load:
     needs = ("build",)
 
     def run(self, subject: ModuleUnderTest) -> Verdict:
-        before = probe(subject)
-        marker = subject.mark("load")
-        timeout = subject.options.load_timeout_s
-        started = time.monotonic()
-        try:
-            result = subject.root(subject.insmod_command(), timeout=timeout)
-        except CommandTimedOut:
-            return verdicts.hung(subject, marker, "insmod", timeout)
-        load_ms = (time.monotonic() - started) * 1000
-        log = subject.log_since(marker)
-        if not result.ok:
-            return Verdict.failed(
-                f"insmod failed: {with_errno(result.stderr or result.stdout)}", log, exit_status=result.exit_status
-            )
-        problems = kernel_log.classify(log)
-        if problems:
-            return verdicts.from_problems("loading logged a problem", problems)
-        after = probe(subject)
+        before = subject.probe()
+        step = subject.guest.step("insmod", subject.insmod_command(), subject.options.load_timeout_s, judge=False)
+        load_ms = step.result.duration_s * 1000
+        if not step.ok:
+            output = step.result.stderr or step.result.stdout
+            return Verdict.failed(f"insmod failed: {with_errno(output)}", step.log, exit_status=step.result.exit_status)
+        subject.guest.judge(step, "loading")
+        after = subject.probe()
         if after.get("loaded") != "1" or after.get("state") != "live":
             return Verdict.failed(
                 f"insmod succeeded but the module is {after.get('state')} (in /proc/modules: {after.get('loaded')})",
-                log,
+                step.log,
             )
         taint = int(after.get("taint", "0"))
         unexpected = kernel_log.unexpected_taint(int(before.get("taint", "0")), taint)
         subject.filesystems = sorted(set(after["filesystems"].split()) - set(before["filesystems"].split()))
-        metrics = {
+        metrics: dict[str, Any] = {
             "load_ms": round(load_ms),
             "taint": taint,
             "taint_flags": kernel_log.taint_flags(taint),
@@ -100,7 +77,7 @@ class Load:
         }
         if unexpected:
             return Verdict.failed(
-                f"loading tainted the kernel: {', '.join(unexpected)}", log, guest_dirty=True, **metrics
+                f"loading tainted the kernel: {', '.join(unexpected)}", step.log, guest_dirty=True, **metrics
             )
         flags = "".join(flag[0] for flag in kernel_log.taint_flags(taint)) or "none"
         registers = f"; registers filesystem {', '.join(subject.filesystems)}" if subject.filesystems else ""
@@ -112,19 +89,12 @@ class Unload:
     needs = ("load",)
 
     def run(self, subject: ModuleUnderTest) -> Verdict:
-        marker = subject.mark("unload")
-        timeout = subject.options.load_timeout_s
-        started = time.monotonic()
-        try:
-            result = subject.root(f"rmmod {subject.name}", timeout=timeout)
-        except CommandTimedOut:
-            return verdicts.hung(subject, marker, "rmmod", timeout)
-        unload_ms = (time.monotonic() - started) * 1000
-        problems = subject.problems_since(marker)
-        if problems:
-            how = "was killed" if result.exit_status < 0 or result.exit_status > 128 else f"exited {result.exit_status}"
-            return verdicts.from_problems(f"rmmod {how} and the kernel logged a problem", problems)
-        after = probe(subject)
+        step = subject.guest.step("rmmod", f"rmmod {subject.name}", subject.options.load_timeout_s, judge=False)
+        result = step.result
+        how = "was killed" if result.exit_status < 0 or result.exit_status > 128 else f"exited {result.exit_status}"
+        subject.guest.judge(step, f"rmmod {how} and the kernel")
+        unload_ms = result.duration_s * 1000
+        after = subject.probe()
         if not result.ok:
             holders = after.get("holders", "").strip() or "none"
             return Verdict.failed(
@@ -147,38 +117,24 @@ class LifecycleStress:
 
     def run(self, subject: ModuleUnderTest) -> Verdict:
         cycles = subject.options.cycles
-        slab = "awk '/^SUnreclaim:/{print $2}' /proc/meminfo"
-        script = (
-            f"before=$({slab}); i=0; while [ $i -lt {cycles} ]; do i=$((i+1));"
-            f" {subject.insmod_command()} || {{ echo failed=insmod; break; }};"
-            f" {subject.exercise_commands()} || {{ echo failed=exercise; rmmod {subject.name}; break; }};"
-            f" rmmod {subject.name} || {{ echo failed=rmmod; break; }}; done;"
-            f" echo cycles=$i; echo slab_kib=$(( $({slab}) - before ))"
-        )
         timeout = subject.options.load_timeout_s + cycles * 10
-        marker = subject.mark("lifecycle_stress")
-        started = time.monotonic()
-        try:
-            result = subject.root(script, timeout=timeout)
-        except CommandTimedOut:
-            return verdicts.hung(subject, marker, f"{cycles} load/unload cycles", timeout)
-        elapsed = time.monotonic() - started
-        values = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+        step = subject.guest.step(
+            f"{cycles} load/unload cycles", subject.script("cycles.sh", CYCLES=cycles), timeout, judge=False
+        )
+        values = step.values()
         done = int(values.get("cycles", "0"))
         growth = int(values.get("slab_kib", "0"))
-        per_cycle_ms = elapsed * 1000 / max(done, 1)
-        metrics = {
+        per_cycle_ms = step.result.duration_s * 1000 / max(done, 1)
+        metrics: dict[str, Any] = {
             "cycles": done,
             "ms_per_cycle": round(per_cycle_ms),
             "slab_growth_kib": growth,
             "key_metric": f"{done}x, {per_cycle_ms:.0f} ms/cycle",
         }
-        problems = subject.problems_since(marker)
-        if problems:
-            return verdicts.from_problems(f"cycle {done} of {cycles} logged a problem", problems, **metrics)
+        subject.guest.judge(step, f"cycle {done} of {cycles}", **metrics)
         if "failed" in values:
             return Verdict.failed(
-                f"{values['failed']} failed in cycle {done} of {cycles}: {result.stderr.strip()}",
+                f"{values['failed']} failed in cycle {done} of {cycles}: {step.result.stderr.strip()}",
                 guest_dirty=True,
                 **metrics,
             )

@@ -1,20 +1,22 @@
-"""The module under test in its guest: load/unload helpers, kernel-log marks, recovery."""
+"""The module under test in its guest: its options, its guest files, the scripts that use it, recovery."""
 
 from __future__ import annotations
 
 import errno
 import os
-import secrets
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit import kernel_log
+from toolkit.domains.guest import GUEST_DIR, Guest, script_command
 from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
-from toolkit.machines.base import CommandResult, Machine, MachineError
+from toolkit.domains.options import option
+from toolkit.machines.base import MachineError
+from toolkit.results.records import SubjectInfo
 
-GUEST_DIR = "/root/vexfs-vmtest"
+SCRIPTS = Path(__file__).with_name("scripts")
 MOUNT_POINT = "/mnt/vexfs-vmtest"
+BUILD_PLACES = ("chroot", "guest")
 # The kernel reports hangs itself: hung tasks after 10 s, soft lockups after 2 x 5 s.
 WATCHDOG_SYSCTLS = {
     "kernel.hung_task_timeout_secs": "10",
@@ -23,7 +25,6 @@ WATCHDOG_SYSCTLS = {
     "kernel.panic_on_oops": "0",
     "kernel.printk": "7 4 1 7",
 }
-
 
 ERRNO_NAMES = {os.strerror(number): name for number, name in errno.errorcode.items()}
 
@@ -40,115 +41,104 @@ def with_errno(message: str) -> str:
 class ModuleOptions:
     """How to test: which source, which module, its parameters, limits."""
 
-    source_dir: Path
-    module: str | None = None
-    params: tuple[str, ...] = ()
-    build_in: str = "chroot"
-    cycles: int = 20
-    load_timeout_s: float = 25.0
-    watch_s: float = 12.0
-    build_timeout_s: float = 600.0
+    module_dir: Path = option(Path("kernel/vexfs"), "directory with the module's Kbuild/Makefile")
+    module: str | None = option(None, "test only this module when the directory builds several")
+    params: tuple[str, ...] = option((), "NAME=VALUE passed to insmod (repeatable)", flag="module-param")
+    build_in: str = option(
+        "chroot", "where to build: chroot (the box's root filesystem) or guest", choices=BUILD_PLACES
+    )
+    cycles: int = option(20, "load/unload cycles for lifecycle_stress", minimum=1)
+    load_timeout_s: float = option(25.0, "seconds insmod or rmmod may take", minimum=15, cli=False)
+    watch_s: float = option(12.0, "seconds hang_detection uses the module under the watchdogs", minimum=1, cli=False)
+    build_timeout_s: float = option(600.0, "seconds the build may take", minimum=1, cli=False)
+
+    @property
+    def subject_name(self) -> str:
+        return self.module or self.module_dir.name
 
 
 @dataclass
 class ModuleUnderTest:
     """One built module, its guest, and what the tests learn about it as they go."""
 
-    machine: Machine
+    guest: Guest
     options: ModuleOptions
     build: BuildOutcome
     module: BuiltModule | None
     kernel_release: str
     work_dir: Path
     filesystems: list[str] = field(default_factory=list)
-    last_marker: str = ""
 
     @property
     def name(self) -> str:
-        return self.module.name if self.module else (self.options.module or self.options.source_dir.name)
+        return self.module.name if self.module else self.options.subject_name
+
+    @property
+    def info(self) -> SubjectInfo:
+        version = self.module.srcversion if self.module else ""
+        return SubjectInfo("module", self.name, str(self.options.module_dir), version)
 
     @property
     def guest_ko(self) -> str:
         return f"{GUEST_DIR}/{self.name}.ko"
 
     def insmod_command(self, ko: str | None = None, params: tuple[str, ...] | None = None) -> str:
-        args = " ".join(shlex.quote(p) for p in (self.options.params if params is None else params))
-        return f"insmod {ko or self.guest_ko} {args}".strip()
+        """insmod with the module's parameters, each quoted so it reaches the kernel literally."""
+        chosen = self.options.params if params is None else params
+        return shlex.join(["insmod", ko or self.guest_ko, *chosen])
 
-    # guest plumbing
-
-    def root(self, command: str, timeout: float = 60.0) -> CommandResult:
-        return self.machine.run(command, timeout=timeout, sudo=True)
+    def script(self, name: str, **env: str | int) -> str:
+        """A kernel_module script run with the module's environment and its parameters as arguments."""
+        base = {
+            "MODULE": self.name,
+            "KO": self.guest_ko,
+            "FILESYSTEMS": " ".join(self.filesystems),
+            "MOUNT_POINT": MOUNT_POINT,
+        }
+        return script_command(name, *self.options.params, env={**base, **env})
 
     def prepare(self) -> None:
-        """Arm the watchdogs and put the .ko in place (again after every rollback)."""
-        settings = " ".join(f"{key}={shlex.quote(value)}" for key, value in WATCHDOG_SYSCTLS.items())
-        self.root(f"sysctl -q -w {settings} && mkdir -p {GUEST_DIR} {MOUNT_POINT}")
+        """Scripts and .ko into the guest, watchdogs armed (again after every rollback): one transfer."""
+        files = {f"scripts/{path.name}": path for path in sorted(SCRIPTS.glob("*.sh"))}
         if self.module:
-            self.machine.put(self.module.path, f"/tmp/{self.name}.ko")
-            self.root(f"mv /tmp/{self.name}.ko {self.guest_ko}")
+            files[f"{self.name}.ko"] = self.module.path
+        settings = " ".join(f"{key}={shlex.quote(value)}" for key, value in WATCHDOG_SYSCTLS.items())
+        self.guest.install(files, then=f"sysctl -q -w {settings} && mkdir -p {MOUNT_POINT}")
 
-    def mark(self, label: str) -> str:
-        """Write a unique line into the kernel log; problems are looked for after it."""
-        marker = f"vexfs-vmtest: {label} {secrets.token_hex(4)}"
-        self.root(f"echo {shlex.quote(marker)} > /dev/kmsg")
-        self.last_marker = marker
-        return marker
-
-    def log_since(self, marker: str) -> list[str]:
-        """Kernel messages after marker: from dmesg, or from the console if the guest does not answer."""
-        try:
-            return kernel_log.lines_after(self.machine.kernel_log(), marker)
-        except MachineError:
-            return kernel_log.lines_after(self.machine.console_text(), marker)
-
-    def problems_since(self, marker: str) -> list[kernel_log.Problem]:
-        return kernel_log.classify(self.log_since(marker))
+    def probe(self) -> dict[str, str]:
+        """Module and kernel state in one round trip."""
+        result = self.guest.root(script_command("probe.sh", self.name), timeout=15)
+        return dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
 
     def loaded(self) -> bool:
-        return self.root(f"grep -q '^{self.name} ' /proc/modules").ok
-
-    def module_state(self) -> str:
-        """live, coming, going, or absent."""
-        result = self.root(f"cat /sys/module/{self.name}/initstate 2>/dev/null || echo absent")
-        return result.stdout.strip() or "absent"
+        return self.guest.root(f"grep -q '^{self.name} ' /proc/modules").ok
 
     def unload_quietly(self) -> None:
         """Leave the module unloaded (its filesystems unmounted first), whatever a test left behind."""
         if self.loaded():
             unmount = f"umount -a -t {','.join(self.filesystems)} 2>/dev/null; " if self.filesystems else ""
-            self.root(f"{unmount}rmmod {self.name}", timeout=30)
-
-    def exercise_commands(self) -> str:
-        """Shell that uses what the module registered: each filesystem type mounted, read, unmounted."""
-        steps = [
-            f"mount -t {fs} vexfs-vmtest {MOUNT_POINT} && ls -la {MOUNT_POINT} >/dev/null"
-            f" && find {MOUNT_POINT} -type f -exec cat {{}} + >/dev/null; umount {MOUNT_POINT}"
-            for fs in self.filesystems
-        ]
-        return " && ".join(steps) or "true"
+            self.guest.root(f"{unmount}rmmod {self.name}", timeout=30)
 
     # what the domain runner needs
 
     def evidence(self) -> list[str]:
-        """Problem excerpts since the last mark, from the console (which works even when the guest does not)."""
-        problems = kernel_log.classify(kernel_log.lines_after(self.machine.console_text(), self.last_marker))
-        return [line for problem in problems for line in problem.excerpt]
+        return self.guest.evidence()
 
     def healthy(self) -> bool:
         try:
-            answer = self.root("echo ok", timeout=10)
+            state = self.probe().get("state")
         except MachineError:
             return False
-        return answer.stdout.strip() == "ok" and self.module_state() in ("absent", "live")
+        return state in ("absent", "live")
 
     def recover(self) -> str:
         """Roll the guest back to its ready snapshot, or replace it if that fails; then prepare again."""
+        machine = self.guest.machine
         try:
-            self.machine.reset()
+            machine.reset()
             how = "guest rolled back to its ready snapshot"
         except MachineError:
-            self.machine.replace()
+            machine.replace()
             how = "guest replaced"
         self.prepare()
         return how

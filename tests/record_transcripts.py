@@ -1,0 +1,92 @@
+"""Record guest transcripts of the kernel_module domain from real runs of the fixture modules.
+
+    .venv/bin/python -m tests.record_transcripts --kernel 6.1 [FIXTURE ...]
+
+Each fixture (a directory of tests/e2e/modules/, or `vexfs` for kernel/vexfs) is built and
+tested on a fresh VM of the kernel line, as `invoke test.kernel` does, with every machine
+call recorded into tests/unit/transcripts/<line>/<fixture>.json.gz. Re-record after changing
+what a test asks of its guest; tests/unit/test_transcripts.py replays them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests import transcripts
+from toolkit import config, kernels, machines
+from toolkit.domains import kernel_module, options
+from toolkit.domains.base import Target, run_cases
+from toolkit.domains.guest import Guest
+from toolkit.progress import Progress
+
+REPO = Path(__file__).parents[1]
+MODULES = REPO / "tests" / "e2e" / "modules"
+FIXTURES = ("clean", "leaky", "oops_exit", "hang_init", "busy_init", "init_fail", "compile_error", "pair", "vexfs")
+OPTIONS: dict[str, dict[str, Any]] = {"pair": {"module": "second"}}
+CYCLES = 5
+
+
+def source_of(fixture: str) -> Path:
+    return REPO / "kernel" / "vexfs" if fixture == "vexfs" else MODULES / fixture
+
+
+def record(machine: Any, line: str, fixture: str, work_dir: Path) -> dict[str, Any]:
+    """One fixture on a running machine: build, then every case, recorded."""
+    values = {"module_dir": source_of(fixture), "cycles": CYCLES, **OPTIONS.get(fixture, {})}
+    chosen = options.parse(kernel_module.ModuleOptions, values)
+    release = machine.run("uname -r", timeout=30).stdout.strip()
+    progress = Progress(f"{line} {fixture}")
+    build = kernel_module.build(Target(machine, release, work_dir, progress), chosen)
+    recorder = transcripts.RecordingMachine(machine)
+    tokens: list[str] = []
+    plain = Guest(recorder)
+
+    def token() -> str:
+        tokens.append(plain.token())
+        return tokens[-1]
+
+    target = Target(recorder, release, work_dir, progress)
+    expected = []
+    for subject in kernel_module.built_subjects(target, chosen, build, Guest(recorder, token)):
+        for test in run_cases(kernel_module.DOMAIN.cases, subject, progress):
+            expected.append({"subject": subject.name, "test": test.name, "status": test.status.value,
+                             "message": test.message})  # fmt: skip
+    saved_options = {key: value for key, value in values.items() if key != "module_dir"}
+    return {
+        "line": line, "kernel_release": release, "fixture": fixture, "options": saved_options,
+        "build": transcripts.build_to_json(build), "tokens": tokens, "calls": recorder.calls, "expected": expected,
+    }  # fmt: skip
+
+
+def main(argv: list[str]) -> int:
+    arguments = argparse.ArgumentParser(prog="python -m tests.record_transcripts", description=__doc__)
+    arguments.add_argument("--kernel", default="6.1")
+    arguments.add_argument("fixtures", nargs="*", default=list(FIXTURES))
+    args = arguments.parse_args(argv)
+    line = kernels.select(args.kernel).name
+    settings = dataclasses.replace(config.load(), kernel=line)
+    vm_name = f"transcripts-{line}-{uuid.uuid4().hex[:6]}"
+    machine = machines.define(settings, vm_name)
+    try:
+        machine.up()
+        for fixture in args.fixtures:
+            with tempfile.TemporaryDirectory() as work_dir:
+                transcript = record(machine, line, fixture, Path(work_dir))
+            path = transcripts.TRANSCRIPTS / line / f"{fixture}.json.gz"
+            transcripts.save(path, transcript)
+            verdicts = ", ".join(f"{e['test']} {e['status']}" for e in transcript["expected"])
+            print(f"{path.relative_to(REPO)}: {len(transcript['calls'])} calls; {verdicts}", flush=True)
+            machine.reset()
+    finally:
+        machine.destroy()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

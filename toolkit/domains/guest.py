@@ -1,0 +1,137 @@
+"""Guest steps: the one way every test does work in its guest.
+
+A step writes a unique mark into the kernel log, runs a command (usually one of the domain's
+shipped scripts) as root under a timeout, and reads what the kernel said after the mark. A
+step that does not return in time, or after which the kernel reported a problem, ends the
+test with a `Finding` whose verdict quotes the kernel's own lines.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import shlex
+import tarfile
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolkit import kernel_log
+from toolkit.domains.base import Finding, Verdict
+from toolkit.machines.base import CommandResult, CommandTimedOut, Machine, MachineError
+
+GUEST_DIR = "/root/vexfs-vmtest"
+SCRIPTS_DIR = f"{GUEST_DIR}/scripts"
+
+
+def problem_verdict(what: str, problems: list[kernel_log.Problem], **metrics: Any) -> Verdict:
+    """Failed, naming the first problem in the kernel's own words; any problem leaves the guest dirty."""
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    excerpt = [line for problem in problems for line in problem.excerpt]
+    kinds = sorted({problem.kind for problem in problems})
+    return Verdict.failed(
+        f"{what}: {problems[0].summary()}{more}", excerpt, guest_dirty=True, problems=kinds, **metrics
+    )
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one guest step did, and what the kernel logged meanwhile."""
+
+    what: str
+    result: CommandResult
+    log: tuple[str, ...]
+
+    @property
+    def problems(self) -> list[kernel_log.Problem]:
+        return kernel_log.classify(self.log)
+
+    @property
+    def ok(self) -> bool:
+        return self.result.ok
+
+    def values(self) -> dict[str, str]:
+        """`key=value` lines of the step's output, as scripts report their findings."""
+        return dict(line.split("=", 1) for line in self.result.stdout.splitlines() if "=" in line)
+
+
+def script_command(name: str, *args: str | int, env: Mapping[str, str | int] | None = None) -> str:
+    """The command line running an installed script, every value quoted so it reaches the script literally."""
+    assignments = [f"{key}={shlex.quote(str(value))}" for key, value in (env or {}).items()]
+    return " ".join([*assignments, "sh", f"{SCRIPTS_DIR}/{name}", *(shlex.quote(str(arg)) for arg in args)])
+
+
+class Guest:
+    """A machine seen by the tests: root commands, kernel-log marks, steps and their verdicts."""
+
+    def __init__(self, machine: Machine, token: Callable[[], str] = lambda: secrets.token_hex(4)) -> None:
+        self.machine = machine
+        self.token = token  # unique names for marks and transfers (a replay gives the recorded ones)
+        self.last_marker = ""
+
+    def root(self, command: str, timeout: float = 60.0) -> CommandResult:
+        return self.machine.run(command, timeout=timeout, sudo=True)
+
+    def install(self, files: Mapping[str, Path], then: str = "true") -> None:
+        """Copy files into GUEST_DIR (paths relative to it) in one transfer, then run `then` there."""
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            for name, path in sorted(files.items()):
+                archive.add(path, arcname=name)
+        with tempfile.TemporaryDirectory() as scratch:
+            local = Path(scratch) / "install.tar.gz"
+            local.write_bytes(buffer.getvalue())
+            remote = f"/tmp/vexfs-vmtest-install-{self.token()}.tar.gz"
+            self.machine.put(local, remote)
+        unpack = f"mkdir -p {GUEST_DIR} && tar xzf {remote} -C {GUEST_DIR} --no-same-owner && rm -f {remote}"
+        self.root(f"{unpack} && {then}")
+
+    def _new_marker(self, label: str) -> str:
+        self.last_marker = f"vexfs-vmtest: {label} {self.token()}"
+        return self.last_marker
+
+    def log_since(self, marker: str) -> list[str]:
+        """Kernel messages after marker: from dmesg (only those lines cross the wire), or from the console
+        if the guest does not answer."""
+        after = f"dmesg | awk -v mark={shlex.quote(marker)} 'found {{ print }} index($0, mark) {{ found = 1 }}'"
+        try:
+            return self.root(after, timeout=30).stdout.splitlines()
+        except MachineError:
+            return kernel_log.lines_after(self.machine.console_text(), marker)
+
+    def evidence(self) -> list[str]:
+        """Problem excerpts since the last mark, from the console (which works even when the guest does not)."""
+        problems = kernel_log.classify(kernel_log.lines_after(self.machine.console_text(), self.last_marker))
+        return [line for problem in problems for line in problem.excerpt]
+
+    def hung(self, marker: str, what: str, timeout: float, **metrics: Any) -> Verdict:
+        """A step outlived its timeout: failed with the kernel's report of the hang, if it made one."""
+        problems = kernel_log.classify(self.log_since(marker))
+        if problems:
+            return problem_verdict(f"{what} did not return within {timeout:g} s", problems, **metrics)
+        return Verdict.failed(
+            f"{what} did not return within {timeout:g} s and the kernel reported nothing",
+            self.evidence(),
+            guest_dirty=True,
+            **metrics,
+        )
+
+    def step(self, what: str, command: str, timeout: float, *, judge: bool = True, **metrics: Any) -> Step:
+        """Mark, run command as root under timeout, read the log; a hang (or, when judge, a problem) is a Finding."""
+        marker = self._new_marker(what)
+        try:
+            result = self.root(f"echo {shlex.quote(marker)} > /dev/kmsg; {command}", timeout=timeout)
+        except CommandTimedOut:
+            raise Finding(self.hung(marker, what, timeout, **metrics)) from None
+        step = Step(what, result, tuple(self.log_since(marker)))
+        if judge:
+            self.judge(step, **metrics)
+        return step
+
+    def judge(self, step: Step, what: str | None = None, **metrics: Any) -> None:
+        """A Finding when the kernel reported a problem during the step."""
+        problems = step.problems
+        if problems:
+            raise Finding(problem_verdict(f"{what or step.what} logged a problem", problems, **metrics))

@@ -1,0 +1,17 @@
+# shellcheck shell=sh
+# Sourced by the kernel_module scripts. Environment:
+#   MODULE       the module's name          KO           its .ko in the guest
+#   FILESYSTEMS  filesystem types it registered, space-separated (may be empty)
+#   MOUNT_POINT  where to mount them
+# Arguments of the script that sources this file: the module's parameters, for insmod.
+
+# Mount each of the module's filesystems, list and read everything in it, unmount it.
+exercise() {
+    for fs in $FILESYSTEMS; do
+        mount -t "$fs" vexfs-vmtest "$MOUNT_POINT" || return 1
+        used=0
+        ls -la "$MOUNT_POINT" >/dev/null && find "$MOUNT_POINT" -type f -exec cat {} + >/dev/null || used=1
+        umount "$MOUNT_POINT" || return 1
+        [ "$used" -eq 0 ] || return 1
+    done
+}

@@ -1,0 +1,9 @@
+#!/bin/sh
+# The module's and the kernel's state as key=value lines.   usage: probe.sh MODULE
+name=$1
+echo "taint=$(cat /proc/sys/kernel/tainted)"
+if grep -q "^$name " /proc/modules; then echo loaded=1; else echo loaded=0; fi
+echo "state=$(cat "/sys/module/$name/initstate" 2>/dev/null || echo absent)"
+echo "refcnt=$(cat "/sys/module/$name/refcnt" 2>/dev/null)"
+echo "holders=$(find "/sys/module/$name/holders" -mindepth 1 -maxdepth 1 -printf '%f ' 2>/dev/null)"
+echo "filesystems=$(awk '{print $NF}' /proc/filesystems | tr '\n' ' ')"

@@ -1,0 +1,49 @@
+#!/bin/sh
+# USERS parallel users, ROUNDS rounds each, of what the loaded module exposes: its parameters,
+# and each filesystem it registers (read at a shared mount, plus a mount and unmount of their own).
+# Prints "COUNT error" when operations failed. Exit 2: the module could not be set up.
+# usage: MODULE=m KO=m.ko USERS=8 ROUNDS=6 FILESYSTEMS="..." MOUNT_POINT=/mnt/x users.sh [PARAM=VALUE ...]
+parameters=/sys/module/$MODULE/parameters
+insmod "$KO" "$@" || exit 2
+index=0
+for fs in $FILESYSTEMS; do
+    point=$MOUNT_POINT-$index
+    mkdir -p "$point" || exit 2
+    mount -t "$fs" vexfs-vmtest "$point" || exit 2
+    user=0
+    while [ "$user" -lt "$USERS" ]; do
+        mkdir -p "$point-x$user" || exit 2
+        user=$((user + 1))
+    done
+    index=$((index + 1))
+done
+
+use() {
+    round=0
+    while [ "$round" -lt "$ROUNDS" ]; do
+        round=$((round + 1))
+        if [ -d "$parameters" ]; then cat "$parameters"/* >/dev/null || echo error; fi
+        index=0
+        for fs in $FILESYSTEMS; do
+            point=$MOUNT_POINT-$index
+            { ls -la "$point" >/dev/null && find "$point" -type f -exec cat {} + >/dev/null && stat "$point" >/dev/null; } || echo error
+            { mount -t "$fs" vexfs-vmtest "$point-x$1" 2>/dev/null && umount "$point-x$1"; } || echo error
+            index=$((index + 1))
+        done
+    done
+}
+
+(
+    user=0
+    while [ "$user" -lt "$USERS" ]; do
+        use "$user" &
+        user=$((user + 1))
+    done
+    wait
+) | sort | uniq -c
+index=0
+for fs in $FILESYSTEMS; do
+    umount "$MOUNT_POINT-$index" || exit 1
+    index=$((index + 1))
+done
+rmmod "$MODULE"

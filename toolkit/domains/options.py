@@ -1,0 +1,156 @@
+"""A domain's options, declared once as a frozen dataclass of `option()` fields.
+
+Each field states its default, its help, the command-line flag it is given by and its
+constraints (a minimum, a set of choices). `parse` turns values from any command line into
+the dataclass, coercing text and collecting every problem into one UserError; `flags` lists
+what a command line offers, so invoke tasks and the matrix's argparse use one definition.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from toolkit.errors import UserError
+
+OptionsT = TypeVar("OptionsT")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """How one option appears on a command line."""
+
+    field: str
+    flag: str
+    help: str
+    kind: type
+    default: Any
+    repeat: bool
+    choices: tuple[str, ...]
+
+
+def option(
+    default: Any,
+    help: str,
+    *,
+    flag: str | None = None,
+    minimum: float | None = None,
+    choices: tuple[str, ...] = (),
+    cli: bool = True,
+) -> Any:
+    """A declared option: flag defaults to the field's name with dashes (`module_dir` -> `--module-dir`)."""
+    metadata = {"help": help, "flag": flag, "minimum": minimum, "choices": choices, "cli": cli}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def _kind(annotation: Any) -> tuple[type, bool, bool]:
+    """(base type, repeated, optional) of a field annotation such as `int`, `str | None`, `tuple[str, ...]`."""
+    args = typing.get_args(annotation)
+    if isinstance(annotation, types.UnionType) and type(None) in args:
+        base, repeat, _ = _kind(next(arg for arg in args if arg is not type(None)))
+        return base, repeat, True
+    if typing.get_origin(annotation) is tuple:
+        return args[0], True, False
+    return annotation, False, False
+
+
+def _flag_name(field: dataclasses.Field[Any]) -> str:
+    return field.metadata.get("flag") or field.name.replace("_", "-")
+
+
+def flags(cls: type[Any]) -> list[Flag]:
+    """The options a command line offers for cls, in declaration order."""
+    hints = typing.get_type_hints(cls)
+    found = []
+    for field in dataclasses.fields(cls):
+        if not field.metadata.get("cli", False):
+            continue
+        kind, repeat, _ = _kind(hints[field.name])
+        found.append(
+            Flag(field.name, _flag_name(field), field.metadata["help"], kind, field.default, repeat,
+                 field.metadata["choices"])
+        )  # fmt: skip
+    return found
+
+
+def _coerce(value: Any, kind: type, flag: str) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"--{flag} is a switch, not {value!r}")
+    if kind is int:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"--{flag} must be a whole number, not {value!r}")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"--{flag} must be a whole number, not {value!r}") from None
+    if kind is float:
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"--{flag} must be a number, not {value!r}") from None
+    if kind is Path:
+        return Path(str(value)).expanduser().resolve()
+    return str(value)
+
+
+def _check(value: Any, field: dataclasses.Field[Any], flag: str) -> None:
+    minimum = field.metadata.get("minimum")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"--{flag} must be at least {minimum:g}, not {value:g}")
+    choices = field.metadata.get("choices")
+    if choices and value not in choices:
+        raise ValueError(f"--{flag} must be one of {', '.join(choices)}, not {value!r}")
+
+
+def _parse_field(field: dataclasses.Field[Any], annotation: Any, value: Any) -> Any:
+    kind, repeat, optional = _kind(annotation)
+    flag = _flag_name(field)
+    if value is None and optional:
+        return None
+    if repeat:
+        items = [value] if isinstance(value, str) else list(value or ())
+        parsed = tuple(_coerce(item, kind, flag) for item in items)
+        for item in parsed:
+            _check(item, field, flag)
+        return parsed
+    parsed = _coerce(value, kind, flag)
+    _check(parsed, field, flag)
+    return parsed
+
+
+def parse(cls: type[OptionsT], values: Mapping[str, Any]) -> OptionsT:
+    """cls from values by field name (None or absent: the default); every problem in one UserError."""
+    hints = typing.get_type_hints(cls)
+    known = {field.name: field for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise UserError(f"unknown option {unknown[0]!r}: known options are {', '.join(known)}")
+    parsed: dict[str, Any] = {}
+    problems = []
+    for name, field in known.items():
+        value = values.get(name)
+        try:
+            parsed[name] = _parse_field(field, hints[name], field.default if value is None else value)
+        except ValueError as problem:
+            problems.append(str(problem))
+    if problems:
+        raise UserError("; ".join(problems))
+    return cls(**parsed)
+
+
+def merged_flags(classes: Sequence[type[Any]]) -> list[Flag]:
+    """The flags of several option classes, each name once (domains sharing an option share its flag)."""
+    seen: dict[str, Flag] = {}
+    for cls in classes:
+        for flag in flags(cls):
+            seen.setdefault(flag.flag, flag)
+    return list(seen.values())
