@@ -1,18 +1,23 @@
-"""Nox sessions: the kernel matrix, one session per kernel line, and the tests.
+"""Nox sessions: the kernel matrix, one session per kernel line, and the tests split by cost.
 
-nox -s kernel-matrix [-- --kernels 6.1,6.12 --module-dir DIR --provider qemu|vagrant --jobs N]
+nox -s kernel-matrix [-- --kernels 6.1,6.12 --domains kernel_module --module-dir DIR --provider qemu|vagrant --jobs N]
 nox -s "kernel-line(line='6.12')" [-- --module-dir DIR]
+nox -s lint | unit | e2e | reliability | tests | record-transcripts [-- --kernel 7.x]
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import nox
 
 from toolkit import kernels, matrix_cli
 
 nox.options.sessions = ["kernel-matrix"]
+# Sessions run in the toolkit's own environment (.venv): its tools come first on PATH.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 LINES = [line.name for line in kernels.CATALOGUE]
 
 
@@ -37,6 +42,41 @@ def kernel_line(session: nox.Session, line: str) -> None:
 
 
 @nox.session(python=False)
+def lint(session: nox.Session) -> None:
+    """ruff, mypy on toolkit/, shellcheck on the guest scripts (seconds)."""
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+    scripts = sorted(str(path) for path in Path("toolkit").rglob("scripts/*.sh"))
+    session.run("shellcheck", "--shell=sh", "--external-sources", "--source-path=SCRIPTDIR", *scripts, external=True)
+
+
+@nox.session(python=False)
+def unit(session: nox.Session) -> None:
+    """Unit tests alone (no VM, no root), with the coverage of the domains and the runner (>= 85 %)."""
+    session.run("pytest", "-q", "tests/unit", "--cov=toolkit.domains", "--cov=toolkit.runs",
+                "--cov-report=term-missing:skip-covered", "--cov-fail-under=85", *session.posargs)  # fmt: skip
+
+
+@nox.session(python=False)
+def e2e(session: nox.Session) -> None:
+    """End-to-end tests: real VMs, real kernels (minutes; root)."""
+    session.run("pytest", "-v", "-rs", "tests/e2e", *session.posargs)
+
+
+@nox.session(python=False)
+def reliability(session: nox.Session) -> None:
+    """Signals at every stage, racing runs, a wedged guest: all of tests/reliability (CI runs a subset)."""
+    session.run("pytest", "-v", "-rs", "-s", "tests/reliability", *session.posargs, env={"VEXFS_RELIABILITY": "all"})
+
+
+@nox.session(python=False)
 def tests(session: nox.Session) -> None:
     """Unit and end-to-end tests (the README's test command)."""
     session.run("pytest", *session.posargs)
+
+
+@nox.session(name="record-transcripts", python=False)
+def record_transcripts(session: nox.Session) -> None:
+    """Record the kernel_module domain's guest transcripts from real runs (after changing what a test asks)."""
+    session.run("python", "-m", "tests.record_transcripts", *session.posargs)

@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from invoke import Collection, task
 from invoke.exceptions import Exit
+from invoke.main import program
 from tabulate import tabulate
 
-from toolkit import config, domains, kernels, machines, runs
+from toolkit import config, domains, interrupts, kernels, machines, runs
 from toolkit.boxes import build, store
 from toolkit.boxes import vagrant as vagrant_box
 from toolkit.boxes.recipe import BoxRecipe
-from toolkit.cli import remainder, user_facing
+from toolkit.cli import positional, remainder, strict_command_line, takes_command, user_facing
 from toolkit.domains.options import flags
+from toolkit.errors import UserError
+from toolkit.files import remove_tree, write_output
+from toolkit.machines import record
+from toolkit.machines.record import CorruptRecord, destroy_hint
 from toolkit.results import reports
 from toolkit.results import store as results_store
+from toolkit.results.records import RunRecord, Status
 
 NAME_HELP = "VM name (default: default); several VMs can run side by side"
 PROVIDER_HELP = "qemu (default) or vagrant"
 KERNEL_HELP = f"kernel line, by version or Debian suite: {', '.join(line.name for line in kernels.CATALOGUE)}"
+
+# `invoke` imports this file before it parses the tasks' words: from here on its usage errors
+# (unknown flag or task, a flag without its value) are one line and exit status 2, like ours.
+strict_command_line(program)
 
 
 def _settings(**flags: object) -> config.Settings:
@@ -40,8 +52,16 @@ def _settings(**flags: object) -> config.Settings:
 def vm_up(c, kernel=None, name="default", provider=None, cold=False):
     """Start a VM from its box's ready snapshot (booting it the first time; building the box if needed)."""
     settings = _settings(kernel=kernel, provider=provider)
-    machine = machines.define(settings, name)
-    machine.up(cold=cold)
+    _sweep(settings)
+    existed = machines.exists(settings, name)
+
+    def forget_new_vm() -> None:
+        if not existed:
+            _destroy_if_any(settings, name)
+
+    with machines.locked(settings, name, "vm.up"), _stoppable(f"VM {name!r} was not started", forget_new_vm):
+        machine = machines.define(settings, name)
+        machine.up(cold=cold)
     status = machine.status()
     print(f"VM {name!r} up: kernel {status.kernel_line}, {status.accel}, ssh {status.ssh}")
 
@@ -51,10 +71,16 @@ def vm_up(c, kernel=None, name="default", provider=None, cold=False):
 def vm_status(c, name=None):
     """List VMs: state, kernel, accelerator (kvm or tcg), SSH address."""
     settings = _settings()
+    _sweep(settings)
     names = [name] if name else machines.names(settings)
-    rows = []
+    rows, corrupt = [], []
     for vm_name in names:
-        status = machines.open_existing(settings, vm_name).status()
+        try:
+            status = machines.open_existing(settings, vm_name).status()
+        except CorruptRecord as error:
+            rows.append([vm_name, "", "corrupt", "", "", "", ""])
+            corrupt.append(error)
+            continue
         rows.append(
             [status.name, status.provider, status.state, status.kernel_line, status.accel, status.ssh, status.box]
         )
@@ -62,6 +88,8 @@ def vm_status(c, name=None):
         print("no VMs: start one with `invoke vm.up`")
         return
     print(tabulate(rows, headers=["name", "provider", "state", "kernel", "accel", "ssh", "box"], disable_numparse=True))
+    for error in corrupt:
+        print(f"{error.name}: corrupt {error.path} ({error.problem}): remove it with {destroy_hint(error.name)}")
 
 
 @task(help={"name": NAME_HELP})
@@ -83,13 +111,14 @@ def vm_ssh(c, name="default"):
         "sudo": "run as root",
     }
 )
+@takes_command
 @user_facing
 def vm_run(c, command="", name="default", timeout=None, sudo=False):
     """Run a command in the VM, print its output and exit with its status: `invoke vm.run -- uname -r`."""
     settings = _settings(command_timeout_s=timeout)
     line = command or remainder(sys.argv)
     if not line:
-        raise Exit("error: no command: give one after --, e.g. `invoke vm.run -- uname -r`", code=2)
+        raise UserError("no command: give one after --, e.g. `invoke vm.run -- uname -r`")
     result = machines.open_existing(settings, name).run(line, timeout=settings.command_timeout_s, sudo=sudo)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
@@ -100,7 +129,10 @@ def vm_run(c, command="", name="default", timeout=None, sudo=False):
 @user_facing
 def vm_reset(c, name="default"):
     """Roll the VM back to its ready snapshot (disk and memory), e.g. after a hung insmod or an oops."""
-    machines.open_existing(_settings(), name).reset()
+    settings = _settings()
+    machine = machines.open_existing(settings, name)
+    with machines.locked(settings, name, "vm.reset"):
+        machine.reset()
     print(f"VM {name!r} reset to its ready snapshot")
 
 
@@ -108,15 +140,29 @@ def vm_reset(c, name="default"):
 @user_facing
 def vm_halt(c, name="default"):
     """Stop the VM and keep its disk; `vm.up` boots it again."""
-    machines.open_existing(_settings(), name).halt()
+    settings = _settings()
+    machine = machines.open_existing(settings, name)
+    with machines.locked(settings, name, "vm.halt"):
+        machine.halt()
     print(f"VM {name!r} halted")
 
 
-@task(help={"name": NAME_HELP})
+@task(help={"name": NAME_HELP, "all": "every VM of this installation, whichever provider, and what runs left"})
 @user_facing
-def vm_destroy(c, name="default"):
-    """Stop the VM and delete its disk overlay and logs."""
-    machines.open_existing(_settings(), name).destroy()
+def vm_destroy(c, name="default", all=False):
+    """Stop the VM and delete its disk overlay and logs (--all: every VM, and leftovers of killed runs)."""
+    settings = _settings()
+    if all:
+        removed = [f"VM {vm}" for vm in machines.destroy_all(settings)] + machines.sweep(settings)
+        print("\n".join(f"removed {what}" for what in removed) or "nothing to remove")
+        return
+    with machines.locked(settings, name, "vm.destroy"):
+        try:
+            machine = machines.open_existing(settings, name)
+        except CorruptRecord:
+            remove_tree(record.vm_dir(settings, name))
+        else:
+            machine.destroy()
     print(f"VM {name!r} destroyed")
 
 
@@ -124,6 +170,8 @@ def vm_destroy(c, name="default"):
 @user_facing
 def vm_console(c, name="default", lines=0):
     """Show the VM's serial console log (kernel messages from boot on)."""
+    if lines < 0:
+        raise UserError(f"--lines must be 0 (all) or more, not {lines}")
     log = machines.open_existing(_settings(), name).console_log
     text = log.read_text(errors="replace") if log.exists() else ""
     print("\n".join(text.splitlines()[-lines:] if lines else text.splitlines()))
@@ -134,9 +182,10 @@ def vm_console(c, name="default", lines=0):
 def box_build(c, kernel=None):
     """Build the box for a kernel line offline from Debian's mirror (cached; a no-op when built)."""
     settings = _settings(kernel=kernel)
-    box = build.build(
-        BoxRecipe(kernels.select(settings.kernel)), settings.cache_dir, settings.mirror, settings.cache_dir / "logs"
-    )
+    with _stoppable("the half-built box was removed"):
+        box = build.build(
+            BoxRecipe(kernels.select(settings.kernel)), settings.cache_dir, settings.mirror, settings.cache_dir / "logs"
+        )
     print(f"box {box.name}: kernel {box.kernel_release} ({box.kernel_package_version}) in {box.path}")
 
 
@@ -203,10 +252,34 @@ def _domain_help(domain: str) -> dict[str, str]:
     return {flag.flag: flag.help for flag in flags(domains.select(domain).options)}
 
 
+@contextlib.contextmanager
+def _stoppable(outcome: str, on_stop: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """SIGINT/SIGTERM stop the block (its children killed, its cleanups run), then on_stop; exit 130/143."""
+    try:
+        with interrupts.handled():
+            yield
+    except interrupts.Interrupted as stop:
+        on_stop()
+        raise Exit(f"interrupted by {stop}: {outcome}", code=stop.exit_code) from None
+
+
+def _destroy_if_any(settings: config.Settings, name: str) -> None:
+    if machines.exists(settings, name):
+        machines.open_existing(settings, name).destroy()
+
+
+def _sweep(settings: config.Settings) -> None:
+    """Say and remove what interrupted runs left behind."""
+    for what in machines.sweep(settings):
+        print(f"[cleanup] removed {what}, left by an interrupted run", file=sys.stderr)
+
+
 def _test_domain(domain: str, values: dict[str, object], kernel: str | None, provider: str | None, name: str) -> None:
-    """Run one domain on one VM, print its table and exit 0 (all passed) or 1."""
+    """Run one domain on one VM, print its table and exit 0 (all passed), 1 or, interrupted, 130/143."""
     settings = _settings(kernel=kernel, provider=provider)
-    record = runs.single_run(settings, [runs.plan(domain, values)], name, settings.results_dir)
+    _sweep(settings)
+    with _stoppable(f"the tests finished so far are in {settings.results_dir / 'latest'}"):
+        record = runs.single_run(settings, [runs.plan(domain, values)], name, settings.results_dir)
     print(reports.table(record))
     print(f"results: {settings.results_dir / record.run_id}")
     raise Exit(code=record.exit_status())
@@ -246,10 +319,10 @@ def results_show(c, run=None):
 def results_export(c, format="json", run=None, output=None):
     """Export a run as JSON, JUnit XML, CSV or a table."""
     if format not in reports.FORMATS:
-        raise Exit(f"error: unknown format {format!r}: choose one of {', '.join(reports.FORMATS)}", code=2)
+        raise UserError(f"unknown format {format!r}: choose one of {', '.join(reports.FORMATS)}")
     text = reports.FORMATS[format](results_store.load(_settings().results_dir, run))
     if output:
-        Path(output).write_text(text)
+        write_output(Path(output), text)
     else:
         sys.stdout.write(text)
 
@@ -259,16 +332,39 @@ def results_export(c, format="json", run=None, output=None):
 def setup(c, provider="qemu"):
     """Check and prepare the host for a provider (./setup has installed the qemu provider's packages)."""
     settings = _settings(provider=provider)
-    machines.provider_class(settings.provider).require_host_tools(settings)
+    for change in machines.provider_class(settings.provider).prepare_host(settings):
+        print(f"changed: {change}")
     print(f"provider {settings.provider} ready")
 
 
-@task(help={"run_a": "the earlier run id", "run_b": "the later run id (default: the latest)"})
+def _regressions(before: RunRecord, after: RunRecord) -> list[list[str]]:
+    """The diff rows of tests that passed before and failed or errored after."""
+    broken = {Status.FAILED.value, Status.ERROR.value}
+    return [row for row in reports.diff(before, after) if row[3] == Status.PASSED.value and row[4] in broken]
+
+
+@task(
+    help={
+        "run_a": "the earlier run id (or give it first, without the flag)",
+        "run_b": "the later run id (default: the latest; or give it second)",
+    }
+)
+@positional("run_a", "run_b")
 @user_facing
-def results_diff(c, run_a, run_b=None):
-    """What changed between two runs, test by kernel line: what a module change broke where."""
+def results_diff(c, run_a=None, run_b=None):
+    """What changed between two runs, test by kernel line: `invoke results.diff RUN_A [RUN_B]`.
+
+    Exits 1 when a test that passed in RUN_A failed or errored in RUN_B (a gate for CI), else 0.
+    """
+    if not run_a:
+        raise UserError("no run to compare: `invoke results.diff RUN_A [RUN_B]` (RUN_B: the latest)")
     root = _settings().results_dir
-    print(reports.diff_table(results_store.load(root, run_a), results_store.load(root, run_b)))
+    before, after = results_store.load(root, run_a), results_store.load(root, run_b)
+    print(reports.diff_table(before, after))
+    regressions = _regressions(before, after)
+    if regressions:
+        print(f"{len(regressions)} test(s) went from passed to failed or error")
+    raise Exit(code=1 if regressions else 0)
 
 
 def _collection(prefix: str, *tasks_: object) -> Collection:

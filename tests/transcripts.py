@@ -57,7 +57,7 @@ def build_from_json(data: dict[str, Any], directory: Path) -> BuildOutcome:
 
 def save(path: Path, transcript: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(gzip.compress(json.dumps(transcript, indent=1, sort_keys=True).encode(), mtime=0))
+    path.write_bytes(gzip.compress(json.dumps(transcript, indent=1).encode(), mtime=0))
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -87,7 +87,7 @@ class RecordingMachine:
         entry = {"op": "run", "command": command, "sudo": sudo}
         result: CommandResult = self._call(entry, lambda: self.inner.run(command, timeout=timeout, sudo=sudo))
         entry.update(exit_status=result.exit_status, stdout=result.stdout, stderr=result.stderr,
-                     duration_s=round(result.duration_s, 4))  # fmt: skip
+                     duration_s=result.duration_s)  # fmt: skip
         return result
 
     def put(self, local: Path, remote: str) -> None:

@@ -1,13 +1,18 @@
-"""The edge between commands (tasks.py, noxfile.py) and the toolkit: errors become exit statuses."""
+"""The edge between commands (tasks.py, noxfile.py) and the toolkit: errors become exit statuses.
+
+Exit statuses mean one thing everywhere: 0 all passed, 1 a test failed or errored, 2 a usage
+or environment error (one line on stderr), 130/143 interrupted.
+"""
 
 from __future__ import annotations
 
 import functools
+import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from invoke.exceptions import Exit
+from invoke.exceptions import Exit, ParseError
 
 from toolkit.errors import UserError
 from toolkit.machines.base import MachineError
@@ -36,3 +41,140 @@ def user_facing(body: F) -> F:
 def remainder(argv: list[str]) -> str:
     """What follows `--` on the command line, as one shell command."""
     return " ".join(argv[argv.index("--") + 1 :]) if "--" in argv else ""
+
+
+def positional(*names: str) -> Callable[[F], F]:
+    """Let a task's first words stand for these options, in order, any of them left out.
+
+    `invoke results.diff A B` then means `invoke results.diff --run-a A --run-b B`; invoke's own
+    positional arguments cannot be left out.
+    """
+
+    def mark(body: F) -> F:
+        body.positional_options = names  # type: ignore[attr-defined]
+        return body
+
+    return mark
+
+
+def takes_command(body: F) -> F:
+    """Mark a task that runs the command given after `--`: words before `--` are a usage error saying so."""
+    body.takes_command = True  # type: ignore[attr-defined]
+    return body
+
+
+def _argument(word: str, *contexts: Any) -> Any:
+    """The invoke Argument a flag names in a task's context or invoke's core ones, None when none does."""
+    for context in contexts:
+        if context is None:
+            continue
+        if word in context.flags:
+            return context.flags[word]
+        if word in context.inverse_flags:
+            return context.flags[context.inverse_flags[word]]
+    return None
+
+
+def _value_after(flag: str, words: list[str], index: int, contexts: tuple[Any, ...], task: str) -> str:
+    """The word after a flag that needs a value; a UserError when there is none (the flag was last or another follows)."""
+    following = words[index] if index < len(words) else None
+    if following is None or following.startswith("--") or _argument(following, *contexts) is not None:
+        see = f" (see `invoke --help {task}`)" if task else ""
+        raise UserError(f"{flag} needs a value: write `{flag} VALUE`{see}")
+    return following
+
+
+def _check_kind(argument: Any, flag: str, value: str) -> None:
+    if argument.kind is int:
+        try:
+            int(value)
+        except ValueError:
+            raise UserError(f"{flag} must be a whole number, not {value!r}") from None
+
+
+def _command_after_dashes(task: str, words: list[str], start: int) -> UserError:
+    written = shlex.join([*words[:start], "--", *words[start:]])
+    return UserError(f"{task} runs the command given after --: write `invoke {written}`")
+
+
+def checked_words(words: list[str], tasks: Mapping[str, Any], bodies: Mapping[str, Any], core: Any) -> list[str]:
+    """Task words from a command line (before `--`) checked, and positional options spelled as flags.
+
+    tasks maps each task name (and alias) to its invoke parser context, bodies each context's name
+    to its task function, core is invoke's own context. invoke drops an iterable flag given no
+    value and takes the next flag as the value of the one before; here both are usage errors, as
+    are a whole-number flag given anything else and a guest command given before `--`.
+    """
+    checked: list[str] = []
+    context: Any = None
+    slots: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        index += 1
+        flag, equals, value = word.partition("=")
+        argument = _argument(flag, context, core) if word.startswith("-") else None
+        if argument is not None and argument.takes_value and not argument.optional:
+            if not equals:
+                task = context.name if context is not None else ""
+                value = _value_after(flag, words, index, (context, core), task)
+                checked.append(word)
+                word = value
+                index += 1
+            _check_kind(argument, flag, value)
+        elif word in tasks:
+            context = tasks[word]
+            slots = list(getattr(bodies[context.name], "positional_options", ()))
+        elif context is not None and not word.startswith("-"):
+            if slots:
+                checked.append(f"--{slots.pop(0).replace('_', '-')}")
+            elif getattr(bodies[context.name], "takes_command", False):
+                raise _command_after_dashes(context.name, words, index - 1)
+        checked.append(word)
+    return checked
+
+
+def _parse_error(error: ParseError) -> str:
+    """invoke's complaint as one line that says where to look: `No idea what '--x' is!` and the task's help."""
+    context = getattr(error, "context", None)
+    see = f"`invoke --help {context.name}`" if context is not None and context.name else "`invoke --list`"
+    text = str(error).rstrip("!")
+    return f"{text[:1].lower()}{text[1:]}: see {see}"
+
+
+def _usage_errors_exit_2(step: Callable[[], Any]) -> Callable[[], Any]:
+    @functools.wraps(step)
+    def wrapper() -> Any:
+        try:
+            return step()
+        except ParseError as error:
+            raise Exit(f"error: {_parse_error(error)}", code=UserError.exit_code) from None
+
+    return wrapper
+
+
+def strict_command_line(program: Any) -> None:
+    """Make invoke's command line report like the toolkit: one line on stderr and exit status 2.
+
+    invoke exits 1 on its own parse errors and lets some mistakes through (an iterable flag
+    without its value). tasks.py is imported while invoke loads the task collection, before it
+    parses the tasks' words, so it can wrap this program's later steps: the parser it makes
+    checks the words first (`checked_words`), and parse errors become Exit(code=2).
+    """
+    if getattr(program, "strict_command_line", False):
+        return
+    make_parser = program._make_parser
+
+    def checking_parser() -> Any:
+        parser = make_parser()
+        bodies = {context.name: program.collection[context.name].body for context in parser.contexts.values()}
+        try:
+            program.core.unparsed[:] = checked_words(program.core.unparsed, parser.contexts, bodies, parser.initial)
+        except UserError as error:
+            raise Exit(f"error: {error}", code=UserError.exit_code) from None
+        return parser
+
+    program._make_parser = checking_parser
+    program.parse_tasks = _usage_errors_exit_2(program.parse_tasks)
+    program.parse_cleanup = _usage_errors_exit_2(program.parse_cleanup)
+    program.strict_command_line = True

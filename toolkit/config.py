@@ -1,17 +1,35 @@
-"""Settings: defaults, then `vmtest.toml`, then VEXFS_* environment, then flags."""
+"""Settings: defaults, then `vmtest.toml`, then VEXFS_* environment, then flags.
+
+Every layer is read strictly: a TOML value must have its setting's type (whole numbers for
+counts, no booleans, floats only for seconds, strings for names and paths), and text (the
+environment, flags) must spell one. Nothing is rounded or guessed.
+"""
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
+import re
+import sys
 import tomllib
-from dataclasses import dataclass, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from toolkit import kernels
 from toolkit.errors import UserError
 
 CONFIG_FILE = "vmtest.toml"
 ENV_PREFIX = "VEXFS_"
+# The providers toolkit.machines runs (named here too, so a setting is checked before anything starts).
+PROVIDERS = ("qemu", "vagrant")
+# Variables the toolkit sets itself for the Vagrantfile (toolkit/machines/vagrant.py `_environment`)
+# besides the settings: found in the environment they are not a typo.
+VAGRANT_VARIABLES = ("VEXFS_BOX", "VEXFS_LIBVIRT_DRIVER", "VEXFS_SSH_KEY", "VEXFS_VM_DIR", "VEXFS_VM_NAME")
+WHOLE = re.compile(r"-?[0-9]+")
+NUMBER = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)")
 
 
 def _xdg(variable: str, fallback: str) -> Path:
@@ -26,7 +44,7 @@ class Settings:
     state_dir: Path
     results_dir: Path = Path("results")
     mirror: str = "http://deb.debian.org/debian"
-    kernel: str = "6.1"
+    kernel: str = kernels.DEFAULT
     provider: str = "qemu"
     libvirt_uri: str = "qemu:///system"
     cpus: int = 2
@@ -35,6 +53,7 @@ class Settings:
     command_timeout_s: float = 600.0
 
     def validate(self) -> Settings:
+        """Check values against their limits and catalogues, before anything is started or written."""
         if self.cpus < 1:
             raise UserError(f"cpus must be at least 1, got {self.cpus}: fix {CONFIG_FILE} or {ENV_PREFIX}CPUS")
         if self.memory_mib < 512:
@@ -42,61 +61,175 @@ class Settings:
                 f"memory_mib must be at least 512, got {self.memory_mib}: fix {CONFIG_FILE} or {ENV_PREFIX}MEMORY_MIB"
             )
         for name in ("boot_timeout_s", "command_timeout_s"):
-            if getattr(self, name) <= 0:
-                raise UserError(f"{name} must be positive: fix {CONFIG_FILE} or {ENV_PREFIX}{name.upper()}")
+            seconds = getattr(self, name)
+            if not (math.isfinite(seconds) and seconds > 0):
+                raise UserError(
+                    f"{name} must be a positive number of seconds, got {seconds}: "
+                    f"fix {CONFIG_FILE} or {ENV_PREFIX}{name.upper()}"
+                )
+        if self.provider not in PROVIDERS:
+            raise UserError(f"unknown provider {self.provider!r}: choose one of {', '.join(PROVIDERS)}")
+        kernels.select(self.kernel)
+        _require_folder("results_dir", self.results_dir)
         return self
 
 
-def _coerce(name: str, raw: Any, origin: str) -> Any:
-    kind = {f.name: f.type for f in fields(Settings)}[name]
-    try:
-        if kind == "Path":
-            return Path(raw).expanduser()
-        if kind == "int":
-            return int(raw)
-        if kind == "float":
-            return float(raw)
-        return str(raw)
-    except (TypeError, ValueError):
-        raise UserError(f"{name} = {raw!r} in {origin} is not a valid {kind}: correct it") from None
+def _require_folder(name: str, path: Path) -> None:
+    """path is a directory or can become one: no file stands where it or a parent of it should be."""
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                what = "is a file" if place == path else f"cannot be made: {place} is a file"
+                raise UserError(
+                    f"{name} {path} {what}: point {name} in {CONFIG_FILE} (or {ENV_PREFIX}{name.upper()}) "
+                    "at a directory"
+                )
+            return
 
 
-def _overrides(values: dict[str, Any], origin: str) -> dict[str, Any]:
-    known = {f.name for f in fields(Settings)}
-    unknown = sorted(set(values) - known)
+KINDS = {field.name: str(field.type) for field in fields(Settings)}
+WHAT = {"int": "a whole number", "float": "a number", "str": "a string", "Path": "a string (a path)"}
+
+
+def _example(name: str) -> str:
+    default = next(field.default for field in fields(Settings) if field.name == name)
+    return "PATH" if default is MISSING else str(default)
+
+
+def _typed(name: str, value: object) -> Any:
+    """value when it has the setting's type exactly (a TOML value, a flag given as a number), else ValueError."""
+    kind = KINDS[name]
+    if kind == "int" and type(value) is int:
+        return value
+    if kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind in ("str", "Path") and isinstance(value, str):
+        return Path(value).expanduser() if kind == "Path" else value
+    raise ValueError(name)
+
+
+def _spelled(name: str, text: str) -> Any:
+    """The setting's value spelled as text (environment, flags), else ValueError: `2.7` is no count."""
+    kind = KINDS[name]
+    if kind == "int":
+        if not WHOLE.fullmatch(text):
+            raise ValueError(name)
+        return int(text)
+    if kind == "float":
+        if not NUMBER.fullmatch(text):
+            raise ValueError(name)
+        return float(text)
+    return Path(text).expanduser() if kind == "Path" else text
+
+
+def _require_known(names: Mapping[str, object], origin: str) -> None:
+    unknown = sorted(set(names) - set(KINDS))
     if unknown:
-        raise UserError(f"unknown setting {unknown[0]!r} in {origin}: known settings are {', '.join(sorted(known))}")
-    return {name: _coerce(name, raw, origin) for name, raw in values.items()}
+        raise UserError(f"unknown setting {unknown[0]!r} in {origin}: known settings are {', '.join(sorted(KINDS))}")
+
+
+def _written(text: str, name: str) -> str | None:
+    """How `name = ...` is written in a TOML file's text, as the user typed it (5.10, not 5.1)."""
+    found = re.search(rf"^\s*{re.escape(name)}\s*=\s*(.*?)\s*(#.*)?$", text, re.MULTILINE)
+    return found.group(1) if found else None
+
+
+def _file_value(name: str, value: object, path: Path, text: str) -> Any:
+    try:
+        return _typed(name, value)
+    except ValueError:
+        written = _written(text, name) or repr(value)
+        if KINDS[name] in ("int", "float"):
+            how = f"write {WHAT[KINDS[name]]}, e.g. {name} = {_example(name)}"
+        else:
+            quoted = written if isinstance(value, (int, float)) else _example(name)
+            how = f'write it as a string: {name} = "{quoted}"'
+        raise UserError(f"{name} = {written} in {path} is not {WHAT[KINDS[name]]}: {how}") from None
 
 
 def _from_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        values = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as error:
+        text = path.read_text()
+        values = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise UserError(f"{path} is not valid TOML ({error}): fix or remove it") from None
-    return _overrides(values, str(path))
+    except OSError as error:
+        raise UserError(f"cannot read {path} ({error.strerror}): fix its permissions or remove it") from None
+    _require_known(values, str(path))
+    return {name: _file_value(name, value, path, text) for name, value in values.items()}
 
 
-def _from_env(environ: dict[str, str]) -> dict[str, Any]:
-    known = {f.name for f in fields(Settings)}
-    values = {
-        key[len(ENV_PREFIX) :].lower(): value
-        for key, value in environ.items()
-        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in known
-    }
-    return _overrides(values, "the environment")
+def _variable(name: str) -> str:
+    return f"{ENV_PREFIX}{name.upper()}"
+
+
+def _env_value(variable: str, name: str, text: str) -> Any:
+    try:
+        return _spelled(name, text)
+    except ValueError:
+        raise UserError(
+            f"{variable}={text!r} in the environment is not {WHAT[KINDS[name]]}: "
+            f"set it to one, e.g. {variable}={_example(name)}"
+        ) from None
+
+
+def _setting(variable: str) -> str | None:
+    """The setting a VEXFS_* variable names (VEXFS_CPUS: cpus), None for any other variable."""
+    name = variable[len(ENV_PREFIX) :].lower()
+    return name if variable.startswith(ENV_PREFIX) and name in KINDS else None
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """VEXFS_* variables that are neither a setting nor one the toolkit sets for Vagrant: typos, most likely."""
+    return sorted(
+        key for key in environ if key.startswith(ENV_PREFIX) and _setting(key) is None and key not in VAGRANT_VARIABLES
+    )
+
+
+def _unknown_warning(unknown: list[str]) -> str:
+    known = sorted(_variable(name) for name in KINDS)
+    guesses = [guess for key in unknown for guess in difflib.get_close_matches(key, known, n=1)]
+    meant = f" (did you mean {', '.join(guesses)}?)" if guesses else ""
+    return f"ignoring {', '.join(unknown)}: not a setting{meant}; known ones are {', '.join(known)}"
+
+
+def _from_env(environ: Mapping[str, str], warn: Callable[[str], None]) -> dict[str, Any]:
+    unknown = unknown_variables(environ)
+    if unknown:
+        warn(_unknown_warning(unknown))
+    settings = {key: name for key in environ if (name := _setting(key))}
+    return {name: _env_value(key, name, environ[key]) for key, name in settings.items()}
+
+
+def _flag_value(name: str, value: object) -> Any:
+    try:
+        return _spelled(name, value) if isinstance(value, str) else _typed(name, value)
+    except ValueError:
+        raise UserError(
+            f"{name} {value!r} on the command line is not {WHAT[KINDS[name]]}: give one, e.g. {_example(name)}"
+        ) from None
+
+
+def _from_flags(flags: Mapping[str, Any]) -> dict[str, Any]:
+    given = {name: value for name, value in flags.items() if value is not None}
+    _require_known(given, "the command line")
+    return {name: _flag_value(name, value) for name, value in given.items()}
+
+
+def warn_on_stderr(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def load(
     flags: dict[str, Any] | None = None,
     config_file: Path = Path(CONFIG_FILE),
-    environ: dict[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    warn: Callable[[str], None] = warn_on_stderr,
 ) -> Settings:
     """Settings from every layer, later layers winning; flags set to None are ignored."""
     settings = Settings(cache_dir=_xdg("XDG_CACHE_HOME", ".cache"), state_dir=_xdg("XDG_STATE_HOME", ".local/state"))
     settings = replace(settings, **_from_file(config_file))
-    settings = replace(settings, **_from_env(dict(os.environ) if environ is None else environ))
-    given = {name: value for name, value in (flags or {}).items() if value is not None}
-    return replace(settings, **_overrides(given, "the command line")).validate()
+    settings = replace(settings, **_from_env(os.environ if environ is None else environ, warn))
+    return replace(settings, **_from_flags(flags or {})).validate()

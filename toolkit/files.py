@@ -11,14 +11,23 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from toolkit.errors import UserError
+
+SHARED_MODE = 0o644
+
 
 def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write path whole or not at all: a temp file beside it, fsynced, then renamed over it."""
+    """Write path whole or not at all: a temp file beside it, fsynced, then renamed over it.
+
+    The file is readable by everyone (0644), like a file written the usual way: results and
+    logs are read by other users and by CI (mkstemp alone would make it 0600).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode() if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), SHARED_MODE)
             out.write(raw)
             out.flush()
             os.fsync(out.fileno())
@@ -26,6 +35,16 @@ def atomic_write(path: Path, data: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_output(path: Path, data: str | bytes, flag: str = "--output") -> None:
+    """atomic_write to a path the user named: a UserError saying why when it cannot be written."""
+    try:
+        atomic_write(path, data)
+    except OSError as error:
+        raise UserError(
+            f"cannot write {path} ({error.strerror}): give {flag} a file in a directory you can write"
+        ) from None
 
 
 def mounts_under(path: Path) -> list[Path]:

@@ -7,11 +7,12 @@ flags work here without this file naming them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Any
 
-from toolkit import config, domains, kernels, runs
+from toolkit import config, domains, interrupts, kernels, machines, runs
 from toolkit.domains.options import merged_flags
 from toolkit.errors import UserError
 from toolkit.kernels import KernelLine
@@ -48,7 +49,7 @@ def parser() -> Parser:
 
 
 def main(argv: list[str]) -> int:
-    """Run the matrix and print its table; 0 all passed, 1 anything failed, 2 usage error."""
+    """Run the matrix and print its table; 0 all passed, 1 anything failed, 2 usage error, 130/143 interrupted."""
     try:
         args = parser().parse_args(argv)
         settings = config.load({"provider": args.provider})
@@ -62,7 +63,15 @@ def main(argv: list[str]) -> int:
         def done(line: KernelLine, outcome: str) -> None:
             print(f"[matrix] {line.name} {outcome} after {time.monotonic() - started:.0f} s", flush=True)
 
-        record = runs.matrix_run(settings, plans, lines, jobs, settings.results_dir, done)
+        for what in machines.sweep(settings):
+            print(f"[cleanup] removed {what}, left by an interrupted run", file=sys.stderr)
+        with interrupts.handled():
+            record = runs.matrix_run(settings, plans, lines, jobs, settings.results_dir, done)
+    except interrupts.Interrupted as stop:
+        print(f"interrupted by {stop}: the tests finished so far are in {settings.results_dir / 'latest'}",
+              file=sys.stderr, flush=True)  # fmt: skip
+        sys.stdout.flush()
+        os._exit(stop.exit_code)  # lines still winding down in worker threads have nothing left to save
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return UserError.exit_code

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import os
 import platform
 import shutil
 import subprocess
@@ -22,11 +23,12 @@ from typing import Any
 
 import psutil
 
-from toolkit import __version__, domains, kernels, machines
+from toolkit import __version__, domains, kernel_log, kernels, machines
 from toolkit.config import Settings
 from toolkit.domains import options
 from toolkit.domains.base import Domain, Target, run_cases
 from toolkit.errors import UserError
+from toolkit.interrupts import Interrupted
 from toolkit.kernels import KernelLine
 from toolkit.machines.base import Machine, MachineError
 from toolkit.progress import Progress
@@ -35,6 +37,7 @@ from toolkit.results.records import DomainRun, RunRecord, Status, TestRecord
 
 MIB = 2**20
 HOST_RESERVE_MIB = 1024
+HOST_DISK_RESERVE_GIB = 2.0
 
 
 @dataclass(frozen=True)
@@ -68,35 +71,64 @@ def plan(domain_name: str, values: dict[str, Any]) -> Plan:
 
 
 def check(plans: Sequence[Plan], settings: Settings) -> None:
-    """Every plan's constraints, before anything starts: all problems in one UserError."""
+    """Every plan's constraints, and a results folder that can be written, before anything starts:
+    all problems in one UserError."""
     problems = [problem for plan in plans for problem in plan.domain.constraints(plan.options, settings)]
+    problems += _results_dir_problems(settings.results_dir)
     if problems:
         raise UserError("; ".join(dict.fromkeys(problems)))
 
 
+def _results_dir_problems(results_dir: Path) -> list[str]:
+    existing = next((path for path in (results_dir, *results_dir.parents) if path.exists()), Path("/"))
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        return [f"results cannot be written to {results_dir}: make it writable or set results_dir (VEXFS_RESULTS_DIR)"]
+    return []
+
+
 class Run:
-    """One results folder that several lines add to, from several threads; saved on every change."""
+    """One results folder that several lines add to, from several threads; saved on every change.
+
+    Nothing is written until there is something to say (a test, or an interruption), so a run
+    refused at its start leaves no folder behind and `latest` where it was.
+    """
 
     def __init__(self, results_root: Path) -> None:
         self.results_root = results_root
         self.run_id = store.new_run_id()
-        self.dir = store.run_dir(results_root, self.run_id)
+        self.dir = results_root / self.run_id
         self.started = _now()
         self.host = host_info()
+        self.interrupted = False
         self._runs: dict[tuple[str, str, str], DomainRun] = {}
         self._lock = threading.Lock()
 
     def put(self, run: DomainRun) -> RunRecord:
-        """Add a domain run, or replace the one for the same line, domain and subject (its tests so far)."""
+        """Add a domain run, or replace the one for the same line, domain and subject (its tests so far).
+
+        After an interruption the record is frozen: what lines still running say then is not kept.
+        """
         with self._lock:
-            self._runs[(run.kernel_line, run.domain, run.subject.name)] = run
-            return self.save()
+            if not self.interrupted:
+                self._runs[(run.kernel_line, run.domain, run.subject.name)] = run
+            return self._save()
+
+    def interrupt(self) -> RunRecord:
+        """Mark the run interrupted and save it as it stands."""
+        with self._lock:
+            self.interrupted = True
+            return self._save()
 
     def save(self) -> RunRecord:
+        with self._lock:
+            return self._save()
+
+    def _save(self) -> RunRecord:
         order = {line.name: index for index, line in enumerate(kernels.CATALOGUE)}
         runs = sorted(self._runs.values(), key=lambda r: (order.get(r.kernel_line, 99), r.domain, r.subject.name))
-        record = RunRecord(self.run_id, self.started, _now(), __version__, self.host, tuple(runs))
-        store.write(self.results_root, record)
+        record = RunRecord(self.run_id, self.started, _now(), __version__, self.host, tuple(runs), self.interrupted)
+        if runs or self.interrupted:
+            store.write(self.results_root, record)
         return record
 
 
@@ -115,6 +147,59 @@ def _keep_logs(machine: Machine, out: Path) -> None:
             shutil.copyfile(log, logs / log.name)
 
 
+def host_vitals(settings: Settings) -> dict[str, float]:
+    """The host's free memory, load and free disk (where VMs keep their overlays), as a run goes."""
+    disk = shutil.disk_usage(settings.state_dir if settings.state_dir.exists() else Path.home())
+    return {
+        "mem_available_mib": psutil.virtual_memory().available // MIB,
+        "load_1m": round(psutil.getloadavg()[0], 2),
+        "disk_free_gib": round(disk.free / 2**30, 1),
+    }
+
+
+def require_host_capacity(settings: Settings) -> None:
+    """Start no VM that would exhaust the host: memory for it and a reserve, disk for its overlay."""
+    vitals = host_vitals(settings)
+    if vitals["mem_available_mib"] < settings.memory_mib + HOST_RESERVE_MIB:
+        raise UserError(
+            f"the host has {vitals['mem_available_mib']:.0f} MiB available, a VM needs {settings.memory_mib} MiB "
+            f"and the host keeps {HOST_RESERVE_MIB} MiB: stop other VMs (invoke vm.status) or lower memory_mib"
+        )
+    if vitals["disk_free_gib"] < HOST_DISK_RESERVE_GIB:
+        raise UserError(
+            f"only {vitals['disk_free_gib']:g} GiB free for VM overlays in {settings.state_dir}: free space there "
+            "(invoke box.prune, vm.destroy) or set VEXFS_STATE_DIR to a bigger disk"
+        )
+
+
+def _bring_up(machine: Machine, settings: Settings, progress: Progress) -> None:
+    """Start the VM, or check the one already running: a guest left dirty by an earlier command is rolled back."""
+    if not machine.running():
+        require_host_capacity(settings)
+        with progress.step(f"VM {machine.name} up"):
+            machine.up()
+        return
+    reason = dirty_reason(machine)
+    if reason:
+        with progress.step(f"VM {machine.name} was left {reason}: rolling it back to its ready snapshot"):
+            machine.reset()
+
+
+def dirty_reason(machine: Machine) -> str:
+    """Why a running VM is unfit for a run (it does not answer, out-of-tree modules are loaded, its kernel
+    logged a problem), or "" when it is clean."""
+    probe = "grep -c '(.*O.*)' /proc/modules; dmesg"
+    try:
+        result = machine.run(probe, timeout=30, sudo=True)
+    except MachineError as error:
+        return f"unreachable ({error})"
+    count, _, log = result.stdout.partition("\n")
+    if count.strip() not in ("", "0"):
+        return f"with {count.strip()} out-of-tree module(s) loaded"
+    problems = kernel_log.classify(log.splitlines())
+    return f"dirty ({problems[0].summary()})" if problems else ""
+
+
 def run_line(settings: Settings, plans: Sequence[Plan], vm_name: str, run: Run) -> None:
     """Each plan's domain on one line's VM, results saved after every test; the VM's logs kept with them."""
     line = kernels.select(settings.kernel)
@@ -122,8 +207,7 @@ def run_line(settings: Settings, plans: Sequence[Plan], vm_name: str, run: Run) 
     machine = machines.define(settings, vm_name)
     out = run.dir / line.name
     try:
-        with progress.step(f"VM {vm_name} up"):
-            machine.up()
+        _bring_up(machine, settings, progress)
         accel = machine.status().accel
         release = machine.run("uname -r", timeout=30).stdout.strip()
         target = Target(machine, release, out, progress)
@@ -133,21 +217,47 @@ def run_line(settings: Settings, plans: Sequence[Plan], vm_name: str, run: Run) 
                                  machine.box.kernel_package_version)  # fmt: skip
 
                 def save(records: list[TestRecord], base: DomainRun = base) -> None:
-                    run.put(dataclasses.replace(base, tests=tuple(records)))
+                    newest = records[-1]
+                    metrics = {**newest.metrics, "host": host_vitals(settings)}
+                    tests = (*records[:-1], dataclasses.replace(newest, metrics=metrics))
+                    run.put(dataclasses.replace(base, tests=tests))
 
                 run_cases(plan.domain.cases, subject, Progress(f"{line.name} {subject.info.name}"), save)
     finally:
-        _keep_logs(machine, out)
+        if out.exists() or machine.console_log.exists():
+            _keep_logs(machine, out)
+
+
+def _abandon(settings: Settings, vm_name: str, existed: bool) -> None:
+    """After an interruption: a VM the run created goes; one that was there is rolled back (or goes)."""
+    try:
+        machine = machines.open_existing(settings, vm_name)
+    except UserError:
+        return
+    if existed and machine.has_snapshots:
+        try:
+            machine.reset()
+            return
+        except MachineError:
+            pass
+    machine.destroy()
 
 
 def single_run(settings: Settings, plans: Sequence[Plan], vm_name: str, results_root: Path) -> RunRecord:
-    """One line: the configured kernel on the VM called vm_name."""
+    """One line: the configured kernel on the VM called vm_name, held for the run."""
     check(plans, settings)
+    machines.check_name(settings, vm_name)
     run = Run(results_root)
-    try:
-        run_line(settings, plans, vm_name, run)
-    finally:
-        record = run.save()
+    with machines.locked(settings, vm_name, "a test run"):
+        existed = machines.exists(settings, vm_name)
+        try:
+            run_line(settings, plans, vm_name, run)
+        except Interrupted:
+            run.interrupt()
+            _abandon(settings, vm_name, existed)
+            raise
+        finally:
+            record = run.save()
     return record
 
 
@@ -171,23 +281,39 @@ def matrix_run(
 
     def one(line: KernelLine) -> None:
         line_settings = dataclasses.replace(settings, kernel=line.name)
+        vm_name = f"matrix-{line.name}"
         try:
-            run_line(line_settings, plans, f"matrix-{line.name}", run)
+            with machines.locked(line_settings, vm_name, "a matrix run"):
+                try:
+                    run_line(line_settings, plans, vm_name, run)
+                finally:
+                    _destroy_quietly(line_settings, vm_name)
             on_line_done(line, "done")
         except (UserError, MachineError) as error:
             for plan in plans:
                 run.put(_line_error(line, settings, plan, f"{type(error).__name__}: {error}"))
             on_line_done(line, f"error: {error}")
-        finally:
-            try:
-                machines.open_existing(line_settings, f"matrix-{line.name}").destroy()
-            except UserError:
-                pass
 
+    pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for future in [pool.submit(one, line) for line in lines]:
-                future.result()
+        for future in [pool.submit(one, line) for line in lines]:
+            future.result()
+    except Interrupted:
+        run.interrupt()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for line in lines:
+            _destroy_quietly(dataclasses.replace(settings, kernel=line.name), f"matrix-{line.name}")
+        raise
     finally:
         record = run.save()
+    pool.shutdown()
     return record
+
+
+def _destroy_quietly(settings: Settings, vm_name: str) -> None:
+    """Destroy a VM of this run's (one another process holds is not ours to destroy)."""
+    try:
+        with machines.locked(settings, vm_name, "destroying it"):
+            machines.open_existing(settings, vm_name).destroy()
+    except (UserError, MachineError):
+        pass

@@ -1,14 +1,188 @@
-"""Mistakes a user can fix: one line saying what and how, exit status 2, no traceback."""
+"""Mistakes a user can fix: one line saying what and how, exit status 2, no traceback, nothing started or written.
+
+Each row runs the real `invoke` (or `nox -s kernel-matrix`) in a private environment: its own
+state, cache and results folders, a working directory holding what the row writes there
+(vmtest.toml, results, VM records), and no qemu or mmdebstrap on PATH, so a row whose check
+came too late fails on a missing tool instead of booting a VM or building a box.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-INVOKE = str(Path(__file__).parents[2] / ".venv/bin/invoke")
+REPO = Path(__file__).parents[2]
+INVOKE = str(REPO / ".venv/bin/invoke")
+NOX = str(REPO / ".venv/bin/nox")
+MODULE = str(REPO / "kernel/vexfs")
+WAVE1 = REPO / "tests/unit/fixtures/results/wave1.json"
+
+
+def _vm_record(name: str) -> str:
+    record = {"name": name, "provider": "qemu", "kernel_line": "6.1", "box": "/nonexistent/bookworm-0", "accel": "tcg",
+              "cpus": 2, "memory_mib": 2048, "created": "2026-11-27T12:00:00+00:00"}  # fmt: skip
+    return json.dumps(record)
+
+
+def _broken_results() -> str:
+    data = json.loads(WAVE1.read_text())
+    data["runs"][0]["tests"][0]["status"] = "green"
+    return json.dumps(data)
+
+
+ONE_RUN = {"results/good/results.json": WAVE1.read_text(), "results/latest": "->good"}
+TRUNCATED = {"results/cut/results.json": WAVE1.read_text()[:300], "results/latest": "->cut"}
+CORRUPT_VMS = {
+    "state/vms/good/machine.json": _vm_record("good"),
+    "state/vms/broken/machine.json": "{garbage",
+    "state/vms/partial/machine.json": json.dumps({"name": "partial", "kernel_line": "6.1"}),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One command line and what it must say; paths in args and env may use {tmp}, the row's private folder."""
+
+    args: tuple[str, ...]
+    fragment: str
+    env: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # under {tmp}; "->target" makes a symlink
+    status: int = 2
+    stdout: tuple[str, ...] = ()  # must appear on stdout too
+    broken_results: bool = False  # files hold a results.json that breaks the contract on purpose
+
+    @property
+    def marks(self) -> list[pytest.MarkDecorator]:
+        return [pytest.mark.breaks_results_on_purpose] if self.broken_results else []
+
+
+ROWS = {
+    # settings: vmtest.toml, environment, flags
+    "toml-cpus-float": Row(("vm.status",), "cpus = 2.7 in vmtest.toml is not a whole number", files={"work/vmtest.toml": "cpus = 2.7\n"}),
+    "toml-cpus-bool": Row(("vm.status",), "cpus = true in vmtest.toml is not a whole number", files={"work/vmtest.toml": "cpus = true\n"}),
+    "toml-memory-float": Row(("vm.status",), "memory_mib = 4096.9 in vmtest.toml is not a whole number", files={"work/vmtest.toml": "memory_mib = 4096.9\n"}),
+    "toml-provider-xen": Row(("test.kernel", "--module-dir", MODULE), "unknown provider 'xen': choose one of qemu, vagrant", files={"work/vmtest.toml": 'provider = "xen"\n'}),
+    "toml-kernel-float": Row(("test.kernel", "--module-dir", MODULE), 'write it as a string: kernel = "5.10"', files={"work/vmtest.toml": "kernel = 5.10\n"}),
+    "toml-unknown-setting": Row(("vm.status",), "unknown setting 'cpu' in vmtest.toml", files={"work/vmtest.toml": "cpu = 2\n"}),
+    "env-cpus-float": Row(("vm.status",), "VEXFS_CPUS='2.7' in the environment is not a whole number", env={"VEXFS_CPUS": "2.7"}),
+    "env-memory-text": Row(("vm.status",), "VEXFS_MEMORY_MIB='lots' in the environment is not a whole number", env={"VEXFS_MEMORY_MIB": "lots"}),
+    "env-unknown-warns": Row(("vm.status",), "warning: ignoring VEXFS_CPU: not a setting (did you mean VEXFS_CPUS?)", env={"VEXFS_CPU": "4"}, status=0, stdout=("no VMs",)),
+    "env-vagrant-variables-quiet": Row(("vm.status",), "", env={"VEXFS_VM_NAME": "x", "VEXFS_VM_DIR": "/x", "VEXFS_BOX": "b", "VEXFS_SSH_KEY": "/k", "VEXFS_LIBVIRT_DRIVER": "qemu"}, status=0, stdout=("no VMs",)),
+    "env-results-dir-is-a-file": Row(("test.kernel", "--module-dir", MODULE), "results_dir {tmp}/afile is a file: point results_dir", env={"VEXFS_RESULTS_DIR": "{tmp}/afile"}, files={"afile": ""}),
+    "kernel-unknown": Row(("vm.up", "--kernel", "4.4"), "unknown kernel line '4.4'"),
+    "kernel-unknown-test": Row(("test.kernel", "--module-dir", MODULE, "--kernel", "4.4"), "unknown kernel line '4.4'", files=ONE_RUN),
+    "kernel-unknown-box": Row(("box.build", "--kernel", "nope"), "unknown kernel line 'nope'"),
+    "provider-unknown": Row(("vm.up", "--provider", "hyperv"), "unknown provider 'hyperv'"),
+    "qemu-missing": Row(("vm.up", "--name", "noqemu"), "qemu-system-x86_64 not found: run ./setup"),
+    # task options
+    "cycles-not-a-number": Row(("test.kernel", "--module-dir", MODULE, "--cycles", "abc"), "--cycles must be a whole number, not 'abc'"),
+    "lines-not-a-number": Row(("vm.console", "--lines", "abc"), "--lines must be a whole number, not 'abc'"),
+    "lines-negative": Row(("vm.console", "--lines", "-2"), "--lines must be 0 (all) or more, not -2"),
+    "module-param-last-without-value": Row(("test.kernel", "--module-dir", MODULE, "--module-param"), "--module-param needs a value: write `--module-param VALUE`"),
+    "module-param-before-a-flag": Row(("test.kernel", "--module-param", "--cycles", "3", "--module-dir", MODULE), "--module-param needs a value"),
+    "module-param-not-name-value": Row(("test.kernel", "--module-dir", MODULE, "--module-param", "novalue"), "module parameter 'novalue' is not NAME=VALUE"),
+    "module-dir-missing": Row(("test.kernel", "--module-dir", "/nonexistent/mod"), "module directory /nonexistent/mod does not exist"),
+    "module-dir-without-kbuild": Row(("test.kernel", "--module-dir", str(REPO / "tests/e2e")), "has no Makefile or Kbuild"),
+    "build-in-unknown": Row(("test.kernel", "--module-dir", MODULE, "--build-in", "cloud"), "--build-in must be one of chroot, guest"),
+    "name-without-value": Row(("vm.run", "--name"), "--name needs a value"),
+    # invoke's own parser
+    "flag-unknown": Row(("test.kernel", "--bogus"), "no idea what '--bogus' is: see `invoke --help test.kernel`"),
+    "task-unknown": Row(("no.such.task",), "no idea what 'no.such.task' is: see `invoke --list`"),
+    "vm-run-without-dashes": Row(("vm.run", "uname", "-r"), "write `invoke vm.run -- uname -r`"),
+    "vm-run-without-command": Row(("vm.run", "--name", "no-such-vm"), "no command"),
+    # VMs
+    "vm-unknown": Row(("vm.run", "--name", "no-such-vm", "--", "true"), "no VM called 'no-such-vm'"),
+    "vm-corrupt-listed": Row(("vm.status",), "", files=CORRUPT_VMS, status=0, stdout=("halted", "broken: corrupt", "partial: corrupt", "remove it with `invoke vm.destroy --name broken`")),
+    "vm-corrupt-run": Row(("vm.run", "--name", "broken", "--", "true"), "VM 'broken' has a corrupt record", files=CORRUPT_VMS),
+    "vm-missing-keys-console": Row(("vm.console", "--name", "partial"), "(no 'provider'): remove it with `invoke vm.destroy --name partial`", files=CORRUPT_VMS),
+    # results
+    "run-unknown": Row(("results.show", "--run", "no-such-run"), "no results for run 'no-such-run'"),
+    "format-unknown": Row(("results.export", "--format", "xml"), "unknown format 'xml'"),
+    "output-unwritable": Row(("results.export", "--output", "/proc/no/such/file"), "cannot write /proc/no/such/file", files=ONE_RUN),
+    "results-truncated-show": Row(("results.show",), "is not valid JSON", files=TRUNCATED, broken_results=True),
+    "results-truncated-export": Row(("results.export", "--format", "junit"), "is not valid JSON", files=TRUNCATED, broken_results=True),
+    "results-truncated-diff": Row(("results.diff", "cut"), "is not valid JSON", files=TRUNCATED, broken_results=True),
+    "results-off-contract": Row(("results.show", "--run", "bad"), "does not follow the result contract", files={"results/bad/results.json": _broken_results()}, broken_results=True),
+    "diff-without-runs": Row(("results.diff",), "no run to compare: `invoke results.diff RUN_A [RUN_B]`"),
+    # the matrix's argparse, through nox
+    "matrix-flag-unknown": Row(("nox", "--bogus"), "unrecognized arguments: --bogus"),
+    "matrix-jobs-not-a-number": Row(("nox", "--jobs", "abc"), "argument --jobs: invalid int value: 'abc'"),
+    "matrix-module-param-without-value": Row(("nox", "--module-param"), "argument --module-param: expected one argument"),
+    "matrix-kernel-unknown": Row(("nox", "--kernels", "4.4"), "unknown kernel line '4.4'"),
+}  # fmt: skip
+
+
+def _private(tmp: Path, row: Row) -> dict[str, str]:
+    """The row's environment: the caller's without any VEXFS_* variable, private folders, no VM tools."""
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("VEXFS_")}
+    environ |= {
+        "PATH": "/nonexistent",
+        "VEXFS_STATE_DIR": str(tmp / "state"),
+        "VEXFS_CACHE_DIR": str(tmp / "cache"),
+        "VEXFS_RESULTS_DIR": str(tmp / "results"),
+    }
+    return environ | {key: value.format(tmp=tmp) for key, value in row.env.items()}
+
+
+def _lay_out(tmp: Path, files: dict[str, str]) -> None:
+    (tmp / "work").mkdir()
+    for name, text in files.items():
+        path = tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if text.startswith("->"):
+            path.symlink_to(text[2:])
+        else:
+            path.write_text(text)
+
+
+def _left(tmp: Path) -> dict[str, str]:
+    """What a command could leave behind: anything under results/ (a run folder, `latest` by its target),
+    any file but a lock under state/ and cache/ (a VM record, an overlay, a box)."""
+    found = {}
+    for path in tmp.rglob("*"):
+        top = path.relative_to(tmp).parts[0]
+        if path.is_symlink():
+            found[str(path.relative_to(tmp))] = f"-> {os.readlink(path)}"
+        elif top == "results" or (top in ("state", "cache") and path.is_file() and not path.name.endswith("lock")):
+            found[str(path.relative_to(tmp))] = "dir" if path.is_dir() else "file"
+    return found
+
+
+def _run(tmp: Path, row: Row) -> subprocess.CompletedProcess[str]:
+    args = [arg.format(tmp=tmp) for arg in row.args]
+    if args[0] == "nox":
+        command = [NOX, "-f", str(REPO / "noxfile.py"), "-s", "kernel-matrix", "--", *args[1:]]
+    else:
+        command = [INVOKE, "--search-root", str(REPO), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=_private(tmp, row), cwd=tmp / "work")
+
+
+def _said(stderr: str, row: Row) -> list[str]:
+    """stderr's lines, without nox's own log lines (`nox > Running session ...`)."""
+    return [line for line in stderr.splitlines() if not (row.args[0] == "nox" and line.startswith("nox > "))]
+
+
+@pytest.mark.parametrize("row", [pytest.param(row, id=name, marks=row.marks) for name, row in ROWS.items()])
+def test_bad_input_says_what_and_how_in_one_line_and_leaves_nothing(tmp_path: Path, row: Row) -> None:
+    _lay_out(tmp_path, row.files)
+    before = _left(tmp_path)
+    done = _run(tmp_path, row)
+    said = _said(done.stderr, row)
+    assert "Traceback" not in done.stderr
+    assert done.returncode == row.status, done.stderr
+    if row.fragment:
+        assert len(said) == 1, done.stderr
+        assert row.fragment.format(tmp=tmp_path) in said[0]
+        assert said[0].startswith("warning: " if row.status == 0 else "error: ")
+    else:
+        assert said == []
+    assert all(fragment in done.stdout for fragment in row.stdout), done.stdout
+    assert _left(tmp_path) == before, "the command left something behind (a run folder, `latest`, a VM, a box)"
 
 
 def _invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -18,41 +192,52 @@ def _invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         text=True,
         timeout=120,
         env={**os.environ, **(env or {})},
-        cwd=Path(__file__).parents[2],
+        cwd=REPO,
     )
 
 
+def _two_runs(later: str) -> dict[str, str]:
+    """Runs a and b (the latest) of the same module, b's load test ending as later."""
+    files = {"results/latest": "->b"}
+    for run, status in (("a", "passed"), ("b", later)):
+        data = json.loads(WAVE1.read_text())
+        data["run_id"] = run
+        data["runs"][0]["tests"][1]["status"] = status
+        files[f"results/{run}/results.json"] = json.dumps(data)
+    return files
+
+
 @pytest.mark.parametrize(
-    ("args", "env", "fragment"),
+    ("later", "args", "status"),
     [
-        (("vm.up", "--kernel", "4.4"), {}, "unknown kernel line '4.4'"),
-        (("box.build", "--kernel", "nope"), {}, "unknown kernel line 'nope'"),
-        (("vm.run", "--name", "no-such-vm", "--", "true"), {}, "no VM called 'no-such-vm'"),
-        (("vm.status",), {"VEXFS_MEMORY_MIB": "lots"}, "memory_mib = 'lots' in the environment"),
-        (("vm.up", "--provider", "hyperv"), {}, "unknown provider 'hyperv'"),
-        (("vm.run", "--name", "no-such-vm"), {}, "no command"),
-        (("test.kernel", "--module-dir", "/nonexistent/mod"), {}, "module directory /nonexistent/mod does not exist"),
-        (("test.kernel", "--module-dir", "tests/e2e"), {}, "has no Makefile or Kbuild"),
-        (("test.kernel", "--module-param", "novalue"), {}, "module parameter 'novalue' is not NAME=VALUE"),
-        (("test.kernel", "--build-in", "cloud"), {}, "--build-in must be one of chroot, guest"),
-        (("results.show", "--run", "no-such-run"), {}, "no results for run 'no-such-run'"),
-        (("results.export", "--format", "xml"), {}, "unknown format 'xml'"),
+        ("passed", ("a", "b"), 0),
+        ("failed", ("a", "b"), 1),
+        ("error", ("a",), 1),
+        ("skipped", ("--run-a", "a", "--run-b", "b"), 0),
+        ("failed", ("b", "a"), 0),
     ],
 )
-def test_bad_input_gets_one_line_and_exit_2(args: tuple[str, ...], env: dict[str, str], fragment: str) -> None:
-    done = _invoke(*args, env=env)
-    assert done.returncode == 2
-    assert fragment in done.stderr
-    assert "Traceback" not in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
+def test_results_diff_takes_run_ids_in_order_and_exits_1_when_a_test_broke(
+    tmp_path: Path, later: str, args: tuple[str, ...], status: int
+) -> None:
+    _lay_out(tmp_path, _two_runs(later))
+    done = _run(tmp_path, Row(("results.diff", *args), ""))
+    assert done.returncode == status, done.stderr
+    assert done.stderr == ""
+    if later != "passed":
+        assert "load" in done.stdout and later in done.stdout
+    assert ("went from passed to failed or error" in done.stdout) == (status == 1)
 
 
-def test_missing_qemu_says_how_to_install_it(tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    done = _invoke("vm.up", "--name", "noqemu", env={"PATH": "/nonexistent", "VEXFS_STATE_DIR": str(state)})
-    assert done.returncode == 2
-    assert "qemu-system-x86_64 not found: run ./setup" in done.stderr
-    assert "Traceback" not in done.stderr
+def _invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [INVOKE, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        cwd=REPO,
+    )
 
 
 def test_no_disk_space_for_a_box_is_refused_before_building(tmp_path: Path) -> None:

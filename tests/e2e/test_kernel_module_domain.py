@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -147,3 +149,20 @@ def test_choosing_a_module_the_directory_does_not_build_is_a_usage_error(vm) -> 
     )  # fmt: skip
     assert done.returncode == 2
     assert "builds first, second, not third" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_module_paths_and_parameters_reach_the_guest_literally(settings, vm, tmp_path) -> None:
+    odd_dir = tmp_path / "mod dir $(touch PWNED); 'q'"
+    shutil.copytree(REPO / "kernel" / "vexfs", odd_dir, ignore=shutil.ignore_patterns("*.ko", "*.o", ".*.cmd"))
+    greeting = "greeting=hi;$(touch${IFS}/tmp/pwned)'q'`id`"
+    record = run_module(settings, vm, tmp_path / "results", module_dir=odd_dir, params=[greeting], cycles=2)
+    assert {test.status for test in record.runs[0].tests} == {Status.PASSED}
+    machine = machines.open_existing(settings, vm)
+    shown = machine.run(
+        f"insmod /root/vexfs-vmtest/vexfs.ko {shlex.quote(greeting)} && cat /sys/module/vexfs/parameters/greeting;"
+        " rmmod vexfs; test ! -e /tmp/pwned",
+        timeout=60,
+        sudo=True,
+    )
+    assert (shown.exit_status, shown.stdout.strip()) == (0, greeting.removeprefix("greeting="))
+    assert not list(tmp_path.rglob("PWNED")) and not (REPO / "PWNED").exists()

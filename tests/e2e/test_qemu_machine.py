@@ -6,6 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from toolkit.machines.base import CommandTimedOut
@@ -21,6 +22,10 @@ def test_vm_boots_runs_commands_moves_files_and_leaves_nothing(settings, box, vm
     machine.up()
     try:
         assert machine.status().state == "running"
+        listening = [
+            c for c in psutil.net_connections("tcp") if c.status == "LISTEN" and c.laddr.port == machine.record.ssh_port
+        ]
+        assert listening and {c.laddr.ip for c in listening} == {"127.0.0.1"}, "guest SSH must listen on loopback only"
         assert machine.run("uname -r", timeout=30).stdout.strip() == box.kernel_release
         assert machine.run("id -un", timeout=30).stdout.strip() == "vagrant"
         assert machine.run("id -u", timeout=30, sudo=True).stdout.strip() == "0"

@@ -1,9 +1,12 @@
+import re
 from pathlib import Path
 
 import pytest
 
-from toolkit import config
+from toolkit import config, machines
 from toolkit.errors import UserError
+
+REPO = Path(__file__).parents[2]
 
 
 def test_defaults_use_xdg_dirs(tmp_path: Path) -> None:
@@ -38,9 +41,9 @@ def test_env_paths_expand_home(tmp_path: Path) -> None:
         ("cpus = 0\n", "cpus must be at least 1"),
         ("memory_mib = 100\n", "memory_mib must be at least 512"),
         ("cpu = 2\n", "unknown setting 'cpu'"),
-        ('cpus = "many"\n', "not a valid int"),
+        ('cpus = "many"\n', 'cpus = "many" in .* is not a whole number'),
         ("cpus = [\n", "not valid TOML"),
-        ("boot_timeout_s = -1\n", "boot_timeout_s must be positive"),
+        ("boot_timeout_s = -1\n", "boot_timeout_s must be a positive number"),
     ],
 )
 def test_bad_config_file_is_a_user_error(tmp_path: Path, text: str, fragment: str) -> None:
@@ -53,3 +56,135 @@ def test_bad_config_file_is_a_user_error(tmp_path: Path, text: str, fragment: st
 def test_bad_environment_value_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="in the environment"):
         config.load(config_file=tmp_path / "none", environ={"VEXFS_MEMORY_MIB": "lots"})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("cpus = 2.7\n", "cpus = 2.7 in {file} is not a whole number: write a whole number, e.g. cpus = 2"),
+        ("cpus = true\n", "cpus = true in {file} is not a whole number: write a whole number, e.g. cpus = 2"),
+        ('cpus = "4"\n', 'cpus = "4" in {file} is not a whole number: write a whole number, e.g. cpus = 2'),
+        ("memory_mib = 4096.9\n", "memory_mib = 4096.9 in {file} is not a whole number"),
+        ("kernel = 5.10\n", 'kernel = 5.10 in {file} is not a string: write it as a string: kernel = "5.10"'),
+        ("kernel = 6.12  # trixie\n", 'write it as a string: kernel = "6.12"'),
+        ("results_dir = 3\n", "results_dir = 3 in {file} is not a string (a path): write it as a string"),
+        ('boot_timeout_s = "fast"\n', 'boot_timeout_s = "fast" in {file} is not a number: write a number'),
+        ("boot_timeout_s = nan\n", "boot_timeout_s must be a positive number of seconds, got nan"),
+        ("command_timeout_s = false\n", "command_timeout_s = false in {file} is not a number"),
+    ],
+)
+def test_a_toml_value_must_have_its_settings_type_exactly(tmp_path: Path, text: str, message: str) -> None:
+    file = tmp_path / "vmtest.toml"
+    file.write_text(text)
+    with pytest.raises(UserError) as raised:
+        config.load(config_file=file, environ={})
+    assert message.format(file=file) in str(raised.value)
+
+
+def test_a_whole_toml_number_is_fine_for_seconds(tmp_path: Path) -> None:
+    file = tmp_path / "vmtest.toml"
+    file.write_text('boot_timeout_s = 60\ncommand_timeout_s = 2.5\nresults_dir = "out"\n')
+    settings = config.load(config_file=file, environ={})
+    assert settings.boot_timeout_s == 60.0 and isinstance(settings.boot_timeout_s, float)
+    assert settings.command_timeout_s == 2.5
+    assert settings.results_dir == Path("out")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('provider = "xen"\n', "unknown provider 'xen': choose one of qemu, vagrant"),
+        ('kernel = "4.4"\n', "unknown kernel line '4.4': choose one of 5.10 (bullseye)"),
+    ],
+)
+def test_provider_and_kernel_are_checked_against_what_exists(tmp_path: Path, text: str, fragment: str) -> None:
+    file = tmp_path / "vmtest.toml"
+    file.write_text(text)
+    with pytest.raises(UserError, match=re.escape(fragment)):
+        config.load(config_file=file, environ={})
+
+
+def test_kernel_suites_and_aliases_are_valid_kernels(tmp_path: Path) -> None:
+    settings = config.load({"kernel": "sid"}, config_file=tmp_path / "none", environ={"VEXFS_KERNEL": "trixie"})
+    assert settings.kernel == "sid"
+
+
+def test_the_known_providers_are_those_machines_runs() -> None:
+    assert config.PROVIDERS == tuple(machines.PROVIDERS)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "fragment"),
+    [
+        (
+            "VEXFS_CPUS",
+            "2.7",
+            "VEXFS_CPUS='2.7' in the environment is not a whole number: set it to one, e.g. VEXFS_CPUS=2",
+        ),
+        ("VEXFS_CPUS", " 3", "VEXFS_CPUS=' 3' in the environment is not a whole number"),
+        ("VEXFS_CPUS", "+3", "is not a whole number"),
+        ("VEXFS_CPUS", "3_0", "is not a whole number"),
+        ("VEXFS_CPUS", "", "VEXFS_CPUS='' in the environment is not a whole number"),
+        ("VEXFS_MEMORY_MIB", "lots", "VEXFS_MEMORY_MIB='lots' in the environment is not a whole number"),
+        ("VEXFS_BOOT_TIMEOUT_S", "nan", "VEXFS_BOOT_TIMEOUT_S='nan' in the environment is not a number"),
+        ("VEXFS_BOOT_TIMEOUT_S", "inf", "is not a number"),
+        ("VEXFS_PROVIDER", "xen", "unknown provider 'xen'"),
+    ],
+)
+def test_environment_text_is_parsed_strictly(tmp_path: Path, variable: str, value: str, fragment: str) -> None:
+    with pytest.raises(UserError, match=re.escape(fragment)):
+        config.load(config_file=tmp_path / "none", environ={variable: value})
+
+
+def test_environment_numbers_spelled_plainly_are_read(tmp_path: Path) -> None:
+    environ = {"VEXFS_CPUS": "4", "VEXFS_BOOT_TIMEOUT_S": "2.5", "VEXFS_COMMAND_TIMEOUT_S": "30"}
+    settings = config.load(config_file=tmp_path / "none", environ=environ)
+    assert (settings.cpus, settings.boot_timeout_s, settings.command_timeout_s) == (4, 2.5, 30.0)
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        ({"cpus": True}, "cpus True on the command line is not a whole number"),
+        ({"cpus": 2.5}, "cpus 2.5 on the command line is not a whole number"),
+        ({"command_timeout_s": "soon"}, "command_timeout_s 'soon' on the command line is not a number"),
+        ({"kernel": "4.4"}, "unknown kernel line '4.4'"),
+    ],
+)
+def test_flags_are_parsed_strictly_too(tmp_path: Path, flags: dict[str, object], fragment: str) -> None:
+    with pytest.raises(UserError, match=re.escape(fragment)):
+        config.load(flags, config_file=tmp_path / "none", environ={})
+
+
+def test_flags_given_as_text_are_read_as_their_type(tmp_path: Path) -> None:
+    settings = config.load({"command_timeout_s": "30", "cpus": "3"}, config_file=tmp_path / "none", environ={})
+    assert (settings.command_timeout_s, settings.cpus) == (30.0, 3)
+
+
+def test_an_unknown_vexfs_variable_is_warned_about_once_and_ignored(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    settings = config.load(
+        config_file=tmp_path / "none", environ={"VEXFS_CPU": "4", "VEXFS_KERNL": "6.12"}, warn=warnings.append
+    )
+    assert settings.cpus == 2 and settings.kernel == "6.1"
+    assert len(warnings) == 1
+    assert warnings[0].startswith("ignoring VEXFS_CPU, VEXFS_KERNL: not a setting")
+    assert "did you mean VEXFS_CPUS, VEXFS_KERNEL?" in warnings[0]
+    assert "known ones are VEXFS_BOOT_TIMEOUT_S, VEXFS_CACHE_DIR" in warnings[0]
+
+
+def test_settings_and_what_the_toolkit_sets_for_vagrant_are_not_warned_about(tmp_path: Path) -> None:
+    mentioned = set()
+    for source in (REPO / "Vagrantfile", REPO / "toolkit" / "machines" / "vagrant.py"):
+        mentioned |= set(re.findall(r"\bVEXFS_[A-Z_]+\b", source.read_text()))
+    assert "VEXFS_VM_NAME" in mentioned and "VEXFS_SSH_KEY" in mentioned
+    environ = {variable: "1" for variable in mentioned} | {"VEXFS_CPUS": "2", "VEXFS_KERNEL": "6.1"}
+    assert config.unknown_variables(environ) == []
+
+
+def test_results_dir_that_is_a_file_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UserError, match="results_dir .*/file is a file: point results_dir"):
+        config.load(config_file=tmp_path / "none", environ={"VEXFS_RESULTS_DIR": str(tmp_path / "file")})
+    with pytest.raises(UserError, match="cannot be made: .*/file is a file"):
+        config.load(config_file=tmp_path / "none", environ={"VEXFS_RESULTS_DIR": str(tmp_path / "file" / "runs")})

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from toolkit.domains.base import Verdict, run_cases
+from toolkit.domains.base import Health, Verdict, run_cases
 from toolkit.machines.base import GuestUnreachable
 from toolkit.progress import Progress
 from toolkit.results.records import Status
@@ -14,9 +14,10 @@ class Guest:
 
     alive: bool = True
     recoveries: list[str] = field(default_factory=list)
+    console_problems: tuple[str, ...] = ("[ 1.0] BUG: kernel NULL pointer dereference",)
 
-    def healthy(self) -> bool:
-        return self.alive
+    def health(self) -> Health:
+        return Health(self.alive)
 
     def recover(self) -> str:
         self.recoveries.append("reset")
@@ -24,7 +25,7 @@ class Guest:
         return "guest rolled back to its ready snapshot"
 
     def evidence(self) -> list[str]:
-        return ["[ 1.0] BUG: kernel NULL pointer dereference"]
+        return list(self.console_problems)
 
 
 @dataclass
@@ -70,10 +71,20 @@ def test_a_dirty_guest_is_recovered_before_the_next_case() -> None:
     assert records[1].status is Status.PASSED
 
 
-def test_a_guest_lost_mid_case_is_an_error_with_console_evidence_and_the_run_goes_on() -> None:
+def test_a_guest_lost_mid_case_with_an_oops_on_its_console_fails_with_it_and_the_run_goes_on() -> None:
     guest = Guest()
     records = run_cases([Case("unload", crash=True), Case("errors", Verdict.passed("ok"))], guest, _progress())
-    assert records[0].status is Status.ERROR
-    assert "no SSH answer" in records[0].message and "rmmod m" in records[0].message
+    assert records[0].status is Status.FAILED
+    assert records[0].message.startswith("the guest stopped answering (no SSH answer): oops: BUG: kernel NULL")
     assert records[0].kernel_log == ("[ 1.0] BUG: kernel NULL pointer dereference",)
     assert guest.recoveries == ["reset"] and records[1].status is Status.PASSED
+
+
+def test_a_guest_lost_mid_case_without_a_word_is_an_error_naming_the_command() -> None:
+    guest = Guest(console_problems=())
+    records = run_cases([Case("unload", crash=True), Case("errors", Verdict.passed("ok"))], guest, _progress())
+    assert records[0].status is Status.ERROR
+    assert (
+        records[0].message
+        == "guest trouble: no SSH answer (command: rmmod m) [guest rolled back to its ready snapshot]"
+    )

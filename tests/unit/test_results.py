@@ -163,6 +163,7 @@ def test_a_wave1_results_file_keeps_the_contract_and_loads_for_show_and_diff(tmp
     assert reports.diff(old, _record()) and reports.diff_table(old, old).startswith("no changes")
 
 
+@pytest.mark.breaks_results_on_purpose
 def test_results_that_break_the_contract_are_refused_in_one_line(tmp_path: Path) -> None:
     broken = json.loads(WAVE1.read_text())
     broken["runs"][0]["tests"][0]["status"] = "green"
@@ -174,3 +175,15 @@ def test_results_that_break_the_contract_are_refused_in_one_line(tmp_path: Path)
     (tmp_path / "cut" / "results.json").write_text(WAVE1.read_text()[:300])
     with pytest.raises(UserError, match="is not valid JSON"):
         store.load(tmp_path, "cut")
+
+
+def test_run_files_are_readable_by_everyone(tmp_path: Path) -> None:
+    path = store.write(tmp_path, _record())
+    modes = {file.name: file.stat().st_mode & 0o777 for file in path.iterdir()}
+    assert modes == {name: 0o644 for name in ("junit.xml", "report.html", "results.json", "summary.txt")}
+
+
+def test_a_results_dir_that_cannot_hold_a_run_is_a_user_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UserError, match="cannot make .*file/20261127-120000-abcd .*: point results_dir"):
+        store.write(tmp_path / "file", _record())

@@ -91,12 +91,15 @@ def building_dir(cache_dir: Path, name: str) -> Path:
     return boxes_dir(cache_dir) / f".building-{name}-{os.getpid()}"
 
 
-def remove_abandoned_builds(cache_dir: Path) -> None:
-    """Scratch directories left by builds whose process is gone (killed, power lost)."""
+def remove_abandoned_builds(cache_dir: Path) -> list[str]:
+    """Scratch directories left by builds whose process is gone (killed, power lost); the boxes they were for."""
     root = boxes_dir(cache_dir)
     if not root.is_dir():
-        return
+        return []
+    removed = []
     for scratch in root.glob(".building-*"):
         pid = scratch.name.rsplit("-", 1)[-1]
         if not pid.isdigit() or not Path(f"/proc/{pid}").exists():
             remove_tree(scratch)
+            removed.append(scratch.name.removeprefix(".building-").rsplit("-", 1)[0])
+    return removed

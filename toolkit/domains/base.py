@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
+from toolkit import kernel_log
 from toolkit.config import Settings
 from toolkit.machines.base import Machine, MachineError
 from toolkit.progress import Progress
@@ -57,13 +58,21 @@ class Finding(Exception):
         self.verdict = verdict
 
 
+@dataclass(frozen=True)
+class Health:
+    """Whether the guest is fit for the next case, and its vitals (memory, load, the subject's footprint)."""
+
+    ok: bool
+    vitals: dict[str, Any] = field(default_factory=dict)
+
+
 class Subject(Protocol):
     """What the cases of a domain work on; it knows how to bring its guest back to a clean state."""
 
     @property
     def info(self) -> SubjectInfo: ...
 
-    def healthy(self) -> bool: ...
+    def health(self) -> Health: ...
 
     def recover(self) -> str: ...
 
@@ -135,8 +144,19 @@ def _run_case(case: TestCase[Any], subject: Subject) -> Verdict:
     except Finding as finding:
         return finding.verdict
     except MachineError as error:
-        detail = f" (command: {error.command})" if error.command else ""
-        return Verdict(Status.ERROR, f"guest trouble: {error}{detail}", {}, tuple(subject.evidence()), guest_dirty=True)
+        return _guest_trouble(error, subject)
+
+
+def _guest_trouble(error: MachineError, subject: Subject) -> Verdict:
+    """The guest failed a call mid-case: failed when its console shows the kernel in trouble (the subject
+    wedged it), an error when nothing tells why."""
+    detail = f" (command: {error.command})" if error.command else ""
+    evidence = tuple(subject.evidence())
+    problems = kernel_log.classify(evidence)
+    if problems:
+        message = f"the guest stopped answering ({error}): {problems[0].summary()}"
+        return Verdict(Status.FAILED, message, {"problems": sorted({p.kind for p in problems})}, evidence, True)
+    return Verdict(Status.ERROR, f"guest trouble: {error}{detail}", {}, evidence, guest_dirty=True)
 
 
 def run_cases(
@@ -155,10 +175,13 @@ def run_cases(
         reason = _blocked_by(case, done)
         verdict = Verdict.skipped(reason) if reason else _run_case(case, subject)
         duration = verdict.duration_s if verdict.duration_s is not None else time.monotonic() - started
-        message = verdict.message
-        if verdict.guest_dirty or (verdict.status is not Status.SKIPPED and not subject.healthy()):
+        message, metrics = verdict.message, dict(verdict.metrics)
+        health = subject.health() if verdict.status is not Status.SKIPPED and not verdict.guest_dirty else None
+        if health is not None and health.vitals:
+            metrics["guest"] = health.vitals
+        if verdict.guest_dirty or (health is not None and not health.ok):
             message += f" [{subject.recover()}]"
-        done[case.name] = TestRecord(case.name, verdict.status, duration, message, verdict.metrics, verdict.kernel_log)
+        done[case.name] = TestRecord(case.name, verdict.status, duration, message, metrics, verdict.kernel_log)
         on_record(list(done.values()))
         progress.say(
             f"({index}/{len(cases)}) {case.name}: {verdict.status.value} in {duration:.1f} s"

@@ -13,6 +13,7 @@ import secrets
 import shlex
 import tarfile
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 from toolkit import kernel_log
 from toolkit.domains.base import Finding, Verdict
 from toolkit.machines.base import CommandResult, CommandTimedOut, Machine, MachineError
+from toolkit.results.records import Status
 
 GUEST_DIR = "/root/vexfs-vmtest"
 SCRIPTS_DIR = f"{GUEST_DIR}/scripts"
@@ -92,31 +94,44 @@ class Guest:
         self.last_marker = f"vexfs-vmtest: {label} {self.token()}"
         return self.last_marker
 
-    def log_since(self, marker: str) -> list[str]:
-        """Kernel messages after marker: from dmesg (only those lines cross the wire), or from the console
-        if the guest does not answer."""
+    def _read_log(self, marker: str) -> tuple[list[str], bool]:
+        """Kernel messages after marker, and whether the guest answered: from dmesg (only those lines
+        cross the wire), or from the console when the guest does not answer."""
         after = f"dmesg | awk -v mark={shlex.quote(marker)} 'found {{ print }} index($0, mark) {{ found = 1 }}'"
         try:
-            return self.root(after, timeout=30).stdout.splitlines()
+            return self.root(after, timeout=30).stdout.splitlines(), True
         except MachineError:
-            return kernel_log.lines_after(self.machine.console_text(), marker)
+            return kernel_log.lines_after(self.machine.console_text(), marker), False
+
+    def log_since(self, marker: str) -> list[str]:
+        return self._read_log(marker)[0]
 
     def evidence(self) -> list[str]:
         """Problem excerpts since the last mark, from the console (which works even when the guest does not)."""
         problems = kernel_log.classify(kernel_log.lines_after(self.machine.console_text(), self.last_marker))
         return [line for problem in problems for line in problem.excerpt]
 
+    def silence_s(self) -> float:
+        """Seconds since the guest last wrote to its console."""
+        try:
+            return time.time() - self.machine.console_log.stat().st_mtime
+        except OSError:
+            return float("nan")
+
     def hung(self, marker: str, what: str, timeout: float, **metrics: Any) -> Verdict:
-        """A step outlived its timeout: failed with the kernel's report of the hang, if it made one."""
-        problems = kernel_log.classify(self.log_since(marker))
+        """A step outlived its timeout. Failed when the kernel said why, or when the guest still answers
+        (the step itself is stuck); an error when the guest went silent without a word (cause unknown)."""
+        log, answered = self._read_log(marker)
+        problems = kernel_log.classify(log)
+        late = f"{what} did not return within {timeout:g} s"
         if problems:
-            return problem_verdict(f"{what} did not return within {timeout:g} s", problems, **metrics)
-        return Verdict.failed(
-            f"{what} did not return within {timeout:g} s and the kernel reported nothing",
-            self.evidence(),
-            guest_dirty=True,
-            **metrics,
-        )
+            return problem_verdict(late, problems, **metrics)
+        if answered:
+            return Verdict.failed(
+                f"{late} and the kernel reported nothing", self.evidence(), guest_dirty=True, **metrics
+            )
+        silent = f"{late} and the guest stopped answering: no output from the guest for {self.silence_s():.0f} s"
+        return Verdict(Status.ERROR, silent, metrics, tuple(log[-20:]), guest_dirty=True)
 
     def step(self, what: str, command: str, timeout: float, *, judge: bool = True, **metrics: Any) -> Step:
         """Mark, run command as root under timeout, read the log; a hang (or, when judge, a problem) is a Finding."""

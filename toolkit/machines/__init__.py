@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from toolkit import kernels
 from toolkit.boxes import build, store
 from toolkit.boxes.recipe import BoxRecipe
 from toolkit.config import Settings
 from toolkit.errors import UserError
-from toolkit.machines import record
+from toolkit.files import remove_tree
+from toolkit.machines import leftovers, lock, record
 from toolkit.machines.base import Machine, Provider
 from toolkit.machines.qemu import QemuMachine
 from toolkit.machines.vagrant import VagrantMachine
@@ -30,10 +33,32 @@ def box_for(settings: Settings, kernel: str) -> store.Box:
     )
 
 
+def check_name(settings: Settings, name: str) -> None:
+    """An existing VM called name must be of the configured kernel and provider (checked before any box build)."""
+    line = kernels.select(settings.kernel)
+    provider_class(settings.provider)
+    if record.exists(settings, name):
+        known = record.load(settings, name)
+        if known.kernel_line != line.name or known.provider != settings.provider:
+            raise UserError(
+                f"VM {name!r} exists with kernel {known.kernel_line} on {known.provider}, not {line.name} on "
+                f"{settings.provider}: `invoke vm.destroy --name {name}` first, or pick another --name"
+            )
+
+
+def exists(settings: Settings, name: str) -> bool:
+    return record.exists(settings, name)
+
+
+def locked(settings: Settings, name: str, purpose: str) -> contextlib.AbstractContextManager[None]:
+    """Hold the VM called name for purpose; UserError at once when another process holds it."""
+    return lock.held(record.vm_dir(settings, name), name, purpose)
+
+
 def define(settings: Settings, name: str) -> Machine:
     """The VM called name for the configured kernel and provider, recorded (not yet started)."""
     machine_class = provider_class(settings.provider)
-    kernels.select(settings.kernel)
+    check_name(settings, name)
     machine_class.require_host_tools(settings)
     return machine_class.define(settings, name, box_for(settings, settings.kernel))
 
@@ -45,3 +70,21 @@ def open_existing(settings: Settings, name: str) -> Machine:
 
 def names(settings: Settings) -> list[str]:
     return record.machine_names(settings)
+
+
+def sweep(settings: Settings) -> list[str]:
+    """Remove what interrupted runs left behind (see leftovers.py); one line for each thing removed."""
+    return leftovers.sweep(settings, lambda name: open_existing(settings, name).destroy())
+
+
+def destroy_all(settings: Settings) -> list[str]:
+    """Destroy every VM of this installation, whichever provider; the names of those destroyed."""
+    destroyed = []
+    for name in names(settings):
+        with locked(settings, name, "destroying it"):
+            try:
+                open_existing(settings, name).destroy()
+            except UserError:  # a record no provider can read: its folder is all there is
+                remove_tree(record.vm_dir(settings, name))
+        destroyed.append(name)
+    return destroyed

@@ -72,6 +72,7 @@ class Machine(Protocol):
     name: str
     provider: str
     record: VmRecord
+    has_snapshots: bool  # reset is a quick rollback (else it replaces the guest)
 
     @property
     def box(self) -> Box: ...
@@ -118,7 +119,13 @@ class Provider(Protocol):
 
     provider: str
 
-    def require_host_tools(self, settings: Settings) -> None: ...
+    def require_host_tools(self, settings: Settings) -> None:
+        """Check what the provider needs on the host; changes nothing (UserError saying how to fix)."""
+        ...
+
+    def prepare_host(self, settings: Settings) -> list[str]:
+        """Install and start what the provider needs on the host; what it changed (`invoke setup`)."""
+        ...
 
     def define(self, settings: Settings, name: str, box: Box) -> Machine: ...
 

@@ -1,4 +1,5 @@
-"""What Vagrant's libvirt provider needs on this host, installed and started where missing.
+"""What Vagrant's libvirt provider needs on this host: checked before every use, changed only by
+`invoke setup --provider vagrant`, which says what it changed.
 
 Debian's vagrant and vagrant-libvirt, libvirt's daemons (started by hand when there is no
 init system to do it), /dev/kvm readable by group kvm (else libvirt re-probes QEMU on every
@@ -34,10 +35,10 @@ def missing_packages() -> list[str]:
     return [package for package in PACKAGES if not installed(package)]
 
 
-def install_packages(progress: Progress) -> None:
+def install_packages(progress: Progress) -> list[str]:
     missing = missing_packages()
     if not missing:
-        return
+        return []
     host.require_root(f"installing {', '.join(missing)} for the vagrant provider")
     with progress.step(f"apt-get install {' '.join(missing)}"):
         environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -50,6 +51,7 @@ def install_packages(progress: Progress) -> None:
                 raise UserError(
                     f"{' '.join(command[:2])} failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
                 )
+    return [f"installed {' '.join(missing)}"]
 
 
 def _run_qemu_as_root() -> bool:
@@ -63,17 +65,25 @@ def _run_qemu_as_root() -> bool:
     return True
 
 
-def _kvm_device_for_group() -> None:
-    kvm = Path("/dev/kvm")
-    if kvm.exists() and (kvm.stat().st_mode & 0o060) != 0o060:
-        subprocess.run(["chgrp", "kvm", str(kvm)], check=False)
-        kvm.chmod(0o660)
+KVM = Path("/dev/kvm")
 
 
-def _start_daemons(uri: str, restart: bool, progress: Progress) -> None:
+def _kvm_needs_group() -> bool:
+    return KVM.exists() and (KVM.stat().st_mode & 0o060) != 0o060
+
+
+def _kvm_device_for_group() -> list[str]:
+    if not _kvm_needs_group():
+        return []
+    subprocess.run(["chgrp", "kvm", str(KVM)], check=False)
+    KVM.chmod(0o660)
+    return ["gave /dev/kvm to group kvm, mode 660"]
+
+
+def _start_daemons(uri: str, restart: bool, progress: Progress) -> list[str]:
     answering = _virsh(uri, "version", timeout=15).returncode == 0
     if answering and not restart:
-        return
+        return []
     with progress.step("starting virtlogd and libvirtd"):
         if answering:
             subprocess.run(["pkill", "-x", "libvirtd"], check=False)
@@ -86,29 +96,49 @@ def _start_daemons(uri: str, restart: bool, progress: Progress) -> None:
             if time.monotonic() > deadline:
                 raise UserError(f"libvirtd does not answer at {uri} after {DAEMON_WAIT_S:g} s: see `libvirtd -v`")
             time.sleep(0.5)
+    return ["restarted libvirtd" if answering else "started virtlogd and libvirtd"]
 
 
-def _storage_pool(uri: str) -> None:
+def _storage_pool(uri: str) -> list[str]:
     if _virsh(uri, "pool-info", "default").returncode == 0:
         if "running" not in _virsh(uri, "pool-info", "default").stdout:
             _virsh(uri, "pool-start", "default")
-        return
+            return ["started storage pool default"]
+        return []
     for args in (("pool-define-as", "default", "dir", "--target", POOL_DIR), ("pool-build", "default"),
                  ("pool-start", "default"), ("pool-autostart", "default")):  # fmt: skip
         done = _virsh(uri, *args)
         if done.returncode != 0:
             raise UserError(f"virsh {args[0]} failed: {done.stderr.strip()}")
+    return [f"defined storage pool default in {POOL_DIR}"]
 
 
-def ensure_ready(uri: str, progress: Progress) -> None:
-    """Everything vagrant-libvirt needs, on this host (remote libvirt hosts are the user's to prepare)."""
-    install_packages(progress)
+def prepare(uri: str, progress: Progress) -> list[str]:
+    """Make this host ready for vagrant-libvirt (remote libvirt hosts are the user's to prepare); what changed."""
+    changed = install_packages(progress)
     if not uri.startswith("qemu:///"):
-        if _virsh(uri, "version", timeout=30).returncode != 0:
-            raise UserError(f"libvirt at {uri} does not answer: check the URI and that you can ssh there")
-        return
-    host.require_root("running the vagrant provider's local libvirt")
-    _kvm_device_for_group()
+        check(uri)
+        return changed
+    host.require_root("preparing the local libvirt for the vagrant provider")
+    changed += _kvm_device_for_group()
     restart = _run_qemu_as_root()
-    _start_daemons(uri, restart, progress)
-    _storage_pool(uri)
+    if restart:
+        changed.append(f"{QEMU_CONF}: QEMU runs as root (boxes live in root's home)")
+    changed += _start_daemons(uri, restart, progress)
+    changed += _storage_pool(uri)
+    return changed
+
+
+def check(uri: str) -> None:
+    """Everything vagrant-libvirt needs is there and answering; else say how to prepare it. Changes nothing."""
+    fix = "run `invoke setup --provider vagrant` first"
+    missing = missing_packages()
+    if missing:
+        raise UserError(f"the vagrant provider needs {', '.join(missing)}: {fix}")
+    if _virsh(uri, "version", timeout=30).returncode != 0:
+        hint = "check the URI and that you can ssh there" if not uri.startswith("qemu:///") else fix
+        raise UserError(f"libvirt at {uri} does not answer: {hint}")
+    if uri.startswith("qemu:///") and (_kvm_needs_group() or 'user = "root"' not in QEMU_CONF.read_text().splitlines()):
+        raise UserError(f"the local libvirt is not set up for vexfs-vmtest boxes: {fix}")
+    if _virsh(uri, "pool-info", "default").returncode != 0:
+        raise UserError(f"libvirt at {uri} has no storage pool 'default': {fix}")

@@ -90,11 +90,18 @@ class QemuMachine(RecordedMachine):
     """A VM run by QEMU with no daemon; see the module docstring."""
 
     provider = "qemu"
+    has_snapshots = True
 
     @staticmethod
     def require_host_tools(settings: Settings) -> None:
         host.require_tool("qemu-system-x86_64")
         host.require_tool("qemu-img")
+
+    @staticmethod
+    def prepare_host(settings: Settings) -> list[str]:
+        """Nothing to change: ./setup installed QEMU; check it is there."""
+        QemuMachine.require_host_tools(settings)
+        return []
 
     def _save(self) -> None:
         save(self.dir, self.record)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
 
 from toolkit.boxes.store import Box
@@ -49,11 +49,52 @@ def exists(settings: Settings, name: str) -> bool:
     return (vm_dir(settings, name) / RECORD).is_file()
 
 
+class CorruptRecord(UserError):
+    """A VM whose machine.json cannot be read as a record (cut short, edited, from another version)."""
+
+    def __init__(self, name: str, path: Path, problem: str) -> None:
+        super().__init__(f"VM {name!r} has a corrupt record {path} ({problem}): remove it with {destroy_hint(name)}")
+        self.name = name
+        self.path = path
+        self.problem = problem
+
+
+def destroy_hint(name: str) -> str:
+    return f"`invoke vm.destroy --name {name}`"
+
+
+def _problem(data: object) -> str | None:
+    """What keeps data from being a VmRecord (missing keys, wrong types), None when nothing does."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    for field in fields(VmRecord):
+        if field.name not in data:
+            if field.default is MISSING:
+                return f"no {field.name!r}"
+            continue
+        value = data[field.name]
+        wanted = int if field.type == "int" else str
+        if type(value) is not wanted:
+            return f"{field.name!r} is {value!r:.40}, not a {wanted.__name__}"
+    return None
+
+
 def load(settings: Settings, name: str) -> VmRecord:
+    """The record of the VM called name; a UserError naming what to do when there is none or it is corrupt."""
+    path = vm_dir(settings, name) / RECORD
     try:
-        return VmRecord(**json.loads((vm_dir(settings, name) / RECORD).read_text()))
+        data = json.loads(path.read_text())
     except FileNotFoundError:
         raise UserError(f"no VM called {name!r}: start one with `invoke vm.up --name {name}`") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CorruptRecord(name, path, f"not JSON: {error}") from None
+    except OSError as error:
+        raise UserError(f"cannot read {path} ({error.strerror}): fix its permissions") from None
+    problem = _problem(data)
+    if problem:
+        raise CorruptRecord(name, path, problem)
+    known = {field.name for field in fields(VmRecord)}
+    return VmRecord(**{key: value for key, value in data.items() if key in known})
 
 
 def save(directory: Path, record: VmRecord) -> None:

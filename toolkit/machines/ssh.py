@@ -1,12 +1,20 @@
-"""Commands and files over one persistent SSH connection (Fabric), every call under a timeout."""
+"""Commands and files over one persistent SSH connection (Fabric), every call under a timeout.
+
+Fabric bounds a command's run time, and paramiko bounds connecting, but not opening a channel
+or an SFTP transfer: a wedged guest would block those for an hour. So every call also runs
+under a deadline; when it passes, the connection is closed from a timer thread, which wakes
+paramiko wherever it waits, and the call fails as a timeout or an unreachable guest.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +25,15 @@ from fabric import Connection
 from toolkit.machines.base import CommandResult, CommandTimedOut, GuestUnreachable, MachineError
 
 CONNECT_ERRORS = (OSError, EOFError, socket.timeout, paramiko.SSHException)
+CONNECT_TIMEOUT_S = 10.0
+# Beyond a command's own timeout: connecting, opening the channel, stopping the command.
+SLACK_S = CONNECT_TIMEOUT_S + 10.0
+TRANSFER_TIMEOUT_S = 300.0
+
+
+class DeadlineExpired(Exception):
+    """A call on the session outlived its deadline; the connection was closed under it."""
+
 
 # Failed connection attempts while a guest boots are expected, and every channel is logged at
 # debug level: neither belongs in a run's output, even when a host program (nox) logs debug.
@@ -81,7 +98,7 @@ class SshSession:
     def connection(self) -> Connection:
         if self._connection is None or not self._connection.is_connected:
             try:
-                self._connection = self._connect(10.0)
+                self._connection = self._connect(CONNECT_TIMEOUT_S)
             except CONNECT_ERRORS as error:
                 raise GuestUnreachable(f"cannot reach the guest over SSH on port {self.target.port}: {error}") from None
         return self._connection
@@ -90,6 +107,36 @@ class SshSession:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+    def _abort(self) -> None:
+        """Close the connection's transport from another thread: whatever waits on it fails at once."""
+        connection = self._connection
+        transport = connection.client.get_transport() if connection is not None else None
+        if transport is not None:
+            transport.close()
+
+    @contextlib.contextmanager
+    def _deadline(self, seconds: float) -> Iterator[None]:
+        """Run the block with the connection closed under it after seconds (then DeadlineExpired)."""
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            self._abort()
+
+        timer = threading.Timer(seconds, expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        except Exception:
+            if expired.is_set():
+                raise DeadlineExpired() from None
+            raise
+        finally:
+            timer.cancel()
+        if expired.is_set():
+            raise DeadlineExpired()
 
     def _record(self, line: str) -> None:
         stamp = datetime.datetime.now().isoformat(timespec="milliseconds")
@@ -100,12 +147,19 @@ class SshSession:
         """Run command in the guest; CommandTimedOut if it outlives timeout (the connection is then dropped)."""
         started = time.monotonic()
         try:
-            result = self.connection().run(command, hide=True, warn=True, timeout=timeout, in_stream=False)
+            with self._deadline(timeout + SLACK_S):
+                result = self.connection().run(command, hide=True, warn=True, timeout=timeout, in_stream=False)
         except invoke.CommandTimedOut as timed_out:
             self.close()
             self._record(f"{self.target.user}: TIMEOUT after {timeout:g} s: {command}")
             tail = (timed_out.result.stdout + timed_out.result.stderr)[-2000:]
             raise CommandTimedOut(f"guest command timed out after {timeout:g} s: {command}", command, tail) from None
+        except DeadlineExpired:
+            self.close()
+            self._record(f"{self.target.user}: NO ANSWER within {timeout + SLACK_S:g} s: {command}")
+            raise CommandTimedOut(
+                f"guest command timed out after {timeout:g} s and the guest stopped answering: {command}", command
+            ) from None
         except CONNECT_ERRORS as error:
             self.close()
             self._record(f"{self.target.user}: LOST CONNECTION ({error}): {command}")
@@ -114,26 +168,28 @@ class SshSession:
         self._record(f"{self.target.user}: [{result.exited}] {duration:.3f}s {command}")
         return CommandResult(command, result.exited, result.stdout, result.stderr, duration)
 
-    def _sftp_connection(self, timeout: float) -> Connection:
-        connection = self.connection()
-        channel = connection.sftp().get_channel()
-        if channel is not None:
-            channel.settimeout(timeout)
-        return connection
-
-    def put(self, local: Path, remote: str, timeout: float = 300.0) -> None:
+    def _transfer(self, what: str, move: Callable[[Connection], object], timeout: float) -> None:
+        """One SFTP transfer, bounded as a whole (channel open included)."""
         try:
-            self._sftp_connection(timeout).put(str(local), remote)
-        except (OSError, paramiko.SSHException) as error:
-            raise MachineError(f"copying {local} to the guest's {remote} failed: {error}") from None
-        self._record(f"PUT {local} -> {remote}")
+            with self._deadline(timeout):
+                connection = self.connection()
+                channel = connection.sftp().get_channel()
+                if channel is not None:
+                    channel.settimeout(timeout)
+                move(connection)
+        except DeadlineExpired:
+            self.close()
+            raise GuestUnreachable(f"{what}: the guest did not answer within {timeout:g} s") from None
+        except (*CONNECT_ERRORS, OSError) as error:
+            self.close()
+            raise MachineError(f"{what} failed: {error}") from None
+        self._record(what)
 
-    def get(self, remote: str, local: Path, timeout: float = 300.0) -> None:
-        try:
-            self._sftp_connection(timeout).get(remote, str(local))
-        except (OSError, paramiko.SSHException) as error:
-            raise MachineError(f"copying the guest's {remote} to {local} failed: {error}") from None
-        self._record(f"GET {remote} -> {local}")
+    def put(self, local: Path, remote: str, timeout: float = TRANSFER_TIMEOUT_S) -> None:
+        self._transfer(f"copying {local} to the guest's {remote}", lambda c: c.put(str(local), remote), timeout)
+
+    def get(self, remote: str, local: Path, timeout: float = TRANSFER_TIMEOUT_S) -> None:
+        self._transfer(f"copying the guest's {remote} to {local}", lambda c: c.get(remote, str(local)), timeout)
 
 
 class GuestSessions:

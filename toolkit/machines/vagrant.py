@@ -42,6 +42,7 @@ class VagrantMachine(RecordedMachine):
     """A VM run by vagrant-libvirt; see the module docstring."""
 
     provider = "vagrant"
+    has_snapshots = False
 
     def __init__(self, settings: Settings, record: VmRecord) -> None:
         super().__init__(settings, record)
@@ -49,8 +50,12 @@ class VagrantMachine(RecordedMachine):
 
     @staticmethod
     def require_host_tools(settings: Settings) -> None:
-        libvirt_host.ensure_ready(settings.libvirt_uri, Progress("vagrant"))
+        libvirt_host.check(settings.libvirt_uri)
         host.require_tool("vagrant")
+
+    @staticmethod
+    def prepare_host(settings: Settings) -> list[str]:
+        return libvirt_host.prepare(settings.libvirt_uri, Progress("vagrant"))
 
     # Vagrant plumbing
 

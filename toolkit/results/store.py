@@ -22,8 +22,15 @@ def new_run_id(now: datetime.datetime | None = None) -> str:
 
 
 def run_dir(results_root: Path, run_id: str) -> Path:
+    """The folder of a run, made now; a UserError when results_root cannot hold it."""
     path = results_root / run_id
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(
+            f"cannot make {path} ({error.strerror}): point results_dir in vmtest.toml "
+            "(or VEXFS_RESULTS_DIR) at a directory you can write"
+        ) from None
     return path
 
 

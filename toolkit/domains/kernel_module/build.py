@@ -38,7 +38,9 @@ class BuiltModule:
         info = elf.modinfo(path)
         parameters = dict(entry.split(":", 1) for entry in info.get("parmtype", []) if ":" in entry)
         code = {
-            name: s.size for name, s in elf.sections(path).items() if name.startswith(CODE_SECTION_PREFIXES) and s.size
+            name: s.size
+            for name, s in sorted(elf.sections(path).items())
+            if name.startswith(CODE_SECTION_PREFIXES) and s.size
         }
         return cls(
             name=info.get("name", [path.stem])[0],

@@ -8,6 +8,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from toolkit.domains.base import Health
 from toolkit.domains.guest import GUEST_DIR, Guest, script_command
 from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
 from toolkit.domains.options import option
@@ -35,6 +36,20 @@ def with_errno(message: str) -> str:
         if message.rstrip().endswith(text):
             return f"{message.rstrip()} ({name})"
     return message.strip()
+
+
+VITALS = {"mem_available_kib": int, "slab_unreclaimable_kib": int, "load_1m": float, "module_core_bytes": int}
+
+
+def vitals(state: dict[str, str]) -> dict[str, float]:
+    """The guest's memory and load and the module's size, from probe.sh's report (what it could read)."""
+    found: dict[str, float] = {}
+    for key, kind in VITALS.items():
+        try:
+            found[key] = kind(state[key])
+        except (KeyError, ValueError):
+            continue
+    return found
 
 
 @dataclass(frozen=True)
@@ -124,12 +139,13 @@ class ModuleUnderTest:
     def evidence(self) -> list[str]:
         return self.guest.evidence()
 
-    def healthy(self) -> bool:
+    def health(self) -> Health:
+        """Fit when the guest answers and the module is absent or live; the guest's vitals besides."""
         try:
-            state = self.probe().get("state")
+            state = self.probe()
         except MachineError:
-            return False
-        return state in ("absent", "live")
+            return Health(False)
+        return Health(state.get("state") in ("absent", "live"), vitals(state))
 
     def recover(self) -> str:
         """Roll the guest back to its ready snapshot, or replace it if that fails; then prepare again."""

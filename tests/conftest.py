@@ -1,0 +1,23 @@
+"""Checks every test gets: each results.json a test wrote keeps the result contract."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from toolkit.results import schema
+
+
+@pytest.fixture(autouse=True)
+def results_keep_the_contract(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+    yield
+    if request.node.get_closest_marker("breaks_results_on_purpose"):
+        return
+    for written in tmp_path.rglob("results.json"):
+        if written.is_symlink() or written.parent.is_symlink():
+            continue
+        problems = schema.problems(json.loads(written.read_text()))
+        assert problems == [], f"{written} breaks toolkit/results/schema.json: {problems}"

@@ -1,0 +1,95 @@
+"""The guest-step helper: marks, timeouts and kernel problems turned into verdicts in one place."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.unit.scripted import Answer, ScriptedMachine
+from toolkit.domains.base import Finding
+from toolkit.domains.guest import Guest, script_command
+from toolkit.results.records import Status
+
+HUNG_TASK = ("[  30.0] INFO: task insmod:99 blocked for more than 10 seconds.", "[  30.1] Call Trace:")
+
+
+def _guest(rules: dict[str, Answer | list[Answer]], console: str = "") -> tuple[Guest, ScriptedMachine]:
+    machine = ScriptedMachine(rules, console=console)
+    tokens = iter(f"{n:08x}" for n in range(100))
+    return Guest(machine, lambda: next(tokens)), machine  # type: ignore[arg-type]
+
+
+def test_a_step_marks_the_kernel_log_in_the_same_command_and_reads_only_what_follows() -> None:
+    guest, machine = _guest({"insmod": Answer("done\n", log=("[ 1.0] mod: hello",))})
+    step = guest.step("insmod", "insmod m.ko", 10)
+    assert machine.commands[0] == "echo 'vexfs-vmtest: insmod 00000000' > /dev/kmsg; insmod m.ko"
+    assert "awk -v mark='vexfs-vmtest: insmod 00000000'" in machine.commands[1]
+    assert step.ok and step.log == ("[ 1.0] mod: hello",) and step.problems == []
+
+
+def test_a_step_that_hangs_is_failed_with_the_kernels_report_of_the_hang() -> None:
+    guest, _ = _guest({"insmod": Answer(timeout=True, log=HUNG_TASK)})
+    with pytest.raises(Finding) as raised:
+        guest.step("insmod", "insmod m.ko", 25, load_ms=1)
+    verdict = raised.value.verdict
+    assert verdict.status is Status.FAILED and verdict.guest_dirty
+    assert (
+        verdict.message
+        == "insmod did not return within 25 s: hung_task: INFO: task insmod:99 blocked for more than 10 seconds."
+    )
+    assert verdict.metrics == {"problems": ["hung_task"], "load_ms": 1}
+
+
+def test_when_the_guest_stops_answering_the_console_is_read_instead() -> None:
+    console = (
+        "[ 1.0] vexfs-vmtest: rmmod 00000000\n[ 2.0] watchdog: BUG: soft lockup - CPU#0 stuck for 23s! [rmmod:7]\n"
+    )
+    guest, _ = _guest({"rmmod": Answer(timeout=True), "dmesg | awk": Answer(unreachable=True)}, console=console)
+    with pytest.raises(Finding) as raised:
+        guest.step("rmmod", "rmmod m", 25)
+    assert "soft_lockup: watchdog: BUG: soft lockup - CPU#0 stuck for 23s!" in raised.value.verdict.message
+
+
+def test_a_guest_gone_silent_without_a_word_is_an_error_saying_for_how_long(tmp_path: Path) -> None:
+    guest, machine = _guest({"rmmod": Answer(timeout=True), "dmesg | awk": Answer(unreachable=True)})
+    machine.console_log = tmp_path / "console.log"
+    machine.console_log.write_text("[ 1.0] vexfs-vmtest: rmmod 00000000\n")
+    os.utime(machine.console_log, (time.time() - 42, time.time() - 42))
+    with pytest.raises(Finding) as raised:
+        guest.step("rmmod", "rmmod m", 25)
+    verdict = raised.value.verdict
+    assert verdict.status is Status.ERROR and verdict.guest_dirty
+    assert verdict.message == (
+        "rmmod did not return within 25 s and the guest stopped answering: no output from the guest for 42 s"
+    )
+
+
+def test_a_hang_the_kernel_did_not_report_says_so_with_console_evidence() -> None:
+    guest, _ = _guest({"sleep": Answer(timeout=True)}, console="[ 1.0] vexfs-vmtest: wait 00000000\n")
+    with pytest.raises(Finding) as raised:
+        guest.step("wait", "sleep 99", 3)
+    assert raised.value.verdict.message == "wait did not return within 3 s and the kernel reported nothing"
+
+
+def test_judging_later_lets_a_test_name_what_logged_the_problem() -> None:
+    guest, _ = _guest({"cycles": Answer("cycles=2\n", log=HUNG_TASK)})
+    step = guest.step("cycles", "sh cycles.sh", 60, judge=False)
+    assert step.values() == {"cycles": "2"}
+    with pytest.raises(Finding, match="^cycle 2 logged a problem: hung_task"):
+        guest.judge(step, "cycle 2")
+
+
+def test_script_commands_pass_values_through_literally() -> None:
+    command = script_command("load.sh", "name=a b", "x=$(reboot);", env={"KO": "/tmp/it's.ko"})
+    assert command == "KO='/tmp/it'\"'\"'s.ko' sh /root/vexfs-vmtest/scripts/load.sh 'name=a b' 'x=$(reboot);'"
+
+
+def test_install_sends_files_in_one_transfer_and_unpacks_them(tmp_path: Path) -> None:
+    (tmp_path / "a.sh").write_text("echo a\n")
+    guest, machine = _guest({})
+    guest.install({"scripts/a.sh": tmp_path / "a.sh"}, then="true")
+    assert machine.commands[0] == "PUT /tmp/vexfs-vmtest-install-00000000.tar.gz"
+    assert machine.commands[1].startswith("mkdir -p /root/vexfs-vmtest && tar xzf /tmp/vexfs-vmtest-install-00000000")

@@ -1,0 +1,205 @@
+"""The kernel_module tests' verdict branches that the recorded fixture runs do not reach, on a scripted guest."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from tests.unit.scripted import Answer, ScriptedMachine
+from toolkit.domains import elf, kernel_module, options
+from toolkit.domains.base import Finding, Verdict
+from toolkit.domains.guest import Guest
+from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
+from toolkit.domains.kernel_module.concurrency import Concurrency
+from toolkit.domains.kernel_module.errors import ErrorHandling
+from toolkit.domains.kernel_module.hangs import HangDetection
+from toolkit.domains.kernel_module.leaks import MemoryLeak
+from toolkit.domains.kernel_module.lifecycle import Build, LifecycleStress, Load, Unload
+from toolkit.domains.kernel_module.subject import ModuleUnderTest
+from toolkit.results.records import Status
+
+RELEASE = "6.1.0-50-amd64"
+OOPS = (
+    "[   50.1] BUG: kernel NULL pointer dereference, address: 0000000000000000",
+    "[   50.2] Call Trace:",
+    "[   50.3] ---[ end trace 0000000000000000 ]---",
+)
+SOFT_LOCKUP = ("[   60.0] watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [mod_thread:99]",)
+
+
+def probe(loaded: bool = True, state: str = "live", taint: int = 12288, filesystems: str = "ext4 mod") -> Answer:
+    return Answer(
+        f"taint={taint}\nloaded={int(loaded)}\nstate={state}\nrefcnt=1\nholders=\nfilesystems={filesystems}\n"
+    )
+
+
+ABSENT = probe(loaded=False, state="absent", taint=0, filesystems="ext4")
+
+
+def run(
+    case: object,
+    rules: dict[str, Answer | list[Answer]],
+    tmp_path: Path,
+    guest_files: dict[str, str] | None = None,
+    **changes: object,
+) -> Verdict:
+    """The case's verdict on a guest answering by rules (a Finding raised mid-case is its verdict, as in the runner)."""
+    module = BuiltModule("mod", tmp_path / "mod.ko", 4096, f"{RELEASE} SMP mod_unload", "ABC", {"size": "uint"},
+                         {".text": 64, ".init.text": 32}, (elf.Symbol("mod_init", ".init.text", 0, 32),))  # fmt: skip
+    module = dataclasses.replace(module, **changes)
+    build = BuildOutcome("chroot", 0, 1.5, "  CC [M] mod.o\n", (module,))
+    chosen = options.parse(kernel_module.ModuleOptions, {"module_dir": tmp_path, "cycles": 3})
+    machine = ScriptedMachine(rules, files=guest_files or {})
+    subject = ModuleUnderTest(Guest(machine), chosen, build, module, RELEASE, tmp_path)  # type: ignore[arg-type]
+    try:
+        return case.run(subject)  # type: ignore[attr-defined, no-any-return]
+    except Finding as finding:
+        return finding.verdict
+
+
+def test_a_module_built_for_another_kernel_fails_build(tmp_path: Path) -> None:
+    verdict = run(Build(), {}, tmp_path, vermagic="6.12.0-1-amd64 SMP mod_unload")
+    assert verdict.status is Status.FAILED and "does not match the guest kernel" in verdict.message
+
+
+def test_a_load_that_logs_an_oops_fails_with_it(tmp_path: Path) -> None:
+    verdict = run(Load(), {"probe.sh": ABSENT, "insmod": Answer(log=OOPS)}, tmp_path)
+    assert verdict.status is Status.FAILED and verdict.guest_dirty
+    assert verdict.message.startswith("loading logged a problem: oops: BUG: kernel NULL pointer dereference")
+    assert verdict.kernel_log == OOPS
+
+
+def test_a_module_left_coming_after_insmod_fails_load(tmp_path: Path) -> None:
+    verdict = run(Load(), {"probe.sh": [ABSENT, probe(state="coming")]}, tmp_path)
+    assert verdict.status is Status.FAILED and "the module is coming" in verdict.message
+
+
+def test_a_load_that_taints_the_kernel_beyond_out_of_tree_fails(tmp_path: Path) -> None:
+    verdict = run(Load(), {"probe.sh": [ABSENT, probe(taint=12288 | 512)]}, tmp_path)
+    assert verdict.status is Status.FAILED and verdict.message == "loading tainted the kernel: W kernel warning"
+
+
+def test_a_clean_load_names_the_filesystems_the_module_registers(tmp_path: Path) -> None:
+    verdict = run(Load(), {"probe.sh": [ABSENT, probe()]}, tmp_path)
+    assert verdict.status is Status.PASSED and verdict.metrics["filesystems"] == ["mod"]
+
+
+def test_an_rmmod_refused_names_refcount_and_holders(tmp_path: Path) -> None:
+    refused = Answer(stderr="rmmod: ERROR: Module mod is in use\n", exit_status=1)
+    verdict = run(Unload(), {"rmmod": refused, "probe.sh": probe()}, tmp_path)
+    assert verdict.status is Status.FAILED and verdict.guest_dirty
+    assert verdict.message == "rmmod failed: rmmod: ERROR: Module mod is in use (refcnt 1, holders none)"
+
+
+def test_an_rmmod_that_succeeds_but_leaves_the_module_fails(tmp_path: Path) -> None:
+    verdict = run(Unload(), {"probe.sh": probe(state="going")}, tmp_path)
+    assert verdict.status is Status.FAILED and "still there (going)" in verdict.message
+
+
+def test_an_rmmod_that_hangs_without_a_kernel_report_says_so(tmp_path: Path) -> None:
+    verdict = run(Unload(), {"rmmod": Answer(timeout=True)}, tmp_path)
+    assert verdict.status is Status.FAILED and verdict.guest_dirty
+    assert verdict.message == "rmmod did not return within 25 s and the kernel reported nothing"
+
+
+def test_a_problem_during_the_cycles_names_the_cycle(tmp_path: Path) -> None:
+    verdict = run(LifecycleStress(), {"cycles.sh": Answer("cycles=2\nslab_kib=4\n", log=SOFT_LOCKUP)}, tmp_path)
+    assert verdict.message.startswith("cycle 2 of 3 logged a problem: soft_lockup: watchdog: BUG: soft lockup")
+    assert verdict.metrics["cycles"] == 2
+
+
+def test_a_failed_cycle_step_fails_lifecycle_stress(tmp_path: Path) -> None:
+    failed = Answer("failed=insmod\ncycles=2\nslab_kib=0\n", stderr="insmod: ERROR: File exists")
+    verdict = run(LifecycleStress(), {"cycles.sh": failed}, tmp_path)
+    assert (
+        verdict.status is Status.FAILED
+        and verdict.message == "insmod failed in cycle 2 of 3: insmod: ERROR: File exists"
+    )
+
+
+def test_slab_growing_over_the_cycles_fails_lifecycle_stress(tmp_path: Path) -> None:
+    verdict = run(LifecycleStress(), {"cycles.sh": Answer("cycles=3\nslab_kib=5000\n")}, tmp_path)
+    assert verdict.status is Status.FAILED and verdict.message == "unreclaimable slab grew by 5000 KiB over 3 cycles"
+
+
+def _leak_rules(trace_stdout: str, kmemleak: Answer) -> dict[str, Answer | list[Answer]]:
+    return {"leak-trace.sh": Answer(trace_stdout), "kmemleak": kmemleak}
+
+
+def test_an_overrun_trace_buffer_makes_memory_leak_an_error(tmp_path: Path) -> None:
+    verdict = _leak(_leak_rules("overrun 12\n", Answer(exit_status=3)), {"/tmp/vexfs-vmtest-trace": ""}, tmp_path)
+    assert verdict.status is Status.ERROR and verdict.message.startswith("trace buffer overran (12 events lost)")
+
+
+def test_kmemleak_reports_fail_memory_leak_where_the_kernel_has_it(tmp_path: Path) -> None:
+    report = 'unreferenced object 0xffff888003a4b000 (size 64):\n  comm "insmod", pid 99\n  backtrace:\n'
+    verdict = _leak(_leak_rules("overrun 0\n", Answer(report)), {"/tmp/vexfs-vmtest-trace": ""}, tmp_path)
+    assert verdict.status is Status.FAILED and verdict.message.startswith("kmemleak reports a leak: kmemleak:")
+    assert verdict.metrics["method"] == "kmem tracepoints + kmemleak"
+
+
+def test_a_module_that_will_not_load_under_tracing_fails_memory_leak(tmp_path: Path) -> None:
+    verdict = _leak({"leak-trace.sh": Answer(exit_status=3, stderr="insmod: ERROR")}, {}, tmp_path)
+    assert (
+        verdict.status is Status.FAILED
+        and verdict.message == "load/unload under tracing failed (exit 3): insmod: ERROR"
+    )
+
+
+def _leak(rules: dict[str, Answer | list[Answer]], files: dict[str, str], tmp_path: Path) -> Verdict:
+    return run(MemoryLeak(), rules, tmp_path, guest_files=files)
+
+
+ARMED = Answer("10\n5\n")
+
+
+def test_watchdogs_that_are_not_armed_make_hang_detection_an_error(tmp_path: Path) -> None:
+    verdict = run(HangDetection(), {"sysctl -n": Answer("120\n10\n")}, tmp_path)
+    assert verdict.status is Status.ERROR and "watchdogs not armed as expected" in verdict.message
+
+
+def test_a_module_unusable_while_watched_fails_hang_detection(tmp_path: Path) -> None:
+    rules: dict[str, Answer | list[Answer]] = {"sysctl -n": ARMED, "grep -q": Answer(exit_status=1),
+                                              "watch.sh": Answer(exit_status=1, stderr="mount: wrong fs type")}  # fmt: skip
+    verdict = run(HangDetection(), rules, tmp_path)
+    assert (
+        verdict.status is Status.FAILED and verdict.message == "using the module for 12 s failed: mount: wrong fs type"
+    )
+
+
+def test_a_soft_lockup_while_watched_fails_hang_detection_with_the_watchdogs_words(tmp_path: Path) -> None:
+    rules: dict[str, Answer | list[Answer]] = {"sysctl -n": ARMED, "grep -q": Answer(exit_status=1),
+                                              "watch.sh": Answer(timeout=True, log=SOFT_LOCKUP)}  # fmt: skip
+    verdict = run(HangDetection(), rules, tmp_path)
+    assert verdict.message.startswith("using the module for 12 s did not return within 37 s: soft_lockup:")
+    assert verdict.metrics["hung_task_timeout_s"] == "10"
+
+
+def test_failed_parallel_operations_fail_concurrency(tmp_path: Path) -> None:
+    verdict = run(Concurrency(), {"users.sh": Answer("      3 error\n")}, tmp_path)
+    assert verdict.status is Status.FAILED and verdict.message == "parallel use: operations failed: 3 error"
+
+
+def test_a_race_script_that_cannot_finish_fails_concurrency(tmp_path: Path) -> None:
+    verdict = run(Concurrency(), {"race.sh": Answer(exit_status=2, stderr="fork failed")}, tmp_path)
+    assert verdict.status is Status.FAILED and verdict.message == "racing load/unload failed (exit 2): fork failed"
+
+
+def test_a_module_left_loaded_after_the_races_fails_concurrency(tmp_path: Path) -> None:
+    verdict = run(Concurrency(), {"grep -q": Answer(exit_status=0)}, tmp_path)
+    assert verdict.message == "the module is still loaded after the last racer unloaded it"
+
+
+def test_a_mistake_that_succeeds_fails_error_handling_naming_it(tmp_path: Path) -> None:
+    rules: dict[str, Answer | list[Answer]] = {"grep -q": Answer(exit_status=1), "not-a-number": Answer("")}
+    verdict = run(ErrorHandling(), rules, tmp_path)
+    assert verdict.status is Status.FAILED
+    assert "uint parameter size=not-a-number: succeeded" in verdict.message
+    assert "rmmod of an absent module: succeeded" in verdict.message
+
+
+def test_a_mistake_that_oopses_fails_error_handling_with_the_oops(tmp_path: Path) -> None:
+    rules: dict[str, Answer | list[Answer]] = {"grep -q": Answer(exit_status=1), "corrupt.ko": Answer(log=OOPS)}
+    verdict = run(ErrorHandling(), rules, tmp_path)
+    assert verdict.message.startswith("truncated .ko logged a problem: oops:")
+    assert "rmmod of an absent module" in verdict.metrics["checks"]

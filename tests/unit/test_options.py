@@ -1,0 +1,74 @@
+"""Declared domain options: parsed from any command line's values, every problem said in one line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from toolkit import domains
+from toolkit.domains.kernel_module import ModuleOptions
+from toolkit.domains.options import flags, merged_flags, option, parse
+from toolkit.errors import UserError
+
+
+@dataclass(frozen=True)
+class Sample:
+    where: Path = option(Path("."), "a directory")
+    count: int = option(3, "how many", minimum=1)
+    ratio: float = option(0.5, "a fraction", minimum=0)
+    mode: str = option("fast", "how", choices=("fast", "slow"))
+    names: tuple[str, ...] = option((), "repeatable", flag="name")
+    chosen: str | None = option(None, "optional")
+    hidden: float = option(9.0, "not on the command line", cli=False)
+
+
+def test_text_from_a_command_line_becomes_the_declared_types(tmp_path: Path) -> None:
+    parsed = parse(Sample, {"where": str(tmp_path), "count": "7", "ratio": "0.25", "names": ["a", "b c"]})
+    assert parsed == Sample(tmp_path.resolve(), 7, 0.25, "fast", ("a", "b c"), None)
+    assert parse(Sample, {}).where == Path(".").resolve()
+    assert parse(Sample, {"names": "one"}).names == ("one",)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"count": "abc"}, "--count must be a whole number, not 'abc'"),
+        ({"count": 2.7}, "--count must be a whole number, not 2.7"),
+        ({"count": True}, "--count must be a whole number, not True"),
+        ({"count": "0"}, "--count must be at least 1, not 0"),
+        ({"ratio": "x"}, "--ratio must be a number, not 'x'"),
+        ({"mode": "warp"}, "--mode must be one of fast, slow, not 'warp'"),
+        ({"nothing": 1}, "unknown option 'nothing'"),
+    ],
+)
+def test_bad_values_are_refused_with_the_flag_and_the_rule(values: dict[str, object], message: str) -> None:
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse(Sample, values)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(UserError, match="--count must be a whole number.*; --mode must be one of"):
+        parse(Sample, {"count": "x", "mode": "warp"})
+
+
+def test_flags_list_what_a_command_line_offers_in_declaration_order() -> None:
+    listed = [(flag.flag, flag.repeat, flag.kind) for flag in flags(Sample)]
+    assert listed == [("where", False, Path), ("count", False, int), ("ratio", False, float), ("mode", False, str),
+                      ("name", True, str), ("chosen", False, str)]  # fmt: skip
+    assert [flag.flag for flag in merged_flags([Sample, Sample])] == [flag.flag for flag in flags(Sample)]
+
+
+def test_the_kernel_module_domain_declares_its_command_line_once() -> None:
+    assert [flag.flag for flag in flags(ModuleOptions)] == [
+        "module-dir",
+        "module",
+        "module-param",
+        "build-in",
+        "cycles",
+    ]
+    assert domains.select("kernel_module").options is ModuleOptions
+    assert list(domains.registered()) == ["kernel_module"]
+    with pytest.raises(UserError, match="no domain given"):
+        domains.select_many(" , ")
