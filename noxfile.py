@@ -47,7 +47,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
-    scripts = sorted(str(path) for path in Path("toolkit").rglob("scripts/*.sh"))
+    scripts = sorted(str(path) for path in [*Path("toolkit").rglob("scripts/*.sh"), *Path("kernel").rglob("*.sh")])
     session.run("shellcheck", "--shell=sh", "--external-sources", "--source-path=SCRIPTDIR", *scripts, external=True)
 
 
