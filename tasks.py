@@ -13,7 +13,7 @@ from invoke.exceptions import Exit
 from invoke.main import program
 from tabulate import tabulate
 
-from toolkit import config, domains, interrupts, kernels, machines, runs
+from toolkit import config, debug, domains, interrupts, kernels, machines, runs
 from toolkit.boxes import build, store
 from toolkit.boxes import vagrant as vagrant_box
 from toolkit.boxes.recipe import BoxRecipe
@@ -29,6 +29,7 @@ from toolkit.results.records import RunRecord, Status
 
 NAME_HELP = "VM name (default: default); several VMs can run side by side"
 PROVIDER_HELP = "qemu (default) or vagrant"
+DEBUG_HELP = f"debug tier the guest boots with: {', '.join(f'{t.name} ({t.summary})' for t in debug.TIERS.values())}; default {debug.DEFAULT}"
 KERNEL_HELP = f"kernel line, by version or Debian suite: {', '.join(line.name for line in kernels.CATALOGUE)}"
 
 # `invoke` imports this file before it parses the tasks' words: from here on its usage errors
@@ -46,12 +47,13 @@ def _settings(**flags: object) -> config.Settings:
         "name": NAME_HELP,
         "provider": PROVIDER_HELP,
         "cold": "boot the kernel instead of resuming the box's ready snapshot",
+        "debug": DEBUG_HELP,
     }
 )
 @user_facing
-def vm_up(c, kernel=None, name="default", provider=None, cold=False):
+def vm_up(c, kernel=None, name="default", provider=None, cold=False, debug=None):
     """Start a VM from its box's ready snapshot (booting it the first time; building the box if needed)."""
-    settings = _settings(kernel=kernel, provider=provider)
+    settings = _settings(kernel=kernel, provider=provider, debug=debug)
     _sweep(settings)
     existed = machines.exists(settings, name)
 
@@ -61,9 +63,12 @@ def vm_up(c, kernel=None, name="default", provider=None, cold=False):
 
     with machines.locked(settings, name, "vm.up"), _stoppable(f"VM {name!r} was not started", forget_new_vm):
         machine = machines.define(settings, name)
+        machine.use_debug(settings.debug)
         machine.up(cold=cold)
     status = machine.status()
-    print(f"VM {name!r} up: kernel {status.kernel_line}, {status.accel}, ssh {status.ssh}")
+    print(
+        f"VM {name!r} up: kernel {status.kernel_line}, {status.accel}, debug {machine.record.debug}, ssh {status.ssh}"
+    )
 
 
 @task(help={"name": "show only this VM"})
@@ -274,9 +279,11 @@ def _sweep(settings: config.Settings) -> None:
         print(f"[cleanup] removed {what}, left by an interrupted run", file=sys.stderr)
 
 
-def _test_domain(domain: str, values: dict[str, object], kernel: str | None, provider: str | None, name: str) -> None:
+def _test_domain(
+    domain: str, values: dict[str, object], kernel: str | None, provider: str | None, name: str, debug: str | None
+) -> None:
     """Run one domain on one VM, print its table and exit 0 (all passed), 1 or, interrupted, 130/143."""
-    settings = _settings(kernel=kernel, provider=provider)
+    settings = _settings(kernel=kernel, provider=provider, debug=debug)
     _sweep(settings)
     with _stoppable(f"the tests finished so far are in {settings.results_dir / 'latest'}"):
         record = runs.single_run(settings, [runs.plan(domain, values)], name, settings.results_dir)
@@ -286,18 +293,24 @@ def _test_domain(domain: str, values: dict[str, object], kernel: str | None, pro
 
 
 @task(
-    help={**_domain_help("kernel_module"), "kernel": KERNEL_HELP, "provider": PROVIDER_HELP, "name": NAME_HELP},
+    help={
+        **_domain_help("kernel_module"),
+        "kernel": KERNEL_HELP,
+        "provider": PROVIDER_HELP,
+        "name": NAME_HELP,
+        "debug": DEBUG_HELP,
+    },  # fmt: skip
     iterable=["module_param"],
 )
 @user_facing
 def test_kernel(
     c, module_dir=None, module=None, module_param=None, kernel=None, provider=None, build_in=None, cycles=None,
-    name="default",
+    name="default", debug=None,
 ):  # fmt: skip
     """Build a module inside the VM's kernel and run the kernel_module domain: 8 tests, a table, results/."""
     values = {"module_dir": module_dir, "module": module, "params": module_param or None, "build_in": build_in,
               "cycles": cycles}  # fmt: skip
-    _test_domain("kernel_module", values, kernel, provider, name)
+    _test_domain("kernel_module", values, kernel, provider, name, debug)
 
 
 @task(help={"run": "run id (default: the latest)"})

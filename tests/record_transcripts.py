@@ -51,7 +51,7 @@ def record(machine: Any, line: str, fixture: str, work_dir: Path) -> dict[str, A
         tokens.append(plain.token())
         return tokens[-1]
 
-    target = Target(recorder, release, work_dir, progress)
+    target = Target(recorder, release, work_dir, progress, machine.record.debug)
     expected = []
     for subject in kernel_module.built_subjects(target, chosen, build, Guest(recorder, token)):
         for test in run_cases(kernel_module.DOMAIN.cases, subject, progress):
@@ -59,7 +59,8 @@ def record(machine: Any, line: str, fixture: str, work_dir: Path) -> dict[str, A
                              "message": test.message})  # fmt: skip
     saved_options = {key: value for key, value in values.items() if key != "module_dir"}
     return {
-        "line": line, "kernel_release": release, "fixture": fixture, "options": saved_options,
+        "line": line, "kernel_release": release, "debug": machine.record.debug, "fixture": fixture,
+        "options": saved_options,
         "build": transcripts.build_to_json(build), "tokens": tokens, "calls": recorder.calls, "expected": expected,
     }  # fmt: skip
 

@@ -18,6 +18,7 @@ from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from toolkit import debug as debug_tiers
 from toolkit import kernels
 from toolkit.errors import UserError
 
@@ -27,7 +28,9 @@ ENV_PREFIX = "VEXFS_"
 PROVIDERS = ("qemu", "vagrant")
 # Variables the toolkit sets itself for the Vagrantfile (toolkit/machines/vagrant.py `_environment`)
 # besides the settings: found in the environment they are not a typo.
-VAGRANT_VARIABLES = ("VEXFS_BOX", "VEXFS_LIBVIRT_DRIVER", "VEXFS_SSH_KEY", "VEXFS_VM_DIR", "VEXFS_VM_NAME")
+VAGRANT_VARIABLES = (
+    "VEXFS_BOX", "VEXFS_DEBUG_ARGS", "VEXFS_LIBVIRT_DRIVER", "VEXFS_SSH_KEY", "VEXFS_VM_DIR", "VEXFS_VM_NAME",
+)  # fmt: skip
 WHOLE = re.compile(r"-?[0-9]+")
 NUMBER = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)")
 
@@ -51,6 +54,7 @@ class Settings:
     memory_mib: int = 2048
     boot_timeout_s: float = 180.0
     command_timeout_s: float = 600.0
+    debug: str = debug_tiers.DEFAULT
 
     def validate(self) -> Settings:
         """Check values against their limits and catalogues, before anything is started or written."""
@@ -70,6 +74,7 @@ class Settings:
         if self.provider not in PROVIDERS:
             raise UserError(f"unknown provider {self.provider!r}: choose one of {', '.join(PROVIDERS)}")
         kernels.select(self.kernel)
+        debug_tiers.select(self.debug)
         _require_folder("results_dir", self.results_dir)
         return self
 

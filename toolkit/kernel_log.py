@@ -28,6 +28,11 @@ KINDS: tuple[Kind, ...] = tuple(
     Kind(name, re.compile(pattern))
     for name, pattern in (
         ("kasan", r"BUG: KASAN: "),
+        ("kfence", r"BUG: KFENCE: "),
+        (
+            "slab_corruption",
+            r"^BUG [\w.:-]+ \(.*\): |^(INFO: )?Freepointer corrupt|Object already free|Poison overwritten|Redzone overwritten",
+        ),
         ("kmemleak", r"kmemleak: \d+ new suspected memory leaks|^unreferenced object 0x"),
         ("ubsan", r"UBSAN: "),
         ("soft_lockup", r"watchdog: BUG: soft lockup|BUG: soft lockup"),

@@ -12,7 +12,7 @@ import sys
 import time
 from typing import Any
 
-from toolkit import config, domains, interrupts, kernels, machines, runs
+from toolkit import config, debug, domains, interrupts, kernels, machines, runs
 from toolkit.domains.options import merged_flags
 from toolkit.errors import UserError
 from toolkit.kernels import KernelLine
@@ -38,6 +38,9 @@ def parser() -> Parser:
     )
     arguments.add_argument("--domains", default=every_domain, help=f"comma-separated domains (default {every_domain})")
     arguments.add_argument("--provider", default=None, help="qemu (default) or vagrant")
+    arguments.add_argument(
+        "--debug", default=None, help=f"debug tier: {', '.join(debug.TIERS)} (default {debug.DEFAULT})"
+    )
     arguments.add_argument("--jobs", type=int, default=None, help="VMs at once (default: what CPUs and memory allow)")
     for flag in merged_flags([domain.options for domain in domains.registered().values()]):
         default = f" (default {flag.default})" if flag.default not in (None, ()) else ""
@@ -52,7 +55,7 @@ def main(argv: list[str]) -> int:
     """Run the matrix and print its table; 0 all passed, 1 anything failed, 2 usage error, 130/143 interrupted."""
     try:
         args = parser().parse_args(argv)
-        settings = config.load({"provider": args.provider})
+        settings = config.load({"provider": args.provider, "debug": args.debug})
         lines = kernels.select_many(args.kernels)
         values: dict[str, Any] = vars(args)
         plans = [runs.plan(domain.name, values) for domain in domains.select_many(args.domains)]

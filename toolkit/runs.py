@@ -173,7 +173,13 @@ def require_host_capacity(settings: Settings) -> None:
 
 
 def _bring_up(machine: Machine, settings: Settings, progress: Progress) -> None:
-    """Start the VM, or check the one already running: a guest left dirty by an earlier command is rolled back."""
+    """Start the VM (in the run's debug tier), or check the one already running: a guest left dirty by an
+    earlier command is rolled back."""
+    if machine.record.debug != settings.debug:
+        require_host_capacity(settings)
+        with progress.step(f"VM {machine.name} from debug tier {machine.record.debug} to {settings.debug}"):
+            machine.use_debug(settings.debug)
+        return
     if not machine.running():
         require_host_capacity(settings)
         with progress.step(f"VM {machine.name} up"):
@@ -210,11 +216,11 @@ def run_line(settings: Settings, plans: Sequence[Plan], vm_name: str, run: Run) 
         _bring_up(machine, settings, progress)
         accel = machine.status().accel
         release = machine.run("uname -r", timeout=30).stdout.strip()
-        target = Target(machine, release, out, progress)
+        target = Target(machine, release, out, progress, machine.record.debug)
         for plan in plans:
             for subject in plan.domain.subjects(target, plan.options):
                 base = DomainRun(release, line.name, machine.provider, accel, subject.info, plan.domain.name, (),
-                                 machine.box.kernel_package_version)  # fmt: skip
+                                 machine.box.kernel_package_version, machine.record.debug)  # fmt: skip
 
                 def save(records: list[TestRecord], base: DomainRun = base) -> None:
                     newest = records[-1]

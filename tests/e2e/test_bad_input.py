@@ -229,17 +229,6 @@ def test_results_diff_takes_run_ids_in_order_and_exits_1_when_a_test_broke(
     assert ("went from passed to failed or error" in done.stdout) == (status == 1)
 
 
-def _invoke(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [INVOKE, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-        cwd=REPO,
-    )
-
-
 def test_no_disk_space_for_a_box_is_refused_before_building(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         pytest.skip("box.build checks root before disk space; run as root to reach the disk check")

@@ -86,6 +86,11 @@ class ScriptedMachine:
     destroyed: bool = False
     is_running: bool = False
     has_snapshots: bool = True
+    record: SimpleNamespace = field(default_factory=lambda: SimpleNamespace(debug="lite"))
+
+    def use_debug(self, tier: str) -> None:
+        self.commands.append(f"DEBUG {tier}")
+        self.record.debug = tier
 
     def running(self) -> bool:
         return self.is_running

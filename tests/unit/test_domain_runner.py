@@ -15,6 +15,7 @@ class Guest:
     alive: bool = True
     recoveries: list[str] = field(default_factory=list)
     console_problems: tuple[str, ...] = ("[ 1.0] BUG: kernel NULL pointer dereference",)
+    audits: dict[str, Verdict] = field(default_factory=dict)
 
     def health(self) -> Health:
         return Health(self.alive)
@@ -26,6 +27,9 @@ class Guest:
 
     def evidence(self) -> list[str]:
         return list(self.console_problems)
+
+    def audit(self, case: str) -> Verdict | None:
+        return self.audits.get(case)
 
 
 @dataclass
@@ -88,3 +92,13 @@ def test_a_guest_lost_mid_case_without_a_word_is_an_error_naming_the_command() -
         records[0].message
         == "guest trouble: no SSH answer (command: rmmod m) [guest rolled back to its ready snapshot]"
     )
+
+
+def test_a_passed_case_whose_audit_finds_corruption_fails_keeping_its_figures() -> None:
+    corrupted = Verdict.failed("slab validation after the test found corruption", ("BUG kmalloc-64",), True, found=1)
+    guest = Guest(audits={"load": corrupted})
+    cases = [Case("load", Verdict.passed("loaded", load_ms=5)), Case("unload", Verdict.passed("ok"), ("load",))]
+    records = run_cases(cases, guest, _progress())
+    assert records[0].status is Status.FAILED and records[0].metrics == {"load_ms": 5, "found": 1}
+    assert records[0].message.startswith("slab validation after the test found corruption [guest rolled back")
+    assert records[1].status is Status.SKIPPED

@@ -56,6 +56,23 @@ def test_failing_init_logs_its_words_but_no_problem() -> None:
     assert "init_fail: no device here" in (FIXTURES / "init_fail.log").read_text()
 
 
+def test_a_write_after_free_under_slub_debug_is_a_slab_report_with_its_tracks() -> None:
+    [problem] = _problems("slab_poison")
+    assert (problem.kind, problem.title) == (
+        "slab_corruption",
+        "BUG kmalloc-64 (Tainted: G           OE     ): Poison overwritten",
+    )
+    assert any("Allocated in" in line for line in problem.excerpt) and any(
+        "Freed in" in line for line in problem.excerpt
+    )
+
+
+def test_a_double_free_under_slub_debug_is_reported_as_the_kernel_words_it() -> None:
+    problems = _problems("slab_double_free")
+    assert problems[0].title.endswith("): Object already free") and problems[0].kind == "slab_corruption"
+    assert any("Wrong object count" in p.title for p in problems)
+
+
 @pytest.mark.parametrize(
     ("line", "kind"),
     [
@@ -67,6 +84,9 @@ def test_failing_init_logs_its_words_but_no_problem() -> None:
         ("[  1.0] UBSAN: array-index-out-of-bounds in m.c:12:5", "ubsan"),
         ("[  1.0] list_add corruption. prev->next should be next (ffff8880), but was 0000", "list_corruption"),
         ("[  1.0] kernel BUG at fs/m.c:33!", "bug"),
+        ("[  1.0] BUG: KFENCE: use-after-free write in m_init+0x1c/0x30 [m]", "kfence"),
+        ("[  1.0] BUG kmalloc-64 (Not tainted): Redzone overwritten", "slab_corruption"),
+        ("[  1.0] BUG skbuff_head_cache (Tainted: G B): Freepointer corrupt", "slab_corruption"),
         ("[  1.0] vexfs-vmtest: load 1234", None),
         ("[  1.0] m: loading out-of-tree module taints kernel.", None),
     ],

@@ -203,3 +203,19 @@ def test_a_mistake_that_oopses_fails_error_handling_with_the_oops(tmp_path: Path
     verdict = run(ErrorHandling(), rules, tmp_path)
     assert verdict.message.startswith("truncated .ko logged a problem: oops:")
     assert "rmmod of an absent module" in verdict.metrics["checks"]
+
+
+def test_slab_validation_after_a_test_fails_it_naming_the_module_when_the_report_does(tmp_path: Path) -> None:
+    report = ("[ 70.0] BUG kmalloc-64 (Tainted: G OE): Poison overwritten",
+              "[ 70.1] Allocated in mod_init+0x1c/0x30 [mod] age=26 cpu=0 pid=201")  # fmt: skip
+    module = BuiltModule("mod", tmp_path / "mod.ko", 1, RELEASE, "A", {}, {}, ())
+    build = BuildOutcome("chroot", 0, 1.0, "", (module,))
+    chosen = options.parse(kernel_module.ModuleOptions, {"module_dir": tmp_path})
+    machine = ScriptedMachine({"validate.sh": Answer(log=report)})
+    subject = ModuleUnderTest(Guest(machine), chosen, build, module, RELEASE, tmp_path, "lite")  # type: ignore[arg-type]
+    verdict = subject.audit("load")
+    assert verdict is not None and verdict.status is Status.FAILED and verdict.guest_dirty
+    assert verdict.message.startswith("slab validation after the test found corruption (the report names mod: ")
+    assert subject.audit("build") is None
+    plain = ModuleUnderTest(Guest(machine), chosen, build, module, RELEASE, tmp_path, "off")  # type: ignore[arg-type]
+    assert plain.audit("load") is None

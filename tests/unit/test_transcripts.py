@@ -30,7 +30,8 @@ def replay(transcript: dict[str, Any], work_dir: Path) -> list[dict[str, str]]:
     chosen = options.parse(kernel_module.ModuleOptions, {**transcript["options"], "module_dir": module_dir})
     build = transcripts.build_from_json(transcript["build"], work_dir)
     progress = Progress("replay", io.StringIO())
-    target = Target(machine, transcript["kernel_release"], work_dir, progress)  # type: ignore[arg-type]
+    debug = transcript.get("debug", "off")
+    target = Target(machine, transcript["kernel_release"], work_dir, progress, debug)  # type: ignore[arg-type]
     verdicts = []
     for subject in kernel_module.built_subjects(target, chosen, build, Guest(machine, lambda: next(tokens))):  # type: ignore[arg-type]
         for test in run_cases(kernel_module.DOMAIN.cases, subject, progress):

@@ -44,6 +44,11 @@ class Box:
     def rootfs(self) -> Path:
         return self.path / "rootfs"
 
+    @property
+    def kernel_config(self) -> Path:
+        """The kernel's build configuration (/boot/config-<release> in the box)."""
+        return self.rootfs / "boot" / f"config-{self.kernel_release}"
+
     def size_bytes(self) -> int:
         return sum(p.stat().st_blocks * 512 for p in self.path.iterdir() if p.is_file())
 

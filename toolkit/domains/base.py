@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -78,6 +78,11 @@ class Subject(Protocol):
 
     def evidence(self) -> list[str]: ...
 
+    def audit(self, case: str) -> Verdict | None:
+        """After a case that passed: what the guest's own checks find now (slab corruption under a debug
+        tier), as the verdict that replaces the pass, or None when they find nothing."""
+        ...
+
 
 S = TypeVar("S", bound=Subject, contravariant=True)
 
@@ -102,6 +107,7 @@ class Target:
     kernel_release: str
     work_dir: Path
     progress: Progress
+    debug: str = "off"  # the guest's debug tier (toolkit/debug.py)
 
 
 OptionsT = TypeVar("OptionsT")
@@ -147,6 +153,19 @@ def _run_case(case: TestCase[Any], subject: Subject) -> Verdict:
         return _guest_trouble(error, subject)
 
 
+def _audited(case: TestCase[Any], subject: Subject, passed: Verdict) -> Verdict:
+    """A passed case stays passed unless the subject's audit finds something (its figures kept)."""
+    try:
+        found = subject.audit(case.name)
+    except Finding as finding:
+        found = finding.verdict
+    except MachineError as error:
+        found = _guest_trouble(error, subject)
+    if found is None:
+        return passed
+    return replace(found, metrics={**passed.metrics, **found.metrics}, duration_s=passed.duration_s)
+
+
 def _guest_trouble(error: MachineError, subject: Subject) -> Verdict:
     """The guest failed a call mid-case: failed when its console shows the kernel in trouble (the subject
     wedged it), an error when nothing tells why."""
@@ -174,6 +193,8 @@ def run_cases(
         started = time.monotonic()
         reason = _blocked_by(case, done)
         verdict = Verdict.skipped(reason) if reason else _run_case(case, subject)
+        if verdict.status is Status.PASSED and not verdict.guest_dirty:
+            verdict = _audited(case, subject, verdict)
         duration = verdict.duration_s if verdict.duration_s is not None else time.monotonic() - started
         message, metrics = verdict.message, dict(verdict.metrics)
         health = subject.health() if verdict.status is not Status.SKIPPED and not verdict.guest_dirty else None

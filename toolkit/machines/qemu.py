@@ -51,6 +51,7 @@ class Launch:
     ssh_port: int
     public_key: Path
     resume: bool
+    extra_args: tuple[str, ...] = ()
 
 
 def qemu_command(launch: Launch) -> list[str]:
@@ -61,7 +62,7 @@ def qemu_command(launch: Launch) -> list[str]:
         "qemu-system-x86_64", "-name", f"vexfs-{vm.name}", "-machine", "q35", "-accel", launch.accel,
         "-cpu", cpu, "-smp", str(launch.cpus), "-m", str(launch.memory_mib),
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-        "-kernel", str(launch.kernel), "-initrd", str(launch.initrd), "-append", KERNEL_ARGS,
+        "-kernel", str(launch.kernel), "-initrd", str(launch.initrd), "-append", " ".join([KERNEL_ARGS, *launch.extra_args]),
         "-drive", f"file={vm / 'overlay.qcow2'},if=none,id=disk0,format=qcow2,cache=unsafe",
         "-device", "virtio-blk-pci,drive=disk0",
         "-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{launch.ssh_port}-:22",
@@ -82,7 +83,7 @@ def template_path(record: VmRecord, box: Box, key: Path) -> Path:
 
     It lives in the box's directory, so removing the box removes it too.
     """
-    shape = f"{record.accel}-{record.cpus}c-{record.memory_mib}m-{keys.fingerprint(key)}"
+    shape = f"{record.accel}-{record.cpus}c-{record.memory_mib}m-{keys.fingerprint(key)}-{record.debug}"
     return box.path / "ready" / f"{shape}.qcow2"
 
 
@@ -153,7 +154,7 @@ class QemuMachine(RecordedMachine):
             self.record = self.record.with_port(ports.free_port())
             launch = Launch(
                 self.dir, box.kernel, box.initrd, self.record.accel, self.record.cpus, self.record.memory_mib,
-                self.record.ssh_port, keys.public_key(key), resume,
+                self.record.ssh_port, keys.public_key(key), resume, self.debug_args(),
             )  # fmt: skip
             (self.dir / "qmp.sock").unlink(missing_ok=True)
             done = subprocess.run(qemu_command(launch), capture_output=True, text=True, stdin=subprocess.DEVNULL)
@@ -259,6 +260,14 @@ class QemuMachine(RecordedMachine):
         """
         self._stop(grace_s=2.0)
         self._start(resume=True)
+
+    def use_debug(self, tier: str) -> None:
+        """Run in another debug tier from now on: a fresh guest from that tier's ready snapshot."""
+        if tier == self.record.debug:
+            return
+        self.record = self.record.with_debug(tier)
+        self._save()
+        self.replace()
 
     def replace(self) -> None:
         """A fresh guest in place of this one: QEMU stopped, overlay thrown away, started from the template."""

@@ -27,14 +27,20 @@ class VmRecord:
     memory_mib: int
     created: str
     ssh_port: int = 0
+    debug: str = "off"  # the debug tier it boots with (toolkit/debug.py); records before tiers booted plain
 
     @classmethod
     def new(cls, settings: Settings, name: str, provider: str, kernel_line: str, box: Path, accel: str) -> VmRecord:
         created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        return cls(name, provider, kernel_line, str(box), accel, settings.cpus, settings.memory_mib, created)
+        return cls(
+            name, provider, kernel_line, str(box), accel, settings.cpus, settings.memory_mib, created, 0, settings.debug
+        )
 
     def with_port(self, port: int) -> VmRecord:
         return replace(self, ssh_port=port)
+
+    def with_debug(self, tier: str) -> VmRecord:
+        return replace(self, debug=tier)
 
 
 def vms_dir(settings: Settings) -> Path:

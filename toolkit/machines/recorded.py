@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
+from toolkit import debug
 from toolkit.boxes.store import Box
 from toolkit.config import Settings
 from toolkit.machines.record import VmRecord, define_vm, vm_dir
@@ -33,6 +34,10 @@ class RecordedMachine:
 
     def ssh_target(self, user: str = GUEST_USER) -> SshTarget:
         raise NotImplementedError
+
+    def debug_args(self) -> tuple[str, ...]:
+        """Boot arguments of the VM's debug tier for its box's kernel."""
+        return tuple(debug.select(self.record.debug).kernel_args(self.box.kernel_config))
 
     @property
     def box(self) -> Box:

@@ -40,6 +40,7 @@ class DeadlineExpired(Exception):
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 logging.getLogger("invoke").setLevel(logging.WARNING)
+logging.getLogger("fabric").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

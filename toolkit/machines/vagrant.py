@@ -16,7 +16,7 @@ from toolkit.config import Settings
 from toolkit.files import remove_tree
 from toolkit.machines import keys, libvirt_host
 from toolkit.machines.base import CommandResult, GuestUnreachable, MachineError, MachineStatus
-from toolkit.machines.record import VmRecord
+from toolkit.machines.record import VmRecord, save
 from toolkit.machines.recorded import GUEST_USER, RecordedMachine
 from toolkit.machines.ssh import SshTarget
 from toolkit.progress import Progress
@@ -80,6 +80,7 @@ class VagrantMachine(RecordedMachine):
             "VEXFS_MEMORY_MIB": str(self.record.memory_mib),
             "VEXFS_LIBVIRT_URI": self.uri,
             "VEXFS_LIBVIRT_DRIVER": "kvm" if self.record.accel == "kvm" else "qemu",
+            "VEXFS_DEBUG_ARGS": " ".join(self.debug_args()),
         }
 
     def _vagrant(self, timeout_s: float = COMMAND_TIMEOUT_S) -> TimedVagrant:
@@ -171,6 +172,14 @@ class VagrantMachine(RecordedMachine):
 
     def reset(self) -> None:
         """No snapshots through Vagrant here: a fresh guest from the box instead."""
+        self.replace()
+
+    def use_debug(self, tier: str) -> None:
+        """Run in another debug tier from now on: a new guest booted with its arguments."""
+        if tier == self.record.debug:
+            return
+        self.record = self.record.with_debug(tier)
+        save(self.dir, self.record)
         self.replace()
 
     def replace(self) -> None:

@@ -81,6 +81,7 @@ class DomainRun:
     domain: str
     tests: tuple[TestRecord, ...]
     kernel_package: str = ""
+    debug: str = ""  # the guest's debug tier (toolkit/debug.py); "" in runs from before tiers
 
     def to_dict(self) -> dict[str, Any]:
         data = {**asdict(self), "subject": self.subject.to_dict(), "tests": [t.to_dict() for t in self.tests]}

@@ -80,7 +80,7 @@ def built_subjects(
 ) -> Iterator[ModuleUnderTest]:
     """The subjects of a finished build, each prepared in the guest as it comes."""
     for module in _selected(build, options):
-        subject = ModuleUnderTest(guest, options, build, module, target.kernel_release, target.work_dir)
+        subject = ModuleUnderTest(guest, options, build, module, target.kernel_release, target.work_dir, target.debug)
         subject.prepare()
         yield subject
 

@@ -8,8 +8,8 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.domains.base import Health
-from toolkit.domains.guest import GUEST_DIR, Guest, script_command
+from toolkit.domains.base import Health, Verdict
+from toolkit.domains.guest import GUEST_DIR, Guest, problem_verdict, script_command
 from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
 from toolkit.domains.options import option
 from toolkit.machines.base import MachineError
@@ -82,6 +82,7 @@ class ModuleUnderTest:
     module: BuiltModule | None
     kernel_release: str
     work_dir: Path
+    debug: str = "off"
     filesystems: list[str] = field(default_factory=list)
 
     @property
@@ -138,6 +139,21 @@ class ModuleUnderTest:
 
     def evidence(self) -> list[str]:
         return self.guest.evidence()
+
+    def audit(self, case: str) -> Verdict | None:
+        """Under a debug tier, after every case that used the module: every slab cache validated now."""
+        if self.debug == "off" or case == "build":
+            return None
+        step = self.guest.step(f"slab validation after {case}", script_command("validate.sh"), 120, judge=False)
+        problems = step.problems
+        if not problems:
+            return None
+        return problem_verdict(f"slab validation after the test found corruption{self.blame(step.log)}", problems)
+
+    def blame(self, log: tuple[str, ...] | list[str]) -> str:
+        """Where a kernel report's stack or an object's allocation/free track names this module, say so."""
+        named = next((line.strip() for line in log if f"[{self.name}]" in line), None)
+        return f" (the report names {self.name}: {named})" if named else ""
 
     def health(self) -> Health:
         """Fit when the guest answers and the module is absent or live; the guest's vitals besides."""

@@ -1,0 +1,46 @@
+"""Debug tier `lite` on Debian's stock kernel: memory corruption that stays invisible on a plain boot
+turns the test where it happens red, in SLUB's own words."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from toolkit import machines
+from toolkit.config import Settings
+from toolkit.results.records import Status
+
+from .test_kernel_module_domain import MODULES, run_module
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def lite_vm(settings: Settings, box) -> Iterator[str]:  # noqa: ANN001
+    assert settings.debug == "lite", "lite is the default tier"
+    name = f"e2e-dbg-{uuid.uuid4().hex[:6]}"
+    yield name
+    machines.open_existing(settings, name).destroy()
+
+
+@pytest.mark.parametrize(
+    ("fixture", "red", "report"),
+    [
+        ("write_after_free", "load", "Poison overwritten"),
+        ("kmalloc_overflow", "load", "Redzone overwritten"),
+        ("double_free", "unload", "Object already free"),
+    ],
+)
+def test_memory_corruption_turns_the_test_where_it_happens_red(
+    settings: Settings, lite_vm: str, tmp_path: Path, fixture: str, red: str, report: str
+) -> None:
+    record = run_module(settings, lite_vm, tmp_path / "results", module_dir=MODULES / fixture, cycles=2)
+    tests = {test.name: test for test in record.runs[0].tests}
+    assert record.runs[0].debug == "lite"
+    assert tests["build"].status is Status.PASSED
+    assert tests[red].status is Status.FAILED, tests[red].message
+    assert "slab_corruption" in tests[red].message and report in tests[red].message
+    assert any(line.strip().endswith(report) or report in line for line in tests[red].kernel_log)

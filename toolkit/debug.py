@@ -1,0 +1,55 @@
+"""Debug tiers: what a guest kernel is told at boot so that memory corruption shows itself.
+
+`lite` works on Debian's stock kernels (every line has SLUB_DEBUG and PAGE_POISONING; 6.12 and
+7.x also KFENCE, off unless sampled): slab objects are sanity-checked, red-zoned, poisoned and
+tracked (`slub_debug=FZPU`), freed pages poisoned, and KFENCE samples an allocation every
+100 ms where the kernel has it. `off` boots the kernel as Debian ships it. A box keeps a ready
+snapshot per tier, so neither pays for the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolkit.errors import UserError
+
+
+@dataclass(frozen=True)
+class DebugTier:
+    name: str
+    summary: str
+    boot_args: tuple[str, ...] = ()
+    kfence_interval_ms: int = 0
+
+    def kernel_args(self, kernel_config: Path) -> list[str]:
+        """The tier's boot arguments for a kernel built with kernel_config (KFENCE only where it exists)."""
+        args = list(self.boot_args)
+        if self.kfence_interval_ms and has_option(kernel_config, "CONFIG_KFENCE"):
+            args.append(f"kfence.sample_interval={self.kfence_interval_ms}")
+        return args
+
+
+TIERS = {
+    tier.name: tier
+    for tier in (
+        DebugTier("off", "Debian's kernel as shipped"),
+        DebugTier("lite", "slab debugging, page poisoning, KFENCE sampling", ("slub_debug=FZPU", "page_poison=1"), 100),
+    )
+}
+DEFAULT = "lite"
+
+
+def select(name: str) -> DebugTier:
+    try:
+        return TIERS[name]
+    except KeyError:
+        raise UserError(f"unknown debug tier {name!r}: choose one of {', '.join(TIERS)}") from None
+
+
+def has_option(kernel_config: Path, option: str) -> bool:
+    """Whether a kernel's config file sets option to y."""
+    try:
+        return f"{option}=y" in kernel_config.read_text().splitlines()
+    except OSError:
+        return False
