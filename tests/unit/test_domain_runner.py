@@ -102,3 +102,20 @@ def test_a_passed_case_whose_audit_finds_corruption_fails_keeping_its_figures() 
     assert records[0].status is Status.FAILED and records[0].metrics == {"load_ms": 5, "found": 1}
     assert records[0].message.startswith("slab validation after the test found corruption [guest rolled back")
     assert records[1].status is Status.SKIPPED
+
+
+def test_a_case_that_passed_but_left_the_guest_wedged_fails_with_the_console_and_its_dependents_skip() -> None:
+    guest = Guest(console_problems=("[ 9.0] watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [wedge:90]",))
+
+    class Wedging(Case):
+        def run(self, subject: Guest) -> Verdict:
+            subject.alive = False
+            return Verdict.passed("loaded", load_ms=3)
+
+    cases = [Wedging("load"), Case("unload", Verdict.passed("ok"), ("load",))]
+    records = run_cases(cases, guest, _progress())
+    assert records[0].status is Status.FAILED and records[0].metrics["load_ms"] == 3
+    assert records[0].message.startswith(
+        "the guest was left unfit after the test (it failed its health check): soft_lockup: watchdog: BUG: soft lockup"
+    )
+    assert guest.recoveries == ["reset"] and records[1].status is Status.SKIPPED

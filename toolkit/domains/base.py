@@ -64,6 +64,7 @@ class Health:
 
     ok: bool
     vitals: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""  # why it is unfit, when it is
 
 
 class Subject(Protocol):
@@ -166,6 +167,21 @@ def _audited(case: TestCase[Any], subject: Subject, passed: Verdict) -> Verdict:
     return replace(found, metrics={**passed.metrics, **found.metrics}, duration_s=passed.duration_s)
 
 
+def _left_unfit(subject: Subject, health: Health, passed: Verdict) -> Verdict:
+    """A case that passed but left the guest unfit (wedged after it returned, the subject stuck): not a pass.
+
+    Failed when the console shows the kernel in trouble, an error when nothing tells why.
+    """
+    evidence = tuple(subject.evidence())
+    problems = kernel_log.classify(evidence)
+    what = f"the guest was left unfit after the test ({health.reason or 'it failed its health check'})"
+    if problems:
+        kinds = sorted({problem.kind for problem in problems})
+        message = f"{what}: {problems[0].summary()}"
+        return Verdict(Status.FAILED, message, {**passed.metrics, "problems": kinds}, evidence, True)
+    return Verdict(Status.ERROR, what, passed.metrics, evidence, guest_dirty=True)
+
+
 def _guest_trouble(error: MachineError, subject: Subject) -> Verdict:
     """The guest failed a call mid-case: failed when its console shows the kernel in trouble (the subject
     wedged it), an error when nothing tells why."""
@@ -200,6 +216,9 @@ def run_cases(
         health = subject.health() if verdict.status is not Status.SKIPPED and not verdict.guest_dirty else None
         if health is not None and health.vitals:
             metrics["guest"] = health.vitals
+        if health is not None and not health.ok and verdict.status is Status.PASSED:
+            verdict = _left_unfit(subject, health, verdict)
+            message, metrics = verdict.message, {**metrics, **verdict.metrics}
         if verdict.guest_dirty or (health is not None and not health.ok):
             message += f" [{subject.recover()}]"
         done[case.name] = TestRecord(case.name, verdict.status, duration, message, metrics, verdict.kernel_log)

@@ -159,9 +159,11 @@ class ModuleUnderTest:
         """Fit when the guest answers and the module is absent or live; the guest's vitals besides."""
         try:
             state = self.probe()
-        except MachineError:
-            return Health(False)
-        return Health(state.get("state") in ("absent", "live"), vitals(state))
+        except MachineError as error:
+            return Health(False, reason=f"it does not answer: {error}")
+        module_state = state.get("state", "unknown")
+        ok = module_state in ("absent", "live")
+        return Health(ok, vitals(state), "" if ok else f"the module is {module_state}")
 
     def recover(self) -> str:
         """Roll the guest back to its ready snapshot, or replace it if that fails; then prepare again."""
