@@ -72,7 +72,8 @@ def _virsh(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _orphan_domains(settings: Settings) -> list[str]:
-    """libvirt domains named like ours with no VM record (only where a local libvirtd runs)."""
+    """libvirt domains of this installation (their console log lies in our VM folders) with no VM record,
+    only where a local libvirtd runs."""
     if shutil.which("virsh") is None or not LIBVIRT_SOCKET.exists() or not settings.libvirt_uri.startswith("qemu:///"):
         return []
     try:
@@ -80,11 +81,15 @@ def _orphan_domains(settings: Settings) -> list[str]:
     except subprocess.TimeoutExpired:
         return []
     removed = []
+    ours = str(record.vms_dir(settings))
     for domain in listed.stdout.split():
-        if domain.startswith(DOMAIN_PREFIX) and not record.exists(settings, domain.removeprefix(DOMAIN_PREFIX)):
-            _virsh(settings, "destroy", domain)
-            _virsh(settings, "undefine", domain, "--remove-all-storage", "--nvram")
-            removed.append(f"libvirt domain {domain}")
+        if not domain.startswith(DOMAIN_PREFIX) or record.exists(settings, domain.removeprefix(DOMAIN_PREFIX)):
+            continue
+        if ours not in _virsh(settings, "dumpxml", domain).stdout:  # another installation's (its console is elsewhere)
+            continue
+        _virsh(settings, "destroy", domain)
+        _virsh(settings, "undefine", domain, "--remove-all-storage", "--nvram")
+        removed.append(f"libvirt domain {domain}")
     return removed
 
 

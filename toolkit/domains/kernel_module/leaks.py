@@ -24,7 +24,7 @@ ALLOC_EVENTS = ("kmalloc", "kmalloc_node", "kmem_cache_alloc", "kmem_cache_alloc
 FREE_EVENTS = ("kfree", "kmem_cache_free")
 EVENT = re.compile(r"^\s*\S.*?-\d+\s+\[\d+\]\s+\S+\s+[\d.]+:\s+(?P<event>\w+):\s+(?P<fields>.*)$")
 CALL_SITE = re.compile(r"call_site=(?P<site>\S+)(?: \[(?P<module>[^\]]+)\])?")
-FIELD = re.compile(r"\b(ptr|bytes_alloc)=(\S+)")
+FIELD = re.compile(r"\b(ptr|bytes_req|bytes_alloc)=(\S+)")
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Allocation:
     ptr: str
     call_site: str
     module: str | None
-    bytes_alloc: int
+    bytes: int  # what the caller asked for (bytes_req): under slub_debug the object itself is bigger
     line: str
 
 
@@ -70,7 +70,12 @@ def unfreed(trace: str) -> list[Allocation]:
         site = CALL_SITE.search(match["fields"])
         if site and ptr and ptr != "0000000000000000":
             live[ptr] = Allocation(
-                match["event"], ptr, site["site"], site["module"], int(fields.get("bytes_alloc", 0)), line
+                match["event"],
+                ptr,
+                site["site"],
+                site["module"],
+                int(fields.get("bytes_req") or fields.get("bytes_alloc") or 0),
+                line,
             )
     return list(live.values())
 
@@ -101,7 +106,7 @@ def attribute(
                     break
         if site:
             sites[site] += 1
-            sizes[site] += allocation.bytes_alloc
+            sizes[site] += allocation.bytes
             lines.setdefault(site, []).append(allocation.line.strip())
     return [Leak(site, count, sizes[site], tuple(lines[site])) for site, count in sites.most_common()]
 
