@@ -20,8 +20,7 @@ from toolkit.boxes.recipe import BoxRecipe
 from toolkit.cli import positional, remainder, strict_command_line, takes_command, user_facing
 from toolkit.domains.options import flags
 from toolkit.errors import UserError
-from toolkit.files import remove_tree, write_output
-from toolkit.machines import record
+from toolkit.files import write_output
 from toolkit.machines.record import CorruptRecord, destroy_hint
 from toolkit.results import reports
 from toolkit.results import store as results_store
@@ -161,13 +160,7 @@ def vm_destroy(c, name="default", all=False):
         removed = [f"VM {vm}" for vm in machines.destroy_all(settings)] + machines.sweep(settings)
         print("\n".join(f"removed {what}" for what in removed) or "nothing to remove")
         return
-    with machines.locked(settings, name, "vm.destroy"):
-        try:
-            machine = machines.open_existing(settings, name)
-        except CorruptRecord:
-            remove_tree(record.vm_dir(settings, name))
-        else:
-            machine.destroy()
+    machines.destroy(settings, name)
     print(f"VM {name!r} destroyed")
 
 
@@ -270,7 +263,7 @@ def _stoppable(outcome: str, on_stop: Callable[[], None] = lambda: None) -> Iter
 
 def _destroy_if_any(settings: config.Settings, name: str) -> None:
     if machines.exists(settings, name):
-        machines.open_existing(settings, name).destroy()
+        machines.destroy(settings, name)
 
 
 def _sweep(settings: config.Settings) -> None:

@@ -319,7 +319,6 @@ def matrix_run(
 def _destroy_quietly(settings: Settings, vm_name: str) -> None:
     """Destroy a VM of this run's (one another process holds is not ours to destroy)."""
     try:
-        with machines.locked(settings, vm_name, "destroying it"):
-            machines.open_existing(settings, vm_name).destroy()
+        machines.destroy(settings, vm_name)
     except (UserError, MachineError):
         pass

@@ -72,19 +72,25 @@ def names(settings: Settings) -> list[str]:
     return record.machine_names(settings)
 
 
+def destroy(settings: Settings, name: str) -> None:
+    """Destroy the VM called name, holding its lock; a record no provider can read goes with its folder."""
+    with locked(settings, name, "destroying it"):
+        try:
+            machine = open_existing(settings, name)
+        except record.CorruptRecord:
+            remove_tree(record.vm_dir(settings, name))
+            return
+        machine.destroy()
+
+
 def sweep(settings: Settings) -> list[str]:
     """Remove what interrupted runs left behind (see leftovers.py); one line for each thing removed."""
-    return leftovers.sweep(settings, lambda name: open_existing(settings, name).destroy())
+    return leftovers.sweep(settings, lambda name: destroy(settings, name))
 
 
 def destroy_all(settings: Settings) -> list[str]:
     """Destroy every VM of this installation, whichever provider; the names of those destroyed."""
-    destroyed = []
-    for name in names(settings):
-        with locked(settings, name, "destroying it"):
-            try:
-                open_existing(settings, name).destroy()
-            except UserError:  # a record no provider can read: its folder is all there is
-                remove_tree(record.vm_dir(settings, name))
-        destroyed.append(name)
+    destroyed = names(settings)
+    for name in destroyed:
+        destroy(settings, name)
     return destroyed
