@@ -236,13 +236,34 @@ def box_remove(c, kernel=None):
 def box_prune(c):
     """Remove boxes built from an older recipe (after a toolkit upgrade) that no VM uses."""
     settings = _settings()
-    current = {BoxRecipe(line).name for line in kernels.CATALOGUE}
+    current = {BoxRecipe(line).name for line in kernels.every_line()}
     used = {machines.open_existing(settings, n).record.box for n in machines.names(settings)}
     for box in store.list_boxes(settings.cache_dir):
         if box.name not in current and str(box.path) not in used:
             vagrant_box.remove(box)
             store.remove(box)
             print(f"removed stale box {box.name} (kernel {box.kernel_line})")
+
+
+@task(
+    help={
+        "kernel": KERNEL_HELP,
+        "profile": f"config profile (kernel/configs/<profile>.config): {', '.join(kernels.PROFILES)}",
+        "jobs": "parallel compile jobs (default: the host's CPUs)",
+    }
+)
+@user_facing
+def kernel_build(c, kernel=None, profile="debug", jobs=0):
+    """Build a kernel from the line's Debian source with a profile's config, and the box `<line>-<profile>` around it."""
+    settings = _settings(kernel=kernel)
+    line = kernels.select(settings.kernel)
+    variant = line if line.profile else line.variant(profile)
+    with _stoppable("the build stopped: run the same command again to resume it"):
+        box = machines.variant_box(settings, variant, jobs or os.cpu_count() or 1)
+    print(
+        f"box {box.name}: kernel {box.kernel_release} ({box.kernel_package_version}), "
+        f"{box.size_bytes() / 2**20:.0f} MiB, in {box.path}; use it with --kernel {variant.name}"
+    )
 
 
 def _domain_help(domain: str) -> dict[str, str]:
@@ -384,6 +405,7 @@ ns = Collection(
     setup,
     _collection("vm", vm_up, vm_status, vm_ssh, vm_run, vm_reset, vm_halt, vm_destroy, vm_console),
     _collection("box", box_build, box_list, box_remove, box_prune),
+    _collection("kernel", kernel_build),
     _collection("test", test_kernel),
     _collection("results", results_show, results_export, results_diff),
 )

@@ -39,7 +39,13 @@ KINDS: tuple[Kind, ...] = tuple(
         ("hard_lockup", r"Watchdog detected hard LOCKUP"),
         ("rcu_stall", r"rcu: INFO: rcu_\w+ (self-)?detected stall|rcu_\w+ self-detected stall"),
         ("hung_task", r"INFO: task .+ blocked for more than \d+ seconds"),
-        ("lockdep", r"WARNING: possible (circular|recursive) locking|INFO: possible recursive locking"),
+        (
+            "lockdep",
+            r"WARNING: possible (circular|recursive) locking|INFO: possible recursive locking|WARNING: inconsistent "
+            r"lock state|WARNING: possible irq lock inversion|WARNING: bad unlock balance|BUG: held lock freed|"
+            r"WARNING: lock held when returning to user space|WARNING: held lock freed",
+        ),
+        ("atomic_sleep", r"BUG: sleeping function called from invalid context|BUG: scheduling while atomic"),
         ("list_corruption", r"list_(add|del) corruption"),
         ("gpf", r"general protection fault"),
         ("oops", r"BUG: kernel NULL pointer dereference|BUG: unable to handle|Oops: |^Internal error: Oops"),

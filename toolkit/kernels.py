@@ -1,4 +1,4 @@
-"""The catalogue of Debian kernel lines a VM can run."""
+"""The catalogue of Debian kernel lines a VM can run, and their built variants (`6.1-debug`)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,38 @@ from dataclasses import dataclass
 
 from toolkit.errors import UserError
 
+# A profile names a kernel built from the line's Debian source with kernel/configs/<profile>.config,
+# and how much slower its checkers make a guest (every guest timeout is scaled by it).
+PROFILES = {"debug": 4.0}
+
 
 @dataclass(frozen=True)
 class KernelLine:
-    """One Debian kernel line: the suite whose stock kernel it is."""
+    """One Debian kernel line: the suite whose stock kernel it is, or, with a profile, a kernel built from its source."""
 
     name: str
     suite: str
     aliases: tuple[str, ...] = ()
+    profile: str = ""
 
     @property
     def names(self) -> tuple[str, ...]:
         return (self.name, self.suite, *self.aliases)
+
+    @property
+    def slowdown(self) -> float:
+        """The factor by which this line's kernel is slower than a stock one."""
+        return PROFILES.get(self.profile, 1.0)
+
+    @property
+    def base(self) -> KernelLine:
+        """The stock line this one is built from (itself when it is a stock line)."""
+        return select(self.name.removesuffix(f"-{self.profile}")) if self.profile else self
+
+    def variant(self, profile: str) -> KernelLine:
+        if profile not in PROFILES:
+            raise UserError(f"unknown kernel profile {profile!r}: choose one of {', '.join(PROFILES)}")
+        return KernelLine(f"{self.name}-{profile}", self.suite, profile=profile)
 
 
 CATALOGUE: tuple[KernelLine, ...] = (
@@ -31,18 +51,27 @@ DEFAULT = "6.1"
 
 
 def select(name: str) -> KernelLine:
-    """The kernel line named by its version or its Debian suite."""
+    """The kernel line named by its version or its Debian suite, with `-<profile>` for a built variant."""
     wanted = name.strip().lower()
     for line in CATALOGUE:
         if wanted in line.names:
             return line
+        for profile in PROFILES:
+            if wanted in (f"{n}-{profile}" for n in line.names):
+                return line.variant(profile)
     known = ", ".join(f"{line.name} ({line.suite})" for line in CATALOGUE)
-    raise UserError(f"unknown kernel line {name!r}: choose one of {known}")
+    variants = ", ".join(f"{DEFAULT}-{p}" for p in PROFILES)
+    raise UserError(f"unknown kernel line {name!r}: choose one of {known}, or a built variant such as {variants}")
 
 
 def select_many(names: str) -> list[KernelLine]:
-    """Kernel lines from a comma-separated list (versions or suites), in catalogue order, no repeats."""
+    """Kernel lines from a comma-separated list (versions or suites), in catalogue order, variants after their line."""
     chosen = {select(name) for name in names.split(",") if name.strip()}
     if not chosen:
         raise UserError("no kernel line given: name one or more, e.g. --kernels 6.1,6.12")
-    return [line for line in CATALOGUE if line in chosen]
+    return [line for line in every_line() if line in chosen]
+
+
+def every_line() -> list[KernelLine]:
+    """Every stock line, each followed by its built variants."""
+    return [v for line in CATALOGUE for v in (line, *(line.variant(p) for p in PROFILES))]

@@ -124,7 +124,7 @@ class Run:
             return self._save()
 
     def _save(self) -> RunRecord:
-        order = {line.name: index for index, line in enumerate(kernels.CATALOGUE)}
+        order = {line.name: index for index, line in enumerate(kernels.every_line())}
         runs = sorted(self._runs.values(), key=lambda r: (order.get(r.kernel_line, 99), r.domain, r.subject.name))
         record = RunRecord(self.run_id, self.started, _now(), __version__, self.host, tuple(runs), self.interrupted)
         if runs or self.interrupted:
@@ -216,7 +216,7 @@ def run_line(settings: Settings, plans: Sequence[Plan], vm_name: str, run: Run) 
         _bring_up(machine, settings, progress)
         accel = machine.status().accel
         release = machine.run("uname -r", timeout=30).stdout.strip()
-        target = Target(machine, release, out, progress, machine.record.debug)
+        target = Target(machine, release, out, progress, machine.record.debug, line.slowdown)
         for plan in plans:
             for subject in plan.domain.subjects(target, plan.options):
                 base = DomainRun(release, line.name, machine.provider, accel, subject.info, plan.domain.name, (),

@@ -131,11 +131,33 @@ def test_an_overrun_trace_buffer_makes_memory_leak_an_error(tmp_path: Path) -> N
     assert verdict.status is Status.ERROR and verdict.message.startswith("trace buffer overran (12 events lost)")
 
 
-def test_kmemleak_reports_fail_memory_leak_where_the_kernel_has_it(tmp_path: Path) -> None:
-    report = 'unreferenced object 0xffff888003a4b000 (size 64):\n  comm "insmod", pid 99\n  backtrace:\n'
-    verdict = _leak(_leak_rules("overrun 0\n", Answer(report)), {"/tmp/vexfs-vmtest-trace": ""}, tmp_path)
-    assert verdict.status is Status.FAILED and verdict.message.startswith("kmemleak reports a leak: kmemleak:")
+KMEMLEAK_REPORT = """unreferenced object 0xffff888003a4b000 (size 64):
+  comm "insmod", pid 99, jiffies 4294893446 (age 10.460s)
+  backtrace:
+    [<00000000c4f1a2b3>] __kmem_cache_alloc_node+0x1a2/0x2c0
+    [<000000003b2c4e0f>] kmalloc_trace+0x26/0x60
+    [<000000008c5ba3a6>] mod_init+0x21/0x40 [mod]
+unreferenced object 0xffff888003a4c000 (size 32):
+  comm "swapper/0", pid 1, jiffies 4294890000 (age 20.000s)
+  backtrace:
+    [<00000000c4f1a2b3>] __kmem_cache_alloc_node+0x1a2/0x2c0
+    [<000000001234abcd>] acpi_os_allocate_zeroed+0x20/0x30
+"""
+
+
+def test_kmemleak_objects_the_module_allocated_fail_memory_leak(tmp_path: Path) -> None:
+    verdict = _leak(_leak_rules("overrun 0\n", Answer(KMEMLEAK_REPORT)), {"/tmp/vexfs-vmtest-trace": ""}, tmp_path)
+    assert verdict.status is Status.FAILED
+    assert verdict.message == "kmemleak: 1 unreferenced objects allocated at mod_init+0x21"
     assert verdict.metrics["method"] == "kmem tracepoints + kmemleak"
+    assert "unreferenced object 0xffff888003a4b000 (size 64):" in verdict.kernel_log
+
+
+def test_kmemleak_objects_of_the_kernel_itself_are_not_the_modules(tmp_path: Path) -> None:
+    kernel_only = KMEMLEAK_REPORT.split("unreferenced object 0xffff888003a4c000")[1]
+    report = "unreferenced object 0xffff888003a4c000" + kernel_only
+    verdict = _leak(_leak_rules("overrun 0\n", Answer(report)), {"/tmp/vexfs-vmtest-trace": ""}, tmp_path)
+    assert verdict.status is Status.PASSED
 
 
 def test_a_module_that_will_not_load_under_tracing_fails_memory_leak(tmp_path: Path) -> None:

@@ -127,42 +127,89 @@ def _build_locked(recipe: BoxRecipe, cache_dir: Path, mirror: str, log_dir: Path
     remove_abandoned_builds(cache_dir)
     progress = Progress(f"box {recipe.line.name}")
     scratch = building_dir(cache_dir, recipe.name)
-    log = log_dir / f"box-{recipe.name}.log"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log.write_text("")
+    log = _fresh_log(log_dir, recipe)
     rootfs = scratch / "rootfs"
     try:
         scratch.mkdir(parents=True)
-        with progress.step(f"mmdebstrap {recipe.line.suite} from {mirror} (log: {log})", 1, 4):
+        with progress.step(f"mmdebstrap {recipe.line.suite} from {mirror} (log: {log})", 1, 5):
             command = ["mmdebstrap", "--variant=minbase", f"--include={','.join(recipe.packages)}",
                        # mirrors of sid may be snapshots whose Release has expired
                        "--aptopt=Acquire::Check-Valid-Until \"false\""]  # fmt: skip
             _run([*command, recipe.line.suite, str(rootfs), mirror], log, "mmdebstrap")
-        with progress.step("guest files, kernel and initramfs", 2, 4):
+        with progress.step("guest files", 2, 5):
             _install_guest_files(rootfs, log)
-            release = _kernel_release(rootfs)
-            version = _query(rootfs, f"linux-image-{release}")
-            headers = _query(rootfs, f"linux-headers-{release}")
-            if headers != version:
-                raise UserError(
-                    f"the {recipe.line.suite} mirror has linux-image {version} but linux-headers {headers or 'missing'} "
-                    f"for {release}: retry when the mirror has caught up"
-                )
-            bz_image = (rootfs / f"boot/vmlinuz-{release}").read_bytes()
-            (scratch / "vmlinuz").write_bytes(bz_image)
-            if vmlinux.has_pvh_entry(rootfs / f"boot/config-{release}"):
-                (scratch / "vmlinux").write_bytes(vmlinux.extract(bz_image))
-            (scratch / "initrd.img").write_bytes(initramfs.build(rootfs, release))
-        with progress.step(f"disk image ({recipe.disk_gib} GiB, qcow2)", 3, 4):
-            _make_disk(rootfs, scratch, recipe.disk_gib, log)
-            _write_vagrant_metadata(scratch, recipe.disk_gib)
-        with progress.step("record and move into place", 4, 4):
-            built = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-            box = Box(scratch, recipe.name, recipe.line.name, recipe.line.suite, release, version, built)
-            box.save()
-            final = boxes_dir(cache_dir) / recipe.name
-            os.rename(scratch, final)
-        progress.say(f"box {recipe.name}: kernel {release} ({version})")
-        return Box.load(final)
+        return assemble(recipe, scratch, log, progress, 3, 5)
+    finally:
+        remove_tree(scratch)
+
+
+def _fresh_log(log_dir: Path, recipe: BoxRecipe) -> Path:
+    log = log_dir / f"box-{recipe.name}.log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    return log
+
+
+def assemble(recipe: BoxRecipe, scratch: Path, log: Path, progress: Progress, first: int, total: int) -> Box:
+    """Turn scratch/rootfs (guest files in place, one kernel installed) into a box and move it into the cache."""
+    rootfs = scratch / "rootfs"
+    with progress.step("kernel and initramfs", first, total):
+        release = _kernel_release(rootfs)
+        version = _query(rootfs, f"linux-image-{release}")
+        headers = _query(rootfs, f"linux-headers-{release}")
+        if headers != version:
+            raise UserError(
+                f"the {recipe.line.suite} mirror has linux-image {version} but linux-headers {headers or 'missing'} "
+                f"for {release}: retry when the mirror has caught up"
+            )
+        bz_image = (rootfs / f"boot/vmlinuz-{release}").read_bytes()
+        (scratch / "vmlinuz").write_bytes(bz_image)
+        if vmlinux.has_pvh_entry(rootfs / f"boot/config-{release}"):
+            (scratch / "vmlinux").write_bytes(vmlinux.extract(bz_image))
+        (scratch / "initrd.img").write_bytes(initramfs.build(rootfs, release))
+    with progress.step(f"disk image ({recipe.disk_gib} GiB, qcow2)", first + 1, total):
+        _make_disk(rootfs, scratch, recipe.disk_gib, log)
+        _write_vagrant_metadata(scratch, recipe.disk_gib)
+    with progress.step("record and move into place", first + 2, total):
+        built = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        box = Box(scratch, recipe.name, recipe.line.name, recipe.line.suite, release, version, built)
+        box.save()
+        final = boxes_dir(scratch.parent.parent) / recipe.name
+        os.rename(scratch, final)
+    progress.say(f"box {recipe.name}: kernel {release} ({version})")
+    return Box.load(final)
+
+
+def derive(recipe: BoxRecipe, base: Box, debs: list[Path], cache_dir: Path, log_dir: Path) -> Box:
+    """The box for a built variant line: base's root tree with the built kernel's packages in place of Debian's."""
+    existing = find(cache_dir, recipe)
+    if existing:
+        return existing
+    host.require_free_space(cache_dir, NEEDED_GIB, f"building the {recipe.line.name} box")
+    with locked(boxes_dir(cache_dir) / f".{recipe.name}.lock"):
+        return find(cache_dir, recipe) or _derive_locked(recipe, base, debs, cache_dir, log_dir)
+
+
+def _derive_locked(recipe: BoxRecipe, base: Box, debs: list[Path], cache_dir: Path, log_dir: Path) -> Box:
+    remove_abandoned_builds(cache_dir)
+    progress = Progress(f"box {recipe.line.name}")
+    scratch = building_dir(cache_dir, recipe.name)
+    log = _fresh_log(log_dir, recipe)
+    rootfs = scratch / "rootfs"
+    try:
+        scratch.mkdir(parents=True)
+        with progress.step(f"copy the {base.kernel_line} box's tree (log: {log})", 1, 5):
+            _run(["cp", "-a", "--reflink=auto", str(base.rootfs), str(rootfs)], log, "copy the base tree")
+        with progress.step(f"install {', '.join(deb.name for deb in debs)} in place of {base.kernel_release}", 2, 5):
+            for deb in debs:
+                (rootfs / "tmp" / deb.name).write_bytes(deb.read_bytes())
+            _chroot(rootfs, log, "dpkg", "-i", *(f"/tmp/{deb.name}" for deb in debs))
+            stock = ("linux-image-amd64", "linux-headers-amd64", f"linux-image-{base.kernel_release}",
+                     f"linux-headers-{base.kernel_release}")  # fmt: skip
+            _chroot(rootfs, log, "apt-get", "purge", "-y", "-q", *stock)
+            _chroot(rootfs, log, "apt-get", "autoremove", "--purge", "-y", "-q")
+            for deb in debs:
+                (rootfs / "tmp" / deb.name).unlink()
+        return assemble(recipe, scratch, log, progress, 3, 5)
     finally:
         remove_tree(scratch)

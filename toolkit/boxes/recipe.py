@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolkit.boxes import kernel_config
 from toolkit.kernels import KernelLine
 
 GUEST_FILES = Path(__file__).with_name("guest")
@@ -40,7 +41,8 @@ PACKAGES = (
 
 @dataclass(frozen=True)
 class BoxRecipe:
-    """A box for one kernel line: Debian's stock kernel, its headers, a toolchain and sshd."""
+    """A box for one kernel line: Debian's stock kernel (or, for a variant, one built from its source with
+    the profile's config), its headers, a toolchain and sshd."""
 
     line: KernelLine
     packages: tuple[str, ...] = PACKAGES
@@ -51,9 +53,13 @@ class BoxRecipe:
         files = {path.name: path.read_text() for path in sorted(GUEST_FILES.iterdir())}
         recipe = {"suite": self.line.suite, "packages": self.packages, "disk_gib": self.disk_gib,
                   "layout": LAYOUT_VERSION}  # fmt: skip
+        if self.line.profile:
+            recipe["profile"] = self.line.profile
+            files.update(kernel_config.digest_input(self.line.profile))
         digest = hashlib.sha256(json.dumps({"recipe": recipe, "files": files}, sort_keys=True).encode())
         return digest.hexdigest()[:12]
 
     @property
     def name(self) -> str:
-        return f"{self.line.suite}-{self.key()}"
+        profile = f"-{self.line.profile}" if self.line.profile else ""
+        return f"{self.line.suite}{profile}-{self.key()}"

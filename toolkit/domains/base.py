@@ -109,6 +109,7 @@ class Target:
     work_dir: Path
     progress: Progress
     debug: str = "off"  # the guest's debug tier (toolkit/debug.py)
+    slowdown: float = 1.0  # how much slower than a stock kernel (debug kernels): scales guest timeouts
 
 
 OptionsT = TypeVar("OptionsT")

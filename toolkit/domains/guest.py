@@ -68,13 +68,16 @@ def script_command(name: str, *args: str | int, env: Mapping[str, str | int] | N
 class Guest:
     """A machine seen by the tests: root commands, kernel-log marks, steps and their verdicts."""
 
-    def __init__(self, machine: Machine, token: Callable[[], str] = lambda: secrets.token_hex(4)) -> None:
+    def __init__(
+        self, machine: Machine, token: Callable[[], str] = lambda: secrets.token_hex(4), slowdown: float = 1.0
+    ) -> None:
         self.machine = machine
+        self.slowdown = slowdown  # every timeout is scaled by it (debug kernels run several times slower)
         self.token = token  # unique names for marks and transfers (a replay gives the recorded ones)
         self.last_marker = ""
 
     def root(self, command: str, timeout: float = 60.0) -> CommandResult:
-        return self.machine.run(command, timeout=timeout, sudo=True)
+        return self.machine.run(command, timeout=timeout * self.slowdown, sudo=True)
 
     def install(self, files: Mapping[str, Path], then: str = "true") -> None:
         """Copy files into GUEST_DIR (paths relative to it) in one transfer, then run `then` there."""
@@ -123,7 +126,7 @@ class Guest:
         (the step itself is stuck); an error when the guest went silent without a word (cause unknown)."""
         log, answered = self._read_log(marker)
         problems = kernel_log.classify(log)
-        late = f"{what} did not return within {timeout:g} s"
+        late = f"{what} did not return within {timeout * self.slowdown:g} s"
         if problems:
             return problem_verdict(late, problems, **metrics)
         if answered:

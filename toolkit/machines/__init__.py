@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from toolkit import kernels
-from toolkit.boxes import build, store
+from toolkit.boxes import build, kernel_build, store
 from toolkit.boxes.recipe import BoxRecipe
 from toolkit.config import Settings
 from toolkit.errors import UserError
@@ -26,11 +26,25 @@ def provider_class(name: str) -> Provider:
 
 
 def box_for(settings: Settings, kernel: str) -> store.Box:
-    """The box for a kernel line, built first if the cache lacks it."""
-    recipe = BoxRecipe(kernels.select(kernel))
-    return store.find(settings.cache_dir, recipe) or build.build(
-        recipe, settings.cache_dir, settings.mirror, settings.cache_dir / "logs"
+    """The box for a kernel line, built first if the cache lacks it (a built variant's only by `kernel.build`)."""
+    line = kernels.select(kernel)
+    recipe = BoxRecipe(line)
+    found = store.find(settings.cache_dir, recipe)
+    if found or not line.profile:
+        return found or build.build(recipe, settings.cache_dir, settings.mirror, settings.cache_dir / "logs")
+    raise UserError(
+        f"no {line.name} kernel built yet: run `invoke kernel.build --kernel {line.base.name} --profile "
+        f"{line.profile}` (about 30-45 min on 2 cores, cached afterwards)"
     )
+
+
+def variant_box(settings: Settings, line: kernels.KernelLine, jobs: int) -> store.Box:
+    """The box of a built variant line: its stock box, the kernel built from that box's source, the two combined."""
+    base = box_for(settings, line.base.name)
+    wanted = kernel_build.for_box(line, base)
+    built = kernel_build.build(wanted, settings.cache_dir, settings.mirror, jobs)
+    debs = built.debs(kernel_build.debs_dir(settings.cache_dir, wanted))
+    return build.derive(BoxRecipe(line), base, debs, settings.cache_dir, settings.cache_dir / "logs")
 
 
 def check_name(settings: Settings, name: str) -> None:

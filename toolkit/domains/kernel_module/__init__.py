@@ -72,7 +72,7 @@ def subjects(target: Target, options: ModuleOptions) -> Iterator[ModuleUnderTest
     with target.progress.step(f"building {options.module_dir} for {target.kernel_release} ({options.build_in})"):
         outcome = build(target, options)
     (target.work_dir / "build.log").write_text(outcome.output)
-    yield from built_subjects(target, options, outcome, Guest(target.machine))
+    yield from built_subjects(target, options, outcome, Guest(target.machine, slowdown=target.slowdown))
 
 
 def built_subjects(

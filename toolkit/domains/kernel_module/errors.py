@@ -1,7 +1,14 @@
-"""error_handling: mistakes made on purpose must fail cleanly, with an errno and no kernel problem."""
+"""error_handling: mistakes made on purpose must fail cleanly, with an errno and no kernel problem.
+
+On kernels with fault injection (debug kernels) the load is also run with its Nth slab
+allocation failing, N = 1, 2, ... until a load no longer reaches N: every such load must fail
+with an errno or succeed, with no kernel report; kmemleak must then find nothing the failed
+loads left behind, and a normal load must still work.
+"""
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,8 +16,11 @@ from typing import Any
 
 from toolkit.domains.base import Verdict
 from toolkit.domains.guest import GUEST_DIR
+from toolkit.domains.kernel_module import kmemleak
 from toolkit.domains.kernel_module.subject import ModuleUnderTest
 
+FAULT_LIMIT = 2000
+ATTEMPT = re.compile(r"^attempt (\d+) injected=([01]) result=(.*)$")
 NUMERIC_TYPES = ("byte", "short", "ushort", "int", "uint", "long", "ulong", "ullong", "hexint", "bool", "invbool")
 
 
@@ -82,6 +92,52 @@ def checks(subject: ModuleUnderTest) -> list[Check]:
     return found
 
 
+@dataclass(frozen=True)
+class FaultSweep:
+    """What loading under fault injection showed."""
+
+    attempts: int
+    failed_loads: int
+    tolerated: int
+    problem: str | None
+    evidence: tuple[str, ...] = ()
+
+    @property
+    def outcome(self) -> str:
+        return self.problem or (
+            f"{self.attempts} loads, allocation 1..{self.attempts - 1} failing in turn: {self.failed_loads} failed "
+            f"cleanly, {self.tolerated} loaded anyway"
+        )
+
+
+def fault_sweep(subject: ModuleUnderTest) -> FaultSweep | None:
+    """Loads with the Nth allocation failing (kernel problems raise a Finding); None without fault injection."""
+    command = subject.script("fault-sweep.sh", LIMIT=FAULT_LIMIT)
+    timeout = subject.options.load_timeout_s * 40
+    step = subject.guest.step("load with the Nth slab allocation failing, N = 1, 2, ...", f"{command} 2>&1", timeout)
+    if step.result.exit_status == 3:
+        return None
+    lines = step.result.stdout.splitlines()
+    attempts = [m for m in map(ATTEMPT.match, lines) if m]
+    failed = sum(1 for m in attempts if m[3] != "loaded")
+    tolerated = sum(1 for m in attempts if m[2] == "1" and m[3] == "loaded")
+    if step.result.exit_status != 0 or not any(line.startswith("complete ") for line in lines):
+        last = lines[-1] if lines else f"exit status {step.result.exit_status}"
+        return FaultSweep(len(attempts), failed, tolerated, f"the sweep stopped: {last}", tuple(lines[-20:]))
+    report = kmemleak.scan(subject.guest, timeout=timeout) or []
+    leaks = kmemleak.attributed(report, subject.name, kmemleak.in_module_area)
+    if leaks:
+        problem = f"kmemleak: {len(leaks)} objects left behind by failed loads (allocated at {leaks[0][0]})"
+        return FaultSweep(
+            len(attempts), failed, tolerated, problem, tuple(line for _, o in leaks[:5] for line in o.lines)
+        )
+    normal = subject.guest.step("a normal load after the sweep", f"{subject.insmod_command()} 2>&1", timeout / 10)
+    subject.unload_quietly()
+    if not normal.ok:
+        return FaultSweep(len(attempts), failed, tolerated, f"a normal load failed after it: {normal.result.stdout}")
+    return FaultSweep(len(attempts), failed, tolerated, None)
+
+
 class ErrorHandling:
     name = "error_handling"
     needs = ("unload",)
@@ -98,10 +154,16 @@ class ErrorHandling:
             if problem:
                 wrong.append(f"{check.name}: {problem}")
             subject.unload_quietly()
+        sweep = fault_sweep(subject)
+        if sweep is not None:
+            outcomes["fault injection"] = sweep.outcome
+            if sweep.problem:
+                wrong.append(f"fault injection: {sweep.problem}")
         metrics: dict[str, Any] = {
             "checks": outcomes,
             "key_metric": f"{len(outcomes) - len(wrong)}/{len(outcomes)} clean",
         }
         if wrong:
-            return Verdict.failed("; ".join(wrong), guest_dirty=True, **metrics)
+            evidence = list(sweep.evidence) if sweep else []
+            return Verdict.failed("; ".join(wrong), evidence, guest_dirty=True, **metrics)
         return Verdict.passed(f"{len(outcomes)} deliberate mistakes all failed cleanly", **metrics)

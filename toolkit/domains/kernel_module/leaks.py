@@ -3,7 +3,8 @@
 Stock kernels have no kmemleak, so the kmem tracepoints are recorded from before insmod to
 after rmmod; allocations are paired with frees by pointer, and those left unpaired whose
 call site lies in the module's code (section addresses read at load time, sizes and
-symbols from the .ko) are the module's leaks. kmemleak is consulted too where it exists.
+symbols from the .ko) are the module's leaks. Debug kernels add kmemleak: after the unload it
+scans memory and its unreferenced objects whose backtrace leads to the module's code are leaks too.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from toolkit import kernel_log
 from toolkit.domains import elf
 from toolkit.domains.base import Verdict
-from toolkit.domains.guest import problem_verdict
+from toolkit.domains.kernel_module import kmemleak
 from toolkit.domains.kernel_module.subject import ModuleUnderTest
 from toolkit.results.records import Status
 
@@ -86,6 +86,15 @@ def _symbolize(offset: int, section: str, symbols: list[elf.Symbol]) -> str:
     return f"{best.name}+{offset - best.offset:#x}" if best else f"{section}+{offset:#x}"
 
 
+def site_in(ranges: list[CodeRange], address: int, symbols: list[elf.Symbol]) -> str | None:
+    """The module function an address lies in (symbol+offset), if it lies in one of the module's code ranges."""
+    for code in ranges:
+        offset = code.offset_of(address)
+        if offset is not None:
+            return _symbolize(offset, code.section, symbols)
+    return None
+
+
 def attribute(
     allocations: list[Allocation], module: str, ranges: list[CodeRange], symbols: list[elf.Symbol]
 ) -> list[Leak]:
@@ -98,12 +107,7 @@ def attribute(
         if allocation.module == module:
             site = allocation.call_site.split("/")[0]
         elif allocation.call_site.startswith("0x"):
-            address = int(allocation.call_site, 16)
-            for code in ranges:
-                offset = code.offset_of(address)
-                if offset is not None:
-                    site = _symbolize(offset, code.section, symbols)
-                    break
+            site = site_in(ranges, int(allocation.call_site, 16), symbols)
         if site:
             sites[site] += 1
             sizes[site] += allocation.bytes
@@ -136,33 +140,28 @@ class MemoryLeak:
         local = subject.work_dir / f"{name}-memory_leak.trace"
         subject.guest.machine.get(trace_file, local)
         trace = local.read_text(errors="replace")
-        leaks = attribute(unfreed(trace), name, ranges, list(subject.module.symbols))
-        kmemleak = self._kmemleak(subject)
+        symbols = list(subject.module.symbols)
+        leaks = attribute(unfreed(trace), name, ranges, symbols)
+        report = kmemleak.scan(subject.guest, timeout=subject.options.load_timeout_s * 4 + 60)
+        unreferenced = kmemleak.attributed(report or [], name, lambda address: site_in(ranges, address, symbols))
         events = sum(1 for line in trace.splitlines() if EVENT.match(line))
         call_sites = [f"{leak.call_site}: {leak.count} x, {leak.bytes} bytes" for leak in leaks]
         leaked_objects, leaked_bytes = sum(leak.count for leak in leaks), sum(leak.bytes for leak in leaks)
         metrics: dict[str, Any] = {
-            "method": "kmem tracepoints" + (" + kmemleak" if kmemleak is not None else ""),
+            "method": "kmem tracepoints" + (" + kmemleak" if report is not None else ""),
             "events": events, "overrun": overrun, "leaked_objects": leaked_objects, "leaked_bytes": leaked_bytes,
             "call_sites": call_sites, "key_metric": f"{leaked_bytes} B leaked",
         }  # fmt: skip
+        if report is not None:
+            metrics["kmemleak_objects"] = len(unreferenced)
+        kmemleak_sites = sorted({site for site, _ in unreferenced})
+        kmemleak_lines = [line for _, leak in unreferenced[:10] for line in leak.lines]
         if overrun:
             return Verdict(Status.ERROR, f"trace buffer overran ({overrun} events lost): result unreliable", metrics)
-        if leaks:
-            evidence = [line for leak in leaks for line in leak.trace_lines[:20]]
-            return Verdict.failed(
-                f"leaked {leaked_objects} objects, {leaked_bytes} bytes: {'; '.join(call_sites)}",
-                evidence,
-                guest_dirty=True,
-                **metrics,
-            )
-        if kmemleak:
-            return problem_verdict("kmemleak reports a leak", kernel_log.classify(kmemleak), **metrics)
+        found = [f"leaked {leaked_objects} objects, {leaked_bytes} bytes: {'; '.join(call_sites)}"] if leaks else []
+        if unreferenced:
+            found.append(f"kmemleak: {len(unreferenced)} unreferenced objects allocated at {', '.join(kmemleak_sites)}")
+        if found:
+            evidence = [line for leak in leaks for line in leak.trace_lines[:20]] + kmemleak_lines
+            return Verdict.failed("; ".join(found), evidence, guest_dirty=True, **metrics)
         return Verdict.passed(f"no leaks: {events} allocation/free events paired", **metrics)
-
-    @staticmethod
-    def _kmemleak(subject: ModuleUnderTest) -> list[str] | None:
-        """kmemleak's report after a scan, or None when the kernel has no kmemleak."""
-        command = "k=/sys/kernel/debug/kmemleak; [ -e $k ] || exit 3; echo scan > $k; cat $k"
-        report = subject.guest.root(command, timeout=120)
-        return report.stdout.splitlines() if report.exit_status != 3 else None

@@ -115,7 +115,7 @@ class ModuleUnderTest:
 
     def prepare(self) -> None:
         """Scripts and .ko into the guest, watchdogs armed (again after every rollback): one transfer."""
-        files = {f"scripts/{path.name}": path for path in sorted(SCRIPTS.glob("*.sh"))}
+        files = {f"scripts/{p.name}": p for p in sorted(SCRIPTS.iterdir()) if p.suffix in (".sh", ".c")}
         if self.module:
             files[f"{self.name}.ko"] = self.module.path
         settings = " ".join(f"{key}={shlex.quote(value)}" for key, value in WATCHDOG_SYSCTLS.items())

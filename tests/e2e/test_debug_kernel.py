@@ -1,0 +1,94 @@
+"""Tier 2: a debug kernel built from Debian's source (`invoke kernel.build`) sees what stock kernels
+cannot: KASAN reports, kmemleak, lockdep, sleeping in atomic context, and error paths under fault
+injection, each in the test where it happens; a clean module stays green. Runs when the debug
+kernel of the default line is cached (building it takes 30-45 minutes on two cores)."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from toolkit import kernels, machines
+from toolkit.boxes import store
+from toolkit.boxes.recipe import BoxRecipe
+from toolkit.config import Settings
+from toolkit.results.records import Status
+
+from .test_kernel_module_domain import MODULES, run_module
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def debug_settings(settings: Settings) -> Settings:
+    line = kernels.select(settings.kernel).variant("debug")
+    if store.find(settings.cache_dir, BoxRecipe(line)) is None:
+        pytest.skip(
+            f"no {line.name} kernel cached: build it with `invoke kernel.build --kernel {line.base.name} "
+            f"--profile debug` (30-45 min on 2 cores)"
+        )
+    return dataclasses.replace(settings, kernel=line.name)
+
+
+@pytest.fixture(scope="module")
+def debug_vm(debug_settings: Settings) -> Iterator[str]:
+    name = f"e2e-kdbg-{uuid.uuid4().hex[:6]}"
+    yield name
+    machines.destroy(debug_settings, name)
+
+
+def _tests(settings: Settings, vm: str, results: Path, fixture: str) -> dict:  # type: ignore[type-arg]
+    record = run_module(settings, vm, results, module_dir=MODULES / fixture, cycles=2)
+    assert record.runs[0].kernel_line == settings.kernel
+    return {test.name: test for test in record.runs[0].tests}
+
+
+@pytest.mark.parametrize(
+    ("fixture", "red", "kind", "words"),
+    [
+        ("write_after_free", "load", "kasan", "BUG: KASAN: slab-use-after-free|BUG: KASAN: use-after-free"),
+        ("kmalloc_overflow", "load", "kasan", "BUG: KASAN: slab-out-of-bounds"),
+        ("oob_read", "load", "kasan", "BUG: KASAN: slab-out-of-bounds"),
+        ("double_free", "unload", "kasan", "BUG: KASAN: double-free"),
+        ("lock_inversion", "load", "lockdep", "WARNING: possible circular locking dependency detected"),
+        ("sleep_in_atomic", "load", "atomic_sleep", "BUG: sleeping function called from invalid context"),
+        ("unchecked_alloc", "error_handling", "oops", "BUG: kernel NULL pointer dereference"),
+    ],
+)
+def test_each_bug_class_turns_the_test_where_it_happens_red(
+    debug_settings: Settings, debug_vm: str, tmp_path: Path, fixture: str, red: str, kind: str, words: str
+) -> None:
+    tests = _tests(debug_settings, debug_vm, tmp_path, fixture)
+    assert tests["build"].status is Status.PASSED
+    assert tests[red].status is Status.FAILED, tests[red].message
+    assert f"{kind}: " in tests[red].message, tests[red].message
+    assert any(any(w in line for w in words.split("|")) for line in tests[red].kernel_log), tests[red].kernel_log
+
+
+def test_kmemleak_finds_what_a_module_never_freed(debug_settings: Settings, debug_vm: str, tmp_path: Path) -> None:
+    leak = _tests(debug_settings, debug_vm, tmp_path, "leaky")["memory_leak"]
+    assert leak.status is Status.FAILED
+    assert leak.metrics["kmemleak_objects"] == 4 and "kmemleak: 4 unreferenced objects allocated at leaky_init" in \
+        leak.message  # fmt: skip
+    assert any(line.startswith("unreferenced object 0x") for line in leak.kernel_log)
+
+
+def test_an_error_path_that_leaks_under_fault_injection_fails_error_handling(
+    debug_settings: Settings, debug_vm: str, tmp_path: Path
+) -> None:
+    tests = _tests(debug_settings, debug_vm, tmp_path, "unwind_leak")
+    assert [name for name, test in tests.items() if test.status is not Status.PASSED] == ["error_handling"]
+    assert "fault injection: kmemleak: 1 objects left behind by failed loads" in tests["error_handling"].message
+
+
+def test_a_clean_module_stays_green_on_the_debug_kernel(
+    debug_settings: Settings, debug_vm: str, tmp_path: Path
+) -> None:
+    tests = _tests(debug_settings, debug_vm, tmp_path, "clean")
+    assert {name: test.status for name, test in tests.items()} == dict.fromkeys(tests, Status.PASSED)
+    assert tests["memory_leak"].metrics["kmemleak_objects"] == 0
+    assert "failed cleanly" in tests["error_handling"].metrics["checks"]["fault injection"]

@@ -1,0 +1,134 @@
+"""Debug kernels: variant lines, their config and cache keys, kmemleak's reports and the fault-injection sweep."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.unit.scripted import Answer
+from tests.unit.test_kernel_module_cases import OOPS, run
+from toolkit import kernels
+from toolkit.boxes import kernel_config
+from toolkit.boxes.kernel_build import KernelBuild
+from toolkit.boxes.recipe import BoxRecipe
+from toolkit.domains.kernel_module import kmemleak
+from toolkit.domains.kernel_module.errors import ErrorHandling
+from toolkit.errors import UserError
+from toolkit.results.records import Status
+
+
+def test_a_variant_is_named_by_line_or_suite_with_its_profile() -> None:
+    assert kernels.select("6.1-debug") == kernels.select("bookworm-debug") == kernels.select("6.1").variant("debug")
+    variant = kernels.select("7-debug")
+    assert (variant.name, variant.suite, variant.profile) == ("7.x-debug", "sid", "debug")
+    assert variant.base == kernels.select("7.x") and variant.slowdown > kernels.select("7.x").slowdown == 1.0
+
+
+def test_unknown_profiles_and_lines_say_what_exists() -> None:
+    with pytest.raises(UserError, match="unknown kernel line '6.1-fast'.*6.1-debug"):
+        kernels.select("6.1-fast")
+    with pytest.raises(UserError, match="unknown kernel profile 'fast': choose one of debug"):
+        kernels.select("6.1").variant("fast")
+
+
+def test_variants_sort_after_their_line() -> None:
+    chosen = kernels.select_many("6.12-debug,5.10,6.12,6.1-debug")
+    assert [line.name for line in chosen] == ["5.10", "6.1-debug", "6.12", "6.12-debug"]
+
+
+def test_a_variant_box_is_keyed_on_its_config_fragments_and_the_stock_box_is_not(monkeypatch: pytest.MonkeyPatch,
+                                                                                 tmp_path: Path) -> None:  # fmt: skip
+    stock, variant = BoxRecipe(kernels.select("6.1")), BoxRecipe(kernels.select("6.1-debug"))
+    assert variant.name.startswith("bookworm-debug-") and stock.name.startswith("bookworm-")
+    before = (stock.key(), variant.key(), KernelBuild(variant.line, "6.1.176-1").key())
+    for name in ("guest.config", "debug.config"):
+        (tmp_path / name).write_text((kernel_config.CONFIGS / name).read_text() + "CONFIG_KCSAN=y\n")
+    monkeypatch.setattr(kernel_config, "CONFIGS", tmp_path)
+    after = (stock.key(), variant.key(), KernelBuild(variant.line, "6.1.176-1").key())
+    assert after[0] == before[0] and after[1] != before[1] and after[2] != before[2]
+
+
+def test_a_kernel_build_takes_the_source_of_the_stock_kernels_exact_version() -> None:
+    build = KernelBuild(kernels.select("7.x-debug"), "7.2.13-1")
+    assert build.source_package == "linux-source-7.2"
+    assert (build.local_version, build.package_version) == ("-vexfs-debug", "7.2.13-1+vexfs.debug")
+    assert build.key() != KernelBuild(build.line, "7.2.14-1").key()
+
+
+def test_config_settings_and_what_a_kernel_did_not_take() -> None:
+    fragment = "CONFIG_KASAN=y\n# CONFIG_DRM is not set\nCONFIG_FAIL_FUNCTION=y\nCONFIG_SIZE=16000\n"
+    assert kernel_config.settings(fragment) == {
+        "CONFIG_KASAN": "y", "CONFIG_DRM": "n", "CONFIG_FAIL_FUNCTION": "y", "CONFIG_SIZE": "16000",
+    }  # fmt: skip
+    final = "CONFIG_KASAN=y\n# CONFIG_FAIL_FUNCTION is not set\n"
+    assert kernel_config.missing(kernel_config.settings(fragment), final) == ["CONFIG_FAIL_FUNCTION"]
+
+
+def test_every_profile_has_its_fragment_and_both_fragments_parse() -> None:
+    for profile in kernels.PROFILES:
+        for fragment in kernel_config.fragments(profile):
+            assert kernel_config.settings(fragment.read_text()), fragment
+
+
+UNLOADED_LEAK = [
+    "unreferenced object 0xffff888006f2a100 (size 128):",
+    '  comm "fail-nth", pid 231, jiffies 4294901234 (age 9.120s)',
+    "  backtrace (crc 5a1d2b3c):",
+    "    [<ffffffff8142ab10>] __kmalloc+0x4a/0x90",
+    "    [<ffffffffc0210021>] 0xffffffffc0210021",
+    "    [<ffffffff81003c41>] do_one_initcall+0x91/0x2f0",
+]
+
+
+def test_a_leak_left_by_unloaded_code_is_attributed_by_its_bare_address() -> None:
+    found = kmemleak.attributed(UNLOADED_LEAK, "unwind_leak", kmemleak.in_module_area)
+    assert [(site, leak.size) for site, leak in found] == [("0xffffffffc0210021", 128)]
+    ranges = {0xFFFFFFFFC0210000: "unwind_leak_init"}
+    by_range = kmemleak.attributed(UNLOADED_LEAK, "unwind_leak", lambda a: ranges.get(a & ~0xFFF))
+    assert by_range[0][0] == "unwind_leak_init"
+
+
+def test_kernel_addresses_are_not_a_modules() -> None:
+    assert kmemleak.in_module_area(0xFFFFFFFF8142AB10) is None
+    assert kmemleak.attributed(UNLOADED_LEAK[:4], "unwind_leak", kmemleak.in_module_area) == []
+
+
+def _sweep_rules(sweep: Answer, report: str = "", normal: Answer | None = None) -> dict[str, Answer | list[Answer]]:
+    rules: dict[str, Answer | list[Answer]] = {"grep -q": Answer(exit_status=1), "not-a-number": Answer(exit_status=1,
+                                               stdout="Invalid parameters"), "fault-sweep.sh": sweep,
+                                               "kmemleak": Answer(report)}  # fmt: skip
+    if normal:
+        rules["2>&1"] = normal
+    return rules
+
+
+SWEEP = "attempt 1 injected=1 result=errno 12: Cannot allocate memory\nattempt 2 injected=1 result=loaded\n" \
+        "attempt 3 injected=0 result=loaded\ncomplete 3\n"  # fmt: skip
+
+
+def test_a_module_whose_failed_loads_leak_fails_error_handling_with_kmemleaks_words(tmp_path: Path) -> None:
+    verdict = run(ErrorHandling(), _sweep_rules(Answer(SWEEP), "\n".join(UNLOADED_LEAK)), tmp_path)
+    assert verdict.status is Status.FAILED
+    assert "fault injection: kmemleak: 1 objects left behind by failed loads (allocated at 0xffffffffc0210021)" in \
+        verdict.message  # fmt: skip
+    assert UNLOADED_LEAK[0] in verdict.kernel_log
+
+
+def test_an_oops_during_the_sweep_fails_error_handling_with_it(tmp_path: Path) -> None:
+    oopsed = Answer("attempt 1 injected=1 result=errno 12: Cannot allocate memory\n", exit_status=137, log=OOPS)
+    verdict = run(ErrorHandling(), _sweep_rules(oopsed), tmp_path)
+    assert verdict.status is Status.FAILED
+    assert verdict.message.startswith("load with the Nth slab allocation failing, N = 1, 2, ... logged a problem: oops")
+
+
+def test_a_clean_sweep_is_reported_in_the_checks(tmp_path: Path) -> None:
+    verdict = run(ErrorHandling(), _sweep_rules(Answer(SWEEP)), tmp_path)
+    assert verdict.metrics["checks"]["fault injection"] == (
+        "3 loads, allocation 1..2 failing in turn: 1 failed cleanly, 1 loaded anyway"
+    )
+
+
+def test_without_fault_injection_the_sweep_is_left_out(tmp_path: Path) -> None:
+    verdict = run(ErrorHandling(), _sweep_rules(Answer(exit_status=3)), tmp_path)
+    assert "fault injection" not in verdict.metrics["checks"]

@@ -1,0 +1,267 @@
+"""Build a guest kernel from Debian's own source of a line, with a profile's config, as .deb packages.
+
+Everything happens under cache/kernels/<line>-<profile>-<key>/ (key: suite, source version,
+config fragments, build packages): `root/` is a chroot of the line's suite with the toolchain and
+`linux-source-X.Y` at exactly the stock kernel's version; the tree is unpacked in root/build/linux
+and built there with `make bindeb-pkg`. An interrupted build resumes: the chroot and the tree are
+kept (a half-made chroot is made again), make carries on where it stopped, ccache (shared by every
+build, cache/ccache) makes a rebuild of the same config cheap. kernel.json records a finished build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from toolkit import host
+from toolkit.boxes import kernel_config
+from toolkit.boxes.store import Box
+from toolkit.errors import UserError
+from toolkit.files import atomic_write, locked, remove_tree
+from toolkit.kernels import KernelLine
+from toolkit.progress import Progress
+
+LAYOUT_VERSION = 1
+NEEDED_GIB = 12
+BUILD_PACKAGES = ("build-essential", "bc", "bison", "flex", "libssl-dev", "libelf-dev", "dpkg-dev", "debhelper",
+                  "rsync", "cpio", "kmod", "ccache", "xz-utils", "zstd", "python3")  # fmt: skip
+HEARTBEAT_S = 60.0
+RECORD = "kernel.json"
+
+# Runs in a private mount namespace, so /proc and the ccache bind mount vanish with the build even if it is killed.
+CHROOT_MAKE = """
+set -e
+mount -t proc proc "$1/proc"
+mkdir -p "$1/ccache"
+mount --bind "$2" "$1/ccache"
+root="$1"; shift 2
+exec chroot "$root" env LC_ALL=C LANG=C CCACHE_DIR=/ccache CCACHE_MAXSIZE=8G PATH=/usr/bin:/bin:/usr/sbin:/sbin "$@"
+"""
+
+
+class KernelBuildFailed(UserError):
+    """A stage of a kernel build failed; the message names it and its log."""
+
+
+@dataclass(frozen=True)
+class KernelBuild:
+    """What to build: a variant line (e.g. 6.1-debug) from the source of its stock kernel's exact version."""
+
+    line: KernelLine
+    source_version: str
+
+    @property
+    def source_package(self) -> str:
+        major, minor = self.source_version.split(".")[:2]
+        return f"linux-source-{major}.{minor}"
+
+    @property
+    def local_version(self) -> str:
+        return f"-vexfs-{self.line.profile}"
+
+    @property
+    def package_version(self) -> str:
+        return f"{self.source_version}+vexfs.{self.line.profile}"
+
+    def key(self) -> str:
+        recipe = {"suite": self.line.suite, "source": self.source_version, "packages": BUILD_PACKAGES,
+                  "configs": kernel_config.digest_input(self.line.profile), "layout": LAYOUT_VERSION}  # fmt: skip
+        return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+
+    @property
+    def name(self) -> str:
+        return f"{self.line.name}-{self.key()}"
+
+
+@dataclass(frozen=True)
+class BuiltKernel:
+    """A finished build: its packages and what it took."""
+
+    release: str
+    image_deb: str
+    headers_deb: str
+    build_s: float
+    missing_options: tuple[str, ...]
+
+    def debs(self, folder: Path) -> list[Path]:
+        return [folder / self.image_deb, folder / self.headers_deb]
+
+
+def kernels_dir(cache_dir: Path) -> Path:
+    return cache_dir / "kernels"
+
+
+def for_box(line: KernelLine, base: Box) -> KernelBuild:
+    return KernelBuild(line, base.kernel_package_version)
+
+
+def find(cache_dir: Path, build: KernelBuild) -> BuiltKernel | None:
+    record = kernels_dir(cache_dir) / build.name / RECORD
+    if not record.is_file():
+        return None
+    data = json.loads(record.read_text())
+    return BuiltKernel(**{**data, "missing_options": tuple(data["missing_options"])})
+
+
+def debs_dir(cache_dir: Path, build: KernelBuild) -> Path:
+    return kernels_dir(cache_dir) / build.name / "debs"
+
+
+def build(kernel: KernelBuild, cache_dir: Path, mirror: str, jobs: int) -> BuiltKernel:
+    """The kernel packages for a build, made now unless the cache holds them."""
+    found = find(cache_dir, kernel)
+    if found:
+        return found
+    host.require_root("kernel.build (mmdebstrap and chroot)")
+    for tool in ("mmdebstrap", "unshare"):
+        host.require_tool(tool)
+    folder = kernels_dir(cache_dir) / kernel.name
+    host.require_free_space(cache_dir, NEEDED_GIB, f"building the {kernel.line.name} kernel")
+    folder.mkdir(parents=True, exist_ok=True)
+    with locked(folder / ".lock"):
+        return find(cache_dir, kernel) or _build_locked(kernel, folder, cache_dir / "ccache", mirror, jobs)
+
+
+def _build_locked(kernel: KernelBuild, folder: Path, ccache: Path, mirror: str, jobs: int) -> BuiltKernel:
+    progress = Progress(f"kernel {kernel.line.name}")
+    log = folder / "build.log"
+    progress.say(f"{kernel.source_package} {kernel.source_version}, profile {kernel.line.profile} (log: {log})")
+    started = time.monotonic()
+    root = folder / "root"
+    with progress.step(f"build chroot: {kernel.line.suite} with the toolchain and {kernel.source_package}", 1, 4):
+        _make_root(kernel, root, mirror, log)
+    ccache.mkdir(parents=True, exist_ok=True)
+    tree = root / "build/linux"
+    with progress.step("unpack the source and configure", 2, 4):
+        _unpack(kernel, root, ccache, log)
+        missing = _configure(kernel, root, ccache, log)
+    if missing:
+        progress.say(f"options this kernel does not take: {', '.join(missing)}")
+    with progress.step(f"make bindeb-pkg -j{jobs} (ccache: {ccache})", 3, 4):
+        _make_packages(kernel, root, ccache, log, jobs, progress)
+    with progress.step("collect the packages", 4, 4):
+        release = _in_root(root, ccache, log, "make", "-s", "-C", "/build/linux", "kernelrelease",
+                           f"LOCALVERSION={kernel.local_version}", capture=True).strip()  # fmt: skip
+        debs = debs_dir(folder.parent.parent, kernel)
+        remove_tree(debs)
+        debs.mkdir()
+        for package in (tree.parent).glob("*.deb"):
+            os.replace(package, debs / package.name)
+        image = _one(debs, f"linux-image-{release}_*.deb")
+        headers = _one(debs, f"linux-headers-{release}_*.deb")
+        built = BuiltKernel(release, image.name, headers.name, round(time.monotonic() - started, 1), tuple(missing))
+        atomic_write(folder / RECORD, json.dumps(asdict(built), indent=2) + "\n")
+    progress.say(f"kernel {release} built in {built.build_s / 60:.1f} min")
+    return built
+
+
+def _one(folder: Path, pattern: str) -> Path:
+    found = sorted(folder.glob(pattern))
+    if len(found) != 1:
+        raise KernelBuildFailed(f"kernel build produced {len(found)} packages matching {pattern} in {folder}")
+    return found[0]
+
+
+def _run(command: list[str], log: Path, stage: str, capture: bool = False) -> str:
+    with open(log, "a") as out:
+        out.write(f"$ {' '.join(command)}\n")
+        out.flush()
+        done = subprocess.run(command, stdout=subprocess.PIPE if capture else out, stderr=out,
+                              stdin=subprocess.DEVNULL, text=True)  # fmt: skip
+    if done.returncode != 0:
+        raise KernelBuildFailed(f"kernel build failed at {stage}: {_first_error(log)} (full log: {log})")
+    return done.stdout or ""
+
+
+def _first_error(log: Path) -> str:
+    lines = [line.strip() for line in log.read_text(errors="replace").splitlines()[-400:] if line.strip()]
+    for marker in (" error: ", "E: ", "Error ", "***"):
+        for line in lines:
+            if marker in line:
+                return line
+    return lines[-1] if lines else "no output"
+
+
+def _in_root(root: Path, ccache: Path, log: Path, *command: str, capture: bool = False) -> str:
+    wrapped = ["unshare", "--mount", "--propagation", "private", "sh", "-c", CHROOT_MAKE, "build", str(root),
+               str(ccache), *command]  # fmt: skip
+    return _run(wrapped, log, command[0] if command[0] != "make" else " ".join(command[:4]), capture)
+
+
+def _make_root(kernel: KernelBuild, root: Path, mirror: str, log: Path) -> None:
+    """The build chroot; one left half-made by an interrupted build is made again."""
+    done = root / ".complete"
+    if done.exists():
+        return
+    remove_tree(root)
+    command = ["mmdebstrap", "--variant=minbase",
+               f"--include={','.join(BUILD_PACKAGES)},{kernel.source_package}={kernel.source_version}",
+               "--aptopt=Acquire::Check-Valid-Until \"false\"", kernel.line.suite, str(root), mirror]  # fmt: skip
+    _run(command, log, "mmdebstrap")
+    done.touch()
+
+
+def _unpack(kernel: KernelBuild, root: Path, ccache: Path, log: Path) -> None:
+    if (root / "build/linux/.unpacked").exists():
+        return
+    remove_tree(root / "build/linux")
+    (root / "build/linux").mkdir(parents=True)
+    tarball = f"/usr/src/{kernel.source_package}.tar.xz"
+    _in_root(root, ccache, log, "tar", "-xf", tarball, "-C", "/build/linux", "--strip-components=1")
+    (root / "build/linux/.unpacked").touch()
+
+
+def _configure(kernel: KernelBuild, root: Path, ccache: Path, log: Path) -> list[str]:
+    """defconfig + kvm_guest.config + the profile's fragments; the requested options this kernel did not take."""
+    configs = root / "build/configs"
+    configs.mkdir(parents=True, exist_ok=True)
+    requested: dict[str, str] = {}
+    names = []
+    for fragment in kernel_config.fragments(kernel.line.profile):
+        (configs / fragment.name).write_text(fragment.read_text())
+        requested.update(kernel_config.settings(fragment.read_text()))
+        names.append(f"/build/configs/{fragment.name}")
+    tree = "/build/linux"
+    _in_root(root, ccache, log, "make", "-C", tree, *kernel_config.BASE_TARGETS)
+    _in_root(
+        root, ccache, log, "sh", "-c", f"cd {tree} && scripts/kconfig/merge_config.sh -m .config {' '.join(names)}"
+    )
+    _in_root(root, ccache, log, "make", "-C", tree, "olddefconfig")
+    return kernel_config.missing(requested, (root / "build/linux/.config").read_text())
+
+
+def _make_packages(kernel: KernelBuild, root: Path, ccache: Path, log: Path, jobs: int, progress: Progress) -> None:
+    """make bindeb-pkg at low priority, a heartbeat line every minute (files compiled, time so far)."""
+    command = ["nice", "-n", "10", "make", "-C", "/build/linux", f"-j{jobs}", "CC=ccache gcc",
+               f"LOCALVERSION={kernel.local_version}", f"KDEB_PKGVERSION={kernel.package_version}",
+               "KBUILD_BUILD_USER=vexfs-vmtest", "KBUILD_BUILD_HOST=vexfs-vmtest", "bindeb-pkg"]  # fmt: skip
+    wrapped = ["unshare", "--mount", "--propagation", "private", "sh", "-c", CHROOT_MAKE, "build", str(root),
+               str(ccache), *command]  # fmt: skip
+    started = time.monotonic()
+    offset = log.stat().st_size if log.exists() else 0
+    with open(log, "a") as out:
+        out.write(f"$ {' '.join(command)}\n")
+        out.flush()
+        process = subprocess.Popen(wrapped, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        while True:
+            try:
+                returncode = process.wait(timeout=HEARTBEAT_S)
+                break
+            except subprocess.TimeoutExpired:
+                progress.say(
+                    f"make: {_compiled(log, offset)} files compiled, {(time.monotonic() - started) / 60:.1f} min"
+                )
+    if returncode != 0:
+        raise KernelBuildFailed(f"kernel build failed at make bindeb-pkg: {_first_error(log)} (full log: {log})")
+
+
+def _compiled(log: Path, offset: int) -> int:
+    with open(log, "rb") as text:
+        text.seek(offset)
+        return len(re.findall(rb"^\s+CC \[?M?\]?\s", text.read(), re.MULTILINE))

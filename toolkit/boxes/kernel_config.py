@@ -1,0 +1,42 @@
+"""The configuration of a kernel we build: `defconfig` + `kvm_guest.config`, then the fragments in kernel/configs/.
+
+guest.config holds what every guest kernel needs (the box's disk, network and key delivery built
+in; the interfaces the domains read); <profile>.config what the profile adds (debug: KASAN,
+kmemleak, lockdep, fault injection, UBSAN). An option a kernel version does not know is dropped
+by Kconfig; `missing` says which ones, so a build can report them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+CONFIGS = Path(__file__).resolve().parents[2] / "kernel" / "configs"
+BASE_TARGETS = ("defconfig", "kvm_guest.config")
+_SETTING = re.compile(r"^(CONFIG_\w+)=(.*)$|^# (CONFIG_\w+) is not set$")
+
+
+def fragments(profile: str) -> list[Path]:
+    return [CONFIGS / "guest.config", CONFIGS / f"{profile}.config"]
+
+
+def digest_input(profile: str) -> dict[str, str]:
+    """The text of every fragment of a profile, by file name (what a cache key hashes)."""
+    return {path.name: path.read_text() for path in fragments(profile)}
+
+
+def settings(text: str) -> dict[str, str]:
+    """Option -> value ("n" for `is not set`) of a .config or a fragment."""
+    found = {}
+    for line in text.splitlines():
+        match = _SETTING.match(line.strip())
+        if match:
+            set_name, value, unset_name = match.groups()
+            found[set_name or unset_name] = value if set_name else "n"
+    return found
+
+
+def missing(requested: dict[str, str], config_text: str) -> list[str]:
+    """The requested `=y` options the final .config does not have (unknown to this kernel, or unmet dependencies)."""
+    final = settings(config_text)
+    return sorted(option for option, value in requested.items() if value == "y" and final.get(option) != "y")
