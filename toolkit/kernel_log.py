@@ -14,6 +14,9 @@ from dataclasses import dataclass
 TIMESTAMP = re.compile(r"^\s*(<\d+>)?\[\s*\d+\.\d+\]\s?")
 END_OF_REPORT = re.compile(r"---\[ end (trace|Kernel panic)")
 EXCERPT_LIMIT = 60
+# x86_64 module mapping space (MODULES_VADDR..MODULES_END, with or without KASLR's larger kernel image)
+MODULE_AREA = (0xFFFFFFFFA0000000, 0xFFFFFFFFFF000000)
+BARE_ADDRESS = re.compile(r"(?<![\w<])0x([0-9a-f]{16})\b")
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,16 @@ def classify(lines: Iterable[str]) -> list[Problem]:
         covered = start + len(excerpt) - 1
         problems.append(Problem(kind, strip_timestamp(lines[index]).strip(), excerpt))
     return problems
+
+
+def in_module_area(address: int) -> str | None:
+    """The address as text when it lies where modules are mapped (code of a module, maybe one since unloaded)."""
+    return f"{address:#x}" if MODULE_AREA[0] <= address < MODULE_AREA[1] else None
+
+
+def module_addresses(line: str) -> list[str]:
+    """Bare addresses in a report line that point into module space: what is left of an unloaded module's symbols."""
+    return [found for found in (in_module_area(int(m, 16)) for m in BARE_ADDRESS.findall(line)) if found]
 
 
 def lines_after(log: str, marker: str) -> list[str]:

@@ -8,7 +8,7 @@ import pytest
 
 from tests.unit.scripted import Answer
 from tests.unit.test_kernel_module_cases import OOPS, run
-from toolkit import kernels
+from toolkit import kernel_log, kernels
 from toolkit.boxes import kernel_config
 from toolkit.boxes.kernel_build import KernelBuild
 from toolkit.boxes.recipe import BoxRecipe
@@ -82,7 +82,7 @@ UNLOADED_LEAK = [
 
 
 def test_a_leak_left_by_unloaded_code_is_attributed_by_its_bare_address() -> None:
-    found = kmemleak.attributed(UNLOADED_LEAK, "unwind_leak", kmemleak.in_module_area)
+    found = kmemleak.attributed(UNLOADED_LEAK, "unwind_leak", kernel_log.in_module_area)
     assert [(site, leak.size) for site, leak in found] == [("0xffffffffc0210021", 128)]
     ranges = {0xFFFFFFFFC0210000: "unwind_leak_init"}
     by_range = kmemleak.attributed(UNLOADED_LEAK, "unwind_leak", lambda a: ranges.get(a & ~0xFFF))
@@ -90,8 +90,8 @@ def test_a_leak_left_by_unloaded_code_is_attributed_by_its_bare_address() -> Non
 
 
 def test_kernel_addresses_are_not_a_modules() -> None:
-    assert kmemleak.in_module_area(0xFFFFFFFF8142AB10) is None
-    assert kmemleak.attributed(UNLOADED_LEAK[:4], "unwind_leak", kmemleak.in_module_area) == []
+    assert kernel_log.in_module_area(0xFFFFFFFF8142AB10) is None
+    assert kmemleak.attributed(UNLOADED_LEAK[:4], "unwind_leak", kernel_log.in_module_area) == []
 
 
 def _sweep_rules(sweep: Answer, report: str = "", normal: Answer | None = None) -> dict[str, Answer | list[Answer]]:
@@ -132,3 +132,23 @@ def test_a_clean_sweep_is_reported_in_the_checks(tmp_path: Path) -> None:
 def test_without_fault_injection_the_sweep_is_left_out(tmp_path: Path) -> None:
     verdict = run(ErrorHandling(), _sweep_rules(Answer(exit_status=3)), tmp_path)
     assert "fault injection" not in verdict.metrics["checks"]
+
+
+def test_a_slab_report_about_an_unloaded_module_is_blamed_on_it_by_address(tmp_path: Path) -> None:
+    from tests.unit.test_kernel_module_cases import RELEASE
+    from toolkit.domains import kernel_module, options
+    from toolkit.domains.guest import Guest
+    from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
+    from toolkit.domains.kernel_module.subject import ModuleUnderTest
+
+    module = BuiltModule("mod", tmp_path / "mod.ko", 1, RELEASE, "A", {}, {}, ())
+    chosen = options.parse(kernel_module.ModuleOptions, {"module_dir": tmp_path})
+    subject = ModuleUnderTest(Guest(None), chosen, BuildOutcome("chroot", 0, 1.0, "", (module,)), module, RELEASE,
+                              tmp_path)  # type: ignore[arg-type]  # fmt: skip
+    report = ["BUG kmalloc-64 (Tainted: G OE): Poison overwritten",
+              "Freed in 0xffffffffc0a1b021 age=26 cpu=0 pid=201",
+              "Allocated in __kmalloc+0x4a/0x90 age=30 cpu=0 pid=201"]  # fmt: skip
+    assert subject.blame(report) == (
+        " (the report points into unloaded module code, mod's: Freed in 0xffffffffc0a1b021 age=26 cpu=0 pid=201)"
+    )
+    assert subject.blame(report[:1] + report[2:]) == ""

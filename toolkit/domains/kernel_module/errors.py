@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from toolkit import kernel_log
 from toolkit.domains.base import Verdict
 from toolkit.domains.guest import GUEST_DIR
 from toolkit.domains.kernel_module import kmemleak
@@ -125,7 +126,7 @@ def fault_sweep(subject: ModuleUnderTest) -> FaultSweep | None:
         last = lines[-1] if lines else f"exit status {step.result.exit_status}"
         return FaultSweep(len(attempts), failed, tolerated, f"the sweep stopped: {last}", tuple(lines[-20:]))
     report = kmemleak.scan(subject.guest, timeout=timeout) or []
-    leaks = kmemleak.attributed(report, subject.name, kmemleak.in_module_area)
+    leaks = kmemleak.attributed(report, subject.name, kernel_log.in_module_area)
     if leaks:
         problem = f"kmemleak: {len(leaks)} objects left behind by failed loads (allocated at {leaks[0][0]})"
         return FaultSweep(

@@ -17,8 +17,6 @@ from toolkit.domains.guest import Guest
 OBJECT = re.compile(r"^unreferenced object (0x[0-9a-f]+) \(size (\d+)\):")
 NAMED_FRAME = re.compile(r"\] (?P<symbol>[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+) \[(?P<module>\w+)\]")
 BARE_FRAME = re.compile(r"\] (?P<address>0x[0-9a-f]{16})\s*$")
-# x86_64 module mapping space (MODULES_VADDR..MODULES_END, with or without KASLR's larger kernel image)
-MODULE_AREA = (0xFFFFFFFFA0000000, 0xFFFFFFFFFF000000)
 # kmemleak reports only objects older than 5 s; two scans settle objects still in flight
 SCAN = "k=/sys/kernel/debug/kmemleak; [ -e $k ] || exit 3; sleep 6; echo scan > $k; echo scan > $k; cat $k"
 
@@ -47,10 +45,6 @@ def objects(report: list[str]) -> list[LeakedObject]:
             last = found[-1]
             found[-1] = LeakedObject(last.address, last.size, (*last.lines, line.rstrip()))
     return found
-
-
-def in_module_area(address: int) -> str | None:
-    return f"{address:#x}" if MODULE_AREA[0] <= address < MODULE_AREA[1] else None
 
 
 def allocation_site(leak: LeakedObject, module: str, site_of: Callable[[int], str | None]) -> str | None:

@@ -8,6 +8,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from toolkit import kernel_log
 from toolkit.domains.base import Health, Verdict
 from toolkit.domains.guest import GUEST_DIR, Guest, problem_verdict, script_command
 from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
@@ -153,7 +154,10 @@ class ModuleUnderTest:
     def blame(self, log: tuple[str, ...] | list[str]) -> str:
         """Where a kernel report's stack or an object's allocation/free track names this module, say so."""
         named = next((line.strip() for line in log if f"[{self.name}]" in line), None)
-        return f" (the report names {self.name}: {named})" if named else ""
+        if named:
+            return f" (the report names {self.name}: {named})"
+        bare = next((line.strip() for line in log if kernel_log.module_addresses(line)), None)
+        return f" (the report points into unloaded module code, {self.name}'s: {bare})" if bare else ""
 
     def health(self) -> Health:
         """Fit when the guest answers and the module is absent or live; the guest's vitals besides."""
