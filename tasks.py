@@ -14,7 +14,7 @@ from invoke.main import program
 from tabulate import tabulate
 
 from toolkit import config, debug, domains, interrupts, kernels, machines, runs
-from toolkit.boxes import build, store
+from toolkit.boxes import store
 from toolkit.boxes import vagrant as vagrant_box
 from toolkit.boxes.recipe import BoxRecipe
 from toolkit.cli import positional, remainder, strict_command_line, takes_command, user_facing
@@ -181,9 +181,7 @@ def box_build(c, kernel=None):
     """Build the box for a kernel line offline from Debian's mirror (cached; a no-op when built)."""
     settings = _settings(kernel=kernel)
     with _stoppable("the half-built box was removed"):
-        box = build.build(
-            BoxRecipe(kernels.select(settings.kernel)), settings.cache_dir, settings.mirror, settings.cache_dir / "logs"
-        )
+        box = machines.box_for(settings, settings.kernel)
     print(f"box {box.name}: kernel {box.kernel_release} ({box.kernel_package_version}) in {box.path}")
 
 
