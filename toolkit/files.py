@@ -68,9 +68,10 @@ def remove_tree(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def locked(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on lock_path for the duration of the block."""
+def locked(lock_path: Path, wait: bool = True) -> Iterator[None]:
+    """Hold an exclusive advisory lock on lock_path for the duration of the block (BlockingIOError at once
+    when another holds it and not wait)."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         yield

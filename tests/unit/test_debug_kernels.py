@@ -152,3 +152,15 @@ def test_a_slab_report_about_an_unloaded_module_is_blamed_on_it_by_address(tmp_p
         " (the report points into unloaded module code, mod's: Freed in 0xffffffffc0a1b021 age=26 cpu=0 pid=201)"
     )
     assert subject.blame(report[:1] + report[2:]) == ""
+
+
+def test_outdated_kernel_builds_are_removed_but_not_current_or_running_ones(tmp_path: Path) -> None:
+    from toolkit.boxes import kernel_build
+    from toolkit.files import locked
+
+    for name in ("6.1-debug-current", "6.1-debug-old", "6.1-debug-building"):
+        (tmp_path / "kernels" / name / "root").mkdir(parents=True)
+    with locked(tmp_path / "kernels" / "6.1-debug-building" / ".lock"):
+        removed = kernel_build.remove_except(tmp_path, {"6.1-debug-current"})
+    assert [folder.name for folder in removed] == ["6.1-debug-old"]
+    assert sorted(p.name for p in (tmp_path / "kernels").iterdir()) == ["6.1-debug-building", "6.1-debug-current"]

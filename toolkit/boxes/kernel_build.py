@@ -109,6 +109,22 @@ def find(cache_dir: Path, build: KernelBuild) -> BuiltKernel | None:
     return BuiltKernel(**{**data, "missing_options": tuple(data["missing_options"])})
 
 
+def remove_except(cache_dir: Path, keep: set[str]) -> list[Path]:
+    """Remove every kernel build not named in keep (and not in progress); the folders removed."""
+    root = kernels_dir(cache_dir)
+    removed = []
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        if folder.name in keep or not folder.is_dir():
+            continue
+        try:
+            with locked(folder / ".lock", wait=False):
+                remove_tree(folder)
+        except BlockingIOError:
+            continue
+        removed.append(folder)
+    return removed
+
+
 def debs_dir(cache_dir: Path, build: KernelBuild) -> Path:
     return kernels_dir(cache_dir) / build.name / "debs"
 

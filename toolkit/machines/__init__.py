@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 from toolkit import kernels
 from toolkit.boxes import build, kernel_build, store
@@ -45,6 +46,17 @@ def variant_box(settings: Settings, line: kernels.KernelLine, jobs: int) -> stor
     built = kernel_build.build(wanted, settings.cache_dir, settings.mirror, jobs)
     debs = built.debs(kernel_build.debs_dir(settings.cache_dir, wanted))
     return build.derive(BoxRecipe(line), base, debs, settings.cache_dir, settings.cache_dir / "logs")
+
+
+def stale_kernel_builds(settings: Settings) -> list[Path]:
+    """Remove kernel builds for no current variant of a cached stock box (older fragments, older sources)."""
+    stock = {box.kernel_line: box for box in store.list_boxes(settings.cache_dir)}
+    current = {
+        kernel_build.for_box(variant, stock[variant.base.name]).name
+        for variant in kernels.every_line()
+        if variant.profile and variant.base.name in stock
+    }
+    return kernel_build.remove_except(settings.cache_dir, current)
 
 
 def check_name(settings: Settings, name: str) -> None:
