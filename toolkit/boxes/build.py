@@ -43,8 +43,14 @@ def _run(command: list[str], log: Path, step: str) -> None:
         raise BuildStepFailed(f"box build failed at {step}: {reason} (full log: {log})")
 
 
+# Package scripts read /proc (tiny-initramfs's kernel hook does): mounted in a private mount
+# namespace, so it goes away with the command even if it is killed.
+CHROOT_WITH_PROC = 'mount -t proc proc "$1/proc" && exec chroot "$@"'
+
+
 def _chroot(rootfs: Path, log: Path, *command: str) -> None:
-    _run(["chroot", str(rootfs), *command], log, f"chroot {command[0]}")
+    wrapped = ["unshare", "--mount", "--propagation", "private", "sh", "-c", CHROOT_WITH_PROC, "chroot"]
+    _run([*wrapped, str(rootfs), *command], log, f"chroot {command[0]}")
 
 
 def _query(rootfs: Path, package: str) -> str:
