@@ -164,3 +164,14 @@ def test_outdated_kernel_builds_are_removed_but_not_current_or_running_ones(tmp_
         removed = kernel_build.remove_except(tmp_path, {"6.1-debug-current"})
     assert [folder.name for folder in removed] == ["6.1-debug-old"]
     assert sorted(p.name for p in (tmp_path / "kernels").iterdir()) == ["6.1-debug-building", "6.1-debug-current"]
+
+
+@pytest.mark.parametrize(
+    ("config", "pvh"),
+    [("CONFIG_PVH=y\n", True), ("CONFIG_PVH=y\nCONFIG_KASAN=y\n", False), ("# CONFIG_PVH is not set\n", False)],
+)
+def test_a_kernel_starts_at_its_pvh_entry_only_without_kasan(tmp_path: Path, config: str, pvh: bool) -> None:
+    from toolkit.boxes import vmlinux
+
+    (tmp_path / "config").write_text(config)
+    assert vmlinux.has_pvh_entry(tmp_path / "config") is pvh
