@@ -23,9 +23,11 @@ class DebugTier:
     kfence_interval_ms: int = 0
 
     def kernel_args(self, kernel_config: Path) -> list[str]:
-        """The tier's boot arguments for a kernel built with kernel_config (KFENCE only where it exists)."""
+        """The tier's boot arguments for a kernel built with kernel_config (KFENCE sampling only where the kernel
+        has it and no KASAN, which sees every access KFENCE would sample)."""
         args = list(self.boot_args)
-        if self.kfence_interval_ms and has_option(kernel_config, "CONFIG_KFENCE"):
+        sampled = has_option(kernel_config, "CONFIG_KFENCE") and not has_option(kernel_config, "CONFIG_KASAN")
+        if self.kfence_interval_ms and sampled:
             args.append(f"kfence.sample_interval={self.kfence_interval_ms}")
         return args
 

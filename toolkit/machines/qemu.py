@@ -8,6 +8,7 @@ resume from it in under a second instead of booting.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -78,12 +79,14 @@ def qemu_command(launch: Launch) -> list[str]:
     return command
 
 
-def template_path(record: VmRecord, box: Box, key: Path) -> Path:
-    """The ready overlay for this box and machine shape (and SSH key, which the snapshot holds).
+def template_path(record: VmRecord, box: Box, key: Path, boot_args: tuple[str, ...]) -> Path:
+    """The ready overlay for this box and machine shape (SSH key and the tier's boot arguments: the snapshot
+    holds both).
 
     It lives in the box's directory, so removing the box removes it too.
     """
-    shape = f"{record.accel}-{record.cpus}c-{record.memory_mib}m-{keys.fingerprint(key)}-{record.debug}"
+    args = hashlib.sha256(" ".join(boot_args).encode()).hexdigest()[:8]
+    shape = f"{record.accel}-{record.cpus}c-{record.memory_mib}m-{keys.fingerprint(key)}-{record.debug}-{args}"
     return box.path / "ready" / f"{shape}.qcow2"
 
 
@@ -131,7 +134,7 @@ class QemuMachine(RecordedMachine):
         if self.running():
             return
         key = keys.ensure_key(self.settings.state_dir)
-        template = template_path(self.record, self.box, key)
+        template = template_path(self.record, self.box, key, self.debug_args())
         if not self.overlay.exists() and template.exists() and not cold:
             shutil.copyfile(template, self.overlay)
             boot_log = template.with_suffix(".console.log")
