@@ -115,7 +115,8 @@ class QemuMachine(RecordedMachine):
         return self.dir / "overlay.qcow2"
 
     def ssh_target(self, user: str = GUEST_USER) -> SshTarget:
-        return SshTarget("127.0.0.1", self.record.ssh_port, user, keys.ensure_key(self.settings.state_dir))
+        key = keys.ensure_key(self.settings.state_dir)
+        return SshTarget("127.0.0.1", self.record.ssh_port, user, key, self.slowdown)
 
     def pid(self) -> int | None:
         """QEMU's pid while it runs this VM, else None."""
@@ -178,15 +179,14 @@ class QemuMachine(RecordedMachine):
             raise
 
     def _wait_ready(self, console_marker: bool) -> None:
-        deadline = time.monotonic() + self.settings.boot_timeout_s
+        boot_timeout_s = self.settings.boot_timeout_s * self.slowdown
+        deadline = time.monotonic() + boot_timeout_s
         if console_marker:
             while READY_MARKER not in self.console_text():
                 if not self.running():
                     raise GuestUnreachable(f"QEMU exited during boot: {self._console_tail()}")
                 if time.monotonic() > deadline:
-                    raise GuestUnreachable(
-                        f"guest not ready after {self.settings.boot_timeout_s:g} s: {self._console_tail()}"
-                    )
+                    raise GuestUnreachable(f"guest not ready after {boot_timeout_s:g} s: {self._console_tail()}")
                 time.sleep(0.1)
         try:
             self._session(sudo=True).wait_until_ready(deadline)
@@ -203,7 +203,7 @@ class QemuMachine(RecordedMachine):
 
     def _set_clock(self) -> None:
         """A restored guest wakes with the clock of its snapshot: set it from the host."""
-        self.run(f"date -s @{time.time():.3f} >/dev/null", timeout=30, sudo=True)
+        self.run(f"date -s @{time.time():.3f} >/dev/null", timeout=30 * self.slowdown, sudo=True)
 
     def _save_ready_template(self, template: Path) -> None:
         """Snapshot the freshly booted guest, keep the overlay as the box's template, then resume."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
-from toolkit import debug
+from toolkit import debug, kernels
 from toolkit.boxes.store import Box
 from toolkit.config import Settings
 from toolkit.machines.record import VmRecord, define_vm, vm_dir
@@ -34,6 +34,11 @@ class RecordedMachine:
 
     def ssh_target(self, user: str = GUEST_USER) -> SshTarget:
         raise NotImplementedError
+
+    @property
+    def slowdown(self) -> float:
+        """How much slower than a stock kernel this VM's kernel answers (debug kernels): machine waits scale by it."""
+        return kernels.select(self.record.kernel_line).slowdown
 
     def debug_args(self) -> tuple[str, ...]:
         """Boot arguments of the VM's debug tier for its box's kernel."""

@@ -51,6 +51,7 @@ class SshTarget:
     port: int
     user: str
     key: Path
+    slowdown: float = 1.0  # a debug kernel answers several times slower: connecting and slack wait that much longer
 
     def command_line(self, *remote: str) -> list[str]:
         """An OpenSSH client command line for this target (interactive shells)."""
@@ -89,7 +90,8 @@ class SshSession:
         last_error: Exception | None = None
         while time.monotonic() < deadline:
             try:
-                self._connection = self._connect(min(attempt_timeout, max(deadline - time.monotonic(), 0.1)))
+                attempt = attempt_timeout * self.target.slowdown
+                self._connection = self._connect(min(attempt, max(deadline - time.monotonic(), 0.1)))
                 return
             except CONNECT_ERRORS as error:
                 last_error = error
@@ -99,7 +101,7 @@ class SshSession:
     def connection(self) -> Connection:
         if self._connection is None or not self._connection.is_connected:
             try:
-                self._connection = self._connect(CONNECT_TIMEOUT_S)
+                self._connection = self._connect(CONNECT_TIMEOUT_S * self.target.slowdown)
             except CONNECT_ERRORS as error:
                 raise GuestUnreachable(f"cannot reach the guest over SSH on port {self.target.port}: {error}") from None
         return self._connection
@@ -148,7 +150,8 @@ class SshSession:
         """Run command in the guest; CommandTimedOut if it outlives timeout (the connection is then dropped)."""
         started = time.monotonic()
         try:
-            with self._deadline(timeout + SLACK_S):
+            slack = SLACK_S * self.target.slowdown
+            with self._deadline(timeout + slack):
                 result = self.connection().run(command, hide=True, warn=True, timeout=timeout, in_stream=False)
         except invoke.CommandTimedOut as timed_out:
             self.close()
@@ -157,7 +160,7 @@ class SshSession:
             raise CommandTimedOut(f"guest command timed out after {timeout:g} s: {command}", command, tail) from None
         except DeadlineExpired:
             self.close()
-            self._record(f"{self.target.user}: NO ANSWER within {timeout + SLACK_S:g} s: {command}")
+            self._record(f"{self.target.user}: NO ANSWER within {timeout + slack:g} s: {command}")
             raise CommandTimedOut(
                 f"guest command timed out after {timeout:g} s and the guest stopped answering: {command}", command
             ) from None

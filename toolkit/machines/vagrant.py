@@ -153,7 +153,7 @@ class VagrantMachine(RecordedMachine):
         return self._address or ""
 
     def ssh_target(self, user: str = GUEST_USER) -> SshTarget:
-        return SshTarget(self._ssh_address(), 22, user, keys.ensure_key(self.settings.state_dir))
+        return SshTarget(self._ssh_address(), 22, user, keys.ensure_key(self.settings.state_dir), self.slowdown)
 
     def running(self) -> bool:
         return self._vagrant_state() == "running"
