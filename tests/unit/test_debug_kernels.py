@@ -185,12 +185,12 @@ def test_a_kernel_starts_at_its_pvh_entry_only_without_kasan(tmp_path: Path, con
         ("# CONFIG_KFENCE is not set\n", False),
     ],
 )
-def test_lite_samples_with_kfence_only_where_kasan_does_not_see_everything(
+def test_lite_adds_slab_debugging_and_kfence_only_where_kasan_does_not_see_everything(
     tmp_path: Path, config: str, kfence: bool
 ) -> None:
     from toolkit import debug
 
     (tmp_path / "config").write_text(config)
     args = debug.select("lite").kernel_args(tmp_path / "config")
-    assert args[:2] == ["slub_debug=FZPU", "page_poison=1"]
+    assert args[:2] == ([] if "KASAN" in config else ["slub_debug=FZPU", "page_poison=1"])
     assert any(arg.startswith("kfence.sample_interval=") for arg in args) is kfence
