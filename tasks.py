@@ -29,7 +29,7 @@ from toolkit.results.records import RunRecord, Status
 NAME_HELP = "VM name (default: default); several VMs can run side by side"
 PROVIDER_HELP = "qemu (default) or vagrant"
 DEBUG_HELP = f"debug tier the guest boots with: {', '.join(f'{t.name} ({t.summary})' for t in debug.TIERS.values())}; default {debug.DEFAULT}"
-KERNEL_HELP = f"kernel line, by version or Debian suite: {', '.join(line.name for line in kernels.CATALOGUE)}"
+KERNEL_HELP = f"kernel line, by version or Debian suite: {', '.join(line.name for line in kernels.CATALOGUE)}; <line>-debug once `kernel.build` made it"
 
 # `invoke` imports this file before it parses the tasks' words: from here on its usage errors
 # (unknown flag or task, a flag without its value) are one line and exit status 2, like ours.
@@ -271,6 +271,12 @@ def _domain_help(domain: str) -> dict[str, str]:
     return {flag.flag: flag.help for flag in flags(domains.select(domain).options)}
 
 
+def _run_help(domain: str) -> dict[str, str]:
+    """The flags of a task running a domain on one VM: the domain's options, then where it runs."""
+    return {**_domain_help(domain), "kernel": KERNEL_HELP, "provider": PROVIDER_HELP, "name": NAME_HELP,
+            "debug": DEBUG_HELP}  # fmt: skip
+
+
 @contextlib.contextmanager
 def _stoppable(outcome: str, on_stop: Callable[[], None] = lambda: None) -> Iterator[None]:
     """SIGINT/SIGTERM stop the block (its children killed, its cleanups run), then on_stop; exit 130/143."""
@@ -306,16 +312,7 @@ def _test_domain(
     raise Exit(code=record.exit_status())
 
 
-@task(
-    help={
-        **_domain_help("kernel_module"),
-        "kernel": KERNEL_HELP,
-        "provider": PROVIDER_HELP,
-        "name": NAME_HELP,
-        "debug": DEBUG_HELP,
-    },  # fmt: skip
-    iterable=["module_param"],
-)
+@task(help=_run_help("kernel_module"), iterable=["module_param"])
 @user_facing
 def test_kernel(
     c, module_dir=None, module=None, module_param=None, kernel=None, provider=None, build_in=None, cycles=None,
@@ -325,6 +322,19 @@ def test_kernel(
     values = {"module_dir": module_dir, "module": module, "params": module_param or None, "build_in": build_in,
               "cycles": cycles}  # fmt: skip
     _test_domain("kernel_module", values, kernel, provider, name, debug)
+
+
+@task(help=_run_help("filesystem"), iterable=["module_param"])
+@user_facing
+def test_fs(
+    c, module_dir=None, fs_type=None, mount_options=None, module_param=None, build_in=None, mount_cycles=None,
+    stress_seconds=None, kernel=None, provider=None, name="default", debug=None,
+):  # fmt: skip
+    """Test a filesystem (kernel/vexfs by default, or --fs-type tmpfs|ext4) in the VM: 8 tests, a table, results/."""
+    values = {"module_dir": module_dir, "fs_type": fs_type, "mount_options": mount_options,
+              "params": module_param or None, "build_in": build_in, "mount_cycles": mount_cycles,
+              "stress_s": stress_seconds}  # fmt: skip
+    _test_domain("filesystem", values, kernel, provider, name, debug)
 
 
 @task(help={"run": "run id (default: the latest)"})
@@ -406,6 +416,6 @@ ns = Collection(
     _collection("vm", vm_up, vm_status, vm_ssh, vm_run, vm_reset, vm_halt, vm_destroy, vm_console),
     _collection("box", box_build, box_list, box_remove, box_prune),
     _collection("kernel", kernel_build),
-    _collection("test", test_kernel),
+    _collection("test", test_kernel, test_fs),
     _collection("results", results_show, results_export, results_diff),
 )

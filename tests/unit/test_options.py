@@ -69,6 +69,6 @@ def test_the_kernel_module_domain_declares_its_command_line_once() -> None:
         "cycles",
     ]
     assert domains.select("kernel_module").options is ModuleOptions
-    assert list(domains.registered()) == ["kernel_module"]
+    assert list(domains.registered()) == ["filesystem", "kernel_module"]
     with pytest.raises(UserError, match="no domain given"):
         domains.select_many(" , ")

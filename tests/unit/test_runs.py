@@ -154,7 +154,7 @@ def test_constraints_of_every_plan_are_checked_before_anything_starts(settings, 
 def test_a_plan_names_a_registered_domain_and_parses_its_options(tmp_path) -> None:
     plan = runs.plan("kernel_module", {"module_dir": str(tmp_path), "cycles": "7", "jobs": 3})
     assert plan.domain is domains.select("kernel_module") and plan.options.cycles == 7
-    with pytest.raises(UserError, match="unknown domain 'nope': choose one of kernel_module"):
+    with pytest.raises(UserError, match="unknown domain 'nope': choose one of filesystem, kernel_module"):
         runs.plan("nope", {})
 
 

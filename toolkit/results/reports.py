@@ -10,7 +10,7 @@ from html import escape
 
 from tabulate import tabulate
 
-from toolkit.results.records import RunRecord, Status
+from toolkit.results.records import DomainRun, RunRecord, Status
 
 MESSAGE_WIDTH = 70
 SYMBOL = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.SKIPPED: "SKIP"}
@@ -26,15 +26,26 @@ def subject_heading(record: RunRecord) -> str:
     return "/".join(sorted({run.subject.kind for run in record.runs})) or "subject"
 
 
+def several_domains(*records: RunRecord) -> bool:
+    """Whether the runs of these records come from more than one domain (then rows name their domain)."""
+    return len({run.domain for record in records for run in record.runs}) > 1
+
+
+def row_label(run: DomainRun, by_domain: bool) -> str:
+    """A run's subject as its row names it: `domain/subject` when the runs come from several domains."""
+    return f"{run.domain}/{run.subject.name}" if by_domain else run.subject.name
+
+
 def table(record: RunRecord) -> str:
     """One row per test: kernel, subject, test, status, duration, key metric, message; then totals."""
     rows = []
+    by_domain = several_domains(record)
     for run in record.runs:
         for test in run.tests:
             rows.append(
                 [
                     run.kernel_line,
-                    run.subject.name,
+                    row_label(run, by_domain),
                     test.name,
                     SYMBOL[test.status],
                     f"{test.duration_s:.1f}s",
@@ -118,12 +129,14 @@ def _lines_and_tests(record: RunRecord) -> tuple[list[tuple[str, str]], list[str
 
 
 def matrix(record: RunRecord) -> str:
-    """Kernel x test: one row per kernel line and module, one column per test."""
+    """Kernel x test: one row per kernel line, domain and subject, one column per test."""
     rows, tests = _lines_and_tests(record)
     body = []
+    by_domain = several_domains(record)
     for run in record.runs:
         statuses = {test.name: SYMBOL[test.status] for test in run.tests}
-        body.append([run.kernel_line, run.kernel or "-", run.subject.name, *(statuses.get(name, "") for name in tests)])
+        label = row_label(run, by_domain)
+        body.append([run.kernel_line, run.kernel or "-", label, *(statuses.get(name, "") for name in tests)])
     return tabulate(body, headers=["kernel", "release", subject_heading(record), *tests], disable_numparse=True)
 
 
@@ -134,24 +147,24 @@ def html(record: RunRecord) -> str:
     """A self-contained page: the kernel x test heatmap, each red cell linked to its kernel log."""
     _, tests = _lines_and_tests(record)
     cells, details = [], []
+    by_domain = several_domains(record)
     for run in record.runs:
         by_name = {test.name: test for test in run.tests}
-        row = [
-            f"<th>{escape(run.kernel_line)}<br><small>{escape(run.kernel)}</small></th><th>{escape(run.subject.name)}</th>"
-        ]
+        row_name = row_label(run, by_domain)
+        row = [f"<th>{escape(run.kernel_line)}<br><small>{escape(run.kernel)}</small></th><th>{escape(row_name)}</th>"]
         for name in tests:
             test = by_name.get(name)
             if test is None:
                 row.append("<td></td>")
                 continue
-            anchor = f"{run.kernel_line}-{run.subject.name}-{name}"
+            anchor = f"{run.kernel_line}-{row_name.replace('/', '-')}-{name}"
             label = SYMBOL[test.status]
             if test.status in (Status.FAILED, Status.ERROR):
                 label = f'<a href="#{escape(anchor)}">{label}</a>'
                 log = "\n".join(test.kernel_log) or "(no kernel log lines)"
                 console = f"{run.kernel_line}/vm/console.log"
                 details.append(
-                    f'<h3 id="{escape(anchor)}">{escape(run.kernel_line)} {escape(run.subject.name)} {escape(name)}: '
+                    f'<h3 id="{escape(anchor)}">{escape(run.kernel_line)} {escape(row_name)} {escape(name)}: '
                     f"{test.status.value}</h3><p>{escape(test.message)}</p><pre>{escape(log)}</pre>"
                     f'<p><a href="{escape(console)}">console log</a></p>'
                 )
@@ -176,9 +189,11 @@ def html(record: RunRecord) -> str:
 def diff(before: RunRecord, after: RunRecord) -> list[list[str]]:
     """Rows (kernel, subject, test, before, after) for every test whose status changed, appeared or went."""
 
+    by_domain = several_domains(before, after)
+
     def statuses(record: RunRecord) -> dict[tuple[str, str, str], str]:
         return {
-            (run.kernel_line, run.subject.name, test.name): test.status.value
+            (run.kernel_line, row_label(run, by_domain), test.name): test.status.value
             for run in record.runs
             for test in run.tests
         }

@@ -85,6 +85,7 @@ class ModuleUnderTest:
     work_dir: Path
     debug: str = "off"
     filesystems: list[str] = field(default_factory=list)
+    workload: str = ""  # a guest command using the loaded module instead of mounting its filesystems
 
     @property
     def name(self) -> str:
@@ -111,6 +112,7 @@ class ModuleUnderTest:
             "KO": self.guest_ko,
             "FILESYSTEMS": " ".join(self.filesystems),
             "MOUNT_POINT": MOUNT_POINT,
+            **({"WORKLOAD": self.workload} if self.workload else {}),
         }
         return script_command(name, *self.options.params, env={**base, **env})
 

@@ -1,0 +1,422 @@
+"""The filesystem tests' verdicts on a scripted guest: what each one calls right and what it calls wrong."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.unit.scripted import Answer, ScriptedMachine
+from toolkit import config
+from toolkit.domains import elf, filesystem, options
+from toolkit.domains.base import Finding, Target, Verdict
+from toolkit.domains.filesystem import limits, reference, xattrs
+from toolkit.domains.filesystem.integrity import DataIntegrity
+from toolkit.domains.filesystem.limits import Limits
+from toolkit.domains.filesystem.memory import Memory
+from toolkit.domains.filesystem.mounts import Build, MountCycles
+from toolkit.domains.filesystem.posix import EXPECTED, PosixOps
+from toolkit.domains.filesystem.stress import Stress
+from toolkit.domains.filesystem.subject import FilesystemUnderTest, FsOptions
+from toolkit.domains.filesystem.xattrs import EXPECTED_XATTRS, XattrsAndVectors
+from toolkit.domains.guest import Guest
+from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
+from toolkit.domains.kernel_module.subject import ModuleUnderTest
+from toolkit.progress import Progress
+from toolkit.results.records import Status
+
+RELEASE = "6.1.0-50-amd64"
+HUNG = ("[  80.0] INFO: task python3:321 blocked for more than 10 seconds.", "[  80.1] Call Trace:")
+
+
+def subject_for(tmp_path: Path, rules: dict[str, Any], fs_type: str = "vexfs", **values: Any) -> FilesystemUnderTest:
+    chosen = options.parse(FsOptions, {"module_dir": tmp_path, "fs_type": fs_type, **values})
+    machine = ScriptedMachine(rules)
+    guest = Guest(machine)
+    if chosen.builtin:
+        build, module = BuildOutcome("kernel", 0, 0.0, "", ()), None
+    else:
+        module = BuiltModule(fs_type, tmp_path / f"{fs_type}.ko", 4096, f"{RELEASE} SMP mod_unload", "ABC", {},
+                             {".text": 64}, (elf.Symbol("vexfs_fill_super", ".text", 0, 64),))  # fmt: skip
+        build = BuildOutcome("chroot", 0, 1.5, "  CC [M] vexfs.o\n", (module,))
+    (tmp_path / f"{fs_type}.ko").write_bytes(b"\x7fELF")
+    under = ModuleUnderTest(guest, chosen.module_options(), build, module, RELEASE, tmp_path)
+    return FilesystemUnderTest(guest, chosen, under, RELEASE, tmp_path)
+
+
+def run(case: Any, subject: FilesystemUnderTest) -> Verdict:
+    try:
+        return case.run(subject)  # type: ignore[no-any-return]
+    except Finding as finding:
+        return finding.verdict
+
+
+def reported(found: dict[str, Any]) -> Answer:
+    return Answer(json.dumps(found) + "\n")
+
+
+def posix_observations() -> dict[str, Any]:
+    times = {"dir_mtime_before": 1, "dir_mtime_after_create": 2, "mtime_before_write": 3, "mtime_after_write": 4,
+             "ctime_before_chmod": 5, "ctime_after_chmod": 6, "mtime_before_rename": 7, "renamed_mtime": 7}  # fmt: skip
+    return {**EXPECTED, **times}
+
+
+# build and mount_cycles
+
+
+def test_a_builtin_filesystem_has_nothing_to_build(tmp_path: Path) -> None:
+    verdict = run(Build(), subject_for(tmp_path, {}, "tmpfs"))
+    assert verdict.status is Status.PASSED and verdict.message == f"tmpfs is built into {RELEASE}: nothing to build"
+
+
+def test_a_module_filesystem_is_built_as_the_kernel_module_domain_builds(tmp_path: Path) -> None:
+    verdict = run(Build(), subject_for(tmp_path, {}))
+    assert verdict.status is Status.PASSED and verdict.metrics["where"] == "chroot"
+
+
+def test_clean_mount_cycles_and_refused_bad_options_pass(tmp_path: Path) -> None:
+    bad = FsOptions().profile.bad_options
+    answer = Answer("cycles=10\n" + "".join(f"bad {option} errno:EINVAL\n" for option in bad))
+    verdict = run(MountCycles(), subject_for(tmp_path, {"mount-cycles.sh": answer}))
+    assert verdict.status is Status.PASSED and verdict.metrics["cycles"] == 10
+    assert "bad options refused with EINVAL: vexfs_vmtest_bogus=1, dim=0," in verdict.message
+
+
+def test_a_bad_mount_option_accepted_fails_mount_cycles(tmp_path: Path) -> None:
+    answer = Answer("cycles=10\nbad vexfs_vmtest_bogus=1 ok\nbad size=12Q errno:EINVAL\nbad nr_inodes=x errno:EINVAL\n")
+    verdict = run(MountCycles(), subject_for(tmp_path, {"mount-cycles.sh": answer}, "tmpfs"))
+    assert verdict.status is Status.FAILED
+    assert verdict.message == "bad mount options not refused with EINVAL: -o vexfs_vmtest_bogus=1: ok"
+
+
+def test_a_mount_failing_midway_names_the_cycle(tmp_path: Path) -> None:
+    answer = Answer("failed=mount\ncycles=4\n", stderr="mount: /mnt/x: cannot mount none\n")
+    verdict = run(MountCycles(), subject_for(tmp_path, {"mount-cycles.sh": answer}))
+    assert (
+        verdict.status is Status.FAILED
+        and verdict.message == "mount failed in cycle 4 of 10: mount: /mnt/x: cannot mount none"
+    )
+
+
+# posix_ops
+
+
+def test_observations_as_the_host_expects_pass_posix_ops(tmp_path: Path) -> None:
+    verdict = run(PosixOps(), subject_for(tmp_path, {"with-fs.sh": reported(posix_observations())}))
+    assert verdict.status is Status.PASSED, verdict.message
+
+
+def test_a_wrong_nlink_and_a_time_that_did_not_move_fail_posix_ops(tmp_path: Path) -> None:
+    seen = {**posix_observations(), "link": 1, "mtime_after_write": 3}
+    verdict = run(PosixOps(), subject_for(tmp_path, {"with-fs.sh": reported(seen)}))
+    assert verdict.status is Status.FAILED
+    assert verdict.message == "link: got 1, want 2; mtime_after_write 3 should be > mtime_before_write 3"
+
+
+def test_a_run_cut_short_says_after_which_step(tmp_path: Path) -> None:
+    seen = dict(list(posix_observations().items())[:3]) | {"create": "errno:ENOSPC"}
+    verdict = run(PosixOps(), subject_for(tmp_path, {"with-fs.sh": reported(seen)}))
+    assert verdict.status is Status.FAILED and "create: got 'errno:ENOSPC', want 'ok'" in verdict.message
+
+
+def test_a_rename_that_never_returns_fails_posix_ops_with_the_hung_task(tmp_path: Path) -> None:
+    rules: dict[str, Any] = {"with-fs.sh": Answer(timeout=True), "dmesg | awk": Answer("\n".join(HUNG) + "\n")}
+    verdict = run(PosixOps(), subject_for(tmp_path, rules))
+    assert verdict.status is Status.FAILED and verdict.guest_dirty
+    assert "posix operations did not return within 180 s: hung_task: INFO: task python3" in verdict.message
+
+
+def test_a_filesystem_that_cannot_be_mounted_fails_with_the_step(tmp_path: Path) -> None:
+    answer = Answer("failed=mount\n", exit_status=3, stderr="mount: unknown filesystem type 'vexfs'\n")
+    verdict = run(PosixOps(), subject_for(tmp_path, {"with-fs.sh": answer}))
+    assert verdict.status is Status.FAILED
+    assert (
+        verdict.message
+        == "posix operations: could not set vexfs up: mount failed: mount: unknown filesystem type 'vexfs'"
+    )
+
+
+def test_an_umount_that_fails_after_the_test_leaves_the_guest_dirty(tmp_path: Path) -> None:
+    answer = Answer(json.dumps(posix_observations()) + "\nfailed=umount\n", exit_status=4)
+    verdict = run(PosixOps(), subject_for(tmp_path, {"with-fs.sh": answer}))
+    assert verdict.status is Status.FAILED and verdict.guest_dirty and "umount failed after the test" in verdict.message
+
+
+def test_inodes_left_busy_at_umount_fail_the_test_that_left_them(tmp_path: Path) -> None:
+    busy = "[ 9.0] VFS: Busy inodes after unmount of vexfs-vmtest (buggyfs). Self-destruct in 5 seconds."
+    answer = Answer(json.dumps(posix_observations()) + "\n", log=(busy,))
+    verdict = run(PosixOps(), subject_for(tmp_path, {"with-fs.sh": answer}))
+    assert verdict.status is Status.FAILED and verdict.message.startswith("posix operations: VFS: Busy inodes")
+
+
+# data_integrity
+
+
+def fio(*jobs: tuple[str, int, int, int]) -> str:
+    return "note: both iodepth >= 1 and synchronous I/O engine are selected\n" + json.dumps(
+        {
+            "jobs": [
+                {"jobname": n, "error": e, "write": {"io_bytes": w}, "read": {"io_bytes": r}} for n, e, w, r in jobs
+            ]
+        },
+        indent=1,
+    )
+
+
+def test_every_block_read_back_passes_data_integrity(tmp_path: Path) -> None:
+    answer = Answer(fio(("seq-buffered", 0, 2 << 20, 2 << 20), ("rand-mmap", 0, 2 << 20, 2 << 20)))
+    verdict = run(DataIntegrity(), subject_for(tmp_path, {"with-fs.sh": answer}))
+    assert verdict.status is Status.PASSED and verdict.metrics["verified_bytes"] == 4 << 20
+
+
+def test_a_crc_mismatch_fails_data_integrity_quoting_fio(tmp_path: Path) -> None:
+    answer = Answer(fio(("seq-buffered", 84, 2 << 20, 1 << 20)), exit_status=1,
+                    stderr="verify: bad header rand_seed 123, wanted 456 at file /mnt/x/seq-buffered.0.0 offset 4096\n")  # fmt: skip
+    verdict = run(DataIntegrity(), subject_for(tmp_path, {"with-fs.sh": answer}))
+    assert verdict.status is Status.FAILED
+    assert verdict.message.startswith("fio found bad data: seq-buffered: error 84: verify: bad header")
+
+
+def test_fio_verifying_less_than_it_wrote_fails(tmp_path: Path) -> None:
+    answer = Answer(fio(("seq-buffered", 0, 2 << 20, 1 << 20)))
+    verdict = run(DataIntegrity(), subject_for(tmp_path, {"with-fs.sh": answer}))
+    assert verdict.status is Status.FAILED and verdict.message == f"fio verified {1 << 20} of {2 << 20} bytes written"
+
+
+# xattrs_and_vectors
+
+
+def test_a_filesystem_without_user_xattrs_skips_with_the_reason(tmp_path: Path) -> None:
+    verdict = run(
+        XattrsAndVectors(), subject_for(tmp_path, {"with-fs.sh": reported({"set": "errno:EOPNOTSUPP"})}, "tmpfs")
+    )
+    assert verdict.status is Status.SKIPPED and "EOPNOTSUPP" in verdict.message
+
+
+def test_xattrs_as_expected_pass_on_a_filesystem_without_vectors(tmp_path: Path) -> None:
+    verdict = run(XattrsAndVectors(), subject_for(tmp_path, {"with-fs.sh": reported(EXPECTED_XATTRS)}, "ext4"))
+    assert verdict.status is Status.PASSED
+
+
+def test_a_removed_xattr_still_readable_fails(tmp_path: Path) -> None:
+    seen = {**EXPECTED_XATTRS, "get_removed": "blue"}
+    verdict = run(XattrsAndVectors(), subject_for(tmp_path, {"with-fs.sh": reported(seen)}, "ext4"))
+    assert verdict.status is Status.FAILED and verdict.message == "get_removed: got 'blue', want 'errno:ENODATA'"
+
+
+def guest_answers(plan: xattrs.VectorPlan, swap: bool = False) -> dict[str, Any]:
+    """What a correct VexFS answers to plan (inode numbers in creation order), or two results swapped."""
+    inodes = {path: 100 + index for index, path in enumerate(sorted(plan.vectors))}
+    candidates = {inodes[p]: v for p, v in plan.vectors.items() if p.count("/") == 1 and p not in plan.unlinked}
+    queries = [[list(pair) for pair in reference.nearest(candidates, v, k, m)] for v, k, m in plan.queries]
+    if swap:
+        queries[3][0], queries[3][1] = queries[3][1], queries[3][0]
+    bad = {**xattrs.BAD_ERRNOS, f"dim={plan.dim + 1}": "errno:EINVAL"}
+    return {"inodes": inodes, "readback_wrong": [], "set_failed": {}, "queries": queries, "bad": bad}
+
+
+def test_vexfs_answers_equal_to_the_reference_pass(tmp_path: Path) -> None:
+    plan = xattrs.plan_vectors(8, "int8")
+    rules = {'RUN=\'python3 "$FSOPS" xattrs': reported(EXPECTED_XATTRS), "vectors": reported(guest_answers(plan))}
+    verdict = run(XattrsAndVectors(), subject_for(tmp_path, rules))
+    assert verdict.status is Status.PASSED, verdict.message
+    assert "44 int8 vectors of 8, 8 k-nearest queries equal to the host's reference" in verdict.message
+    assert json.loads((tmp_path / "vexfs-vectors.json").read_text())["ioctl"] == reference.IOC_QUERY
+
+
+def test_results_out_of_order_fail_naming_the_query(tmp_path: Path) -> None:
+    plan = xattrs.plan_vectors(8, "int8")
+    rules = {
+        'RUN=\'python3 "$FSOPS" xattrs': reported(EXPECTED_XATTRS),
+        "vectors": reported(guest_answers(plan, swap=True)),
+    }
+    verdict = run(XattrsAndVectors(), subject_for(tmp_path, rules))
+    assert verdict.status is Status.FAILED and verdict.message.startswith("query 3 (dot, k=10): got")
+
+
+def test_a_bad_pointer_accepted_fails(tmp_path: Path) -> None:
+    plan = xattrs.plan_vectors(8, "int8")
+    answers = guest_answers(plan)
+    answers["bad"]["bad results pointer"] = []
+    rules = {'RUN=\'python3 "$FSOPS" xattrs': reported(EXPECTED_XATTRS), "vectors": reported(answers)}
+    verdict = run(XattrsAndVectors(), subject_for(tmp_path, rules))
+    assert verdict.status is Status.FAILED and verdict.message == "bad results pointer: got [], want errno:EFAULT"
+
+
+def test_the_vector_plan_follows_the_mount_options() -> None:
+    assert xattrs.mount_value("max_files=9,dim=4,vtype=int16,dim=16", "dim", "8") == "16"
+    plan = xattrs.plan_vectors(16, "int16")
+    assert {len(vector) for vector in plan.vectors.values()} == {16}
+    assert plan.vectors["vec/f01"] == plan.vectors["vec/f00"]  # ties on purpose
+    assert len(bytes.fromhex(plan.spec()["files"]["vec/f00"])) == 32
+
+
+# stress
+
+
+def test_stressors_that_all_passed_pass_stress(tmp_path: Path) -> None:
+    answer = Answer("stressors dentry dir link rename\nstress-ng: info:  [99] passed: 8: dentry (2) dir (2)\n"
+                    "stress-ng: info:  [99] failed: 0\n")  # fmt: skip
+    verdict = run(Stress(), subject_for(tmp_path, {"with-fs.sh": answer}))
+    assert verdict.status is Status.PASSED and verdict.metrics["stressors"] == ["dentry", "dir", "link", "rename"]
+
+
+def test_a_failed_stressor_fails_stress_with_its_line(tmp_path: Path) -> None:
+    answer = Answer("stressors rename\nstress-ng: info:  [99] failed: 1: rename (1)\n", exit_status=2)
+    verdict = run(Stress(), subject_for(tmp_path, {"with-fs.sh": answer}))
+    assert (
+        verdict.status is Status.FAILED
+        and verdict.message == "stress-ng exited 2: stress-ng: info:  [99] failed: 1: rename (1)"
+    )
+
+
+def test_a_stressor_this_filesystem_cannot_run_is_no_failure(tmp_path: Path) -> None:
+    answer = Answer("stressors xattr\nstress-ng: info:  [9] skipped: 1: xattr (1)\n", exit_status=4)
+    verdict = run(Stress(), subject_for(tmp_path, {"with-fs.sh": answer}, "tmpfs"))
+    assert verdict.status is Status.PASSED and "not implemented" in verdict.message
+
+
+def test_a_stress_ng_without_any_of_the_stressors_skips(tmp_path: Path) -> None:
+    verdict = run(Stress(), subject_for(tmp_path, {"with-fs.sh": Answer("stressors\n")}))
+    assert verdict.status is Status.SKIPPED
+
+
+# limits
+
+
+GOOD_FILL = {"files": {"created": 16, "stopped": "errno:ENOSPC"},
+             "bytes": {"written": 262144, "stopped": "errno:ENOSPC"}, "usable_after": "ok", "umount_busy": "errno:EBUSY"}  # fmt: skip
+
+
+def test_enospc_at_the_limits_and_ebusy_pass_limits(tmp_path: Path) -> None:
+    subject = subject_for(tmp_path, {"with-fs.sh": reported(GOOD_FILL)})
+    verdict = run(Limits(), subject)
+    assert verdict.status is Status.PASSED, verdict.message
+    assert "EXTRA_OPTIONS=max_files=16,max_bytes=262144" in " ".join(subject.guest.machine.commands)  # type: ignore[attr-defined]
+
+
+def test_limits_ignored_fail_limits() -> None:
+    seen = {**GOOD_FILL, "files": {"created": 48, "stopped": "no ENOSPC"}}
+    assert limits.judge(seen, 16, 262144) == ["max 16 files: 48 created, then no ENOSPC, not ENOSPC"]
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({"bytes": {"written": 1000, "stopped": "errno:ENOSPC"}}, "max 262144 bytes: ENOSPC after 1000 bytes"),
+        ({"usable_after": "errno:ENOSPC"}, "after ENOSPC: errno:ENOSPC"),
+        ({"umount_busy": "ok"}, "umount with a file open: ok, not EBUSY"),
+    ],
+)
+def test_each_broken_limit_is_named(change: dict[str, Any], complaint: str) -> None:
+    assert limits.judge({**GOOD_FILL, **change}, 16, 262144) == [complaint]
+
+
+def test_a_block_filesystem_without_limit_options_fills_a_small_device(tmp_path: Path) -> None:
+    seen = {
+        "bytes": {"written": 14 << 20, "stopped": "errno:ENOSPC"},
+        "usable_after": "ok",
+        "umount_busy": "errno:EBUSY",
+    }
+    subject = subject_for(tmp_path, {"with-fs.sh": reported(seen)}, "ext4")
+    verdict = run(Limits(), subject)
+    assert verdict.status is Status.PASSED and "16 MiB device" in verdict.message
+    assert "IMAGE_MIB=16" in " ".join(subject.guest.machine.commands)  # type: ignore[attr-defined]
+
+
+# memory
+
+
+def test_builtin_inode_objects_back_to_baseline_pass_memory(tmp_path: Path) -> None:
+    rules = {"slab.sh": [Answer("shmem_inode_cache=500\n"), Answer("shmem_inode_cache=505\n")],
+             "with-fs.sh": reported({"rounds": 100, "failed": [], "failures": 0})}  # fmt: skip
+    verdict = run(Memory(), subject_for(tmp_path, rules, "tmpfs"))
+    assert verdict.status is Status.PASSED and verdict.metrics["key_metric"] == "+5 shmem_inode_cache"
+
+
+def test_builtin_inode_objects_kept_fail_memory(tmp_path: Path) -> None:
+    rules = {"slab.sh": [Answer("ext4_inode_cache=500\n"), Answer("ext4_inode_cache=700\n")],
+             "with-fs.sh": reported({"rounds": 100, "failed": [], "failures": 0})}  # fmt: skip
+    verdict = run(Memory(), subject_for(tmp_path, rules, "ext4"))
+    assert verdict.status is Status.FAILED and verdict.message == "ext4_inode_cache kept 200 more objects after umount"
+
+
+LEAK_TRACE = """\
+      insmod-300   [000] .....   10.000: kmem_cache_alloc: call_site=vexfs_alloc_inode+0x1a/0x60 [vexfs] ptr=ffff888003a00000 bytes_req=720 bytes_alloc=768 gfp_flags=GFP_KERNEL
+"""
+
+
+def test_a_module_filesystem_goes_through_the_leak_tracing_with_a_file_workload(tmp_path: Path) -> None:
+    rules = {"leak-trace.sh": Answer("section .text 0xffffffffc0000000\noverrun 0\n"),
+             "kmemleak": Answer(exit_status=3)}  # fmt: skip
+    subject = subject_for(tmp_path, rules)
+    subject.guest.machine.files = {"/tmp/vexfs-vmtest-trace": LEAK_TRACE}  # type: ignore[attr-defined]
+    verdict = run(Memory(), subject)
+    assert verdict.status is Status.FAILED and verdict.metrics["call_sites"] == [
+        "vexfs_alloc_inode+0x1a: 1 x, 720 bytes"
+    ]
+    command = next(c for c in subject.guest.machine.commands if "leak-trace.sh" in c)  # type: ignore[attr-defined]
+    assert "WORKLOAD=" in command and "churn" in command
+
+
+def test_a_clean_trace_but_busy_inodes_at_umount_fail_memory(tmp_path: Path) -> None:
+    busy = "[ 9.0] VFS: Busy inodes after unmount of vexfs-vmtest (buggyfs). Self-destruct in 5 seconds."
+    # dmesg still holds the line when the test reads the log after the traced step
+    rules = {"leak-trace.sh": Answer("overrun 0\n", log=(busy,)), "kmemleak": Answer(exit_status=3, log=(busy,))}
+    subject = subject_for(tmp_path, rules)
+    subject.guest.machine.files = {"/tmp/vexfs-vmtest-trace": ""}  # type: ignore[attr-defined]
+    verdict = run(Memory(), subject)
+    assert verdict.status is Status.FAILED and verdict.message.startswith("VFS: Busy inodes after unmount")
+
+
+# the subject and the domain
+
+
+def test_a_filesystem_left_mounted_is_unfit(tmp_path: Path) -> None:
+    subject = subject_for(tmp_path, {"probe.sh": Answer("state=absent\nmounted=1\nmem_available_kib=1000\n")})
+    health = subject.health()
+    assert not health.ok and health.reason.endswith("is still mounted at /mnt/vexfs-vmtest-fs")
+    assert health.vitals == {"mem_available_kib": 1000}
+
+
+def test_recovery_rolls_back_and_installs_the_scripts_again(tmp_path: Path) -> None:
+    subject = subject_for(tmp_path, {})
+    assert subject.recover() == "guest rolled back to its ready snapshot"
+    assert sum("PUT" in c for c in subject.guest.machine.commands) == 2  # type: ignore[attr-defined]
+
+
+def test_builtin_filesystems_need_no_module_directory(tmp_path: Path) -> None:
+    settings = config.load({})
+    chosen = options.parse(FsOptions, {"fs_type": "tmpfs", "module_dir": tmp_path / "nowhere"})
+    assert not any("module directory" in p for p in filesystem.constraints(chosen, settings))
+    bad = options.parse(FsOptions, {"fs_type": "ext4; rm", "mount_options": "a b"})
+    assert len(filesystem.constraints(bad, settings)) >= 2
+
+
+def test_a_builtin_filesystem_is_prepared_without_a_build(tmp_path: Path) -> None:
+    machine = ScriptedMachine({})
+    target = Target(machine, RELEASE, tmp_path / "out", Progress("6.1", io.StringIO()))  # type: ignore[arg-type]
+    [subject] = filesystem.subjects(target, options.parse(FsOptions, {"fs_type": "ext4"}))
+    assert subject.info.kind == "filesystem" and subject.info.source == f"built into {RELEASE}"
+    assert not subject.has_module and "KO=''" in subject.script("with-fs.sh")
+
+
+def test_the_module_registering_the_type_is_chosen_among_several(tmp_path: Path) -> None:
+    def built(name: str) -> BuiltModule:
+        return BuiltModule(name, tmp_path / f"{name}.ko", 1, "", "", {}, {}, ())
+
+    two = BuildOutcome("chroot", 0, 1.0, "", (built("helper"), built("vexfs")))
+    assert filesystem.module_for(two, FsOptions()) is two.modules[1]
+    with pytest.raises(Exception, match="none is named buggyfs"):
+        filesystem.module_for(two, options.parse(FsOptions, {"fs_type": "buggyfs"}))
+
+
+def test_stress_gives_the_hung_task_watchdog_60_s_and_restores_it(tmp_path: Path) -> None:
+    subject = subject_for(tmp_path, {"with-fs.sh": Answer("stressors dir\n")})
+    run(Stress(), subject)
+    command = next(c for c in subject.guest.machine.commands if "with-fs.sh" in c)  # type: ignore[attr-defined]
+    assert command.index("hung_task_timeout_secs=60") < command.index("with-fs.sh")
+    assert command.endswith("sysctl -q -w kernel.hung_task_timeout_secs=10; exit $status")

@@ -1,0 +1,57 @@
+"""build and mount_cycles: the filesystem's module built for the guest's kernel, then mounted over and over."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from toolkit.domains.base import Verdict
+from toolkit.domains.filesystem.subject import FilesystemUnderTest
+from toolkit.domains.kernel_module.lifecycle import Build as BuildModule
+
+BAD_OPTION_ERRNO = "errno:EINVAL"
+
+
+class Build:
+    name = "build"
+    needs: tuple[str, ...] = ()
+
+    def run(self, subject: FilesystemUnderTest) -> Verdict:
+        if subject.options.builtin:
+            return Verdict.passed(
+                f"{subject.fs_type} is built into {subject.kernel_release}: nothing to build", key_metric="built in"
+            )
+        return BuildModule().run(subject.module)
+
+
+class MountCycles:
+    name = "mount_cycles"
+    needs = ("build",)
+
+    def run(self, subject: FilesystemUnderTest) -> Verdict:
+        cycles, bad = subject.options.mount_cycles, subject.profile.bad_options
+        command = subject.script("mount-cycles.sh", CYCLES=cycles, BAD_OPTIONS=" ".join(bad))
+        step = subject.step(f"{cycles} mount/umount cycles", command, 60 + 10 * cycles)
+        values = step.values()
+        done = int(values.get("cycles", "0"))
+        refused = {
+            words[1]: words[2] for words in (line.split() for line in step.result.stdout.splitlines())
+            if len(words) == 3 and words[0] == "bad"
+        }  # fmt: skip
+        per_cycle_ms = step.result.duration_s * 1000 / max(done, 1)
+        metrics: dict[str, Any] = {
+            "cycles": done, "bad_options": refused, "key_metric": f"{done}x, {per_cycle_ms:.0f} ms/cycle",
+        }  # fmt: skip
+        if "failed" in values:
+            detail = step.result.stderr.strip().splitlines()
+            return Verdict.failed(
+                f"{values['failed']} failed in cycle {done} of {cycles}" + (f": {detail[-1]}" if detail else ""),
+                step.log,
+                **metrics,
+            )
+        wrong = [f"-o {option}: {refused.get(option, 'not tried')}" for option in bad
+                 if refused.get(option) != BAD_OPTION_ERRNO]  # fmt: skip
+        if wrong:
+            return Verdict.failed(f"bad mount options not refused with EINVAL: {'; '.join(wrong)}", **metrics)
+        return Verdict.passed(
+            f"{done} mount/write/read/umount cycles; bad options refused with EINVAL: {', '.join(bad)}", **metrics
+        )

@@ -1,0 +1,229 @@
+"""The filesystem under test in its guest: its options, what is known of its type, the scripts that use it.
+
+A filesystem comes from a module built against the guest's kernel (kernel/vexfs by default) or
+is built into the kernel (tmpfs, ext4). Every test sets it up and tears it down itself through
+`with-fs.sh` (module in, scratch device when the type needs one, mount, the test's command,
+umount, module out), so a test that fails or hangs leaves nothing the next one depends on.
+The module's side (its build, insmod, probe, leak tracing, recovery) is the kernel_module
+domain's `ModuleUnderTest`, reused as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from toolkit.domains.base import Finding, Health, Verdict
+from toolkit.domains.guest import Guest, Step, script_command
+from toolkit.domains.kernel_module.subject import BUILD_PLACES, ModuleOptions, ModuleUnderTest, vitals
+from toolkit.domains.options import option
+from toolkit.machines.base import MachineError
+from toolkit.results.records import SubjectInfo
+
+SCRIPTS = Path(__file__).with_name("scripts")
+GUEST_SCRIPTS = "fs"  # under the guest's scripts folder, apart from the kernel_module scripts
+MOUNT_POINT = "/mnt/vexfs-vmtest-fs"
+IMAGE = "/tmp/vexfs-vmtest-fs.img"  # /tmp is a tmpfs in the boxes: the loop device is as fast as memory
+BUSY_INODES = "VFS: Busy inodes after unmount"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the tests know of a filesystem type beyond what it tells at run time."""
+
+    builtin: bool = False  # in the kernel itself: nothing to build or load
+    bad_options: tuple[str, ...] = ("vexfs_vmtest_bogus=1",)  # each must make mount fail with EINVAL
+    limits: str | None = None  # mount options setting a files and a bytes limit ({files}, {bytes})
+    inode_cache: str | None = None  # the slab cache of its inodes (built-ins: what the memory test counts)
+    vectors: bool = False  # VexFS's user.vexfs.vec and k-nearest query
+
+
+PROFILES = {
+    "vexfs": Profile(
+        bad_options=("vexfs_vmtest_bogus=1", "dim=0", "dim=4097", "vtype=int32", "max_files=-1", "max_bytes=12Q"),
+        limits="max_files={files},max_bytes={bytes}",
+        vectors=True,
+    ),
+    "buggyfs": Profile(limits="max_files={files},max_bytes={bytes}"),
+    "tmpfs": Profile(
+        builtin=True,
+        bad_options=("vexfs_vmtest_bogus=1", "size=12Q", "nr_inodes=x"),
+        limits="nr_inodes={files},size={bytes}",
+        inode_cache="shmem_inode_cache",
+    ),
+    "ext4": Profile(
+        builtin=True, bad_options=("vexfs_vmtest_bogus=1", "data=bogus", "commit=x"), inode_cache="ext4_inode_cache"
+    ),
+}
+
+
+def profile(fs_type: str) -> Profile:
+    """The profile of fs_type; an unknown type is a module's, with the generic checks."""
+    return PROFILES.get(fs_type, Profile())
+
+
+@dataclass(frozen=True)
+class FsOptions:
+    """Which filesystem, from which module, mounted how; how hard to push it."""
+
+    module_dir: Path = option(Path("kernel/vexfs"), "directory with the module's Kbuild/Makefile")
+    fs_type: str = option(
+        "vexfs", "filesystem type to test: one the module registers, or tmpfs or ext4 (built in: no module)"
+    )
+    mount_options: str | None = option(None, "options for every mount (mount -o), e.g. max_files=1000,dim=16")
+    params: tuple[str, ...] = option((), "NAME=VALUE passed to insmod (repeatable)", flag="module-param")
+    build_in: str = option(
+        "chroot", "where to build: chroot (the box's root filesystem) or guest", choices=BUILD_PLACES
+    )
+    mount_cycles: int = option(10, "mount/umount cycles for mount_cycles", minimum=1)
+    stress_s: int = option(20, "seconds stress-ng runs its filesystem stressors", minimum=1, flag="stress-seconds")
+    image_mib: int = option(128, "MiB of the scratch image of a block-backed filesystem", minimum=16, cli=False)
+    build_timeout_s: float = option(600.0, "seconds the build may take", minimum=1, cli=False)
+
+    @property
+    def profile(self) -> Profile:
+        return profile(self.fs_type)
+
+    @property
+    def builtin(self) -> bool:
+        return self.profile.builtin
+
+    def module_options(self) -> ModuleOptions:
+        """The kernel_module domain's options for this filesystem's module (or its stand-in)."""
+        return ModuleOptions(
+            module_dir=self.module_dir,
+            module=self.fs_type if self.builtin else None,
+            params=self.params,
+            build_in=self.build_in,
+            load_timeout_s=60.0,
+            build_timeout_s=self.build_timeout_s,
+        )
+
+
+@dataclass
+class FilesystemUnderTest:
+    """A filesystem type, the module behind it (a stand-in without .ko for a built-in one), its guest."""
+
+    guest: Guest
+    options: FsOptions
+    module: ModuleUnderTest
+    kernel_release: str
+    work_dir: Path
+    debug: str = "off"
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fs_type(self) -> str:
+        return self.options.fs_type
+
+    @property
+    def profile(self) -> Profile:
+        return self.options.profile
+
+    @property
+    def has_module(self) -> bool:
+        return self.module.module is not None
+
+    @property
+    def info(self) -> SubjectInfo:
+        if self.options.builtin:
+            return SubjectInfo("filesystem", self.fs_type, f"built into {self.kernel_release}", "")
+        version = self.module.module.srcversion if self.module.module else ""
+        return SubjectInfo("filesystem", self.fs_type, str(self.options.module_dir), version)
+
+    def environment(self, **extra: str | int) -> dict[str, str | int]:
+        """What the filesystem scripts read (see scripts/common.sh)."""
+        return {
+            "FS_TYPE": self.fs_type,
+            "MOUNT_OPTIONS": self.options.mount_options or "",
+            "MODULE": self.module.name if self.has_module else "",
+            "KO": self.module.guest_ko if self.has_module else "",
+            "IMAGE": IMAGE,
+            "IMAGE_MIB": self.options.image_mib,
+            "MOUNT_POINT": MOUNT_POINT,
+            **extra,
+        }
+
+    def script(self, name: str, **env: str | int) -> str:
+        """One of this domain's scripts, with the filesystem's environment and the module's parameters."""
+        params = self.options.params if self.has_module else ()
+        return script_command(f"{GUEST_SCRIPTS}/{name}", *params, env=self.environment(**env))
+
+    def on_fs(self, run: str, **env: str | int) -> str:
+        """The command running `run` (a shell command line) on the mounted filesystem."""
+        return self.script("with-fs.sh", RUN=run, **env)
+
+    @staticmethod
+    def fsops(*args: str | int) -> str:
+        """A command line of the guest's fsops.py (run on the filesystem: "$MOUNT_POINT" is its root)."""
+        quoted = " ".join('"$MOUNT_POINT"' if arg == "$MOUNT_POINT" else shlex.quote(str(arg)) for arg in args)
+        return f'python3 "$FSOPS" {quoted}'
+
+    def step(self, what: str, command: str, timeout: float, **metrics: Any) -> Step:
+        """A guest step on the filesystem: trouble setting it up or tearing it down, or inodes left busy
+        at umount, end the test."""
+        step = self.guest.step(what, command, timeout, **metrics)
+        failed = step.values().get("failed")
+        detail = (step.result.stderr.strip().splitlines() or [""])[-1]
+        if step.result.exit_status == 3 and failed:
+            setup = f"{what}: could not set {self.fs_type} up: {failed} failed" + (f": {detail}" if detail else "")
+            raise Finding(Verdict.failed(setup, step.log, **metrics))
+        if step.result.exit_status == 4 and failed:
+            teardown = f"{what}: {failed} failed after the test" + (f": {detail}" if detail else "")
+            raise Finding(Verdict.failed(teardown, step.log, guest_dirty=True, **metrics))
+        busy = [line for line in step.log if BUSY_INODES in line]
+        if busy:
+            raise Finding(Verdict.failed(f"{what}: {busy[0].split('] ')[-1].strip()}", busy, True, **metrics))
+        return step
+
+    @staticmethod
+    def reports(step: Step) -> dict[str, Any]:
+        """The JSON objects fsops.py printed during the step, merged."""
+        found: dict[str, Any] = {}
+        for line in step.result.stdout.splitlines():
+            if line.startswith("{"):
+                found.update(json.loads(line))
+        return found
+
+    def prepare(self) -> None:
+        """The module's side first (its scripts, .ko, watchdogs), then this domain's scripts."""
+        self.module.prepare()
+        self.install()
+
+    def install(self) -> None:
+        files = {f"scripts/{GUEST_SCRIPTS}/{path.name}": path for path in sorted(SCRIPTS.iterdir()) if path.is_file()}
+        self.guest.install(files, then=f"mkdir -p {MOUNT_POINT}")
+
+    def with_workload(self, workload: str) -> ModuleUnderTest:
+        """The module, exercised by workload while the kernel_module tests trace it."""
+        return replace(self.module, workload=workload)
+
+    # what the domain runner needs
+
+    def evidence(self) -> list[str]:
+        return self.guest.evidence()
+
+    def audit(self, case: str) -> Verdict | None:
+        return self.module.audit(case)
+
+    def health(self) -> Health:
+        """Fit when the guest answers, the module is absent or live and nothing is left mounted."""
+        probe = f"{script_command('probe.sh', self.module.name)}; mountpoint -q {MOUNT_POINT} && echo mounted=1"
+        try:
+            result = self.guest.root(probe, timeout=15)
+        except MachineError as error:
+            return Health(False, reason=f"it does not answer: {error}")
+        state = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+        if state.get("mounted") == "1":
+            return Health(False, vitals(state), f"{self.fs_type} is still mounted at {MOUNT_POINT}")
+        module_state = state.get("state", "unknown")
+        ok = module_state in ("absent", "live")
+        return Health(ok, vitals(state), "" if ok else f"the module is {module_state}")
+
+    def recover(self) -> str:
+        how = self.module.recover()
+        self.install()
+        return how
