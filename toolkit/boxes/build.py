@@ -6,10 +6,12 @@ interrupted build never leaves a half box behind.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from toolkit import host
@@ -129,14 +131,24 @@ def build(recipe: BoxRecipe, cache_dir: Path, mirror: str, log_dir: Path) -> Box
         return existing or _build_locked(recipe, cache_dir, mirror, log_dir)
 
 
-def _build_locked(recipe: BoxRecipe, cache_dir: Path, mirror: str, log_dir: Path) -> Box:
+@contextlib.contextmanager
+def _scratch(recipe: BoxRecipe, cache_dir: Path, log_dir: Path) -> Iterator[tuple[Path, Path, Progress]]:
+    """A scratch folder for the box (removed whatever happens; a finished box was renamed away), its log, progress."""
     remove_abandoned_builds(cache_dir)
-    progress = Progress(f"box {recipe.line.name}")
     scratch = building_dir(cache_dir, recipe.name)
-    log = _fresh_log(log_dir, recipe)
-    rootfs = scratch / "rootfs"
+    log = log_dir / f"box-{recipe.name}.log"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
     try:
         scratch.mkdir(parents=True)
+        yield scratch, log, Progress(f"box {recipe.line.name}")
+    finally:
+        remove_tree(scratch)
+
+
+def _build_locked(recipe: BoxRecipe, cache_dir: Path, mirror: str, log_dir: Path) -> Box:
+    with _scratch(recipe, cache_dir, log_dir) as (scratch, log, progress):
+        rootfs = scratch / "rootfs"
         with progress.step(f"mmdebstrap {recipe.line.suite} from {mirror} (log: {log})", 1, 5):
             command = ["mmdebstrap", "--variant=minbase", f"--include={','.join(recipe.packages)}",
                        # mirrors of sid may be snapshots whose Release has expired
@@ -145,15 +157,6 @@ def _build_locked(recipe: BoxRecipe, cache_dir: Path, mirror: str, log_dir: Path
         with progress.step("guest files", 2, 5):
             _install_guest_files(rootfs, log)
         return assemble(recipe, scratch, log, progress, 3, 5)
-    finally:
-        remove_tree(scratch)
-
-
-def _fresh_log(log_dir: Path, recipe: BoxRecipe) -> Path:
-    log = log_dir / f"box-{recipe.name}.log"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log.write_text("")
-    return log
 
 
 def assemble(recipe: BoxRecipe, scratch: Path, log: Path, progress: Progress, first: int, total: int) -> Box:
@@ -197,13 +200,8 @@ def derive(recipe: BoxRecipe, base: Box, debs: list[Path], cache_dir: Path, log_
 
 
 def _derive_locked(recipe: BoxRecipe, base: Box, debs: list[Path], cache_dir: Path, log_dir: Path) -> Box:
-    remove_abandoned_builds(cache_dir)
-    progress = Progress(f"box {recipe.line.name}")
-    scratch = building_dir(cache_dir, recipe.name)
-    log = _fresh_log(log_dir, recipe)
-    rootfs = scratch / "rootfs"
-    try:
-        scratch.mkdir(parents=True)
+    with _scratch(recipe, cache_dir, log_dir) as (scratch, log, progress):
+        rootfs = scratch / "rootfs"
         with progress.step(f"copy the {base.kernel_line} box's tree (log: {log})", 1, 5):
             _run(["cp", "-a", "--reflink=auto", str(base.rootfs), str(rootfs)], log, "copy the base tree")
         with progress.step(f"install {', '.join(deb.name for deb in debs)} in place of {base.kernel_release}", 2, 5):
@@ -217,5 +215,3 @@ def _derive_locked(recipe: BoxRecipe, base: Box, debs: list[Path], cache_dir: Pa
             for deb in debs:
                 (rootfs / "tmp" / deb.name).unlink()
         return assemble(recipe, scratch, log, progress, 3, 5)
-    finally:
-        remove_tree(scratch)
