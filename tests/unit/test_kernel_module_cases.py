@@ -241,3 +241,15 @@ def test_slab_validation_after_a_test_fails_it_naming_the_module_when_the_report
     assert subject.audit("build") is None
     plain = ModuleUnderTest(Guest(machine), chosen, build, module, RELEASE, tmp_path, "off")  # type: ignore[arg-type]
     assert plain.audit("load") is None
+
+
+def test_an_init_that_keeps_insmod_past_the_hung_task_threshold_fails_load(tmp_path: Path) -> None:
+    slow = Answer(duration_s=16.2)
+    verdict = run(Load(), {"probe.sh": [ABSENT, probe()], "insmod": slow}, tmp_path)
+    assert verdict.status is Status.FAILED
+    assert verdict.message.startswith("insmod took 16.2 s: init kept the loading task busy past the hung-task")
+
+
+def test_an_insmod_blocked_past_the_hung_task_threshold_fails_hang_detection(tmp_path: Path) -> None:
+    verdict = run(HangDetection(), {"sysctl -n": Answer("10\n5\n"), "insmod": Answer(duration_s=17.0)}, tmp_path)
+    assert verdict.status is Status.FAILED and verdict.message.startswith("insmod blocked for 17.0 s")

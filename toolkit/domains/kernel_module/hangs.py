@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from toolkit.domains.base import Verdict
+from toolkit.domains.kernel_module.lifecycle import SLOW_INIT_S
 from toolkit.domains.kernel_module.subject import WATCHDOG_SYSCTLS, ModuleUnderTest, with_errno
 
 
@@ -33,6 +34,14 @@ class HangDetection:
         if not load.ok:
             output = load.result.stderr or load.result.stdout
             return Verdict.skipped(f"nothing to watch: insmod failed at once: {with_errno(output)}")
+        if load.result.duration_s > SLOW_INIT_S * guest.slowdown:
+            return Verdict.failed(
+                f"insmod blocked for {load.result.duration_s:.1f} s, past the hung-task threshold "
+                f"({SLOW_INIT_S * guest.slowdown:g} s): a hang the kernel did not report",
+                load.log,
+                guest_dirty=True,
+                **metrics,
+            )
         use = f"using the module for {options.watch_s:g} s"
         elapsed = load.result.duration_s
         for what, command, timeout in (

@@ -47,6 +47,11 @@ class Build:
         return replace(passed, duration_s=build.duration_s)
 
 
+# A module's init that keeps insmod longer than the hung-task threshold the guests run with is a hang
+# the kernel may not report: a preemptible kernel (7.x) never sees a CPU stuck in a busy loop.
+SLOW_INIT_S = 10.0
+
+
 class Load:
     name = "load"
     needs = ("build",)
@@ -78,6 +83,14 @@ class Load:
         if unexpected:
             return Verdict.failed(
                 f"loading tainted the kernel: {', '.join(unexpected)}", step.log, guest_dirty=True, **metrics
+            )
+        limit_s = SLOW_INIT_S * subject.guest.slowdown
+        if load_ms > limit_s * 1000:
+            return Verdict.failed(
+                f"insmod took {load_ms / 1000:.1f} s: init kept the loading task busy past the hung-task threshold "
+                f"({limit_s:g} s), though the kernel reported nothing (a preemptible kernel does not see a busy loop)",
+                step.log,
+                **metrics,
             )
         flags = "".join(flag[0] for flag in kernel_log.taint_flags(taint)) or "none"
         registers = f"; registers filesystem {', '.join(subject.filesystems)}" if subject.filesystems else ""
