@@ -1,7 +1,8 @@
 """Tier 2: a debug kernel built from Debian's source (`invoke kernel.build`) sees what stock kernels
 cannot: KASAN reports, kmemleak, lockdep, sleeping in atomic context, and error paths under fault
 injection, each in the test where it happens; a clean module stays green. Runs when the debug
-kernel of the default line is cached (building it takes 30-45 minutes on two cores)."""
+kernel of the default line is cached (building it takes 30-45 minutes on two cores); without
+VEXFS_FULL=1 only two quick fixtures run (the rest take ~45 minutes under KASAN)."""
 
 from __future__ import annotations
 
@@ -51,13 +52,25 @@ def _tests(settings: Settings, vm: str, results: Path, fixture: str) -> dict:  #
     ("fixture", "red", "kind", "words"),
     [
         ("write_after_free", "load", "kasan", "BUG: KASAN: slab-use-after-free|BUG: KASAN: use-after-free"),
-        ("kmalloc_overflow", "load", "kasan", "BUG: KASAN: slab-out-of-bounds"),
-        ("oob_read", "load", "kasan", "BUG: KASAN: slab-out-of-bounds"),
-        ("double_free", "unload", "kasan", "BUG: KASAN: double-free"),
+        pytest.param("kmalloc_overflow", "load", "kasan", "BUG: KASAN: slab-out-of-bounds", marks=pytest.mark.full),
+        pytest.param("oob_read", "load", "kasan", "BUG: KASAN: slab-out-of-bounds", marks=pytest.mark.full),
+        pytest.param("double_free", "unload", "kasan", "BUG: KASAN: double-free", marks=pytest.mark.full),
         ("lock_inversion", "load", "lockdep", "WARNING: possible circular locking dependency detected"),
-        ("sleep_in_atomic", "load", "atomic_sleep", "BUG: sleeping function called from invalid context"),
+        pytest.param(
+            "sleep_in_atomic",
+            "load",
+            "atomic_sleep",
+            "BUG: sleeping function called from invalid context",
+            marks=pytest.mark.full,
+        ),
         # KASAN's instrumentation turns a NULL dereference into a fault on the shadow of address 0
-        ("unchecked_alloc", "error_handling", "gpf", "KASAN: null-ptr-deref|general protection fault"),
+        pytest.param(
+            "unchecked_alloc",
+            "error_handling",
+            "gpf",
+            "KASAN: null-ptr-deref|general protection fault",
+            marks=pytest.mark.full,
+        ),
     ],
 )
 def test_each_bug_class_turns_the_test_where_it_happens_red(
@@ -70,6 +83,7 @@ def test_each_bug_class_turns_the_test_where_it_happens_red(
     assert any(any(w in line for w in words.split("|")) for line in tests[red].kernel_log), tests[red].kernel_log
 
 
+@pytest.mark.full
 def test_kmemleak_finds_what_a_module_never_freed(debug_settings: Settings, debug_vm: str, tmp_path: Path) -> None:
     leak = _tests(debug_settings, debug_vm, tmp_path, "leaky")["memory_leak"]
     assert leak.status is Status.FAILED
@@ -78,6 +92,7 @@ def test_kmemleak_finds_what_a_module_never_freed(debug_settings: Settings, debu
     assert any(line.startswith("unreferenced object 0x") for line in leak.kernel_log)
 
 
+@pytest.mark.full
 def test_an_error_path_that_leaks_under_fault_injection_fails_error_handling(
     debug_settings: Settings, debug_vm: str, tmp_path: Path
 ) -> None:
@@ -86,6 +101,7 @@ def test_an_error_path_that_leaks_under_fault_injection_fails_error_handling(
     assert "fault injection: kmemleak: 1 objects left behind by failed loads" in tests["error_handling"].message
 
 
+@pytest.mark.full
 def test_a_clean_module_stays_green_on_the_debug_kernel(
     debug_settings: Settings, debug_vm: str, tmp_path: Path
 ) -> None:
