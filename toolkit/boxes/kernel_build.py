@@ -129,6 +129,12 @@ def debs_dir(cache_dir: Path, build: KernelBuild) -> Path:
     return kernels_dir(cache_dir) / build.name / "debs"
 
 
+def _in_namespace(root: Path, ccache: Path, *command: str) -> list[str]:
+    """command run in root's chroot, inside a private mount namespace with /proc and the ccache mounted."""
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", CHROOT_MAKE, "build", str(root),
+            str(ccache), *command]  # fmt: skip
+
+
 def build(kernel: KernelBuild, cache_dir: Path, mirror: str, jobs: int) -> BuiltKernel:
     """The kernel packages for a build, made now unless the cache holds them."""
     found = find(cache_dir, kernel)
@@ -164,7 +170,7 @@ def _build_locked(kernel: KernelBuild, folder: Path, ccache: Path, mirror: str, 
     with progress.step("collect the packages", 4, 4):
         release = _in_root(root, ccache, log, "make", "-s", "-C", "/build/linux", "kernelrelease",
                            f"LOCALVERSION={kernel.local_version}", capture=True).strip()  # fmt: skip
-        debs = debs_dir(folder.parent.parent, kernel)
+        debs = folder / "debs"
         remove_tree(debs)
         debs.mkdir()
         for package in (tree.parent).glob("*.deb"):
@@ -205,9 +211,12 @@ def _first_error(log: Path) -> str:
 
 
 def _in_root(root: Path, ccache: Path, log: Path, *command: str, capture: bool = False) -> str:
-    wrapped = ["unshare", "--mount", "--propagation", "private", "sh", "-c", CHROOT_MAKE, "build", str(root),
-               str(ccache), *command]  # fmt: skip
-    return _run(wrapped, log, command[0] if command[0] != "make" else " ".join(command[:4]), capture)
+    return _run(
+        _in_namespace(root, ccache, *command),
+        log,
+        command[0] if command[0] != "make" else " ".join(command[:4]),
+        capture,
+    )
 
 
 def _make_root(kernel: KernelBuild, root: Path, mirror: str, log: Path) -> None:
@@ -257,8 +266,7 @@ def _make_packages(kernel: KernelBuild, root: Path, ccache: Path, log: Path, job
     command = ["nice", "-n", "10", "make", "-C", "/build/linux", f"-j{jobs}", "CC=ccache gcc",
                f"LOCALVERSION={kernel.local_version}", f"KDEB_PKGVERSION={kernel.package_version}",
                "KBUILD_BUILD_USER=vexfs-vmtest", "KBUILD_BUILD_HOST=vexfs-vmtest", "bindeb-pkg"]  # fmt: skip
-    wrapped = ["unshare", "--mount", "--propagation", "private", "sh", "-c", CHROOT_MAKE, "build", str(root),
-               str(ccache), *command]  # fmt: skip
+    wrapped = _in_namespace(root, ccache, *command)
     started = time.monotonic()
     offset = log.stat().st_size if log.exists() else 0
     with open(log, "a") as out:
