@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json as json_module
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -21,8 +22,10 @@ from toolkit.cli import positional, remainder, strict_command_line, takes_comman
 from toolkit.domains.options import flags
 from toolkit.errors import UserError
 from toolkit.files import write_output
+from toolkit.machines.base import MachineStatus
 from toolkit.machines.record import CorruptRecord, destroy_hint
-from toolkit.results import reports
+from toolkit.results import kcidb, reports
+from toolkit.results import merge as run_merge
 from toolkit.results import store as results_store
 from toolkit.results.records import RunRecord, Status
 
@@ -38,6 +41,13 @@ strict_command_line(program)
 
 def _settings(**flags: object) -> config.Settings:
     return config.load(flags)
+
+
+JSON_HELP = "print JSON (stable keys, see README) instead of a table"
+
+
+def _print_json(data: object) -> None:
+    print(json_module.dumps(data, indent=2))
 
 
 @task(
@@ -70,28 +80,30 @@ def vm_up(c, kernel=None, name="default", provider=None, cold=False, debug=None)
     )
 
 
-@task(help={"name": "show only this VM"})
+@task(help={"name": "show only this VM", "json": JSON_HELP})
 @user_facing
-def vm_status(c, name=None):
+def vm_status(c, name=None, json=False):
     """List VMs: state, kernel, accelerator (kvm or tcg), SSH address."""
     settings = _settings()
     _sweep(settings)
     names = [name] if name else machines.names(settings)
-    rows, corrupt = [], []
+    statuses, corrupt = [], []
     for vm_name in names:
         try:
-            status = machines.open_existing(settings, vm_name).status()
+            statuses.append(machines.open_existing(settings, vm_name).status().to_dict())
         except CorruptRecord as error:
-            rows.append([vm_name, "", "corrupt", "", "", "", ""])
+            statuses.append(MachineStatus(vm_name, "", "corrupt").to_dict(f"corrupt {error.path} ({error.problem})"))
             corrupt.append(error)
-            continue
-        rows.append(
-            [status.name, status.provider, status.state, status.kernel_line, status.accel, status.ssh, status.box]
-        )
-    if not rows:
+    if json:
+        _print_json(statuses)
+        return
+    if not statuses:
         print("no VMs: start one with `invoke vm.up`")
         return
-    print(tabulate(rows, headers=["name", "provider", "state", "kernel", "accel", "ssh", "box"], disable_numparse=True))
+    columns = {"name": "name", "provider": "provider", "state": "state", "kernel_line": "kernel", "accel": "accel",
+               "ssh": "ssh", "box": "box"}  # fmt: skip
+    rows = [[status[key] for key in columns] for status in statuses]
+    print(tabulate(rows, headers=list(columns.values()), disable_numparse=True))
     for error in corrupt:
         print(f"{error.name}: corrupt {error.path} ({error.problem}): remove it with {destroy_hint(error.name)}")
 
@@ -185,31 +197,21 @@ def box_build(c, kernel=None):
     print(f"box {box.name}: kernel {box.kernel_release} ({box.kernel_package_version}) in {box.path}")
 
 
-@task
+@task(help={"json": JSON_HELP})
 @user_facing
-def box_list(c):
+def box_list(c, json=False):
     """List the built boxes."""
-    boxes = store.list_boxes(_settings().cache_dir)
+    boxes = [box.describe() for box in store.list_boxes(_settings().cache_dir)]
+    if json:
+        _print_json(boxes)
+        return
     if not boxes:
         print("no boxes: build one with `invoke box.build`")
         return
-    rows = [
-        [
-            b.kernel_line,
-            b.suite,
-            b.kernel_release,
-            b.kernel_package_version,
-            f"{b.size_bytes() / 2**20:.0f} MiB",
-            b.built,
-            b.path,
-        ]
-        for b in boxes
-    ]
-    print(
-        tabulate(
-            rows, headers=["kernel", "suite", "release", "package", "size", "built", "path"], disable_numparse=True
-        )
-    )
+    columns = {"kernel_line": "kernel", "suite": "suite", "kernel_release": "release", "kernel_package": "package",
+               "size_bytes": "size", "built": "built", "path": "path"}  # fmt: skip
+    rows = [[f"{b[key] / 2**20:.0f} MiB" if key == "size_bytes" else b[key] for key in columns] for b in boxes]
+    print(tabulate(rows, headers=list(columns.values()), disable_numparse=True))
 
 
 @task(help={"kernel": KERNEL_HELP})
@@ -337,31 +339,73 @@ def test_fs(
     _test_domain("filesystem", values, kernel, provider, name, debug)
 
 
-@task(help={"run": "run id (default: the latest)"})
+@task(help={"run": "run id (default: the latest)", "json": JSON_HELP})
 @user_facing
-def results_show(c, run=None):
+def results_show(c, run=None, json=False):
     """Print a run's kernel x test table and its detailed table."""
     record = results_store.load(_settings().results_dir, run)
+    if json:
+        _print_json(reports.overview(record))
+        return
     print(reports.matrix(record) + "\n\n" + reports.table(record))
+
+
+EXPORT_FORMATS = [*reports.FORMATS, "kcidb"]
 
 
 @task(
     help={
-        "format": f"one of {', '.join(reports.FORMATS)}",
+        "format": f"one of {', '.join(EXPORT_FORMATS)}",
         "run": "run id (default: the latest)",
         "output": "file to write (default: standard output)",
+        "origin": f"kcidb: the CI system's name, the prefix of every id (default {kcidb.ORIGIN})",
     }
 )
 @user_facing
-def results_export(c, format="json", run=None, output=None):
-    """Export a run as JSON, JUnit XML, CSV or a table."""
-    if format not in reports.FORMATS:
-        raise UserError(f"unknown format {format!r}: choose one of {', '.join(reports.FORMATS)}")
-    text = reports.FORMATS[format](results_store.load(_settings().results_dir, run))
+def results_export(c, format="json", run=None, output=None, origin=kcidb.ORIGIN):
+    """Export a run as JSON, JUnit XML, CSV, a table, HTML or KernelCI KCIDB v5 JSON."""
+    if format not in EXPORT_FORMATS:
+        raise UserError(f"unknown format {format!r}: choose one of {', '.join(EXPORT_FORMATS)}")
+    settings = _settings()
+    record = results_store.load(settings.results_dir, run)
+    if format == "kcidb":
+        facts = kcidb.facts(record, settings.results_dir / record.run_id, settings.cache_dir)
+        text = kcidb.export(record, origin, facts)
+    else:
+        text = reports.FORMATS[format](record)
     if output:
         write_output(Path(output), text)
     else:
         sys.stdout.write(text)
+
+
+@task(
+    help={
+        "dirs": "run folders (results/<run-id>, or a results folder: its latest run), or give them without the flag",
+        "origin": f"the KCIDB origin of the merged run's kcidb.json (default {kcidb.ORIGIN})",
+    },
+    iterable=["dirs"],
+)
+@positional("dirs", repeat_last=True)
+@user_facing
+def results_merge(c, dirs=None, origin=kcidb.ORIGIN):
+    """Merge run folders made per kernel line (one CI job each) into one run: `invoke results.merge DIR...`."""
+    paths = [Path(d) for d in dirs or []]
+    if not paths:
+        raise UserError("no run folders: `invoke results.merge DIR...` (e.g. one results/<run-id> per kernel line)")
+    settings = _settings()
+    path = run_merge.merge(settings.results_dir, paths, settings.cache_dir, origin)
+    record = results_store.load(settings.results_dir, path.name)
+    print(reports.matrix(record) + "\n\n" + reports.table(record))
+    print(f"merged {len(record.runs)} line run(s) into {path} (with {run_merge.KCIDB_FILE})")
+
+
+@task(help={"keep": "how many of the newest runs to keep (at least 1)"})
+@user_facing
+def results_prune(c, keep=10):
+    """Remove the folders of older runs: all but the newest --keep N, never the one results/latest points at."""
+    removed = results_store.prune(_settings().results_dir, keep)
+    print("\n".join(f"removed run {run_id}" for run_id in removed) or "nothing to remove")
 
 
 @task(help={"provider": "also prepare this provider: vagrant installs Vagrant and libvirt and starts libvirt"})
@@ -417,5 +461,5 @@ ns = Collection(
     _collection("box", box_build, box_list, box_remove, box_prune),
     _collection("kernel", kernel_build),
     _collection("test", test_kernel, test_fs),
-    _collection("results", results_show, results_export, results_diff),
+    _collection("results", results_show, results_export, results_diff, results_merge, results_prune),
 )

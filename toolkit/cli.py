@@ -43,15 +43,17 @@ def remainder(argv: list[str]) -> str:
     return " ".join(argv[argv.index("--") + 1 :]) if "--" in argv else ""
 
 
-def positional(*names: str) -> Callable[[F], F]:
+def positional(*names: str, repeat_last: bool = False) -> Callable[[F], F]:
     """Let a task's first words stand for these options, in order, any of them left out.
 
     `invoke results.diff A B` then means `invoke results.diff --run-a A --run-b B`; invoke's own
-    positional arguments cannot be left out.
+    positional arguments cannot be left out. With repeat_last every further word is the last
+    option again (an iterable one): `invoke results.merge A B C`.
     """
 
     def mark(body: F) -> F:
         body.positional_options = names  # type: ignore[attr-defined]
+        body.positional_repeat = repeat_last  # type: ignore[attr-defined]
         return body
 
     return mark
@@ -127,7 +129,8 @@ def checked_words(words: list[str], tasks: Mapping[str, Any], bodies: Mapping[st
             slots = list(getattr(bodies[context.name], "positional_options", ()))
         elif context is not None and not word.startswith("-"):
             if slots:
-                checked.append(f"--{slots.pop(0).replace('_', '-')}")
+                repeat = len(slots) == 1 and getattr(bodies[context.name], "positional_repeat", False)
+                checked.append(f"--{(slots[0] if repeat else slots.pop(0)).replace('_', '-')}")
             elif getattr(bodies[context.name], "takes_command", False):
                 raise _command_after_dashes(context.name, words, index - 1)
         checked.append(word)

@@ -1,5 +1,6 @@
 """The domain runner: prerequisites, skips with reasons, recovery of a dirty guest."""
 
+import datetime
 from dataclasses import dataclass, field
 
 from toolkit.domains.base import Health, Verdict, run_cases
@@ -119,3 +120,13 @@ def test_a_case_that_passed_but_left_the_guest_wedged_fails_with_the_console_and
         "the guest was left unfit after the test (it failed its health check): soft_lockup: watchdog: BUG: soft lockup"
     )
     assert guest.recoveries == ["reset"] and records[1].status is Status.SKIPPED
+
+
+def test_every_record_says_when_its_test_began_in_utc() -> None:
+    cases = [Case("build", Verdict.passed("ok")), Case("load", Verdict.failed("no"), ("build",)),
+             Case("unload", Verdict.passed("ok"), ("load",))]  # fmt: skip
+    before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    records = run_cases(cases, Guest(), _progress())
+    began = [datetime.datetime.fromisoformat(record.started) for record in records]
+    assert all(moment.utcoffset() == datetime.timedelta(0) and moment >= before for moment in began)
+    assert began == sorted(began) and "started" in records[2].to_dict()

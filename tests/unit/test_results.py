@@ -2,6 +2,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import junitparser
 import pytest
 
 from toolkit.errors import UserError
@@ -138,7 +139,7 @@ def test_matrix_has_a_row_per_kernel_and_a_column_per_test() -> None:
 def test_html_report_colours_cells_and_links_failures_to_their_kernel_log() -> None:
     page = reports.html(_two_lines(Status.FAILED))
     assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "http" not in page
-    assert page.count("#c62828") == 1 and page.count("#2e7d32") == 3
+    assert page.count('<td class="failed"') == 1 and page.count('<td class="passed"') == 3
     assert '<a href="#6.12-vexfs-memory_leak">' in page and 'id="6.12-vexfs-memory_leak"' in page
     assert "call_site=0xffffffffc0001000" in page and "6.12/vm/console.log" in page
 
@@ -187,3 +188,83 @@ def test_a_results_dir_that_cannot_hold_a_run_is_a_user_error(tmp_path: Path) ->
     (tmp_path / "file").write_text("")
     with pytest.raises(UserError, match="cannot make .*file/20261127-120000-abcd .*: point results_dir"):
         store.write(tmp_path / "file", _record())
+
+
+def test_every_junit_suite_says_when_where_and_on_what_it_ran() -> None:
+    record = _two_lines(Status.FAILED)
+    record = RunRecord(record.run_id, "2026-11-27T13:00:00+01:00", "f", "v", {"hostname": "ci-7"}, record.runs)
+    parsed = junitparser.JUnitXml.fromstring(reports.junit(record))
+    suites = list(parsed)
+    assert [suite.name for suite in suites] == ["kernel_module.6.1.vexfs", "kernel_module.6.12.vexfs"]
+    for suite in suites:
+        assert (suite.timestamp, suite.hostname) == ("2026-11-27T12:00:00", "ci-7")
+        properties = {prop.name: prop.value for prop in suite.properties()}
+        assert {"kernel_package", "accelerator", "provider", "debug_tier"} <= set(properties)
+        assert (properties["accelerator"], properties["provider"]) == ("tcg", "qemu")
+    assert suites[1].failures == 1 and [case.name for case in suites[1]] == ["build", "memory_leak"]
+
+
+def test_a_suite_starts_when_its_first_test_began() -> None:
+    run = DomainRun("k", "6.1", "qemu", "kvm", SubjectInfo("module", "m", "d"), "kernel_module",
+                    (TestRecord("build", Status.PASSED, 1.0, started="2026-11-27T12:00:07+00:00"),), "6.1.176-1", "lite")  # fmt: skip
+    suite = next(
+        iter(
+            junitparser.JUnitXml.fromstring(
+                reports.junit(RunRecord("r", "2026-11-27T12:00:00+00:00", "f", "v", {}, (run,)))
+            )
+        )
+    )
+    properties = {prop.name: prop.value for prop in suite.properties()}
+    assert suite.timestamp == "2026-11-27T12:00:07" and properties["kernel_package"] == "6.1.176-1"
+    assert properties["debug_tier"] == "lite" and properties["accelerator"] == "kvm"
+
+
+def test_the_html_report_fits_a_phone_and_shows_every_message() -> None:
+    page = reports.html(_two_lines(Status.FAILED))
+    assert "<html lang='en'>" in page and "name='viewport' content='width=device-width, initial-scale=1'" in page
+    assert "overflow-x:auto" in page and "@media (max-width:40em)" in page
+    assert page.count('<td class="message">leak passed</td>') == 1  # a passed test's message, not only a tooltip
+    assert '<a href="6.12/build.log">build log</a>' in page and '<a href="6.1/vm/commands.log">commands</a>' in page
+
+
+def _contrast(colour: str) -> float:
+    def luminance(hex_colour: str) -> float:
+        channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    return (1.05) / (luminance(colour) + 0.05)
+
+
+def test_white_text_on_every_status_colour_meets_wcag_aa() -> None:
+    assert all(_contrast(colour) >= 4.5 for colour in reports.COLOURS.values())
+
+
+def test_the_stored_report_links_only_logs_the_run_folder_has(tmp_path: Path) -> None:
+    (tmp_path / "20261127-120000-abcd" / "6.1" / "vm").mkdir(parents=True)
+    (tmp_path / "20261127-120000-abcd" / "6.1" / "vm" / "console.log").write_text("boot\n")
+    page = (store.write(tmp_path, _record()) / "report.html").read_text()
+    assert '<a href="6.1/vm/console.log">console</a>' in page and "6.1/build.log" not in page
+
+
+def test_results_show_json_has_the_totals_and_each_tests_status() -> None:
+    overview = reports.overview(_two_lines(Status.FAILED))
+    assert list(overview) == ["run_id", "started", "finished", "interrupted", "summary", "exit_status", "rows"]
+    assert overview["exit_status"] == 1 and overview["rows"][1] == {
+        "kernel_line": "6.12", "kernel": "6.12.0-1-amd64", "domain": "kernel_module", "subject": "vexfs",
+        "tests": {"build": "passed", "memory_leak": "failed"},
+    }  # fmt: skip
+
+
+def test_prune_keeps_the_newest_runs_and_the_latest_one(tmp_path: Path) -> None:
+    ids = [f"20261127-12000{i}-aaaa" for i in range(5)]
+    for run_id in ids:
+        store.write(tmp_path, _record(run_id))
+    (tmp_path / "latest").unlink()
+    (tmp_path / "latest").symlink_to(ids[1])
+    (tmp_path / "notes").mkdir()
+    assert store.prune(tmp_path, 2) == [ids[0], ids[2]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [ids[1], ids[3], ids[4], "latest", "notes"]
+    assert store.prune(tmp_path, 2) == [] and store.prune(tmp_path / "none", 3) == []
+    with pytest.raises(UserError, match="--keep must be 1 or more"):
+        store.prune(tmp_path, 0)

@@ -49,6 +49,26 @@ class Box:
         """The kernel's build configuration (/boot/config-<release> in the box)."""
         return self.rootfs / "boot" / f"config-{self.kernel_release}"
 
+    def compiler(self) -> str:
+        """The gcc that builds modules in the box, as its Debian package and version ("gcc-12 12.2.0-14");
+        "" when the root filesystem does not say."""
+        gcc = self.rootfs / "usr" / "bin" / "gcc"
+        status = self.rootfs / "var" / "lib" / "dpkg" / "status"
+        if not gcc.is_symlink() or not status.is_file():
+            return ""
+        package = os.readlink(gcc).rsplit("/", 1)[-1]
+        for stanza in status.read_text(errors="replace").split("\n\n"):
+            fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line and line[0] != " ")
+            if fields.get("Package") == package and "Version" in fields:
+                return f"{package} {fields['Version']}"
+        return package
+
+    def describe(self) -> dict[str, str | int]:
+        """What `box.list --json` prints for the box (stable keys)."""
+        return {"name": self.name, "kernel_line": self.kernel_line, "suite": self.suite,
+                "kernel_release": self.kernel_release, "kernel_package": self.kernel_package_version,
+                "built": self.built, "size_bytes": self.size_bytes(), "path": str(self.path)}  # fmt: skip
+
     def size_bytes(self) -> int:
         return sum(p.stat().st_blocks * 512 for p in self.path.iterdir() if p.is_file())
 

@@ -9,6 +9,7 @@ skipped with the reason; a guest left dirty or unreachable is recovered before t
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -208,6 +209,7 @@ def run_cases(
     done: dict[str, TestRecord] = {}
     for index, case in enumerate(cases, start=1):
         started = time.monotonic()
+        began = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         reason = _blocked_by(case, done)
         verdict = Verdict.skipped(reason) if reason else _run_case(case, subject)
         if verdict.status is Status.PASSED and not verdict.guest_dirty:
@@ -222,7 +224,7 @@ def run_cases(
             message, metrics = verdict.message, {**metrics, **verdict.metrics}
         if verdict.guest_dirty or (health is not None and not health.ok):
             message += f" [{subject.recover()}]"
-        done[case.name] = TestRecord(case.name, verdict.status, duration, message, metrics, verdict.kernel_log)
+        done[case.name] = TestRecord(case.name, verdict.status, duration, message, metrics, verdict.kernel_log, began)
         on_record(list(done.values()))
         progress.say(
             f"({index}/{len(cases)}) {case.name}: {verdict.status.value} in {duration:.1f} s"

@@ -62,6 +62,11 @@ class MachineStatus:
     ssh: str = ""
     details: dict[str, str] = field(default_factory=dict)
 
+    def to_dict(self, problem: str = "") -> dict[str, str]:
+        """What `vm.status --json` prints for the VM (stable keys; problem: why its record cannot be read)."""
+        return {"name": self.name, "provider": self.provider, "state": self.state, "kernel_line": self.kernel_line,
+                "accel": self.accel, "ssh": self.ssh, "box": self.box, "problem": problem}  # fmt: skip
+
 
 class Machine(Protocol):
     """A VM a test or command can drive: boot it, run commands, move files, read its logs, roll it back.

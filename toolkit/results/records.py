@@ -36,12 +36,15 @@ class TestRecord:
     message: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     kernel_log: tuple[str, ...] = ()
+    started: str = ""  # when the test began (ISO 8601, UTC); "" in runs from before it was recorded
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["status"] = self.status.value
         data["duration_s"] = round(self.duration_s, 3)
         data["kernel_log"] = list(self.kernel_log)
+        if not self.started:
+            del data["started"]
         return data
 
     @classmethod

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from html import escape
 
 from tabulate import tabulate
@@ -65,16 +67,39 @@ def table(record: RunRecord) -> str:
     return f"{body}\n\n{totals} (run {record.run_id})"
 
 
+def _utc(moment: str) -> str:
+    """An ISO 8601 time as JUnit's timestamp wants it (UTC, no offset); unchanged when it is no such time."""
+    try:
+        parsed = datetime.datetime.fromisoformat(moment)
+    except ValueError:
+        return moment
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(datetime.timezone.utc)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def suite_properties(run: DomainRun) -> dict[str, str]:
+    """What a JUnit suite says about where it ran (its <properties>)."""
+    return {"kernel": run.kernel, "kernel_line": run.kernel_line, "kernel_package": run.kernel_package,
+            "accelerator": run.accel, "provider": run.provider, "debug_tier": run.debug, "domain": run.domain,
+            "subject": run.subject.name, "subject_source": run.subject.source}  # fmt: skip
+
+
 def junit(record: RunRecord) -> str:
-    """JUnit XML: one testsuite per kernel line and module, one testcase per test."""
+    """JUnit XML: one testsuite per kernel line and module (when, where, on what), one testcase per test."""
     suites = ET.Element("testsuites", name=f"vexfs-vmtest {record.run_id}")
     for run in record.runs:
         counts = {s: sum(t.status is s for t in run.tests) for s in Status}
+        began = next((t.started for t in run.tests if t.started), record.started)
         suite = ET.SubElement(
             suites, "testsuite", name=f"{run.domain}.{run.kernel_line}.{run.subject.name}",
             tests=str(len(run.tests)), failures=str(counts[Status.FAILED]), errors=str(counts[Status.ERROR]),
             skipped=str(counts[Status.SKIPPED]), time=f"{sum(t.duration_s for t in run.tests):.3f}",
+            timestamp=_utc(began), hostname=str(record.host.get("hostname", "")),
         )  # fmt: skip
+        properties = ET.SubElement(suite, "properties")
+        for key, value in suite_properties(run).items():
+            ET.SubElement(properties, "property", name=key, value=value)
         for test in run.tests:
             case = ET.SubElement(
                 suite,
@@ -140,50 +165,103 @@ def matrix(record: RunRecord) -> str:
     return tabulate(body, headers=["kernel", "release", subject_heading(record), *tests], disable_numparse=True)
 
 
-COLOURS = {Status.PASSED: "#2e7d32", Status.FAILED: "#c62828", Status.ERROR: "#ef6c00", Status.SKIPPED: "#9e9e9e"}
+# Cell colours: white bold text on each keeps WCAG AA contrast (>= 4.5:1).
+COLOURS = {Status.PASSED: "#2e7d32", Status.FAILED: "#c62828", Status.ERROR: "#a84300", Status.SKIPPED: "#616161"}
+STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:1em auto;padding:0 1em;max-width:110em;color:#1a1a1a;"
+    "background:#fff;line-height:1.4}a{color:#0b57d0}.scroll{overflow-x:auto;margin-bottom:1em}"
+    "table{border-collapse:collapse}td,th{border:1px solid #8a8a8a;padding:.4em .6em;vertical-align:top}"
+    ".matrix td{text-align:center;color:#fff;font-weight:bold;white-space:nowrap}.matrix td a{color:#fff}"
+    ".matrix td.logs{color:inherit;font-weight:normal;text-align:left}.matrix td.logs a{color:#0b57d0}"
+    + "".join(f".{status.value}{{background:{colour}}}" for status, colour in COLOURS.items())
+    + ".tests td.message{white-space:pre-wrap;overflow-wrap:anywhere;min-width:20em}"
+    ".tests .status{font-weight:bold}pre{background:#f4f4f4;padding:1em;overflow:auto;font-size:85%}"
+    "@media (max-width:40em){body{padding:0 .5em}td,th{padding:.3em .4em}.tests td.message{min-width:14em}}"
+)
 
 
-def html(record: RunRecord) -> str:
-    """A self-contained page: the kernel x test heatmap, each red cell linked to its kernel log."""
+def run_files(run: DomainRun) -> dict[str, str]:
+    """The logs a run folder keeps for a kernel line, relative to that folder."""
+    return {"build log": f"{run.kernel_line}/build.log", "console": f"{run.kernel_line}/vm/console.log",
+            "commands": f"{run.kernel_line}/vm/commands.log"}  # fmt: skip
+
+
+def _anchor(run: DomainRun, row_name: str, test: str) -> str:
+    return f"{run.kernel_line}-{row_name.replace('/', '-')}-{test}"
+
+
+def html(record: RunRecord, exists: Callable[[str], bool] | None = None) -> str:
+    """A self-contained page for a phone or a wide screen: the kernel x test heatmap (each cell linked to its
+    test, a red one to its kernel log), every test with its message, links to each line's logs.
+
+    exists tells which of the run folder's logs are there (None: link them all).
+    """
     _, tests = _lines_and_tests(record)
-    cells, details = [], []
+    cells, rows, details = [], [], []
     by_domain = several_domains(record)
     for run in record.runs:
         by_name = {test.name: test for test in run.tests}
         row_name = row_label(run, by_domain)
-        row = [f"<th>{escape(run.kernel_line)}<br><small>{escape(run.kernel)}</small></th><th>{escape(row_name)}</th>"]
+        line = f"<th scope='row'>{escape(run.kernel_line)}<br><small>{escape(run.kernel)}</small></th>"
+        logs = [f'<a href="{escape(path)}">{label}</a>' for label, path in run_files(run).items()
+                if exists is None or exists(path)]  # fmt: skip
+        row = [f"{line}<th>{escape(row_name)}</th>"]
         for name in tests:
             test = by_name.get(name)
             if test is None:
                 row.append("<td></td>")
                 continue
-            anchor = f"{run.kernel_line}-{row_name.replace('/', '-')}-{name}"
-            label = SYMBOL[test.status]
+            anchor = _anchor(run, row_name, name)
+            target = anchor if test.status in (Status.FAILED, Status.ERROR) else f"test-{anchor}"
+            title = escape(f"{_short(test.message)} ({test.duration_s:.1f} s)")
+            row.append(f'<td class="{test.status.value}" title="{title}"><a href="#{escape(target)}">'
+                       f"{SYMBOL[test.status]}</a></td>")  # fmt: skip
+            rows.append(
+                f'<tr id="test-{escape(anchor)}"><td>{escape(run.kernel_line)}</td><td>{escape(row_name)}</td>'
+                f'<td>{escape(name)}</td><td class="status">{SYMBOL[test.status]}</td>'
+                f'<td>{test.duration_s:.1f}&nbsp;s</td><td class="message">{escape(test.message)}</td></tr>'
+            )
             if test.status in (Status.FAILED, Status.ERROR):
-                label = f'<a href="#{escape(anchor)}">{label}</a>'
                 log = "\n".join(test.kernel_log) or "(no kernel log lines)"
-                console = f"{run.kernel_line}/vm/console.log"
                 details.append(
                     f'<h3 id="{escape(anchor)}">{escape(run.kernel_line)} {escape(row_name)} {escape(name)}: '
                     f"{test.status.value}</h3><p>{escape(test.message)}</p><pre>{escape(log)}</pre>"
-                    f'<p><a href="{escape(console)}">console log</a></p>'
+                    f"<p>{' · '.join(logs)}</p>"
                 )
-            title = escape(f"{test.message} ({test.duration_s:.1f} s)")
-            row.append(f'<td style="background:{COLOURS[test.status]}" title="{title}">{label}</td>')
+        row.append(f"<td class='logs'>{'<br>'.join(logs)}</td>")
         cells.append("<tr>" + "".join(row) + "</tr>")
     counts = record.summary()
-    head = "".join(f"<th>{escape(name)}</th>" for name in tests)
-    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-             "padding:.4em .7em;text-align:center}td{color:#fff;font-weight:bold}td a{color:#fff}pre{background:#f4f4f4;"
-             "padding:1em;overflow:auto;font-size:85%}")  # fmt: skip
+    head = "".join(f"<th scope='col'>{escape(name)}</th>" for name in tests)
+    subject = escape(subject_heading(record))
+    state = " (interrupted)" if record.interrupted else ""
     return (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>vexfs-vmtest {escape(record.run_id)}</title>"
-        f"<style>{style}</style></head><body><h1>Run {escape(record.run_id)}</h1>"
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>vexfs-vmtest {escape(record.run_id)}</title><style>{STYLE}</style></head><body><main>"
+        f"<h1>Run {escape(record.run_id)}{state}</h1>"
         f"<p>{counts['passed']} passed, {counts['failed']} failed, {counts['error']} error, {counts['skipped']} skipped; "
-        f"started {escape(record.started)}, finished {escape(record.finished)}</p>"
-        f"<table><tr><th>kernel</th><th>{escape(subject_heading(record))}</th>{head}</tr>{''.join(cells)}</table>"
-        f"<h2>Failures</h2>{''.join(details) or '<p>none</p>'}</body></html>\n"
+        f"started {escape(record.started)}, finished {escape(record.finished)} on "
+        f"{escape(str(record.host.get('hostname', '?')))}</p>"
+        f"<h2>Kernel × test</h2><div class='scroll'><table class='matrix'><thead><tr><th scope='col'>kernel</th>"
+        f"<th scope='col'>{subject}</th>{head}<th scope='col'>logs</th></tr></thead><tbody>{''.join(cells)}</tbody>"
+        "</table></div><h2>Failures</h2>"
+        f"{''.join(details) or '<p>none</p>'}"
+        "<h2>Every test</h2><div class='scroll'><table class='tests'><thead><tr><th scope='col'>kernel</th>"
+        f"<th scope='col'>{subject}</th><th scope='col'>test</th><th scope='col'>status</th>"
+        f"<th scope='col'>duration</th><th scope='col'>message</th></tr></thead><tbody>{''.join(rows)}</tbody>"
+        "</table></div></main></body></html>\n"
     )
+
+
+def overview(record: RunRecord) -> dict[str, object]:
+    """What `results.show --json` prints: the run, its totals and, per kernel line and subject, each test's status."""
+    return {
+        "run_id": record.run_id, "started": record.started, "finished": record.finished,
+        "interrupted": record.interrupted, "summary": record.summary(), "exit_status": record.exit_status(),
+        "rows": [{"kernel_line": run.kernel_line, "kernel": run.kernel, "domain": run.domain,
+                  "subject": run.subject.name, "tests": {test.name: test.status.value for test in run.tests}}
+                 for run in record.runs],
+    }  # fmt: skip
 
 
 def diff(before: RunRecord, after: RunRecord) -> list[list[str]]:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 
 from toolkit.errors import UserError
-from toolkit.files import atomic_write
+from toolkit.files import atomic_write, remove_tree
 from toolkit.results import reports, schema
 from toolkit.results.records import RunRecord
 
 LATEST = "latest"
+RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{4}")  # new_run_id's names: they sort by time
 
 
 def new_run_id(now: datetime.datetime | None = None) -> str:
@@ -40,7 +42,7 @@ def write(results_root: Path, record: RunRecord) -> Path:
     atomic_write(path / "results.json", json.dumps(record.to_dict(), indent=2) + "\n")
     atomic_write(path / "summary.txt", reports.matrix(record) + "\n\n" + reports.table(record) + "\n")
     atomic_write(path / "junit.xml", reports.junit(record))
-    atomic_write(path / "report.html", reports.html(record))
+    atomic_write(path / "report.html", reports.html(record, lambda relative: (path / relative).is_file()))
     link = results_root / f".{LATEST}.{os.getpid()}"
     link.unlink(missing_ok=True)
     link.symlink_to(record.run_id)
@@ -64,3 +66,20 @@ def load(results_root: Path, run_id: str | None = None) -> RunRecord:
     if wrong:
         raise UserError(f"{path} does not follow the result contract ({wrong[0]}): remove or repair it")
     return RunRecord.from_dict(data)
+
+
+def prune(results_root: Path, keep: int) -> list[str]:
+    """Remove the folders of all runs but the newest `keep` and the one `latest` points at; the ids removed."""
+    if keep < 1:
+        raise UserError(f"--keep must be 1 or more, not {keep}: a run being written is the newest one")
+    if not results_root.is_dir():
+        return []
+    runs = sorted(
+        p.name for p in results_root.iterdir() if p.is_dir() and not p.is_symlink() and RUN_ID.fullmatch(p.name)
+    )
+    latest = results_root / LATEST
+    current = Path(os.readlink(latest)).name if latest.is_symlink() else ""
+    removed = [run_id for run_id in runs[: max(len(runs) - keep, 0)] if run_id != current]
+    for run_id in removed:
+        remove_tree(results_root / run_id)
+    return removed
