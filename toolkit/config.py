@@ -1,4 +1,12 @@
-"""Settings: defaults, then `vmtest.toml`, then VEXFS_* environment, then flags.
+"""Settings: defaults, the user's vmtest.toml, the project's vmtest.toml, VEXFS_* variables, flags; later wins.
+
+The user's file is `$XDG_CONFIG_HOME/vexfs-vmtest/vmtest.toml` (`~/.config/...`). The project's is
+the one `--config FILE` or VEXFS_CONFIG names, else the nearest `vmtest.toml` in the working
+directory or above it. A relative path in a file is relative to that file's folder, in a
+variable or a flag to the working directory. Results go to `results_dir`, by default `results/`
+beside the project's file, else the checkout's `results/` (the toolkit run from its checkout),
+else `$XDG_DATA_HOME/vexfs-vmtest/results`. Every value remembers where it came from
+(`invoke config.show`).
 
 Every layer is read strictly: a TOML value must have its setting's type (whole numbers for
 counts, no booleans, floats only for seconds, strings for names and paths), and text (the
@@ -14,7 +22,7 @@ import re
 import sys
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, fields, replace
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +32,12 @@ from toolkit.errors import UserError
 
 CONFIG_FILE = "vmtest.toml"
 ENV_PREFIX = "VEXFS_"
+CONFIG_VARIABLE = "VEXFS_CONFIG"  # names the project's file, like --config
+CONFIG_HELP = f"settings file to use instead of the nearest {CONFIG_FILE} (default: found upward from here)"
+DEFAULT = "default"
+COMMAND_LINE = "command line"
+# The folder holding the toolkit's package when it runs from its checkout (editable install), not an installation.
+CHECKOUT = Path(__file__).resolve().parents[1]
 # The providers toolkit.machines runs (named here too, so a setting is checked before anything starts).
 PROVIDERS = ("qemu", "vagrant")
 # Variables the toolkit sets itself for the Vagrantfile (toolkit/machines/vagrant.py `_environment`)
@@ -35,8 +49,8 @@ WHOLE = re.compile(r"-?[0-9]+")
 NUMBER = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)")
 
 
-def _xdg(variable: str, fallback: str) -> Path:
-    return Path(os.environ.get(variable) or Path.home() / fallback) / "vexfs-vmtest"
+def _xdg(environ: Mapping[str, str], variable: str, fallback: str) -> Path:
+    return Path(environ.get(variable) or Path.home() / fallback) / "vexfs-vmtest"
 
 
 @dataclass(frozen=True)
@@ -45,7 +59,7 @@ class Settings:
 
     cache_dir: Path
     state_dir: Path
-    results_dir: Path = Path("results")
+    results_dir: Path
     mirror: str = "http://deb.debian.org/debian"
     kernel: str = kernels.DEFAULT
     provider: str = "qemu"
@@ -94,11 +108,32 @@ def _require_folder(name: str, path: Path) -> None:
 
 KINDS = {field.name: str(field.type) for field in fields(Settings)}
 WHAT = {"int": "a whole number", "float": "a number", "str": "a string", "Path": "a string (a path)"}
+# Each setting's value and where it came from: "default", a file's path, a variable's name, "command line".
+Values = dict[str, tuple[Any, str]]
+
+
+@dataclass(frozen=True)
+class Effective:
+    """The settings in force, where each value came from, and the settings files read (in order)."""
+
+    settings: Settings
+    origins: Mapping[str, str]
+    files: tuple[Path, ...]
+
+    def rows(self) -> list[dict[str, str]]:
+        """Each setting, its value and where it came from, in declaration order (`config.show --json`)."""
+        return [{"setting": name, "value": str(getattr(self.settings, name)), "from": self.origins[name]}
+                for name in KINDS]  # fmt: skip
 
 
 def _example(name: str) -> str:
     default = next(field.default for field in fields(Settings) if field.name == name)
     return "PATH" if default is MISSING else str(default)
+
+
+def _anchored(name: str, value: Any, base: Path) -> Any:
+    """A path setting made absolute against base (a file's folder, or the working directory)."""
+    return base / value.expanduser() if KINDS[name] == "Path" else value
 
 
 def _typed(name: str, value: object) -> Any:
@@ -109,7 +144,7 @@ def _typed(name: str, value: object) -> Any:
     if kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     if kind in ("str", "Path") and isinstance(value, str):
-        return Path(value).expanduser() if kind == "Path" else value
+        return Path(value) if kind == "Path" else value
     raise ValueError(name)
 
 
@@ -124,7 +159,7 @@ def _spelled(name: str, text: str) -> Any:
         if not NUMBER.fullmatch(text):
             raise ValueError(name)
         return float(text)
-    return Path(text).expanduser() if kind == "Path" else text
+    return Path(text) if kind == "Path" else text
 
 
 def _require_known(names: Mapping[str, object], origin: str) -> None:
@@ -141,7 +176,7 @@ def _written(text: str, name: str) -> str | None:
 
 def _file_value(name: str, value: object, path: Path, text: str) -> Any:
     try:
-        return _typed(name, value)
+        return _anchored(name, _typed(name, value), path.parent)
     except ValueError:
         written = _written(text, name) or repr(value)
         if KINDS[name] in ("int", "float"):
@@ -152,9 +187,7 @@ def _file_value(name: str, value: object, path: Path, text: str) -> Any:
         raise UserError(f"{name} = {written} in {path} is not {WHAT[KINDS[name]]}: {how}") from None
 
 
-def _from_file(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
+def _from_file(path: Path) -> Values:
     try:
         text = path.read_text()
         values = tomllib.loads(text)
@@ -163,7 +196,24 @@ def _from_file(path: Path) -> dict[str, Any]:
     except OSError as error:
         raise UserError(f"cannot read {path} ({error.strerror}): fix its permissions or remove it") from None
     _require_known(values, str(path))
-    return {name: _file_value(name, value, path, text) for name, value in values.items()}
+    return {name: (_file_value(name, value, path, text), str(path)) for name, value in values.items()}
+
+
+def user_file(environ: Mapping[str, str]) -> Path:
+    """The user's own settings file, whichever project they are in."""
+    return Path(environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "vexfs-vmtest" / CONFIG_FILE
+
+
+def project_file(chosen: Path | None, environ: Mapping[str, str], cwd: Path) -> Path | None:
+    """The project's settings file: the one chosen (--config, else VEXFS_CONFIG), else the nearest vmtest.toml
+    in cwd or above it; None when there is none. A chosen file must exist."""
+    named, how = (chosen, "--config") if chosen is not None else (environ.get(CONFIG_VARIABLE), CONFIG_VARIABLE)
+    if named:
+        path = cwd / Path(named).expanduser()
+        if not path.is_file():
+            raise UserError(f"{how} {named}: no such settings file ({path}): give an existing {CONFIG_FILE}")
+        return path
+    return next((folder / CONFIG_FILE for folder in (cwd, *cwd.parents) if (folder / CONFIG_FILE).is_file()), None)
 
 
 def _variable(name: str) -> str:
@@ -187,10 +237,10 @@ def _setting(variable: str) -> str | None:
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
-    """VEXFS_* variables that are neither a setting nor one the toolkit sets for Vagrant: typos, most likely."""
-    return sorted(
-        key for key in environ if key.startswith(ENV_PREFIX) and _setting(key) is None and key not in VAGRANT_VARIABLES
-    )
+    """VEXFS_* variables that are neither a setting, nor VEXFS_CONFIG, nor one the toolkit sets for Vagrant:
+    typos, most likely."""
+    known = (CONFIG_VARIABLE, *VAGRANT_VARIABLES)
+    return sorted(key for key in environ if key.startswith(ENV_PREFIX) and _setting(key) is None and key not in known)
 
 
 def _unknown_warning(unknown: list[str]) -> str:
@@ -200,12 +250,12 @@ def _unknown_warning(unknown: list[str]) -> str:
     return f"ignoring {', '.join(unknown)}: not a setting{meant}; known ones are {', '.join(known)}"
 
 
-def _from_env(environ: Mapping[str, str], warn: Callable[[str], None]) -> dict[str, Any]:
+def _from_env(environ: Mapping[str, str], cwd: Path, warn: Callable[[str], None]) -> Values:
     unknown = unknown_variables(environ)
     if unknown:
         warn(_unknown_warning(unknown))
     settings = {key: name for key in environ if (name := _setting(key))}
-    return {name: _env_value(key, name, environ[key]) for key, name in settings.items()}
+    return {name: (_anchored(name, _env_value(key, name, environ[key]), cwd), key) for key, name in settings.items()}
 
 
 def _flag_value(name: str, value: object) -> Any:
@@ -217,24 +267,66 @@ def _flag_value(name: str, value: object) -> Any:
         ) from None
 
 
-def _from_flags(flags: Mapping[str, Any]) -> dict[str, Any]:
+def _from_flags(flags: Mapping[str, Any], cwd: Path) -> Values:
     given = {name: value for name, value in flags.items() if value is not None}
     _require_known(given, "the command line")
-    return {name: _flag_value(name, value) for name, value in given.items()}
+    return {name: (_anchored(name, _flag_value(name, value), cwd), COMMAND_LINE) for name, value in given.items()}
+
+
+def _defaults(environ: Mapping[str, str]) -> Values:
+    values: Values = {
+        field.name: (field.default, DEFAULT) for field in fields(Settings) if field.default is not MISSING
+    }
+    values["cache_dir"] = (_xdg(environ, "XDG_CACHE_HOME", ".cache"), f"{DEFAULT} ($XDG_CACHE_HOME or ~/.cache)")
+    values["state_dir"] = (
+        _xdg(environ, "XDG_STATE_HOME", ".local/state"),
+        f"{DEFAULT} ($XDG_STATE_HOME or ~/.local/state)",
+    )
+    return values
+
+
+def default_results_dir(project: Path | None, environ: Mapping[str, str]) -> tuple[Path, str]:
+    """Where results go when no layer says: beside the project's file, else in the checkout, else in the user's data."""
+    if project is not None:
+        return project.parent / "results", f"{DEFAULT} (beside {project})"
+    if (CHECKOUT / "tasks.py").is_file() and (CHECKOUT / "pyproject.toml").is_file():
+        return CHECKOUT / "results", f"{DEFAULT} (the checkout's results/)"
+    return _xdg(environ, "XDG_DATA_HOME", ".local/share") / "results", f"{DEFAULT} ($XDG_DATA_HOME or ~/.local/share)"
 
 
 def warn_on_stderr(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def load(
-    flags: dict[str, Any] | None = None,
-    config_file: Path = Path(CONFIG_FILE),
+def effective(
+    flags: Mapping[str, Any] | None = None,
+    config_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    warn: Callable[[str], None] = warn_on_stderr,
+) -> Effective:
+    """Settings from every layer, later layers winning (flags set to None are ignored), with their origins."""
+    environ = os.environ if environ is None else environ
+    cwd = Path.cwd() if cwd is None else cwd
+    project = project_file(config_file, environ, cwd)
+    user = user_file(environ)
+    files = tuple(dict.fromkeys(path for path in (user if user.is_file() else None, project) if path is not None))
+    values = _defaults(environ)
+    for path in files:
+        values |= _from_file(path)
+    values |= _from_env(environ, cwd, warn)
+    values |= _from_flags(flags or {}, cwd)
+    values.setdefault("results_dir", default_results_dir(project, environ))
+    settings = Settings(**{name: value for name, (value, _) in values.items()}).validate()
+    return Effective(settings, {name: origin for name, (_, origin) in values.items()}, files)
+
+
+def load(
+    flags: Mapping[str, Any] | None = None,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
     warn: Callable[[str], None] = warn_on_stderr,
 ) -> Settings:
-    """Settings from every layer, later layers winning; flags set to None are ignored."""
-    settings = Settings(cache_dir=_xdg("XDG_CACHE_HOME", ".cache"), state_dir=_xdg("XDG_STATE_HOME", ".local/state"))
-    settings = replace(settings, **_from_file(config_file))
-    settings = replace(settings, **_from_env(os.environ if environ is None else environ, warn))
-    return replace(settings, **_from_flags(flags or {})).validate()
+    """The settings in force (see `effective`)."""
+    return effective(flags, config_file, environ, cwd, warn).settings

@@ -10,7 +10,7 @@ REPO = Path(__file__).parents[2]
 
 
 def test_defaults_use_xdg_dirs(tmp_path: Path) -> None:
-    settings = config.load(config_file=tmp_path / "absent.toml", environ={})
+    settings = config.load(cwd=tmp_path, environ={})
     assert settings.kernel == "6.1"
     assert settings.provider == "qemu"
     assert settings.cache_dir.name == "vexfs-vmtest"
@@ -26,12 +26,12 @@ def test_file_then_env_then_flags_win_in_order(tmp_path: Path) -> None:
 
 
 def test_flags_left_unset_do_not_override(tmp_path: Path) -> None:
-    settings = config.load({"kernel": None}, config_file=tmp_path / "none", environ={"VEXFS_KERNEL": "trixie"})
+    settings = config.load({"kernel": None}, cwd=tmp_path, environ={"VEXFS_KERNEL": "trixie"})
     assert settings.kernel == "trixie"
 
 
 def test_env_paths_expand_home(tmp_path: Path) -> None:
-    settings = config.load(config_file=tmp_path / "none", environ={"VEXFS_CACHE_DIR": "~/x"})
+    settings = config.load(cwd=tmp_path, environ={"VEXFS_CACHE_DIR": "~/x"})
     assert settings.cache_dir == Path("~/x").expanduser()
 
 
@@ -55,7 +55,7 @@ def test_bad_config_file_is_a_user_error(tmp_path: Path, text: str, fragment: st
 
 def test_bad_environment_value_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="in the environment"):
-        config.load(config_file=tmp_path / "none", environ={"VEXFS_MEMORY_MIB": "lots"})
+        config.load(cwd=tmp_path, environ={"VEXFS_MEMORY_MIB": "lots"})
 
 
 @pytest.mark.parametrize(
@@ -87,7 +87,7 @@ def test_a_whole_toml_number_is_fine_for_seconds(tmp_path: Path) -> None:
     settings = config.load(config_file=file, environ={})
     assert settings.boot_timeout_s == 60.0 and isinstance(settings.boot_timeout_s, float)
     assert settings.command_timeout_s == 2.5
-    assert settings.results_dir == Path("out")
+    assert settings.results_dir == tmp_path / "out"
 
 
 @pytest.mark.parametrize(
@@ -105,7 +105,7 @@ def test_provider_and_kernel_are_checked_against_what_exists(tmp_path: Path, tex
 
 
 def test_kernel_suites_and_aliases_are_valid_kernels(tmp_path: Path) -> None:
-    settings = config.load({"kernel": "sid"}, config_file=tmp_path / "none", environ={"VEXFS_KERNEL": "trixie"})
+    settings = config.load({"kernel": "sid"}, cwd=tmp_path, environ={"VEXFS_KERNEL": "trixie"})
     assert settings.kernel == "sid"
 
 
@@ -133,12 +133,12 @@ def test_the_known_providers_are_those_machines_runs() -> None:
 )
 def test_environment_text_is_parsed_strictly(tmp_path: Path, variable: str, value: str, fragment: str) -> None:
     with pytest.raises(UserError, match=re.escape(fragment)):
-        config.load(config_file=tmp_path / "none", environ={variable: value})
+        config.load(cwd=tmp_path, environ={variable: value})
 
 
 def test_environment_numbers_spelled_plainly_are_read(tmp_path: Path) -> None:
     environ = {"VEXFS_CPUS": "4", "VEXFS_BOOT_TIMEOUT_S": "2.5", "VEXFS_COMMAND_TIMEOUT_S": "30"}
-    settings = config.load(config_file=tmp_path / "none", environ=environ)
+    settings = config.load(cwd=tmp_path, environ=environ)
     assert (settings.cpus, settings.boot_timeout_s, settings.command_timeout_s) == (4, 2.5, 30.0)
 
 
@@ -153,19 +153,17 @@ def test_environment_numbers_spelled_plainly_are_read(tmp_path: Path) -> None:
 )
 def test_flags_are_parsed_strictly_too(tmp_path: Path, flags: dict[str, object], fragment: str) -> None:
     with pytest.raises(UserError, match=re.escape(fragment)):
-        config.load(flags, config_file=tmp_path / "none", environ={})
+        config.load(flags, cwd=tmp_path, environ={})
 
 
 def test_flags_given_as_text_are_read_as_their_type(tmp_path: Path) -> None:
-    settings = config.load({"command_timeout_s": "30", "cpus": "3"}, config_file=tmp_path / "none", environ={})
+    settings = config.load({"command_timeout_s": "30", "cpus": "3"}, cwd=tmp_path, environ={})
     assert (settings.command_timeout_s, settings.cpus) == (30.0, 3)
 
 
 def test_an_unknown_vexfs_variable_is_warned_about_once_and_ignored(tmp_path: Path) -> None:
     warnings: list[str] = []
-    settings = config.load(
-        config_file=tmp_path / "none", environ={"VEXFS_CPU": "4", "VEXFS_KERNL": "6.12"}, warn=warnings.append
-    )
+    settings = config.load(cwd=tmp_path, environ={"VEXFS_CPU": "4", "VEXFS_KERNL": "6.12"}, warn=warnings.append)
     assert settings.cpus == 2 and settings.kernel == "6.1"
     assert len(warnings) == 1
     assert warnings[0].startswith("ignoring VEXFS_CPU, VEXFS_KERNL: not a setting")
@@ -185,6 +183,83 @@ def test_settings_and_what_the_toolkit_sets_for_vagrant_are_not_warned_about(tmp
 def test_results_dir_that_is_a_file_is_refused_before_anything_starts(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(UserError, match="results_dir .*/file is a file: point results_dir"):
-        config.load(config_file=tmp_path / "none", environ={"VEXFS_RESULTS_DIR": str(tmp_path / "file")})
+        config.load(cwd=tmp_path, environ={"VEXFS_RESULTS_DIR": str(tmp_path / "file")})
     with pytest.raises(UserError, match="cannot be made: .*/file is a file"):
-        config.load(config_file=tmp_path / "none", environ={"VEXFS_RESULTS_DIR": str(tmp_path / "file" / "runs")})
+        config.load(cwd=tmp_path, environ={"VEXFS_RESULTS_DIR": str(tmp_path / "file" / "runs")})
+
+
+def _layout(tmp_path: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+
+
+def test_user_file_then_project_file_then_environment_then_flags_each_say_where_they_came_from(tmp_path: Path) -> None:
+    _layout(tmp_path, {
+        "xdg/vexfs-vmtest/vmtest.toml": 'kernel = "6.12"\ncpus = 3\nmirror = "http://user"\n',
+        "project/vmtest.toml": 'cpus = 4\nmemory_mib = 4096\n',
+    })  # fmt: skip
+    environ = {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "VEXFS_MEMORY_MIB": "3072"}
+    found = config.effective({"kernel": "7.x"}, environ=environ, cwd=tmp_path / "project")
+    settings, origins = found.settings, found.origins
+    assert (settings.kernel, settings.cpus, settings.memory_mib, settings.mirror) == ("7.x", 4, 3072, "http://user")
+    assert origins["kernel"] == "command line"
+    assert origins["cpus"] == str(tmp_path / "project" / "vmtest.toml")
+    assert origins["memory_mib"] == "VEXFS_MEMORY_MIB"
+    assert origins["mirror"] == str(tmp_path / "xdg" / "vexfs-vmtest" / "vmtest.toml")
+    assert origins["provider"] == "default"
+    assert found.files == (tmp_path / "xdg/vexfs-vmtest/vmtest.toml", tmp_path / "project/vmtest.toml")
+    assert [row["setting"] for row in found.rows()][:3] == ["cache_dir", "state_dir", "results_dir"]
+
+
+def test_the_nearest_vmtest_toml_above_the_working_directory_is_the_projects(tmp_path: Path) -> None:
+    _layout(tmp_path, {"vmtest.toml": "cpus = 5\n", "a/vmtest.toml": "cpus = 6\n", "a/b/c/.keep": ""})
+    assert config.load(cwd=tmp_path / "a" / "b" / "c", environ={}).cpus == 6
+    assert config.load(cwd=tmp_path / "a" / "b" / "c", environ={}, config_file=Path("../../../vmtest.toml")).cpus == 5
+
+
+def test_vexfs_config_names_the_projects_file_and_is_no_unknown_variable(tmp_path: Path) -> None:
+    _layout(tmp_path, {"vmtest.toml": "cpus = 5\n", "elsewhere.toml": "cpus = 7\n"})
+    warnings: list[str] = []
+    environ = {"VEXFS_CONFIG": str(tmp_path / "elsewhere.toml")}
+    assert config.load(cwd=tmp_path, environ=environ, warn=warnings.append).cpus == 7
+    assert warnings == []
+    assert config.load(cwd=tmp_path, environ=environ, config_file=tmp_path / "vmtest.toml").cpus == 5
+
+
+@pytest.mark.parametrize(
+    ("chosen", "environ", "message"),
+    [
+        (Path("missing.toml"), {}, "--config missing.toml: no such settings file ({tmp}/missing.toml)"),
+        (None, {"VEXFS_CONFIG": "gone.toml"}, "VEXFS_CONFIG gone.toml: no such settings file ({tmp}/gone.toml)"),
+    ],
+)
+def test_a_settings_file_asked_for_must_exist(tmp_path: Path, chosen: Path | None, environ: dict[str, str],
+                                             message: str) -> None:  # fmt: skip
+    with pytest.raises(UserError) as raised:
+        config.load(config_file=chosen, cwd=tmp_path, environ=environ)
+    assert str(raised.value).startswith(message.format(tmp=tmp_path))
+
+
+def test_relative_paths_are_relative_to_their_file_or_to_the_working_directory(tmp_path: Path) -> None:
+    _layout(tmp_path, {"project/vmtest.toml": 'results_dir = "out"\ncache_dir = "../cache"\n', "project/sub/.keep": ""})
+    settings = config.load(cwd=tmp_path / "project" / "sub", environ={"VEXFS_STATE_DIR": "state"})
+    assert settings.results_dir == tmp_path / "project" / "out"
+    assert settings.cache_dir == tmp_path / "project" / ".." / "cache"
+    assert settings.state_dir == tmp_path / "project" / "sub" / "state"
+
+
+def test_results_go_beside_the_projects_file_by_default(tmp_path: Path) -> None:
+    _layout(tmp_path, {"project/vmtest.toml": "cpus = 2\n", "project/deep/.keep": ""})
+    found = config.effective(cwd=tmp_path / "project" / "deep", environ={})
+    assert found.settings.results_dir == tmp_path / "project" / "results"
+    assert found.origins["results_dir"] == f"default (beside {tmp_path / 'project' / 'vmtest.toml'})"
+
+
+def test_without_a_projects_file_results_go_to_the_checkout_or_the_users_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert config.load(cwd=tmp_path, environ={}).results_dir == REPO / "results"
+    monkeypatch.setattr(config, "CHECKOUT", tmp_path / "site-packages")
+    settings = config.load(cwd=tmp_path, environ={"XDG_DATA_HOME": str(tmp_path / "data")})
+    assert settings.results_dir == tmp_path / "data" / "vexfs-vmtest" / "results"
