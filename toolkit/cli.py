@@ -7,15 +7,21 @@ or environment error (one line on stderr), 130/143 interrupted.
 from __future__ import annotations
 
 import functools
+import inspect
 import shlex
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
+from invoke import Argument, Context, Task
 from invoke.exceptions import Exit, ParseError
 
+from toolkit import config
 from toolkit.errors import UserError
 from toolkit.machines.base import MachineError
+from toolkit.run_options import RunCommand
+from toolkit.short_flags import short_flag
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,9 +44,68 @@ def user_facing(body: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+CONFIG_KEY = "vexfs_vmtest_config"  # where a task's --config waits in its invoke context
+
+
+class Command(Task):
+    """A toolkit task: short flags from the table (toolkit/short_flags.py) and no others, `--config FILE`
+    on every task, errors as one line and an exit status (`user_facing`)."""
+
+    def __init__(self, body: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(user_facing(body), auto_shortflags=False, **kwargs)
+
+    def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        letter = short_flag(opts["names"][0])
+        return {**opts, "names": [*opts["names"], *([letter] if letter else [])]}
+
+    def get_arguments(self, ignore_unknown_help: bool | None = None) -> list[Argument]:
+        helps = dict(self.help)  # invoke's own get_arguments uses the help up: keep it for the next parser
+        try:
+            arguments: list[Argument] = super().get_arguments(ignore_unknown_help)
+        finally:
+            self.help = helps
+        return [*arguments, Argument(names=("config",), help=config.CONFIG_HELP)]
+
+    def __call__(self, c: Context, *args: Any, **kwargs: Any) -> Any:
+        c.config[CONFIG_KEY] = kwargs.pop("config", None) or c.config.get(CONFIG_KEY)  # the task's, else the program's
+        return super().__call__(c, *args, **kwargs)
+
+
+def command(**kwargs: Any) -> Callable[[Callable[..., Any]], Command]:
+    """`@command(help=...)`: a toolkit task (see Command); takes what invoke's `@task` takes."""
+    return lambda body: Command(body, **kwargs)
+
+
+def chosen_config(c: Context) -> Path | None:
+    """The settings file a task was given with --config, None when it was not."""
+    chosen = c.config.get(CONFIG_KEY)
+    return Path(chosen) if chosen else None
+
+
+def run_command(run: RunCommand) -> Callable[[Callable[[Context, dict[str, Any]], None]], Command]:
+    """A task offering a run's flags (toolkit/run_options.py): its body gets their values by option field."""
+    by_parameter = {flag.flag.replace("-", "_"): flag for flag in run.flags()}
+
+    def make(body: Callable[[Context, dict[str, Any]], None]) -> Command:
+        @functools.wraps(body)
+        def task_body(c: Context, **given: Any) -> None:
+            body(c, {by_parameter[parameter].field: value for parameter, value in given.items()})
+
+        parameters = [inspect.Parameter("c", inspect.Parameter.POSITIONAL_OR_KEYWORD)] + [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=False if flag.kind is bool else None)
+            for name, flag in by_parameter.items()
+        ]
+        task_body.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        helps = {name: flag.described() for name, flag in by_parameter.items()}
+        return Command(task_body, help=helps, iterable=[name for name, flag in by_parameter.items() if flag.repeat])
+
+    return make
+
+
 def remainder(argv: list[str]) -> str:
-    """What follows `--` on the command line, as one shell command."""
-    return " ".join(argv[argv.index("--") + 1 :]) if "--" in argv else ""
+    """The words after `--` on the command line, quoted for a shell so each reaches it as the same word."""
+    return shlex.join(argv[argv.index("--") + 1 :]) if "--" in argv else ""
 
 
 def positional(*names: str, repeat_last: bool = False) -> Callable[[F], F]:
@@ -137,32 +202,33 @@ def checked_words(words: list[str], tasks: Mapping[str, Any], bodies: Mapping[st
     return checked
 
 
-def _parse_error(error: ParseError) -> str:
+def _parse_error(error: ParseError, invocation: str) -> str:
     """invoke's complaint as one line that says where to look: `No idea what '--x' is!` and the task's help."""
     context = getattr(error, "context", None)
-    see = f"`invoke --help {context.name}`" if context is not None and context.name else "`invoke --list`"
+    see = f"`{invocation} --help {context.name}`" if context is not None and context.name else f"`{invocation} --list`"
     text = str(error).rstrip("!")
     return f"{text[:1].lower()}{text[1:]}: see {see}"
 
 
-def _usage_errors_exit_2(step: Callable[[], Any]) -> Callable[[], Any]:
+def _usage_errors_exit_2(step: Callable[[], Any], invocation: str) -> Callable[[], Any]:
     @functools.wraps(step)
     def wrapper() -> Any:
         try:
             return step()
         except ParseError as error:
-            raise Exit(f"error: {_parse_error(error)}", code=UserError.exit_code) from None
+            raise Exit(f"error: {_parse_error(error, invocation)}", code=UserError.exit_code) from None
 
     return wrapper
 
 
-def strict_command_line(program: Any) -> None:
+def strict_command_line(program: Any, invocation: str = "invoke") -> None:
     """Make invoke's command line report like the toolkit: one line on stderr and exit status 2.
 
     invoke exits 1 on its own parse errors and lets some mistakes through (an iterable flag
     without its value). tasks.py is imported while invoke loads the task collection, before it
     parses the tasks' words, so it can wrap this program's later steps: the parser it makes
-    checks the words first (`checked_words`), and parse errors become Exit(code=2).
+    checks the words first (`checked_words`), and parse errors become Exit(code=2). invocation
+    is how the program is typed, for the help its messages point at.
     """
     if getattr(program, "strict_command_line", False):
         return
@@ -178,6 +244,6 @@ def strict_command_line(program: Any) -> None:
         return parser
 
     program._make_parser = checking_parser
-    program.parse_tasks = _usage_errors_exit_2(program.parse_tasks)
-    program.parse_cleanup = _usage_errors_exit_2(program.parse_cleanup)
+    program.parse_tasks = _usage_errors_exit_2(program.parse_tasks, invocation)
+    program.parse_cleanup = _usage_errors_exit_2(program.parse_cleanup, invocation)
     program.strict_command_line = True

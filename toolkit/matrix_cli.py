@@ -1,7 +1,7 @@
 """The kernel matrix from the command line (what `nox -s kernel-matrix -- ARGS` runs).
 
-Its options are the registered domains' own (toolkit/domains/options.py), so every domain's
-flags work here without this file naming them.
+Its flags are made from the run's declaration (toolkit/run_options.py: `invoke test.kernel` has the
+same ones, `--kernels` and `--jobs` for `--kernel`), the registered domains' options included.
 """
 
 from __future__ import annotations
@@ -10,14 +10,18 @@ import argparse
 import os
 import sys
 import time
-from typing import Any
+from pathlib import Path
 
-from toolkit import config, debug, domains, interrupts, kernels, machines, runs
-from toolkit.domains.options import merged_flags
+from toolkit import config, interrupts, machines, runs
+from toolkit.domains.options import Flag
 from toolkit.errors import UserError
 from toolkit.kernels import KernelLine
 from toolkit.machines.base import MachineError
 from toolkit.results import reports
+from toolkit.run_options import MATRIX
+from toolkit.short_flags import short_flag
+
+METAVARS = {int: "INT", float: "NUMBER"}
 
 
 class ArgumentError(UserError):
@@ -26,40 +30,35 @@ class ArgumentError(UserError):
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise ArgumentError(f"{message}: see `nox -s kernel-matrix -- --help`")
+        raise ArgumentError(f"{message}: see `{MATRIX.invocation} --help`")
+
+
+def _add(arguments: argparse.ArgumentParser, flag: Flag) -> None:
+    """flag as argparse takes it: text in (its checks are the run's, as for invoke), None when not given."""
+    names = [f"--{flag.flag}", *([f"-{letter}"] if (letter := short_flag(flag.flag)) else [])]
+    if flag.kind is bool:
+        arguments.add_argument(*names, dest=flag.field, action="store_true", help=flag.described())
+        return
+    action = "append" if flag.repeat else "store"
+    metavar = METAVARS.get(flag.kind, "STRING")
+    arguments.add_argument(*names, dest=flag.field, action=action, metavar=metavar, help=flag.described())
 
 
 def parser() -> Parser:
-    every_line = ",".join(line.name for line in kernels.CATALOGUE)
-    every_domain = ",".join(domains.registered())
-    arguments = Parser(prog="nox -s kernel-matrix --", description="Run test domains on every kernel line.")
-    arguments.add_argument(
-        "--kernels", default=every_line, help=f"comma-separated lines, by version or suite (default {every_line})"
-    )
-    arguments.add_argument("--domains", default=every_domain, help=f"comma-separated domains (default {every_domain})")
-    arguments.add_argument("--provider", default=None, help="qemu (default) or vagrant")
-    arguments.add_argument(
-        "--debug", default=None, help=f"debug tier: {', '.join(debug.TIERS)} (default {debug.DEFAULT})"
-    )
-    arguments.add_argument("--jobs", type=int, default=None, help="VMs at once (default: what CPUs and memory allow)")
-    for flag in merged_flags([domain.options for domain in domains.registered().values()]):
-        default = f" (default {flag.default})" if flag.default not in (None, ()) else ""
-        arguments.add_argument(
-            f"--{flag.flag}", dest=flag.field, default=None, action="append" if flag.repeat else "store",
-            help=flag.help + default,
-        )  # fmt: skip
+    arguments = Parser(prog=MATRIX.invocation, description="Run test domains on every kernel line.", allow_abbrev=False)
+    for flag in MATRIX.flags():
+        _add(arguments, flag)
+    arguments.add_argument("--config", metavar="STRING", help=config.CONFIG_HELP)
     return arguments
 
 
 def main(argv: list[str]) -> int:
     """Run the matrix and print its table; 0 all passed, 1 anything failed, 2 usage error, 130/143 interrupted."""
     try:
-        args = parser().parse_args(argv)
-        settings = config.load({"provider": args.provider, "debug": args.debug})
-        lines = kernels.select_many(args.kernels)
-        values: dict[str, Any] = vars(args)
-        plans = [runs.plan(domain.name, values) for domain in domains.select_many(args.domains)]
-        jobs = runs.parallel_jobs(settings, len(lines), args.jobs)
+        values = vars(parser().parse_args(argv))
+        request = MATRIX.request(values, Path(values["config"]) if values["config"] else None)
+        settings, lines = request.settings, list(request.lines)
+        jobs = runs.parallel_jobs(settings, len(lines), request.jobs)
         started = time.monotonic()
         print(f"[matrix] {len(lines)} lines ({', '.join(line.name for line in lines)}), {jobs} at a time", flush=True)
 
@@ -69,7 +68,7 @@ def main(argv: list[str]) -> int:
         for what in machines.sweep(settings):
             print(f"[cleanup] removed {what}, left by an interrupted run", file=sys.stderr)
         with interrupts.handled():
-            record = runs.matrix_run(settings, plans, lines, jobs, settings.results_dir, done)
+            record = runs.matrix_run(settings, request.plans, lines, jobs, settings.results_dir, done, request.name)
     except interrupts.Interrupted as stop:
         print(f"interrupted by {stop}: the tests finished so far are in {settings.results_dir / 'latest'}",
               file=sys.stderr, flush=True)  # fmt: skip

@@ -8,6 +8,7 @@ the registry (toolkit.domains): a `Plan` is a domain and its options.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import os
@@ -28,9 +29,11 @@ from toolkit.config import Settings
 from toolkit.domains import options
 from toolkit.domains.base import Domain, Target, run_cases
 from toolkit.errors import UserError
+from toolkit.files import remove_tree
 from toolkit.interrupts import Interrupted
 from toolkit.kernels import KernelLine
 from toolkit.machines.base import Machine, MachineError
+from toolkit.machines.leftovers import MATRIX_PREFIX
 from toolkit.progress import Progress
 from toolkit.results import store
 from toolkit.results.records import DomainRun, RunRecord, Status, TestRecord
@@ -102,6 +105,18 @@ class Run:
         self.interrupted = False
         self._runs: dict[tuple[str, str, str], DomainRun] = {}
         self._lock = threading.Lock()
+        self._held = contextlib.ExitStack()
+        self._holding = False
+
+    def folder(self, line: str) -> Path:
+        """A line's folder in the run's, made now; the run's folder is held (`store.held`) until `close`."""
+        with self._lock:
+            if not self._holding:
+                self._held.enter_context(store.held(self.dir))
+                self._holding = True
+        path = self.dir / line
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def put(self, run: DomainRun) -> RunRecord:
         """Add a domain run, or replace the one for the same line, domain and subject (its tests so far).
@@ -122,6 +137,14 @@ class Run:
     def save(self) -> RunRecord:
         with self._lock:
             return self._save()
+
+    def close(self) -> RunRecord:
+        """Save the run a last time and let its folder go; a run that recorded nothing leaves no folder."""
+        record = self.save()
+        self._held.close()
+        if not (record.runs or record.interrupted):
+            remove_tree(self.dir)
+        return record
 
     def _save(self) -> RunRecord:
         order = {line.name: index for index, line in enumerate(kernels.every_line())}
@@ -211,7 +234,7 @@ def run_line(settings: Settings, plans: Sequence[Plan], vm_name: str, run: Run) 
     line = kernels.select(settings.kernel)
     progress = Progress(line.name)
     machine = machines.define(settings, vm_name)
-    out = run.dir / line.name
+    out = run.folder(line.name)
     try:
         _bring_up(machine, settings, progress)
         accel = machine.status().accel
@@ -230,8 +253,7 @@ def run_line(settings: Settings, plans: Sequence[Plan], vm_name: str, run: Run) 
 
                 run_cases(plan.domain.cases, subject, Progress(f"{line.name} {subject.info.name}"), save)
     finally:
-        if out.exists() or machine.console_log.exists():
-            _keep_logs(machine, out)
+        _keep_logs(machine, out)
 
 
 def _abandon(settings: Settings, vm_name: str, existed: bool) -> None:
@@ -263,7 +285,7 @@ def single_run(settings: Settings, plans: Sequence[Plan], vm_name: str, results_
             _abandon(settings, vm_name, existed)
             raise
         finally:
-            record = run.save()
+            record = run.close()
     return record
 
 
@@ -277,17 +299,23 @@ def parallel_jobs(settings: Settings, lines: int, requested: int | None = None) 
     return min(allowed, requested) if requested else allowed
 
 
+def matrix_vm(line: KernelLine, name: str | None = None) -> str:
+    """The VM a matrix run gives a line: matrix-LINE, or matrix-NAME-LINE for a run given a name."""
+    return f"{MATRIX_PREFIX}{f'{name}-' if name else ''}{line.name}"
+
+
 def matrix_run(
     settings: Settings, plans: Sequence[Plan], lines: list[KernelLine], jobs: int, results_root: Path,
-    on_line_done: Callable[[KernelLine, str], None] = lambda line, outcome: None,
+    on_line_done: Callable[[KernelLine, str], None] = lambda line, outcome: None, name: str | None = None,
 ) -> RunRecord:  # fmt: skip
-    """Every line in parallel (jobs at once); a line that fails to start is an error for that line only."""
+    """Every line in parallel (jobs at once), each on its VM (`matrix_vm`); a line that fails to start is an
+    error for that line only."""
     check(plans, settings)
     run = Run(results_root)
 
     def one(line: KernelLine) -> None:
         line_settings = dataclasses.replace(settings, kernel=line.name)
-        vm_name = f"matrix-{line.name}"
+        vm_name = matrix_vm(line, name)
         try:
             with machines.locked(line_settings, vm_name, "a matrix run"):
                 try:
@@ -308,10 +336,10 @@ def matrix_run(
         run.interrupt()
         pool.shutdown(wait=False, cancel_futures=True)
         for line in lines:
-            _destroy_quietly(dataclasses.replace(settings, kernel=line.name), f"matrix-{line.name}")
+            _destroy_quietly(dataclasses.replace(settings, kernel=line.name), matrix_vm(line, name))
         raise
     finally:
-        record = run.save()
+        record = run.close()
     pool.shutdown()
     return record
 

@@ -263,8 +263,25 @@ def test_prune_keeps_the_newest_runs_and_the_latest_one(tmp_path: Path) -> None:
     (tmp_path / "latest").unlink()
     (tmp_path / "latest").symlink_to(ids[1])
     (tmp_path / "notes").mkdir()
-    assert store.prune(tmp_path, 2) == [ids[0], ids[2]]
+    assert store.prune(tmp_path, 2) == [f"run {ids[0]}", f"run {ids[2]}"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [ids[1], ids[3], ids[4], "latest", "notes"]
     assert store.prune(tmp_path, 2) == [] and store.prune(tmp_path / "none", 3) == []
     with pytest.raises(UserError, match="--keep must be 1 or more"):
         store.prune(tmp_path, 0)
+
+
+def test_prune_removes_what_killed_runs_left_but_never_a_run_being_written(tmp_path: Path) -> None:
+    kept, unfinished, writing = "20261127-120000-aaaa", "20261127-120001-bbbb", "20261127-120002-cccc"
+    store.write(tmp_path, _record(kept))
+    (tmp_path / kept / ".results.json.k2j4h1").write_text("{half")
+    (tmp_path / unfinished / "6.1" / "src").mkdir(parents=True)
+    (tmp_path / ".latest.999999999").symlink_to(kept)
+    with store.held(tmp_path / writing):
+        (tmp_path / writing / ".summary.txt.x81kq0").write_text("half")
+        assert store.prune(tmp_path, 5) == [
+            f"run {unfinished} (it recorded nothing)",
+            f"{kept}/.results.json.k2j4h1, left half-written by a killed run",
+            ".latest.999999999, left half-written by a killed run",
+        ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [kept, writing, "latest"]
+    assert (tmp_path / writing / ".summary.txt.x81kq0").exists()

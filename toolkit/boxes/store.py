@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from toolkit.boxes.recipe import BoxRecipe
 from toolkit.errors import UserError
-from toolkit.files import atomic_write, remove_tree
+from toolkit.files import atomic_write, locked, remove_tree
 
 BOX_RECORD = "box.json"
 
@@ -127,4 +128,21 @@ def remove_abandoned_builds(cache_dir: Path) -> list[str]:
         if not pid.isdigit() or not Path(f"/proc/{pid}").exists():
             remove_tree(scratch)
             removed.append(scratch.name.removeprefix(".building-").rsplit("-", 1)[0])
+    return removed
+
+
+def remove_logs_of_gone_boxes(cache_dir: Path, log_dir: Path) -> list[str]:
+    """Build logs (log_dir/box-NAME.log) of boxes the cache no longer holds and no build is making; the names."""
+    removed = []
+    for log in sorted(log_dir.glob("box-*.log")) if log_dir.is_dir() else []:
+        name = log.stem.removeprefix("box-")
+        lock = boxes_dir(cache_dir) / f".{name}.lock"
+        if (boxes_dir(cache_dir) / name / BOX_RECORD).is_file():
+            continue
+        try:
+            with locked(lock, wait=False) if lock.exists() else contextlib.nullcontext():
+                log.unlink()
+        except BlockingIOError:
+            continue
+        removed.append(name)
     return removed

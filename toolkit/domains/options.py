@@ -33,6 +33,11 @@ class Flag:
     repeat: bool
     choices: tuple[str, ...]
 
+    def described(self) -> str:
+        """The help every command line shows: the declared help, and the default when there is one to say."""
+        silent = self.default is None or self.default is False or self.default == ()
+        return self.help if silent else f"{self.help} (default {self.default})"
+
 
 def option(
     default: Any,

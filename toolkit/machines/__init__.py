@@ -7,6 +7,7 @@ from pathlib import Path
 
 from toolkit import kernels
 from toolkit.boxes import build, kernel_build, store
+from toolkit.boxes import vagrant as vagrant_box
 from toolkit.boxes.recipe import BoxRecipe
 from toolkit.config import Settings
 from toolkit.errors import UserError
@@ -57,6 +58,25 @@ def stale_kernel_builds(settings: Settings) -> list[Path]:
         if variant.profile and variant.base.name in stock
     }
     return kernel_build.remove_except(settings.cache_dir, current)
+
+
+def prune_cache(settings: Settings) -> list[str]:
+    """Remove what the cache no longer needs; one line for each thing removed.
+
+    Boxes of an older recipe (after a toolkit upgrade) no VM of this installation uses, kernel builds
+    for no current variant, half-built boxes of killed builds and the build logs of boxes gone.
+    """
+    removed = [f"half-built box {name}" for name in store.remove_abandoned_builds(settings.cache_dir)]
+    removed += [f"outdated kernel build {folder.name}" for folder in stale_kernel_builds(settings)]
+    current = {BoxRecipe(line).name for line in kernels.every_line()}
+    used = {open_existing(settings, name).record.box for name in names(settings)}
+    for box in store.list_boxes(settings.cache_dir):
+        if box.name not in current and str(box.path) not in used:
+            vagrant_box.remove(box)
+            store.remove(box)
+            removed.append(f"stale box {box.name} (kernel {box.kernel_line})")
+    logs = store.remove_logs_of_gone_boxes(settings.cache_dir, settings.cache_dir / "logs")
+    return removed + [f"build log of box {name}, which is gone" for name in logs]
 
 
 def check_name(settings: Settings, name: str) -> None:

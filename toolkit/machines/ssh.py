@@ -29,6 +29,10 @@ CONNECT_TIMEOUT_S = 10.0
 # Beyond a command's own timeout: connecting, opening the channel, stopping the command.
 SLACK_S = CONNECT_TIMEOUT_S + 10.0
 TRANSFER_TIMEOUT_S = 300.0
+# How an OpenSSH client reaches a guest: only the installation's own key, and each guest's fresh host key
+# taken as it comes (a guest is made anew from its box, on a port that changes).
+CLIENT_OPTIONS = {"IdentitiesOnly": "yes", "StrictHostKeyChecking": "no", "UserKnownHostsFile": "/dev/null",
+                  "LogLevel": "ERROR"}  # fmt: skip
 
 
 class DeadlineExpired(Exception):
@@ -54,9 +58,15 @@ class SshTarget:
     slowdown: float = 1.0  # a debug kernel answers several times slower: connecting and slack wait that much longer
 
     def command_line(self, *remote: str) -> list[str]:
-        """An OpenSSH client command line for this target (interactive shells)."""
-        options = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
-        return ["ssh", "-i", str(self.key), "-p", str(self.port), *options, f"{self.user}@{self.host}", *remote]
+        """An OpenSSH client command line for this target: a shell, or the remote command line given."""
+        options = [word for key, value in CLIENT_OPTIONS.items() for word in ("-o", f"{key}={value}")]
+        return ["ssh", "-i", str(self.key), "-p", str(self.port), *options, "--", f"{self.user}@{self.host}", *remote]
+
+    def config_block(self, alias: str) -> str:
+        """An OpenSSH client configuration block reaching this target as `alias` (ssh -F, scp -F, rsync -e)."""
+        lines = [f"Host {alias}", f"  HostName {self.host}", f"  Port {self.port}", f"  User {self.user}",
+                 f'  IdentityFile "{self.key}"', *(f"  {key} {value}" for key, value in CLIENT_OPTIONS.items())]  # fmt: skip
+        return "\n".join(lines) + "\n"
 
 
 class SshSession:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import fcntl
 import json
 import os
 import re
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 from toolkit.errors import UserError
@@ -68,18 +71,62 @@ def load(results_root: Path, run_id: str | None = None) -> RunRecord:
     return RunRecord.from_dict(data)
 
 
+@contextlib.contextmanager
+def held(run_dir: Path) -> Iterator[None]:
+    """Mark a run folder as being written for the block (a lock on the folder, gone with its process)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _busy(run_dir: Path) -> bool:
+    """Whether a run still writes the folder (see `held`)."""
+    descriptor = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)
+
+
+def _leftovers(results_root: Path, run_dirs: list[Path]) -> list[str]:
+    """What killed runs left in results_root and in the run folders kept (none being written): half-written files
+    (an atomic write's temporary file), `latest` links being replaced by a process now gone."""
+    left = [path for run_dir in run_dirs for path in sorted(run_dir.glob(".*")) if path.is_file()]
+    for link in sorted(results_root.glob(f".{LATEST}.*")):
+        pid = link.name.rsplit(".", 1)[-1]
+        if not pid.isdigit() or not Path(f"/proc/{pid}").exists():
+            left.append(link)
+    for path in left:
+        path.unlink()
+    return [f"{path.relative_to(results_root)}, left half-written by a killed run" for path in left]
+
+
 def prune(results_root: Path, keep: int) -> list[str]:
-    """Remove the folders of all runs but the newest `keep` and the one `latest` points at; the ids removed."""
+    """Remove the folders of all runs but the newest `keep` and the one `latest` points at, and what killed runs
+    left: folders of runs that recorded nothing, half-written files. Never a folder a run still writes.
+    What was removed, one line each."""
     if keep < 1:
         raise UserError(f"--keep must be 1 or more, not {keep}: a run being written is the newest one")
     if not results_root.is_dir():
         return []
-    runs = sorted(
-        p.name for p in results_root.iterdir() if p.is_dir() and not p.is_symlink() and RUN_ID.fullmatch(p.name)
+    folders = sorted(
+        p for p in results_root.iterdir() if p.is_dir() and not p.is_symlink() and RUN_ID.fullmatch(p.name)
     )
+    idle = [folder for folder in folders if not _busy(folder)]
+    runs = [folder for folder in folders if (folder / "results.json").is_file()]
     latest = results_root / LATEST
     current = Path(os.readlink(latest)).name if latest.is_symlink() else ""
-    removed = [run_id for run_id in runs[: max(len(runs) - keep, 0)] if run_id != current]
-    for run_id in removed:
-        remove_tree(results_root / run_id)
-    return removed
+    old = [folder for folder in runs[: max(len(runs) - keep, 0)] if folder.name != current and folder in idle]
+    empty = [folder for folder in idle if folder not in runs]
+    for folder in sorted(old + empty):
+        remove_tree(folder)
+    removed = [f"run {folder.name}" if folder in old else f"run {folder.name} (it recorded nothing)"
+               for folder in sorted(old + empty)]  # fmt: skip
+    return removed + _leftovers(results_root, [folder for folder in idle if folder not in old + empty])

@@ -1,0 +1,107 @@
+"""A test run's command line, declared once: `invoke test.kernel`, `invoke test.fs` and `nox -s kernel-matrix`
+are all made from `RunOptions` and the registered domains' options, so they share every flag's name,
+help, default and checks (`--kernel` on one VM, `--kernels` in the matrix, aside).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolkit import config, debug, domains, kernels, runs
+from toolkit.domains.options import Flag, flags, merged_flags, option, parse
+from toolkit.errors import UserError
+from toolkit.kernels import KernelLine
+
+EVERY_LINE = ",".join(line.name for line in kernels.CATALOGUE)
+KERNEL_HELP = (
+    f"kernel line, by version or Debian suite: {', '.join(line.name for line in kernels.CATALOGUE)}; "
+    "<line>-debug once `kernel.build` made it"
+)
+PROVIDER_HELP = "qemu (default) or vagrant"
+DEBUG_HELP = (
+    f"debug tier the guest boots with: {', '.join(f'{t.name} ({t.summary})' for t in debug.TIERS.values())}; "
+    f"default {debug.DEFAULT}"
+)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where and how a run's domains go; each domain declares what it is told itself."""
+
+    kernel: str | None = option(None, KERNEL_HELP)
+    kernels: str | None = option(None, "comma-separated kernel lines, by version or Debian suite")
+    domains: str | None = option(None, f"comma-separated domains to run on each VM: {', '.join(domains.registered())}")
+    name: str | None = option(
+        None, "VM name (several can run side by side); a matrix run calls each line's VM matrix-NAME-LINE "
+        "(without --name: matrix-LINE)"
+    )  # fmt: skip
+    provider: str | None = option(None, PROVIDER_HELP)
+    debug: str | None = option(None, DEBUG_HELP)
+    jobs: int | None = option(None, "VMs at once (default: what CPUs and memory allow)", minimum=1)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A run as a command line asked for it, checked: settings, the domains' plans, lines, VM name, VMs at once."""
+
+    settings: config.Settings
+    plans: tuple[runs.Plan, ...]
+    lines: tuple[KernelLine, ...]
+    name: str | None  # the VM (one line), or the matrix's VM names' middle part
+    jobs: int | None
+
+
+def _given(value: Any) -> bool:
+    return value is not None and value is not False and value != () and value != []
+
+
+def _left_out(chosen: Sequence[domains.Domain[Any]], values: Mapping[str, Any]) -> list[str]:
+    """Domain options given on the command line that no chosen domain takes, as flags."""
+    taken = {flag.field for domain in chosen for flag in flags(domain.options)}
+    offered = merged_flags([domain.options for domain in domains.registered().values()])
+    return [f"--{flag.flag}" for flag in offered if flag.field not in taken and _given(values.get(flag.field))]
+
+
+@dataclass(frozen=True)
+class RunCommand:
+    """A command that starts a run: which run options it offers and its defaults."""
+
+    invocation: str  # how it is typed, for messages
+    run_options: tuple[str, ...]
+    defaults: Mapping[str, Any]
+
+    def flags(self) -> list[Flag]:
+        """Its flags in the order help lists them: the run's, then every registered domain's."""
+        run = [dataclasses.replace(flag, default=self.defaults.get(flag.field, flag.default))
+               for flag in flags(RunOptions) if flag.field in self.run_options]  # fmt: skip
+        return [*run, *merged_flags([domain.options for domain in domains.registered().values()])]
+
+    def request(self, values: Mapping[str, Any], config_file: Path | None) -> RunRequest:
+        """values (by field name, None: not given) checked and turned into what runs.py takes; a UserError else."""
+        given = {name: values.get(name) for name in self.run_options if _given(values.get(name))}
+        run = parse(RunOptions, {**self.defaults, **given})
+        settings = config.load({"kernel": run.kernel, "provider": run.provider, "debug": run.debug}, config_file)
+        chosen = domains.select_many(run.domains or "")
+        left_out = _left_out(chosen, values)
+        if left_out:
+            raise UserError(
+                f"{', '.join(left_out)}: no domain of this run ({', '.join(d.name for d in chosen)}) takes it; "
+                f"add its domain with --domains or see `{self.invocation} --help`"
+            )
+        plans = tuple(runs.plan(domain.name, dict(values)) for domain in chosen)
+        lines = kernels.select_many(run.kernels) if run.kernels else [kernels.select(settings.kernel)]
+        return RunRequest(settings, plans, tuple(lines), run.name, run.jobs)
+
+
+ONE_VM = ("kernel", "domains", "name", "provider", "debug")
+TEST_KERNEL = RunCommand("invoke test.kernel", ONE_VM, {"domains": "kernel_module", "name": "default"})
+TEST_FS = RunCommand("invoke test.fs", ONE_VM, {"domains": "filesystem", "name": "default"})
+MATRIX = RunCommand(
+    "nox -s kernel-matrix --",
+    ("kernels", "domains", "name", "provider", "debug", "jobs"),
+    {"kernels": EVERY_LINE, "domains": ",".join(domains.registered())},
+)

@@ -1,0 +1,14 @@
+"""The toolkit's tasks, one module per namespace; `tasks.py` (for `invoke`) and `vexfs-vmtest` both load `ns`.
+
+setup (host.py); vm.* start, reach and stop VMs; box.* the boxes they start from; kernel.build debug
+kernels; test.* run domains on one VM; results.* what runs found; config.show the settings in force.
+Each task parses its flags, calls the toolkit and prints: nothing more.
+"""
+
+from __future__ import annotations
+
+from invoke import Collection
+
+from toolkit.tasks import box, config, host, kernel, results, test, vm
+
+ns = Collection(host.setup, vm.ns, box.ns, kernel.ns, test.ns, results.ns, config.ns)

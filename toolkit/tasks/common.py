@@ -1,0 +1,53 @@
+"""What the tasks share: their settings (with the task's --config), JSON output, stopping on a signal, sweeping
+what killed runs left, and naming a namespace's tasks."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from invoke import Collection, Context
+from invoke.exceptions import Exit
+
+from toolkit import config, interrupts, machines
+from toolkit.cli import chosen_config
+
+JSON_HELP = "print JSON (stable keys, see README) instead of a table"
+VM_NAME_HELP = "VM name (default: default); several VMs can run side by side"
+
+
+def settings(c: Context, **flags: Any) -> config.Settings:
+    """The settings in force for this task: defaults, files (or its --config), VEXFS_* variables, these flags."""
+    return config.load(flags, chosen_config(c))
+
+
+def print_json(data: object) -> None:
+    print(json.dumps(data, indent=2))
+
+
+@contextlib.contextmanager
+def stoppable(outcome: str, on_stop: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """SIGINT/SIGTERM stop the block (its children killed, its cleanups run), then on_stop; exit 130/143."""
+    try:
+        with interrupts.handled():
+            yield
+    except interrupts.Interrupted as stop:
+        on_stop()
+        raise Exit(f"interrupted by {stop}: {outcome}", code=stop.exit_code) from None
+
+
+def sweep(found: config.Settings) -> None:
+    """Say and remove what interrupted runs left behind."""
+    for what in machines.sweep(found):
+        print(f"[cleanup] removed {what}, left by an interrupted run", file=sys.stderr)
+
+
+def collection(prefix: str, *tasks: Any) -> Collection:
+    """A namespace of tasks named without their prefix: `vm_up` is `vm.up`."""
+    named = Collection(prefix)
+    for body in tasks:
+        named.add_task(body, name=body.name.removeprefix(f"{prefix}_"))
+    return named

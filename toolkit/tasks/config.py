@@ -1,0 +1,28 @@
+"""config.*: the settings in force and where each came from."""
+
+from __future__ import annotations
+
+from invoke import Context
+from tabulate import tabulate
+
+from toolkit import config
+from toolkit.cli import chosen_config, command
+from toolkit.run_options import DEBUG_HELP, KERNEL_HELP, PROVIDER_HELP
+from toolkit.tasks.common import JSON_HELP, collection, print_json
+
+
+@command(help={"kernel": KERNEL_HELP, "provider": PROVIDER_HELP, "debug": DEBUG_HELP, "json": JSON_HELP})
+def config_show(
+    c: Context, kernel: str | None = None, provider: str | None = None, debug: str | None = None, json: bool = False
+) -> None:
+    """Print every setting, its value and where it came from (default, a vmtest.toml, a VEXFS_* variable, a flag)."""
+    found = config.effective({"kernel": kernel, "provider": provider, "debug": debug}, chosen_config(c))
+    if json:
+        print_json({"settings": found.rows(), "files": [str(path) for path in found.files]})
+        return
+    print(tabulate([list(row.values()) for row in found.rows()], headers=["setting", "value", "from"]))
+    read = ", ".join(str(path) for path in found.files) or f"none (no {config.CONFIG_FILE} here or above)"
+    print(f"\nsettings files read: {read}")
+
+
+ns = collection("config", config_show)

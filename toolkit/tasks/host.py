@@ -1,0 +1,18 @@
+"""setup: check and prepare the host for a provider."""
+
+from __future__ import annotations
+
+from invoke import Context
+
+from toolkit import machines
+from toolkit.cli import command
+from toolkit.tasks.common import settings
+
+
+@command(help={"provider": "also prepare this provider: vagrant installs Vagrant and libvirt and starts libvirt"})
+def setup(c: Context, provider: str = "qemu") -> None:
+    """Check and prepare the host for a provider (./setup has installed the qemu provider's packages)."""
+    found = settings(c, provider=provider)
+    for change in machines.provider_class(found.provider).prepare_host(found):
+        print(f"changed: {change}")
+    print(f"provider {found.provider} ready")

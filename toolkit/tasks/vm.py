@@ -1,0 +1,181 @@
+"""vm.*: start, inspect, reach and stop VMs."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from invoke import Context
+from invoke.exceptions import Exit
+from tabulate import tabulate
+
+from toolkit import machines
+from toolkit.cli import command, positional, remainder, takes_command
+from toolkit.errors import UserError
+from toolkit.machines.base import Machine, MachineStatus
+from toolkit.machines.copy import Copy, copy
+from toolkit.machines.record import CorruptRecord, destroy_hint
+from toolkit.run_options import DEBUG_HELP, KERNEL_HELP, PROVIDER_HELP
+from toolkit.tasks.common import JSON_HELP, VM_NAME_HELP, collection, print_json, settings, stoppable, sweep
+
+
+def _running(c: Context, name: str) -> Machine:
+    machine = machines.open_existing(settings(c), name)
+    if not machine.running():
+        raise UserError(f"VM {name!r} is not running: `invoke vm.up --name {name}`")
+    return machine
+
+
+@command(
+    help={
+        "kernel": KERNEL_HELP,
+        "name": VM_NAME_HELP,
+        "provider": PROVIDER_HELP,
+        "cold": "boot the kernel instead of resuming the box's ready snapshot",
+        "debug": DEBUG_HELP,
+    }
+)
+def vm_up(
+    c: Context, kernel: str | None = None, name: str = "default", provider: str | None = None, cold: bool = False,
+    debug: str | None = None,
+) -> None:  # fmt: skip
+    """Start a VM from its box's ready snapshot (booting it the first time; building the box if needed)."""
+    found = settings(c, kernel=kernel, provider=provider, debug=debug)
+    sweep(found)
+    existed = machines.exists(found, name)
+
+    def forget_new_vm() -> None:
+        if not existed and machines.exists(found, name):
+            machines.destroy(found, name)
+
+    with machines.locked(found, name, "vm.up"), stoppable(f"VM {name!r} was not started", forget_new_vm):
+        machine = machines.define(found, name)
+        machine.use_debug(found.debug)
+        machine.up(cold=cold)
+    status = machine.status()
+    print(
+        f"VM {name!r} up: kernel {status.kernel_line}, {status.accel}, debug {machine.record.debug}, ssh {status.ssh}"
+    )
+
+
+@command(help={"name": "show only this VM", "json": JSON_HELP})
+def vm_status(c: Context, name: str | None = None, json: bool = False) -> None:
+    """List VMs: state, kernel, accelerator (kvm or tcg), SSH address."""
+    found = settings(c)
+    sweep(found)
+    statuses, corrupt = [], []
+    for vm_name in [name] if name else machines.names(found):
+        try:
+            statuses.append(machines.open_existing(found, vm_name).status().to_dict())
+        except CorruptRecord as error:
+            statuses.append(MachineStatus(vm_name, "", "corrupt").to_dict(f"corrupt {error.path} ({error.problem})"))
+            corrupt.append(error)
+    if json:
+        print_json(statuses)
+        return
+    if not statuses:
+        print("no VMs: start one with `invoke vm.up`")
+        return
+    columns = {"name": "name", "provider": "provider", "state": "state", "kernel_line": "kernel", "accel": "accel",
+               "ssh": "ssh", "box": "box"}  # fmt: skip
+    rows = [[status[key] for key in columns] for status in statuses]
+    print(tabulate(rows, headers=list(columns.values()), disable_numparse=True))
+    for broken in corrupt:
+        print(f"{broken.name}: corrupt {broken.path} ({broken.problem}): remove it with {destroy_hint(broken.name)}")
+
+
+@command(help={"name": VM_NAME_HELP})
+@takes_command
+def vm_ssh(c: Context, name: str = "default") -> None:
+    """A shell in the VM as the vagrant user (sudo works), or the command after --: `invoke vm.ssh -- dmesg -w`."""
+    line = _running(c, name).ssh_target().command_line(*filter(None, [remainder(sys.argv)]))
+    os.execvp(line[0], line)
+
+
+@command(help={"name": "only this VM (default: every running VM)"})
+def vm_ssh_config(c: Context, name: str | None = None) -> None:
+    """Print an OpenSSH config for the running VMs, each as `Host NAME`: `ssh -F FILE NAME`, `scp -F FILE ...`."""
+    found = settings(c)
+    running = [_running(c, name)] if name else [m for n in machines.names(found)
+                                                if (m := machines.open_existing(found, n)).running()]  # fmt: skip
+    if not running:
+        raise UserError("no VM is running: start one with `invoke vm.up`")
+    print("\n".join(machine.ssh_target().config_block(machine.name) for machine in running), end="")
+
+
+@command(
+    help={"name": VM_NAME_HELP, "timeout": "seconds (default 600)", "sudo": "run as root"},
+)
+@takes_command
+def vm_run(c: Context, name: str = "default", timeout: str | None = None, sudo: bool = False) -> None:
+    """Run the command after -- in the VM, each word as given; print its output, exit with its status."""
+    found = settings(c, command_timeout_s=timeout)
+    line = remainder(sys.argv)
+    if not line:
+        raise UserError("no command: give one after --, e.g. `invoke vm.run -- uname -r`")
+    result = machines.open_existing(found, name).run(line, timeout=found.command_timeout_s, sudo=sudo)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    raise Exit(code=result.exit_status)
+
+
+@command(
+    help={
+        "source": "the file to copy: a host path, or :PATH in the guest (or give it first, without the flag)",
+        "destination": "where to: :PATH in the guest, or a host path (a folder keeps the name; or give it second)",
+        "name": VM_NAME_HELP,
+    }
+)
+@positional("source", "destination")
+def vm_copy(c: Context, source: str = "", destination: str = "", name: str = "default") -> None:
+    """Copy a file into the VM or out of it, the guest's side written :PATH: `invoke vm.copy a.ko :/tmp/`."""
+    request = Copy.parse(source, destination)
+    request.check_host_side()
+    print(copy(_running(c, name), request))
+
+
+@command(help={"name": VM_NAME_HELP})
+def vm_reset(c: Context, name: str = "default") -> None:
+    """Roll the VM back to its ready snapshot (disk and memory), e.g. after a hung insmod or an oops."""
+    found = settings(c)
+    machine = machines.open_existing(found, name)
+    with machines.locked(found, name, "vm.reset"):
+        machine.reset()
+    print(f"VM {name!r} reset to its ready snapshot")
+
+
+@command(help={"name": VM_NAME_HELP})
+def vm_halt(c: Context, name: str = "default") -> None:
+    """Stop the VM and keep its disk; `vm.up` boots it again."""
+    found = settings(c)
+    machine = machines.open_existing(found, name)
+    with machines.locked(found, name, "vm.halt"):
+        machine.halt()
+    print(f"VM {name!r} halted")
+
+
+@command(help={"name": VM_NAME_HELP, "all": "every VM of this installation, whichever provider, and what runs left"})
+def vm_destroy(c: Context, name: str = "default", all: bool = False) -> None:
+    """Stop the VM and delete its disk overlay and logs (--all: every VM, and leftovers of killed runs)."""
+    found = settings(c)
+    if all:
+        removed = [f"VM {vm}" for vm in machines.destroy_all(found)] + machines.sweep(found)
+        print("\n".join(f"removed {what}" for what in removed) or "nothing to remove")
+        return
+    machines.destroy(found, name)
+    print(f"VM {name!r} destroyed")
+
+
+@command(help={"name": VM_NAME_HELP, "lines": "show only the last N lines (0: all)"})
+def vm_console(c: Context, name: str = "default", lines: int = 0) -> None:
+    """Show the VM's serial console log (kernel messages from boot on)."""
+    if lines < 0:
+        raise UserError(f"--lines must be 0 (all) or more, not {lines}")
+    log = machines.open_existing(settings(c), name).console_log
+    text = log.read_text(errors="replace") if log.exists() else ""
+    print("\n".join(text.splitlines()[-lines:] if lines else text.splitlines()))
+
+
+ns = collection(
+    "vm", vm_up, vm_status, vm_ssh, vm_ssh_config, vm_run, vm_copy, vm_reset, vm_halt, vm_destroy, vm_console
+)
