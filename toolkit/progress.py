@@ -1,23 +1,63 @@
-"""Progress for long work: what is happening, how far along, how long it took."""
+"""Progress for long work: what is happening, how long it has taken so far, how it ended.
+
+A step says when it starts and ends; while it (or a test) runs, a heartbeat line every few seconds
+says what is still running and for how long. Verdicts are coloured only on a terminal, and never
+when NO_COLOR is set: CI logs get plain text.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import TextIO
 
+HEARTBEAT_S = 5.0
+COLOURS = {"passed": "32", "failed": "31", "error": "31;1", "skipped": "33"}  # ANSI: green, red, bold red, yellow
+
+
+def colours_wanted(stream: TextIO) -> bool:
+    """Colour for a terminal, unless NO_COLOR asks for none (https://no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
 
 class Progress:
-    """Prints one line when a step starts and one when it ends, with its duration."""
+    """Lines about long work on a stream (stderr), each prefixed with a label: `[6.1 vexfs] ...`."""
 
-    def __init__(self, label: str, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, label: str, stream: TextIO = sys.stderr, heartbeat_s: float = HEARTBEAT_S) -> None:
         self.label = label
         self.stream = stream
+        self.heartbeat_s = heartbeat_s
+        self.colour = colours_wanted(stream)
 
     def say(self, message: str) -> None:
         print(f"[{self.label}] {message}", file=self.stream, flush=True)
+
+    def verdict(self, status: str) -> str:
+        """A test's status as this stream shows it: coloured on a terminal."""
+        colour = COLOURS.get(status)
+        return f"\033[{colour}m{status}\033[0m" if self.colour and colour else status
+
+    @contextlib.contextmanager
+    def beating(self, what: str) -> Iterator[None]:
+        """While the block runs, a line every heartbeat_s saying that `what` still runs, and for how long."""
+        started = time.monotonic()
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(self.heartbeat_s):
+                self.say(f"{what}: running for {time.monotonic() - started:.0f} s")
+
+        heart = threading.Thread(target=beat, name=f"heartbeat {what}", daemon=True)
+        heart.start()
+        try:
+            yield
+        finally:
+            done.set()
+            heart.join()
 
     @contextlib.contextmanager
     def step(self, what: str, index: int | None = None, total: int | None = None) -> Iterator[None]:
@@ -25,7 +65,8 @@ class Progress:
         self.say(f"{counter}{what} ...")
         started = time.monotonic()
         try:
-            yield
+            with self.beating(f"{counter}{what}"):
+                yield
         except BaseException:
             self.say(f"{counter}{what} failed after {time.monotonic() - started:.1f} s")
             raise

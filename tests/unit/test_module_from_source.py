@@ -102,3 +102,22 @@ def test_constraints_name_every_problem_before_a_vm_starts(tmp_path: Path) -> No
     (tmp_path / "empty").mkdir()
     empty = options.parse(kernel_module.ModuleOptions, {"module_dir": tmp_path / "empty"})
     assert "has no Makefile or Kbuild" in kernel_module.constraints(empty, settings)[0]
+
+
+@pytest.mark.parametrize("keep_build", [False, True])
+def test_the_build_tree_leaves_the_run_folder_when_its_tests_are_done_unless_kept(
+    fake_ko: Path, tmp_path: Path, keep_build: bool
+) -> None:
+    machine = ScriptedMachine({"make -C": Answer("  LD [M]  fake.ko\n"), "find . -name": Answer("./fake.ko\n")})
+    machine.get = lambda remote, local: shutil.copyfile(fake_ko, local)  # type: ignore[method-assign]
+    values = {"module_dir": _module_dir(tmp_path), "build_in": "guest", "keep_build": keep_build}
+    work = tmp_path / "work"
+    target = Target(machine, "6.1.0-50-amd64", work, Progress("t", io.StringIO()))  # type: ignore[arg-type]
+    subjects = kernel_module.subjects(target, options.parse(kernel_module.ModuleOptions, values))
+    next(subjects)
+    assert (work / "src" / "fake.ko").is_file(), "the tests load the module from the build tree"
+    assert list(subjects) == []
+    assert (work / "build.log").is_file()
+    assert sorted(p.name for p in work.iterdir()) == (
+        ["build.log", "src", "src.tar.gz"] if keep_build else ["build.log"]
+    )

@@ -67,6 +67,7 @@ def test_the_kernel_module_domain_declares_its_command_line_once() -> None:
         "module-param",
         "build-in",
         "cycles",
+        "keep-build",
     ]
     assert domains.select("kernel_module").options is ModuleOptions
     assert list(domains.registered()) == ["filesystem", "kernel_module"]

@@ -208,26 +208,33 @@ def run_cases(
     """
     done: dict[str, TestRecord] = {}
     for index, case in enumerate(cases, start=1):
-        started = time.monotonic()
         began = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         reason = _blocked_by(case, done)
-        verdict = Verdict.skipped(reason) if reason else _run_case(case, subject)
-        if verdict.status is Status.PASSED and not verdict.guest_dirty:
-            verdict = _audited(case, subject, verdict)
-        duration = verdict.duration_s if verdict.duration_s is not None else time.monotonic() - started
-        message, metrics = verdict.message, dict(verdict.metrics)
-        health = subject.health() if verdict.status is not Status.SKIPPED and not verdict.guest_dirty else None
-        if health is not None and health.vitals:
-            metrics["guest"] = health.vitals
-        if health is not None and not health.ok and verdict.status is Status.PASSED:
-            verdict = _left_unfit(subject, health, verdict)
-            message, metrics = verdict.message, {**metrics, **verdict.metrics}
-        if verdict.guest_dirty or (health is not None and not health.ok):
-            message += f" [{subject.recover()}]"
-        done[case.name] = TestRecord(case.name, verdict.status, duration, message, metrics, verdict.kernel_log, began)
+        with progress.beating(f"({index}/{len(cases)}) {case.name}"):
+            record = _record(case, subject, reason, began)
+        done[case.name] = record
         on_record(list(done.values()))
         progress.say(
-            f"({index}/{len(cases)}) {case.name}: {verdict.status.value} in {duration:.1f} s"
-            + (f" - {message.splitlines()[0]}" if verdict.status is not Status.PASSED else "")
+            f"({index}/{len(cases)}) {case.name}: {progress.verdict(record.status.value)} in {record.duration_s:.1f} s"
+            + (f" - {record.message.splitlines()[0]}" if record.status is not Status.PASSED else "")
         )
     return list(done.values())
+
+
+def _record(case: TestCase[Any], subject: Subject, skip_reason: str | None, began: str) -> TestRecord:
+    """One case run (or skipped for skip_reason), audited, its guest checked and recovered after trouble."""
+    started = time.monotonic()
+    verdict = Verdict.skipped(skip_reason) if skip_reason else _run_case(case, subject)
+    if verdict.status is Status.PASSED and not verdict.guest_dirty:
+        verdict = _audited(case, subject, verdict)
+    duration = verdict.duration_s if verdict.duration_s is not None else time.monotonic() - started
+    message, metrics = verdict.message, dict(verdict.metrics)
+    health = subject.health() if verdict.status is not Status.SKIPPED and not verdict.guest_dirty else None
+    if health is not None and health.vitals:
+        metrics["guest"] = health.vitals
+    if health is not None and not health.ok and verdict.status is Status.PASSED:
+        verdict = _left_unfit(subject, health, verdict)
+        message, metrics = verdict.message, {**metrics, **verdict.metrics}
+    if verdict.guest_dirty or (health is not None and not health.ok):
+        message += f" [{subject.recover()}]"
+    return TestRecord(case.name, verdict.status, duration, message, metrics, verdict.kernel_log, began)

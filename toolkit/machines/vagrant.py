@@ -6,9 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
-
-import vagrant as python_vagrant
+from typing import TYPE_CHECKING
 
 from toolkit import host, kernels
 from toolkit.boxes import vagrant as vagrant_box
@@ -21,21 +19,12 @@ from toolkit.machines.recorded import GUEST_USER, RecordedMachine
 from toolkit.machines.ssh import SshTarget
 from toolkit.progress import Progress
 
+if TYPE_CHECKING:
+    from toolkit.machines.timed_vagrant import TimedVagrant
+
 VAGRANTFILE_DIR = Path(__file__).resolve().parents[2]
 UP_TIMEOUT_S = 900
 COMMAND_TIMEOUT_S = 300
-
-
-class TimedVagrant(python_vagrant.Vagrant):
-    """python-vagrant with a timeout on every vagrant command (it has none of its own)."""
-
-    def __init__(self, timeout_s: float, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.timeout_s = timeout_s
-
-    def _make_vagrant_command(self, args: list[str | None]) -> list[str]:
-        command = super()._make_vagrant_command(args)
-        return ["timeout", "--kill-after=10", str(int(self.timeout_s)), *command]
 
 
 class VagrantMachine(RecordedMachine):
@@ -84,10 +73,12 @@ class VagrantMachine(RecordedMachine):
         }
 
     def _vagrant(self, timeout_s: float = COMMAND_TIMEOUT_S) -> TimedVagrant:
+        from toolkit.machines.timed_vagrant import TimedVagrant, make_file_cm
+
         log = self.dir / "vagrant.log"
         return TimedVagrant(
             timeout_s, root=str(VAGRANTFILE_DIR), env=self._environment(),
-            out_cm=python_vagrant.make_file_cm(str(log)), err_cm=python_vagrant.make_file_cm(str(log)),
+            out_cm=make_file_cm(str(log)), err_cm=make_file_cm(str(log)),
         )  # fmt: skip
 
     def _virsh(self, *args: str) -> subprocess.CompletedProcess[str]:

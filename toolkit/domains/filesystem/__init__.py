@@ -18,7 +18,7 @@ from toolkit.domains.filesystem.stress import Stress
 from toolkit.domains.filesystem.subject import PROFILES, FilesystemUnderTest, FsOptions
 from toolkit.domains.filesystem.xattrs import XattrsAndVectors
 from toolkit.domains.guest import Guest
-from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
+from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule, remove_build_tree
 from toolkit.domains.kernel_module.subject import ModuleUnderTest
 from toolkit.errors import UserError
 from toolkit.results.records import SubjectInfo
@@ -46,7 +46,8 @@ def module_for(build: BuildOutcome, options: FsOptions) -> BuiltModule | None:
 
 
 def subjects(target: Target, options: FsOptions) -> Iterator[FilesystemUnderTest]:
-    """The filesystem in its prepared guest, its module built first (natively in the chroot, or in the guest)."""
+    """The filesystem in its prepared guest, its module built first (natively in the chroot, or in the guest); the
+    build tree goes when its tests are done, unless kept."""
     target.work_dir.mkdir(parents=True, exist_ok=True)
     module_options = options.module_options()
     if options.builtin:
@@ -60,8 +61,12 @@ def subjects(target: Target, options: FsOptions) -> Iterator[FilesystemUnderTest
     module = ModuleUnderTest(guest, module_options, build, module_for(build, options), target.kernel_release,
                              target.work_dir, target.debug)  # fmt: skip
     subject = FilesystemUnderTest(guest, options, module, target.kernel_release, target.work_dir, target.debug)
-    subject.prepare()
-    yield subject
+    try:
+        subject.prepare()
+        yield subject
+    finally:
+        if not options.keep_build:
+            remove_build_tree(target.work_dir)
 
 
 def describe(options: FsOptions) -> SubjectInfo:

@@ -18,7 +18,13 @@ from typing import Any
 
 from toolkit.domains.base import Finding, Health, Verdict
 from toolkit.domains.guest import Guest, Step, script_command
-from toolkit.domains.kernel_module.subject import BUILD_PLACES, ModuleOptions, ModuleUnderTest, vitals
+from toolkit.domains.kernel_module.subject import (
+    BUILD_PLACES,
+    KEEP_BUILD_HELP,
+    ModuleOptions,
+    ModuleUnderTest,
+    vitals,
+)
 from toolkit.domains.options import option
 from toolkit.machines.base import MachineError
 from toolkit.results.records import SubjectInfo
@@ -80,6 +86,7 @@ class FsOptions:
     )
     mount_cycles: int = option(10, "mount/umount cycles for mount_cycles", minimum=1)
     stress_s: int = option(20, "seconds stress-ng runs its filesystem stressors", minimum=1, flag="stress-seconds")
+    keep_build: bool = option(False, KEEP_BUILD_HELP)
     image_mib: int = option(128, "MiB of the scratch image of a block-backed filesystem", minimum=16, cli=False)
     build_timeout_s: float = option(600.0, "seconds the build may take", minimum=1, cli=False)
 
@@ -98,6 +105,7 @@ class FsOptions:
             module=self.fs_type if self.builtin else None,
             params=self.params,
             build_in=self.build_in,
+            keep_build=self.keep_build,
             load_timeout_s=60.0,
             build_timeout_s=self.build_timeout_s,
         )

@@ -12,7 +12,13 @@ import psutil
 from toolkit.config import Settings
 from toolkit.domains.base import Domain, Target
 from toolkit.domains.guest import Guest
-from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule, build_in_chroot, build_in_guest
+from toolkit.domains.kernel_module.build import (
+    BuildOutcome,
+    BuiltModule,
+    build_in_chroot,
+    build_in_guest,
+    remove_build_tree,
+)
 from toolkit.domains.kernel_module.concurrency import Concurrency
 from toolkit.domains.kernel_module.errors import ErrorHandling
 from toolkit.domains.kernel_module.hangs import HangDetection
@@ -67,12 +73,17 @@ def _selected(build: BuildOutcome, options: ModuleOptions) -> list[BuiltModule |
 
 
 def subjects(target: Target, options: ModuleOptions) -> Iterator[ModuleUnderTest]:
-    """Build once, then each module the build produced (or the one chosen), in its prepared guest."""
+    """Build once, then each module the build produced (or the one chosen), in its prepared guest; the build tree
+    goes when they are done, unless kept."""
     target.work_dir.mkdir(parents=True, exist_ok=True)
     with target.progress.step(f"building {options.module_dir} for {target.kernel_release} ({options.build_in})"):
         outcome = build(target, options)
     (target.work_dir / "build.log").write_text(outcome.output)
-    yield from built_subjects(target, options, outcome, Guest(target.machine, slowdown=target.slowdown))
+    try:
+        yield from built_subjects(target, options, outcome, Guest(target.machine, slowdown=target.slowdown))
+    finally:
+        if not options.keep_build:
+            remove_build_tree(target.work_dir)
 
 
 def built_subjects(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from toolkit.domains import elf
 from toolkit.errors import UserError
+from toolkit.files import remove_tree
 from toolkit.machines.base import Machine
 
 ARTEFACTS = ("*.ko", "*.o", "*.mod", "*.mod.c", ".*.cmd", "modules.order", "Module.symvers", ".git", ".tmp_versions")
@@ -86,6 +87,12 @@ def _copy_sources(source_dir: Path, work_dir: Path) -> Path:
         shutil.rmtree(src)
     shutil.copytree(source_dir, src, ignore=shutil.ignore_patterns(*ARTEFACTS), symlinks=True)
     return src
+
+
+def remove_build_tree(work_dir: Path) -> None:
+    """What a build left in work_dir besides its log: the copy of the sources with the objects, the archive."""
+    remove_tree(work_dir / "src")
+    (work_dir / "src.tar.gz").unlink(missing_ok=True)
 
 
 def _modules_in(src: Path) -> tuple[BuiltModule, ...]:

@@ -19,6 +19,7 @@ from toolkit.results.records import SubjectInfo
 SCRIPTS = Path(__file__).with_name("scripts")
 MOUNT_POINT = "/mnt/vexfs-vmtest"
 BUILD_PLACES = ("chroot", "guest")
+KEEP_BUILD_HELP = "keep the module's build tree (sources and objects) in the run folder; the build log stays anyway"
 # The kernel reports hangs itself: hung tasks after 10 s, soft lockups after 2 x 5 s.
 WATCHDOG_SYSCTLS = {
     "kernel.hung_task_timeout_secs": "10",
@@ -64,6 +65,7 @@ class ModuleOptions:
         "chroot", "where to build: chroot (the box's root filesystem) or guest", choices=BUILD_PLACES
     )
     cycles: int = option(20, "load/unload cycles for lifecycle_stress", minimum=1)
+    keep_build: bool = option(False, KEEP_BUILD_HELP)
     load_timeout_s: float = option(25.0, "seconds insmod or rmmod may take", minimum=15, cli=False)
     watch_s: float = option(12.0, "seconds hang_detection uses the module under the watchdogs", minimum=1, cli=False)
     build_timeout_s: float = option(600.0, "seconds the build may take", minimum=1, cli=False)
