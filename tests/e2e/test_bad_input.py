@@ -19,6 +19,7 @@ import pytest
 REPO = Path(__file__).parents[2]
 INVOKE = str(REPO / ".venv/bin/invoke")
 NOX = str(REPO / ".venv/bin/nox")
+PROGRAM = str(REPO / ".venv/bin/vexfs-vmtest")
 MODULE = str(REPO / "kernel/vexfs")
 WAVE1 = REPO / "tests/unit/fixtures/results/wave1.json"
 
@@ -63,15 +64,17 @@ class Row:
 
 ROWS = {
     # settings: vmtest.toml, environment, flags
-    "toml-cpus-float": Row(("vm.status",), "cpus = 2.7 in vmtest.toml is not a whole number", files={"work/vmtest.toml": "cpus = 2.7\n"}),
-    "toml-cpus-bool": Row(("vm.status",), "cpus = true in vmtest.toml is not a whole number", files={"work/vmtest.toml": "cpus = true\n"}),
-    "toml-memory-float": Row(("vm.status",), "memory_mib = 4096.9 in vmtest.toml is not a whole number", files={"work/vmtest.toml": "memory_mib = 4096.9\n"}),
+    "toml-cpus-float": Row(("vm.status",), "cpus = 2.7 in {tmp}/work/vmtest.toml is not a whole number", files={"work/vmtest.toml": "cpus = 2.7\n"}),
+    "toml-cpus-bool": Row(("vm.status",), "cpus = true in {tmp}/work/vmtest.toml is not a whole number", files={"work/vmtest.toml": "cpus = true\n"}),
+    "toml-memory-float": Row(("vm.status",), "memory_mib = 4096.9 in {tmp}/work/vmtest.toml is not a whole number", files={"work/vmtest.toml": "memory_mib = 4096.9\n"}),
     "toml-provider-xen": Row(("test.kernel", "--module-dir", MODULE), "unknown provider 'xen': choose one of qemu, vagrant", files={"work/vmtest.toml": 'provider = "xen"\n'}),
     "toml-kernel-float": Row(("test.kernel", "--module-dir", MODULE), 'write it as a string: kernel = "5.10"', files={"work/vmtest.toml": "kernel = 5.10\n"}),
-    "toml-unknown-setting": Row(("vm.status",), "unknown setting 'cpu' in vmtest.toml", files={"work/vmtest.toml": "cpu = 2\n"}),
+    "toml-unknown-setting": Row(("vm.status",), "unknown setting 'cpu' in {tmp}/work/vmtest.toml", files={"work/vmtest.toml": "cpu = 2\n"}),
     "env-cpus-float": Row(("vm.status",), "VEXFS_CPUS='2.7' in the environment is not a whole number", env={"VEXFS_CPUS": "2.7"}),
     "env-memory-text": Row(("vm.status",), "VEXFS_MEMORY_MIB='lots' in the environment is not a whole number", env={"VEXFS_MEMORY_MIB": "lots"}),
     "env-unknown-warns": Row(("vm.status",), "warning: ignoring VEXFS_CPU: not a setting (did you mean VEXFS_CPUS?)", env={"VEXFS_CPU": "4"}, status=0, stdout=("no VMs",)),
+    "quiet-without-vagrant-program": Row(("vexfs-vmtest", "vm.status"), "", status=0, stdout=("no VMs",)),
+    "quiet-without-vagrant-matrix": Row(("nox", "--help"), "", status=0, stdout=("--kernels",)),
     "env-vagrant-variables-quiet": Row(("vm.status",), "", env={"VEXFS_VM_NAME": "x", "VEXFS_VM_DIR": "/x", "VEXFS_BOX": "b", "VEXFS_SSH_KEY": "/k", "VEXFS_LIBVIRT_DRIVER": "qemu"}, status=0, stdout=("no VMs",)),
     "env-results-dir-is-a-file": Row(("test.kernel", "--module-dir", MODULE), "results_dir {tmp}/afile is a file: point results_dir", env={"VEXFS_RESULTS_DIR": "{tmp}/afile"}, files={"afile": ""}),
     "kernel-unknown": Row(("vm.up", "--kernel", "4.4"), "unknown kernel line '4.4'"),
@@ -90,6 +93,25 @@ ROWS = {
     "module-dir-without-kbuild": Row(("test.kernel", "--module-dir", str(REPO / "tests/e2e")), "has no Makefile or Kbuild"),
     "build-in-unknown": Row(("test.kernel", "--module-dir", MODULE, "--build-in", "cloud"), "--build-in must be one of chroot, guest"),
     "name-without-value": Row(("vm.run", "--name"), "--name needs a value"),
+    "option-of-a-domain-left-out": Row(("test.kernel", "--module-dir", MODULE, "--fs-type", "ext4"), "--fs-type: no domain of this run (kernel_module) takes it; add its domain with --domains"),
+    "domain-unknown": Row(("test.kernel", "--module-dir", MODULE, "--domains", "net"), "unknown domain 'net': choose one of filesystem, kernel_module"),
+    # settings files
+    "config-missing": Row(("config.show", "--config", "{tmp}/nope.toml"), "--config {tmp}/nope.toml: no such settings file ({tmp}/nope.toml)"),
+    "config-missing-relative": Row(("test.kernel", "--config", "nope.toml"), "--config nope.toml: no such settings file ({tmp}/work/nope.toml)"),
+    "env-config-missing": Row(("vm.status",), "VEXFS_CONFIG {tmp}/gone.toml: no such settings file", env={"VEXFS_CONFIG": "{tmp}/gone.toml"}),
+    "config-found-upward-is-read": Row(("vm.status",), "cpus = 2.7 in {tmp}/vmtest.toml is not a whole number", files={"vmtest.toml": "cpus = 2.7\n"}),
+    "user-config-is-read": Row(("vm.status",), "cpus = 0.5 in {tmp}/xdg/vexfs-vmtest/vmtest.toml is not a whole number", env={"XDG_CONFIG_HOME": "{tmp}/xdg"}, files={"xdg/vexfs-vmtest/vmtest.toml": "cpus = 0.5\n"}),
+    # reaching a guest
+    "copy-missing-file": Row(("vm.copy", "{tmp}/nope.ko", ":/tmp/"), "{tmp}/nope.ko: no such file"),
+    "copy-without-a-guest-side": Row(("vm.copy", "a.ko", "b.ko"), "one side of vm.copy is the guest's, written :PATH"),
+    "copy-without-a-vm": Row(("vm.copy", "{tmp}/work", ":/tmp/"), "is a folder: vm.copy copies one file"),
+    "ssh-without-dashes": Row(("vm.ssh", "uname", "-r"), "write `invoke vm.ssh -- uname -r`"),
+    "ssh-config-nothing-running": Row(("vm.ssh-config",), "no VM is running: start one with `invoke vm.up`"),
+    "ssh-config-vm-unknown": Row(("vm.ssh-config", "--name", "nope"), "no VM called 'nope'"),
+    # the installed command
+    "program-flag-unknown": Row(("vexfs-vmtest", "test.kernel", "--bogus"), "no idea what '--bogus' is: see `vexfs-vmtest --help test.kernel`"),
+    "program-config-missing": Row(("vexfs-vmtest", "--config", "{tmp}/nope.toml", "vm.status"), "--config {tmp}/nope.toml: no such settings file"),
+    "program-task-unknown": Row(("vexfs-vmtest", "vm.sshh"), "no idea what 'vm.sshh' is: see `vexfs-vmtest --list`"),
     # invoke's own parser
     "flag-unknown": Row(("test.kernel", "--bogus"), "no idea what '--bogus' is: see `invoke --help test.kernel`"),
     "task-unknown": Row(("no.such.task",), "no idea what 'no.such.task' is: see `invoke --list`"),
@@ -111,7 +133,11 @@ ROWS = {
     "diff-without-runs": Row(("results.diff",), "no run to compare: `invoke results.diff RUN_A [RUN_B]`"),
     # the matrix's argparse, through nox
     "matrix-flag-unknown": Row(("nox", "--bogus"), "unrecognized arguments: --bogus"),
-    "matrix-jobs-not-a-number": Row(("nox", "--jobs", "abc"), "argument --jobs: invalid int value: 'abc'"),
+    "matrix-jobs-not-a-number": Row(("nox", "--jobs", "abc"), "--jobs must be a whole number, not 'abc'"),
+    "matrix-jobs-zero": Row(("nox", "--jobs", "0"), "--jobs must be at least 1, not 0"),
+    "matrix-option-of-a-domain-left-out": Row(("nox", "--domains", "kernel_module", "--mount-cycles", "3"), "--mount-cycles: no domain of this run (kernel_module) takes it"),
+    "matrix-config-missing": Row(("nox", "--config", "{tmp}/nope.toml"), "--config {tmp}/nope.toml: no such settings file"),
+    "matrix-flag-abbreviated": Row(("nox", "--kern", "6.1"), "unrecognized arguments: --kern 6.1"),
     "matrix-module-param-without-value": Row(("nox", "--module-param"), "argument --module-param: expected one argument"),
     "matrix-kernel-unknown": Row(("nox", "--kernels", "4.4"), "unknown kernel line '4.4'"),
 }  # fmt: skip
@@ -125,6 +151,7 @@ def _private(tmp: Path, row: Row) -> dict[str, str]:
         "VEXFS_STATE_DIR": str(tmp / "state"),
         "VEXFS_CACHE_DIR": str(tmp / "cache"),
         "VEXFS_RESULTS_DIR": str(tmp / "results"),
+        "XDG_CONFIG_HOME": str(tmp / "config"),
     }
     return environ | {key: value.format(tmp=tmp) for key, value in row.env.items()}
 
@@ -157,6 +184,8 @@ def _run(tmp: Path, row: Row) -> subprocess.CompletedProcess[str]:
     args = [arg.format(tmp=tmp) for arg in row.args]
     if args[0] == "nox":
         command = [NOX, "-f", str(REPO / "noxfile.py"), "-s", "kernel-matrix", "--", *args[1:]]
+    elif args[0] == "vexfs-vmtest":
+        command = [PROGRAM, *args[1:]]
     else:
         command = [INVOKE, "--search-root", str(REPO), *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, env=_private(tmp, row), cwd=tmp / "work")
@@ -253,3 +282,41 @@ def test_box_build_failing_halfway_says_where_and_leaves_no_half_box(tmp_path: P
     assert "error: box build failed at mmdebstrap:" in done.stderr and "full log:" in done.stderr
     assert "Traceback" not in done.stderr
     assert [p.name for p in (cache / "boxes").iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_results_prune_and_box_prune_remove_what_killed_runs_left_and_nothing_else(tmp_path: Path) -> None:
+    stale = {"name": "bookworm-000000000000", "kernel_line": "6.1", "suite": "bookworm", "built": "2001-01-01T00:00:00+00:00",
+             "kernel_release": "6.1.0-1-amd64", "kernel_package_version": "6.1.1-1"}  # fmt: skip
+    kept = "20261201-090000-aaaa"
+    _lay_out(tmp_path, {
+        f"results/{kept}/results.json": WAVE1.read_text(),
+        f"results/{kept}/.results.json.x8k2a1": "{half",
+        "results/latest": f"->{kept}",
+        "results/.latest.999999999": f"->{kept}",
+        "results/20261201-101010-dead/6.1/build.log": "make: *** killed\n",
+        "cache/boxes/bookworm-000000000000/box.json": json.dumps(stale),
+        "cache/boxes/.building-sid-fecf2ddfe257-999999999/rootfs/etc/hostname": "half\n",
+        "cache/logs/box-trixie-gone00000000.log": "E: mmdebstrap failed\n",
+        "cache/kernels/6.1-debug-000000000000/build.log": "old fragments\n",
+    })  # fmt: skip
+    results = _run(tmp_path, Row(("results.prune", "--keep", "5"), ""))
+    assert (results.returncode, results.stderr) == (0, "")
+    assert results.stdout.splitlines() == [
+        "removed run 20261201-101010-dead (it recorded nothing)",
+        f"removed {kept}/.results.json.x8k2a1, left half-written by a killed run",
+        "removed .latest.999999999, left half-written by a killed run",
+    ]
+    boxes = _run(tmp_path, Row(("box.prune",), ""))
+    assert (boxes.returncode, boxes.stderr) == (0, "")
+    assert sorted(boxes.stdout.splitlines()) == [
+        "removed build log of box trixie-gone00000000, which is gone",
+        "removed half-built box sid-fecf2ddfe257",
+        "removed outdated kernel build 6.1-debug-000000000000",
+        "removed stale box bookworm-000000000000 (kernel 6.1)",
+    ]
+    assert sorted(p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()) == []
+    assert sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "results").rglob("*")) == [
+        "results/20261201-090000-aaaa",
+        "results/20261201-090000-aaaa/results.json",
+        "results/latest",
+    ]

@@ -82,7 +82,7 @@ def test_vm_tasks_from_the_command_line(settings, box, vm_name) -> None:
     try:
         uname = run("vm.run", "--name", vm_name, "--", "uname", "-r")
         assert (uname.returncode, uname.stdout.strip()) == (0, box.kernel_release)
-        assert run("vm.run", "--name", vm_name, "--", "exit 3").returncode == 3
+        assert run("vm.run", "--name", vm_name, "--", "sh", "-c", "exit 3").returncode == 3
         status = run("vm.status", "--name", vm_name)
         assert "running" in status.stdout and ("tcg" in status.stdout or "kvm" in status.stdout)
         assert "vexfs-vmtest: guest ready" in run("vm.console", "--name", vm_name).stdout

@@ -54,8 +54,8 @@ def test_vm_tasks_work_through_vagrant(vagrant_vm: str, tmp_path: Path) -> None:
     assert f"vexfs-{vagrant_vm}" in _libvirt_domains()
     uname = _invoke("vm.run", "--name", vagrant_vm, "--", "uname", "-r")
     assert uname.returncode == 0 and uname.stdout.strip().endswith("-amd64")
-    assert _invoke("vm.run", "--name", vagrant_vm, "--", "exit 4").returncode == 4
-    whoami = _invoke("vm.run", "--name", vagrant_vm, "--sudo", "--", "id -u")
+    assert _invoke("vm.run", "--name", vagrant_vm, "--", "sh", "-c", "exit 4").returncode == 4
+    whoami = _invoke("vm.run", "--name", vagrant_vm, "--sudo", "--", "id", "-u")
     assert whoami.stdout.strip() == "0"
 
 

@@ -130,3 +130,26 @@ def test_every_record_says_when_its_test_began_in_utc() -> None:
     began = [datetime.datetime.fromisoformat(record.started) for record in records]
     assert all(moment.utcoffset() == datetime.timedelta(0) and moment >= before for moment in began)
     assert began == sorted(began) and "started" in records[2].to_dict()
+
+
+@dataclass
+class SlowCase(Case):
+    seconds: float = 0.0
+
+    def run(self, guest: Guest) -> Verdict:
+        import time
+
+        time.sleep(self.seconds)
+        return super().run(guest)
+
+
+def test_a_test_that_runs_long_is_named_with_its_time_so_far_until_its_verdict() -> None:
+    import io
+
+    out = io.StringIO()
+    cases = [SlowCase("hang_detection", Verdict.passed("ok"), seconds=0.35), Case("concurrency", Verdict.passed("ok"))]
+    run_cases(cases, Guest(), Progress("6.1 vexfs", out, heartbeat_s=0.1))
+    lines = out.getvalue().splitlines()
+    assert len([line for line in lines if line.startswith("[6.1 vexfs] (1/2) hang_detection: running for ")]) >= 2
+    assert lines[-2].startswith("[6.1 vexfs] (1/2) hang_detection: passed in 0.")
+    assert lines[-1].startswith("[6.1 vexfs] (2/2) concurrency: passed in ")

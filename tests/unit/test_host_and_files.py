@@ -81,6 +81,9 @@ def test_user_errors_exit_2_and_machine_errors_exit_1() -> None:
     assert failure.value.code == 1
 
 
-def test_remainder_is_what_follows_double_dash() -> None:
+def test_remainder_is_what_follows_double_dash_each_word_quoted_for_the_guests_shell() -> None:
     assert remainder(["invoke", "vm.run", "--", "uname", "-r"]) == "uname -r"
-    assert remainder(["invoke", "vm.run"]) == ""
+    assert remainder(["invoke", "vm.run", "--", "printf", "%s|", "a b", "$HOME", "it's"]) == (
+        "printf '%s|' 'a b' '$HOME' 'it'\"'\"'s'"
+    )
+    assert remainder(["invoke", "vm.run"]) == "" and remainder(["invoke", "vm.run", "--"]) == ""
