@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-CONFIGS = Path(__file__).resolve().parents[2] / "kernel" / "configs"
+CONFIGS = Path(__file__).with_name("configs")  # kernel/configs/, in the package too (a link in the checkout)
 BASE_TARGETS = ("defconfig", "kvm_guest.config")
 _SETTING = re.compile(r"^(CONFIG_\w+)=(.*)$|^# (CONFIG_\w+) is not set$")
 

@@ -22,7 +22,7 @@ from toolkit.progress import Progress
 if TYPE_CHECKING:
     from toolkit.machines.timed_vagrant import TimedVagrant
 
-VAGRANTFILE_DIR = Path(__file__).resolve().parents[2]
+VAGRANTFILE_DIR = Path(__file__).resolve().parent  # its Vagrantfile is the top-level one (a link in the checkout)
 UP_TIMEOUT_S = 900
 COMMAND_TIMEOUT_S = 300
 
