@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 
 from invoke import Context
 from invoke.exceptions import Exit
@@ -134,12 +136,19 @@ def vm_copy(c: Context, source: str = "", destination: str = "", name: str = "de
     print(copy(_running(c, name), request))
 
 
+@contextlib.contextmanager
+def _held(c: Context, name: str, purpose: str) -> Iterator[Machine]:
+    """The VM called name, held for purpose (another command holding it is refused at once)."""
+    found = settings(c)
+    machine = machines.open_existing(found, name)
+    with machines.locked(found, name, purpose):
+        yield machine
+
+
 @command(help={"name": VM_NAME_HELP})
 def vm_reset(c: Context, name: str = "default") -> None:
     """Roll the VM back to its ready snapshot (disk and memory), e.g. after a hung insmod or an oops."""
-    found = settings(c)
-    machine = machines.open_existing(found, name)
-    with machines.locked(found, name, "vm.reset"):
+    with _held(c, name, "vm.reset") as machine:
         machine.reset()
     print(f"VM {name!r} reset to its ready snapshot")
 
@@ -147,9 +156,7 @@ def vm_reset(c: Context, name: str = "default") -> None:
 @command(help={"name": VM_NAME_HELP})
 def vm_halt(c: Context, name: str = "default") -> None:
     """Stop the VM and keep its disk; `vm.up` boots it again."""
-    found = settings(c)
-    machine = machines.open_existing(found, name)
-    with machines.locked(found, name, "vm.halt"):
+    with _held(c, name, "vm.halt") as machine:
         machine.halt()
     print(f"VM {name!r} halted")
 
