@@ -237,7 +237,7 @@ def box_prune(c):
     """Remove boxes built from an older recipe (after a toolkit upgrade) that no VM uses, and outdated kernel builds."""
     settings = _settings()
     for folder in machines.stale_kernel_builds(settings):
-        print(f"removed outdated kernel build {folder.name}")
+        print(f"removed outdated kernel build {folder.relative_to(settings.cache_dir)}")
     current = {BoxRecipe(line).name for line in kernels.every_line()}
     used = {machines.open_existing(settings, n).record.box for n in machines.names(settings)}
     for box in store.list_boxes(settings.cache_dir):

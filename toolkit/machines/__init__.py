@@ -52,7 +52,7 @@ def stale_kernel_builds(settings: Settings) -> list[Path]:
     """Remove kernel builds for no current variant of a cached stock box (older fragments, older sources)."""
     stock = {box.kernel_line: box for box in store.list_boxes(settings.cache_dir)}
     current = {
-        kernel_build.for_box(variant, stock[variant.base.name]).name
+        kernel_build.for_box(variant, stock[variant.base.name])
         for variant in kernels.every_line()
         if variant.profile and variant.base.name in stock
     }
