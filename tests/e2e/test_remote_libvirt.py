@@ -80,6 +80,8 @@ def remote_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteHost
                 break
             except OSError:
                 time.sleep(0.1)
+        else:
+            pytest.fail(f"sshd did not listen on port {port}: {log.read_text(errors='replace')[-500:]}")
         yield RemoteHost(f"qemu+ssh://root@127.0.0.1:{port}/system?keyfile={folder}/client_key&no_verify=1", log)
     finally:
         sshd.terminate()
