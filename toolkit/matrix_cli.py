@@ -42,6 +42,10 @@ def parser() -> Parser:
         "--debug", default=None, help=f"debug tier: {', '.join(debug.TIERS)} (default {debug.DEFAULT})"
     )
     arguments.add_argument("--jobs", type=int, default=None, help="VMs at once (default: what CPUs and memory allow)")
+    arguments.add_argument(
+        "--hosts", default="", help="comma-separated libvirt URIs to spread the lines over (vagrant provider; "
+        "default: libvirt_uri); each runs as many VMs at once as its CPUs and memory allow"
+    )  # fmt: skip
     for flag in merged_flags([domain.options for domain in domains.registered().values()]):
         default = f" (default {flag.default})" if flag.default not in (None, ()) else ""
         arguments.add_argument(
@@ -59,9 +63,12 @@ def main(argv: list[str]) -> int:
         lines = kernels.select_many(args.kernels)
         values: dict[str, Any] = vars(args)
         plans = [runs.plan(domain.name, values) for domain in domains.select_many(args.domains)]
-        jobs = runs.parallel_jobs(settings, len(lines), args.jobs)
+        hosts = runs.host_pool(settings, len(lines), args.jobs, [uri for uri in args.hosts.split(",") if uri])
         started = time.monotonic()
-        print(f"[matrix] {len(lines)} lines ({', '.join(line.name for line in lines)}), {jobs} at a time", flush=True)
+        at_once = ", ".join(f"{count} on {uri}" if uri else str(count) for uri, count in hosts.slots.items())
+        print(
+            f"[matrix] {len(lines)} lines ({', '.join(line.name for line in lines)}), {at_once} at a time", flush=True
+        )
 
         def done(line: KernelLine, outcome: str) -> None:
             print(f"[matrix] {line.name} {outcome} after {time.monotonic() - started:.0f} s", flush=True)
@@ -69,7 +76,7 @@ def main(argv: list[str]) -> int:
         for what in machines.sweep(settings):
             print(f"[cleanup] removed {what}, left by an interrupted run", file=sys.stderr)
         with interrupts.handled():
-            record = runs.matrix_run(settings, plans, lines, jobs, settings.results_dir, done)
+            record = runs.matrix_run(settings, plans, lines, hosts, settings.results_dir, done)
     except interrupts.Interrupted as stop:
         print(f"interrupted by {stop}: the tests finished so far are in {settings.results_dir / 'latest'}",
               file=sys.stderr, flush=True)  # fmt: skip

@@ -70,6 +70,11 @@ def check_name(settings: Settings, name: str) -> None:
                 f"VM {name!r} exists with kernel {known.kernel_line} on {known.provider}, not {line.name} on "
                 f"{settings.provider}: `invoke vm.destroy --name {name}` first, or pick another --name"
             )
+        if known.libvirt_uri and known.libvirt_uri != settings.libvirt_uri:
+            raise UserError(
+                f"VM {name!r} runs on libvirt at {known.libvirt_uri}, not {settings.libvirt_uri}: "
+                f"`invoke vm.destroy --name {name}` first, or pick another --name"
+            )
 
 
 def exists(settings: Settings, name: str) -> bool:

@@ -52,10 +52,12 @@ class SshTarget:
     user: str
     key: Path
     slowdown: float = 1.0  # a debug kernel answers several times slower: connecting and slack wait that much longer
+    proxy: str = ""  # a ProxyCommand reaching host:port through another machine (a remote libvirt host), or none
 
     def command_line(self, *remote: str) -> list[str]:
         """An OpenSSH client command line for this target (interactive shells)."""
         options = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
+        options += ["-o", f"ProxyCommand={self.proxy}"] if self.proxy else []
         return ["ssh", "-i", str(self.key), "-p", str(self.port), *options, f"{self.user}@{self.host}", *remote]
 
 
@@ -73,6 +75,7 @@ class SshSession:
             user=self.target.user,
             port=self.target.port,
             connect_timeout=timeout,
+            gateway=self.target.proxy or None,
             connect_kwargs={
                 "key_filename": str(self.target.key),
                 "look_for_keys": False,
