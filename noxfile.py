@@ -43,12 +43,16 @@ def kernel_line(session: nox.Session, line: str) -> None:
 
 @nox.session(python=False)
 def lint(session: nox.Session) -> None:
-    """ruff, mypy on toolkit/, shellcheck on the guest scripts (seconds)."""
+    """ruff, mypy on toolkit/, shellcheck on the guest scripts, the CI examples checked (seconds)."""
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
     scripts = sorted(str(path) for path in [*Path("toolkit").rglob("scripts/*.sh"), *Path("kernel").rglob("*.sh")])
     session.run("shellcheck", "--shell=sh", "--external-sources", "--source-path=SCRIPTDIR", *scripts, external=True)
+    # The CI examples (ci/): actionlint runs shellcheck on their steps; GitLab's schema is vendored in check-jsonschema.
+    session.run("actionlint", "ci/github-actions.yml")
+    session.run("check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", "--data-transform", "gitlab-ci",
+                "ci/gitlab-ci.yml")  # fmt: skip
 
 
 @nox.session(python=False)

@@ -27,15 +27,16 @@ def main() -> None:
     plans = [runs.plan("kernel_module", {"module_dir": "kernel/vexfs"})]
     for line in lines:
         machines.box_for(settings, line.name)
-    jobs = runs.parallel_jobs(settings, len(lines), args.jobs)
+    hosts = runs.host_pool(settings, len(lines), args.jobs)
+    jobs = hosts.total
     with tempfile.TemporaryDirectory() as scratch:
         singles = {}
         for line in lines:
             started = time.monotonic()
-            runs.matrix_run(settings, plans, [line], 1, Path(scratch) / line.name)
+            runs.matrix_run(settings, plans, [line], runs.host_pool(settings, 1, 1), Path(scratch) / line.name)
             singles[line.name] = time.monotonic() - started
         started = time.monotonic()
-        record = runs.matrix_run(settings, plans, lines, jobs, Path(scratch) / "matrix")
+        record = runs.matrix_run(settings, plans, lines, hosts, Path(scratch) / "matrix")
         matrix = time.monotonic() - started
     total = sum(singles.values())
     rows = [[f"line {name} alone", f"{seconds:.0f} s"] for name, seconds in singles.items()]

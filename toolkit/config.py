@@ -44,6 +44,7 @@ PROVIDERS = ("qemu", "vagrant")
 # besides the settings: found in the environment they are not a typo.
 VAGRANT_VARIABLES = (
     "VEXFS_BOX", "VEXFS_DEBUG_ARGS", "VEXFS_LIBVIRT_DRIVER", "VEXFS_SSH_KEY", "VEXFS_VM_DIR", "VEXFS_VM_NAME",
+    "VEXFS_CONSOLE", "VEXFS_KERNEL", "VEXFS_INITRD", "VEXFS_PROXY_COMMAND",
 )  # fmt: skip
 WHOLE = re.compile(r"-?[0-9]+")
 NUMBER = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)")

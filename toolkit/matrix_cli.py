@@ -58,9 +58,12 @@ def main(argv: list[str]) -> int:
         values = vars(parser().parse_args(argv))
         request = MATRIX.request(values, Path(values["config"]) if values["config"] else None)
         settings, lines = request.settings, list(request.lines)
-        jobs = runs.parallel_jobs(settings, len(lines), request.jobs)
+        hosts = runs.host_pool(settings, len(lines), request.jobs, request.hosts)
         started = time.monotonic()
-        print(f"[matrix] {len(lines)} lines ({', '.join(line.name for line in lines)}), {jobs} at a time", flush=True)
+        at_once = ", ".join(f"{count} on {uri}" if uri else str(count) for uri, count in hosts.slots.items())
+        print(
+            f"[matrix] {len(lines)} lines ({', '.join(line.name for line in lines)}), {at_once} at a time", flush=True
+        )
 
         def done(line: KernelLine, outcome: str) -> None:
             print(f"[matrix] {line.name} {outcome} after {time.monotonic() - started:.0f} s", flush=True)
@@ -68,7 +71,7 @@ def main(argv: list[str]) -> int:
         for what in machines.sweep(settings):
             print(f"[cleanup] removed {what}, left by an interrupted run", file=sys.stderr)
         with interrupts.handled():
-            record = runs.matrix_run(settings, request.plans, lines, jobs, settings.results_dir, done, request.name)
+            record = runs.matrix_run(settings, request.plans, lines, hosts, settings.results_dir, done, request.name)
     except interrupts.Interrupted as stop:
         print(f"interrupted by {stop}: the tests finished so far are in {settings.results_dir / 'latest'}",
               file=sys.stderr, flush=True)  # fmt: skip

@@ -1,6 +1,6 @@
 """A test run's command line, declared once: `invoke test.kernel`, `invoke test.fs` and `nox -s kernel-matrix`
 are all made from `RunOptions` and the registered domains' options, so they share every flag's name,
-help, default and checks (`--kernel` on one VM, `--kernels` in the matrix, aside).
+help, default and checks (`--kernel` on one VM, the matrix's `--kernels`, `--jobs` and `--hosts`, aside).
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ class RunOptions:
     provider: str | None = option(None, PROVIDER_HELP)
     debug: str | None = option(None, DEBUG_HELP)
     jobs: int | None = option(None, "VMs at once (default: what CPUs and memory allow)", minimum=1)
+    hosts: str | None = option(
+        None, "comma-separated libvirt URIs to spread the lines over (vagrant provider; default: libvirt_uri); "
+        "each runs as many VMs at once as its CPUs and memory allow"
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class RunRequest:
     lines: tuple[KernelLine, ...]
     name: str | None  # the VM (one line), or the matrix's VM names' middle part
     jobs: int | None
+    hosts: tuple[str, ...]  # libvirt hosts to spread a matrix's lines over (none: the configured one)
 
 
 def _given(value: Any) -> bool:
@@ -94,7 +99,8 @@ class RunCommand:
             )
         plans = tuple(runs.plan(domain.name, dict(values)) for domain in chosen)
         lines = kernels.select_many(run.kernels) if run.kernels else [kernels.select(settings.kernel)]
-        return RunRequest(settings, plans, tuple(lines), run.name, run.jobs)
+        hosts = tuple(uri.strip() for uri in (run.hosts or "").split(",") if uri.strip())
+        return RunRequest(settings, plans, tuple(lines), run.name, run.jobs, hosts)
 
 
 ONE_VM = ("kernel", "domains", "name", "provider", "debug")
@@ -102,6 +108,6 @@ TEST_KERNEL = RunCommand("invoke test.kernel", ONE_VM, {"domains": "kernel_modul
 TEST_FS = RunCommand("invoke test.fs", ONE_VM, {"domains": "filesystem", "name": "default"})
 MATRIX = RunCommand(
     "nox -s kernel-matrix --",
-    ("kernels", "domains", "name", "provider", "debug", "jobs"),
+    ("kernels", "domains", "name", "provider", "debug", "jobs", "hosts"),
     {"kernels": EVERY_LINE, "domains": ",".join(domains.registered())},
 )

@@ -30,8 +30,10 @@ from toolkit.domains import options
 from toolkit.domains.base import Domain, Target, run_cases
 from toolkit.errors import UserError
 from toolkit.files import remove_tree
+from toolkit.host_pool import HostPool
 from toolkit.interrupts import Interrupted
 from toolkit.kernels import KernelLine
+from toolkit.machines import libvirt_capacity
 from toolkit.machines.base import Machine, MachineError
 from toolkit.machines.leftovers import MATRIX_PREFIX
 from toolkit.progress import Progress
@@ -39,7 +41,7 @@ from toolkit.results import store
 from toolkit.results.records import DomainRun, RunRecord, Status, TestRecord
 
 MIB = 2**20
-HOST_RESERVE_MIB = 1024
+HOST_RESERVE_MIB = libvirt_capacity.RESERVE_MIB
 HOST_DISK_RESERVE_GIB = 2.0
 
 
@@ -159,7 +161,13 @@ def _line_error(line: KernelLine, settings: Settings, plan: Plan, reason: str) -
     """A line that could not run at all: every test is an error, with the reason."""
     tests = tuple(TestRecord(name, Status.ERROR, 0.0, reason) for name in plan.domain.test_names)
     subject = plan.domain.describe(plan.options)
-    return DomainRun("", line.name, settings.provider, "", subject, plan.domain.name, tests)
+    return DomainRun("", line.name, settings.provider, "", subject, plan.domain.name, tests,
+                     libvirt_uri=_libvirt_uri(settings))  # fmt: skip
+
+
+def _libvirt_uri(settings: Settings) -> str:
+    """The libvirt host a line's VM runs on ("" for the qemu provider, which runs QEMU here)."""
+    return settings.libvirt_uri if settings.provider == "vagrant" else ""
 
 
 def _keep_logs(machine: Machine, out: Path) -> None:
@@ -181,7 +189,16 @@ def host_vitals(settings: Settings) -> dict[str, float]:
 
 
 def require_host_capacity(settings: Settings) -> None:
-    """Start no VM that would exhaust the host: memory for it and a reserve, disk for its overlay."""
+    """Start no VM that would exhaust the host: memory for it and a reserve, disk for its overlay (a vagrant
+    VM's host: the memory its libvirt reports)."""
+    if settings.provider == "vagrant":
+        capacity = libvirt_capacity.read(settings.libvirt_uri)
+        if capacity.vms(1, settings.memory_mib) < 1:
+            raise UserError(
+                f"libvirt at {settings.libvirt_uri} has {capacity.available_mib} MiB available, a VM needs "
+                f"{settings.memory_mib} MiB and the host keeps {HOST_RESERVE_MIB} MiB: stop VMs there or lower memory_mib"
+            )
+        return
     vitals = host_vitals(settings)
     if vitals["mem_available_mib"] < settings.memory_mib + HOST_RESERVE_MIB:
         raise UserError(
@@ -243,7 +260,8 @@ def run_line(settings: Settings, plans: Sequence[Plan], vm_name: str, run: Run) 
         for plan in plans:
             for subject in plan.domain.subjects(target, plan.options):
                 base = DomainRun(release, line.name, machine.provider, accel, subject.info, plan.domain.name, (),
-                                 machine.box.kernel_package_version, machine.record.debug)  # fmt: skip
+                                 machine.box.kernel_package_version, machine.record.debug,
+                                 machine.record.libvirt_uri)  # fmt: skip
 
                 def save(records: list[TestRecord], base: DomainRun = base) -> None:
                     newest = records[-1]
@@ -299,36 +317,54 @@ def parallel_jobs(settings: Settings, lines: int, requested: int | None = None) 
     return min(allowed, requested) if requested else allowed
 
 
+def host_pool(settings: Settings, lines: int, requested: int | None = None, hosts: Sequence[str] = ()) -> HostPool:
+    """Where a matrix's lines run and how many at once on each: this machine by its CPUs and memory (qemu), or
+    each libvirt host (vagrant: `hosts`, else the configured one) by what its libvirt reports; at most `requested`."""
+    if settings.provider != "vagrant":
+        if hosts:
+            raise UserError("--hosts spreads lines over libvirt hosts: it needs --provider vagrant")
+        return HostPool({"": parallel_jobs(settings, lines, requested)})
+    if requested is not None and requested < 1:
+        raise UserError(f"--jobs must be at least 1, not {requested}")
+    slots = {}
+    for uri in dict.fromkeys(hosts or [settings.libvirt_uri]):
+        machines.provider_class("vagrant").require_host_tools(dataclasses.replace(settings, libvirt_uri=uri))
+        slots[uri] = libvirt_capacity.read(uri).vms(settings.cpus, settings.memory_mib)
+    return HostPool(slots, min(lines, requested or lines))
+
+
 def matrix_vm(line: KernelLine, name: str | None = None) -> str:
     """The VM a matrix run gives a line: matrix-LINE, or matrix-NAME-LINE for a run given a name."""
     return f"{MATRIX_PREFIX}{f'{name}-' if name else ''}{line.name}"
 
 
 def matrix_run(
-    settings: Settings, plans: Sequence[Plan], lines: list[KernelLine], jobs: int, results_root: Path,
+    settings: Settings, plans: Sequence[Plan], lines: list[KernelLine], hosts: HostPool, results_root: Path,
     on_line_done: Callable[[KernelLine, str], None] = lambda line, outcome: None, name: str | None = None,
 ) -> RunRecord:  # fmt: skip
-    """Every line in parallel (jobs at once), each on its VM (`matrix_vm`); a line that fails to start is an
-    error for that line only."""
+    """Every line in parallel, each on a host as one frees up and on its VM (`matrix_vm`); a line that fails to
+    start is an error for that line only."""
     check(plans, settings)
     run = Run(results_root)
 
     def one(line: KernelLine) -> None:
-        line_settings = dataclasses.replace(settings, kernel=line.name)
-        vm_name = matrix_vm(line, name)
-        try:
-            with machines.locked(line_settings, vm_name, "a matrix run"):
-                try:
-                    run_line(line_settings, plans, vm_name, run)
-                finally:
-                    _destroy_quietly(line_settings, vm_name)
-            on_line_done(line, "done")
-        except (UserError, MachineError) as error:
-            for plan in plans:
-                run.put(_line_error(line, settings, plan, f"{type(error).__name__}: {error}"))
-            on_line_done(line, f"error: {error}")
+        with hosts.host() as host:
+            line_settings = dataclasses.replace(settings, kernel=line.name, libvirt_uri=host or settings.libvirt_uri)
+            where = f" on {host}" if host else ""
+            vm_name = matrix_vm(line, name)
+            try:
+                with machines.locked(line_settings, vm_name, "a matrix run"):
+                    try:
+                        run_line(line_settings, plans, vm_name, run)
+                    finally:
+                        _destroy_quietly(line_settings, vm_name)
+                on_line_done(line, f"done{where}")
+            except (UserError, MachineError) as error:
+                for plan in plans:
+                    run.put(_line_error(line, line_settings, plan, f"{type(error).__name__}: {error}"))
+                on_line_done(line, f"error{where}: {error}")
 
-    pool = ThreadPoolExecutor(max_workers=jobs)
+    pool = ThreadPoolExecutor(max_workers=min(hosts.total, len(lines)))
     try:
         for future in [pool.submit(one, line) for line in lines]:
             future.result()

@@ -311,7 +311,7 @@ def test_results_prune_and_box_prune_remove_what_killed_runs_left_and_nothing_el
     assert sorted(boxes.stdout.splitlines()) == [
         "removed build log of box trixie-gone00000000, which is gone",
         "removed half-built box sid-fecf2ddfe257",
-        "removed outdated kernel build 6.1-debug-000000000000",
+        "removed outdated kernel build kernels/6.1-debug-000000000000",
         "removed stale box bookworm-000000000000 (kernel 6.1)",
     ]
     assert sorted(p.name for p in (tmp_path / "cache").rglob("*") if p.is_file()) == []

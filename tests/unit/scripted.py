@@ -86,7 +86,7 @@ class ScriptedMachine:
     destroyed: bool = False
     is_running: bool = False
     has_snapshots: bool = True
-    record: SimpleNamespace = field(default_factory=lambda: SimpleNamespace(debug="lite"))
+    record: SimpleNamespace = field(default_factory=lambda: SimpleNamespace(debug="lite", libvirt_uri=""))
 
     def use_debug(self, tier: str) -> None:
         self.commands.append(f"DEBUG {tier}")

@@ -158,12 +158,34 @@ def test_outdated_kernel_builds_are_removed_but_not_current_or_running_ones(tmp_
     from toolkit.boxes import kernel_build
     from toolkit.files import locked
 
-    for name in ("6.1-debug-current", "6.1-debug-old", "6.1-debug-building"):
-        (tmp_path / "kernels" / name / "root").mkdir(parents=True)
+    current = KernelBuild(kernels.select("6.1-debug"), "6.1.176-1")
+    kept = kernel_build.output_dir(tmp_path, current)
+    older_config = kept.with_name("0123456789ab")
+    for folder in (
+        kept,
+        older_config,
+        tmp_path / "kernels/6.1-debug-old/root",
+        tmp_path / "kernels/6.1-debug-building",
+    ):
+        folder.mkdir(parents=True)
     with locked(tmp_path / "kernels" / "6.1-debug-building" / ".lock"):
-        removed = kernel_build.remove_except(tmp_path, {"6.1-debug-current"})
-    assert [folder.name for folder in removed] == ["6.1-debug-old"]
-    assert sorted(p.name for p in (tmp_path / "kernels").iterdir()) == ["6.1-debug-building", "6.1-debug-current"]
+        removed = kernel_build.remove_except(tmp_path, {current})
+    assert removed == [older_config, tmp_path / "kernels/6.1-debug-old"]
+    assert sorted(p.name for p in (tmp_path / "kernels").iterdir()) == sorted(["6.1-debug-building", current.name])
+    assert kept.is_dir()
+
+
+def test_a_changed_fragment_is_built_in_the_same_tree_and_kept_apart(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:  # fmt: skip
+    from toolkit.boxes import kernel_build
+
+    before = KernelBuild(kernels.select("6.1-debug"), "6.1.176-1")
+    tree, output = before.name, kernel_build.output_dir(tmp_path, before)
+    (tmp_path / "debug.config").write_text((kernel_config.CONFIGS / "debug.config").read_text() + "CONFIG_KCSAN=y\n")
+    (tmp_path / "guest.config").write_text((kernel_config.CONFIGS / "guest.config").read_text())
+    monkeypatch.setattr(kernel_config, "CONFIGS", tmp_path)
+    assert before.name == tree and kernel_build.output_dir(tmp_path, before) != output
+    assert kernel_build.output_dir(tmp_path, before).parent == output.parent
 
 
 @pytest.mark.parametrize(

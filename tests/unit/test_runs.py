@@ -19,6 +19,7 @@ from toolkit.domains.base import Domain, Health, Target, Verdict
 from toolkit.domains.guest import Guest
 from toolkit.domains.options import option
 from toolkit.errors import UserError
+from toolkit.host_pool import HostPool
 from toolkit.interrupts import Interrupted
 from toolkit.results import schema
 from toolkit.results.records import Status, SubjectInfo
@@ -133,7 +134,10 @@ def test_a_line_that_cannot_start_is_an_error_for_that_line_only(settings, tmp_p
     done: list[str] = []
     plan = runs.Plan(_toy_domain(tmp_path / "results"), ToyOptions())
     lines = kernels.select_many("6.1,6.12")
-    record = runs.matrix_run(settings, [plan], lines, 2, tmp_path / "results", lambda line, how: done.append(line.name))
+    hosts = HostPool({"": 2})
+    record = runs.matrix_run(
+        settings, [plan], lines, hosts, tmp_path / "results", lambda line, how: done.append(line.name)
+    )
     assert [run.kernel_line for run in record.runs] == ["6.1", "6.12"]
     assert {t.status for t in record.runs[1].tests} == {Status.ERROR}
     assert record.runs[1].tests[0].message == "UserError: no box for 6.12"

@@ -1,11 +1,13 @@
 """Build a guest kernel from Debian's own source of a line, with a profile's config, as .deb packages.
 
-Everything happens under cache/kernels/<line>-<profile>-<key>/ (key: suite, source version,
-config fragments, build packages): `root/` is a chroot of the line's suite with the toolchain and
+A build tree lives under cache/kernels/<line>-<profile>-<tree key>/ (tree key: suite, source
+version, build packages): `root/` is a chroot of the line's suite with the toolchain and
 `linux-source-X.Y` at exactly the stock kernel's version; the tree is unpacked in root/build/linux
-and built there with `make bindeb-pkg`. An interrupted build resumes: the chroot and the tree are
-kept (a half-made chroot is made again), make carries on where it stopped, ccache (shared by every
-build, cache/ccache) makes a rebuild of the same config cheap. kernel.json records a finished build.
+and built there with `make bindeb-pkg`. Each configuration built in it (config key: the fragments'
+text) keeps its packages and record in builds/<config key>/. The tree is kept, so an interrupted
+build carries on where make stopped (a half-made chroot is made again), and a changed fragment
+rebuilds only what its options touch (Kbuild tracks each object's options). ccache, shared by
+every build (cache/ccache), makes a fresh tree of a known source cheap too.
 """
 
 from __future__ import annotations
@@ -27,12 +29,16 @@ from toolkit.files import atomic_write, locked, remove_tree
 from toolkit.kernels import KernelLine
 from toolkit.progress import Progress
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 NEEDED_GIB = 12
 BUILD_PACKAGES = ("build-essential", "bc", "bison", "flex", "libssl-dev", "libelf-dev", "dpkg-dev", "debhelper",
                   "rsync", "cpio", "kmod", "ccache", "xz-utils", "zstd", "python3")  # fmt: skip
 HEARTBEAT_S = 60.0
 RECORD = "kernel.json"
+# The packages are build artifacts, installed once into a derived box: compressing them costs more than it saves.
+PACKAGE_COMPRESSION = "none"
+# What `ccache --print-stats` says of the compiles since the build zeroed its counters.
+CCACHE_COUNTERS = ("direct_cache_hit", "preprocessed_cache_hit", "cache_miss")
 
 # Runs in a private mount namespace, so /proc and the ccache bind mount vanish with the build even if it is killed.
 CHROOT_MAKE = """
@@ -69,14 +75,27 @@ class KernelBuild:
     def package_version(self) -> str:
         return f"{self.source_version}+vexfs.{self.line.profile}"
 
-    def key(self) -> str:
+    def tree_key(self) -> str:
+        """What the chroot and the source tree depend on."""
         recipe = {"suite": self.line.suite, "source": self.source_version, "packages": BUILD_PACKAGES,
-                  "configs": kernel_config.digest_input(self.line.profile), "layout": LAYOUT_VERSION}  # fmt: skip
-        return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+                  "layout": LAYOUT_VERSION}  # fmt: skip
+        return _digest(recipe)
+
+    def config_key(self) -> str:
+        """What the configuration built in the tree depends on."""
+        return _digest(kernel_config.digest_input(self.line.profile))
+
+    def key(self) -> str:
+        return f"{self.tree_key()}-{self.config_key()}"
 
     @property
     def name(self) -> str:
-        return f"{self.line.name}-{self.key()}"
+        """The build tree's folder name."""
+        return f"{self.line.name}-{self.tree_key()}"
+
+
+def _digest(recipe: object) -> str:
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -88,6 +107,7 @@ class BuiltKernel:
     headers_deb: str
     build_s: float
     missing_options: tuple[str, ...]
+    ccache: dict[str, int]
 
     def debs(self, folder: Path) -> list[Path]:
         return [folder / self.image_deb, folder / self.headers_deb]
@@ -101,32 +121,42 @@ def for_box(line: KernelLine, base: Box) -> KernelBuild:
     return KernelBuild(line, base.kernel_package_version)
 
 
+def output_dir(cache_dir: Path, build: KernelBuild) -> Path:
+    """Where a configuration's packages and record are kept, inside its build tree's folder."""
+    return kernels_dir(cache_dir) / build.name / "builds" / build.config_key()
+
+
 def find(cache_dir: Path, build: KernelBuild) -> BuiltKernel | None:
-    record = kernels_dir(cache_dir) / build.name / RECORD
+    record = output_dir(cache_dir, build) / RECORD
     if not record.is_file():
         return None
     data = json.loads(record.read_text())
     return BuiltKernel(**{**data, "missing_options": tuple(data["missing_options"])})
 
 
-def remove_except(cache_dir: Path, keep: set[str]) -> list[Path]:
-    """Remove every kernel build not named in keep (and not in progress); the folders removed."""
+def remove_except(cache_dir: Path, keep: set[KernelBuild]) -> list[Path]:
+    """Remove every build tree and every configuration's packages not kept (nothing in progress); what went."""
     root = kernels_dir(cache_dir)
+    configs = {build.name: build.config_key() for build in keep}
     removed = []
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
-        if folder.name in keep or not folder.is_dir():
+        if not folder.is_dir():
             continue
+        outdated = [folder] if folder.name not in configs else sorted(
+            output for output in (folder / "builds").glob("*") if output.name != configs[folder.name]
+        )  # fmt: skip
         try:
             with locked(folder / ".lock", wait=False):
-                remove_tree(folder)
+                for path in outdated:
+                    remove_tree(path)
         except BlockingIOError:
             continue
-        removed.append(folder)
+        removed += outdated
     return removed
 
 
 def debs_dir(cache_dir: Path, build: KernelBuild) -> Path:
-    return kernels_dir(cache_dir) / build.name / "debs"
+    return output_dir(cache_dir, build) / "debs"
 
 
 def _in_namespace(root: Path, ccache: Path, *command: str) -> list[str]:
@@ -153,7 +183,8 @@ def build(kernel: KernelBuild, cache_dir: Path, mirror: str, jobs: int) -> Built
 def _build_locked(kernel: KernelBuild, folder: Path, ccache: Path, mirror: str, jobs: int) -> BuiltKernel:
     progress = Progress(f"kernel {kernel.line.name}")
     log = folder / "build.log"
-    progress.say(f"{kernel.source_package} {kernel.source_version}, profile {kernel.line.profile} (log: {log})")
+    kept = "in the kept tree" if (folder / "root/build/linux/.unpacked").exists() else "in a new tree"
+    progress.say(f"{kernel.source_package} {kernel.source_version}, profile {kernel.line.profile}, {kept} (log: {log})")
     started = time.monotonic()
     root = folder / "root"
     with progress.step(f"build chroot: {kernel.line.suite} with the toolchain and {kernel.source_package}", 1, 4):
@@ -166,21 +197,41 @@ def _build_locked(kernel: KernelBuild, folder: Path, ccache: Path, mirror: str, 
     if missing:
         progress.say(f"options this kernel does not take: {', '.join(missing)}")
     with progress.step(f"make bindeb-pkg -j{jobs} (ccache: {ccache})", 3, 4):
+        _in_root(root, ccache, log, "ccache", "--zero-stats")
+        for package in tree.parent.glob("*.deb"):
+            package.unlink()
         _make_packages(kernel, root, ccache, log, jobs, progress)
+        hits = _ccache_stats(root, ccache)
     with progress.step("collect the packages", 4, 4):
         release = _in_root(root, ccache, log, "make", "-s", "-C", "/build/linux", "kernelrelease",
                            f"LOCALVERSION={kernel.local_version}", capture=True).strip()  # fmt: skip
-        debs = folder / "debs"
+        output = folder / "builds" / kernel.config_key()
+        debs = output / "debs"
         remove_tree(debs)
-        debs.mkdir()
-        for package in (tree.parent).glob("*.deb"):
+        debs.mkdir(parents=True)
+        for package in tree.parent.glob("*.deb"):
             os.replace(package, debs / package.name)
         image = _one(debs, f"linux-image-{release}_*.deb")
         headers = _one(debs, f"linux-headers-{release}_*.deb")
-        built = BuiltKernel(release, image.name, headers.name, round(time.monotonic() - started, 1), tuple(missing))
-        atomic_write(folder / RECORD, json.dumps(asdict(built), indent=2) + "\n")
-    progress.say(f"kernel {release} built in {built.build_s / 60:.1f} min")
+        built = BuiltKernel(release, image.name, headers.name, round(time.monotonic() - started, 1), tuple(missing),
+                            hits)  # fmt: skip
+        atomic_write(output / RECORD, json.dumps(asdict(built), indent=2) + "\n")
+    progress.say(f"kernel {release} built in {built.build_s / 60:.1f} min{_ccache_summary(hits)}")
     return built
+
+
+def _ccache_stats(root: Path, ccache: Path) -> dict[str, int]:
+    """The build's compiles by how ccache served them (none where this ccache cannot say)."""
+    done = subprocess.run(_in_namespace(root, ccache, "ccache", "--print-stats"), capture_output=True, text=True)
+    counters = dict(line.split("\t", 1) for line in done.stdout.splitlines() if "\t" in line)
+    return {name: int(counters[name]) for name in CCACHE_COUNTERS if counters.get(name, "").isdigit()}
+
+
+def _ccache_summary(stats: dict[str, int]) -> str:
+    if len(stats) < len(CCACHE_COUNTERS):
+        return ""
+    hits = stats["direct_cache_hit"] + stats["preprocessed_cache_hit"]
+    return f"; ccache: {hits} of {hits + stats['cache_miss']} compiles cached ({stats['direct_cache_hit']} direct)"
 
 
 def _one(folder: Path, pattern: str) -> Path:
@@ -265,7 +316,8 @@ def _make_packages(kernel: KernelBuild, root: Path, ccache: Path, log: Path, job
     """make bindeb-pkg at low priority, a heartbeat line every minute (files compiled, time so far)."""
     command = ["nice", "-n", "10", "make", "-C", "/build/linux", f"-j{jobs}", "CC=ccache gcc",
                f"LOCALVERSION={kernel.local_version}", f"KDEB_PKGVERSION={kernel.package_version}",
-               "KBUILD_BUILD_USER=vexfs-vmtest", "KBUILD_BUILD_HOST=vexfs-vmtest", "bindeb-pkg"]  # fmt: skip
+               f"KDEB_COMPRESS={PACKAGE_COMPRESSION}", "KBUILD_BUILD_USER=vexfs-vmtest",
+               "KBUILD_BUILD_HOST=vexfs-vmtest", "bindeb-pkg"]  # fmt: skip
     wrapped = _in_namespace(root, ccache, *command)
     started = time.monotonic()
     offset = log.stat().st_size if log.exists() else 0

@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import tarfile
+from pathlib import Path
 
 from toolkit import host
 from toolkit.boxes.store import Box
@@ -26,6 +27,12 @@ def box_version(box: Box) -> str:
     """A version Vagrant can order: the build time, e.g. 2026.1127.125156."""
     built = datetime.datetime.fromisoformat(box.built)
     return f"{built:%Y}.{built:%m%d}.{built:%H%M%S}"
+
+
+def boot_volumes(box: Box) -> list[tuple[Path, str]]:
+    """The box's kernel and initrd with the names of their copies on a remote libvirt host (machines/libvirt_files.py)."""
+    prefix = f"vexfs-{box.name}-{box_version(box)}"
+    return [(box.kernel, f"{prefix}-{box.kernel.name}"), (box.initrd, f"{prefix}-initrd.img")]
 
 
 def added_versions(name: str) -> list[str]:
@@ -71,13 +78,17 @@ def add(box: Box) -> str:
 
 
 def remove(box: Box) -> None:
-    """Forget the box's version in Vagrant, and the base volume vagrant-libvirt made of it."""
+    """Forget the box's version in Vagrant, and the volumes made of it in this machine's libvirt (the base
+    volume vagrant-libvirt made, the kernel and initrd copies a qemu+ssh URI to this machine made)."""
     name, version = box_name(box), box_version(box)
     if shutil.which("vagrant") and version in added_versions(name):
         command = ["vagrant", "box", "remove", "--force", "--provider", "libvirt", "--box-version", version, name]
         subprocess.run(command, capture_output=True, text=True, timeout=ADD_TIMEOUT_S)
     if shutil.which("virsh"):
-        volume = f"{name.replace('/', '-VAGRANTSLASH-')}_vagrant_box_image_{version}_box.img"
-        subprocess.run(
-            ["virsh", "-c", LOCAL_LIBVIRT, "vol-delete", "--pool", "default", volume], capture_output=True, timeout=60
-        )
+        image = f"{name.replace('/', '-VAGRANTSLASH-')}_vagrant_box_image_{version}_box.img"
+        for volume in (image, *(copy for _, copy in boot_volumes(box))):
+            subprocess.run(
+                ["virsh", "-c", LOCAL_LIBVIRT, "vol-delete", "--pool", "default", volume],
+                capture_output=True,
+                timeout=60,
+            )

@@ -53,7 +53,7 @@ def stale_kernel_builds(settings: Settings) -> list[Path]:
     """Remove kernel builds for no current variant of a cached stock box (older fragments, older sources)."""
     stock = {box.kernel_line: box for box in store.list_boxes(settings.cache_dir)}
     current = {
-        kernel_build.for_box(variant, stock[variant.base.name]).name
+        kernel_build.for_box(variant, stock[variant.base.name])
         for variant in kernels.every_line()
         if variant.profile and variant.base.name in stock
     }
@@ -67,7 +67,9 @@ def prune_cache(settings: Settings) -> list[str]:
     for no current variant, half-built boxes of killed builds and the build logs of boxes gone.
     """
     removed = [f"half-built box {name}" for name in store.remove_abandoned_builds(settings.cache_dir)]
-    removed += [f"outdated kernel build {folder.name}" for folder in stale_kernel_builds(settings)]
+    removed += [
+        f"outdated kernel build {path.relative_to(settings.cache_dir)}" for path in stale_kernel_builds(settings)
+    ]
     current = {BoxRecipe(line).name for line in kernels.every_line()}
     used = {open_existing(settings, name).record.box for name in names(settings)}
     for box in store.list_boxes(settings.cache_dir):
@@ -89,6 +91,11 @@ def check_name(settings: Settings, name: str) -> None:
             raise UserError(
                 f"VM {name!r} exists with kernel {known.kernel_line} on {known.provider}, not {line.name} on "
                 f"{settings.provider}: `invoke vm.destroy --name {name}` first, or pick another --name"
+            )
+        if known.libvirt_uri and known.libvirt_uri != settings.libvirt_uri:
+            raise UserError(
+                f"VM {name!r} runs on libvirt at {known.libvirt_uri}, not {settings.libvirt_uri}: "
+                f"`invoke vm.destroy --name {name}` first, or pick another --name"
             )
 
 

@@ -9,12 +9,14 @@ start), QEMU run as root (so it can read the boxes in root's home), a default st
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
 
 from toolkit import host
 from toolkit.errors import UserError
+from toolkit.machines.libvirt_uri import LibvirtUri
 from toolkit.progress import Progress
 
 PACKAGES = ("vagrant", "vagrant-libvirt", "libvirt-daemon-system", "libvirt-clients", "dnsmasq-base", "iptables")
@@ -23,7 +25,7 @@ POOL_DIR = "/var/lib/libvirt/images"
 DAEMON_WAIT_S = 20.0
 
 
-def _virsh(uri: str, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+def virsh(uri: str, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["virsh", "-c", uri, *args], capture_output=True, text=True, timeout=timeout)
 
 
@@ -81,7 +83,7 @@ def _kvm_device_for_group() -> list[str]:
 
 
 def _start_daemons(uri: str, restart: bool, progress: Progress) -> list[str]:
-    answering = _virsh(uri, "version", timeout=15).returncode == 0
+    answering = virsh(uri, "version", timeout=15).returncode == 0
     if answering and not restart:
         return []
     with progress.step("starting virtlogd and libvirtd"):
@@ -92,7 +94,7 @@ def _start_daemons(uri: str, restart: bool, progress: Progress) -> list[str]:
             subprocess.run(["virtlogd", "-d"], check=True)
         subprocess.run(["libvirtd", "-d"], check=True)
         deadline = time.monotonic() + DAEMON_WAIT_S
-        while _virsh(uri, "version", timeout=15).returncode != 0:
+        while virsh(uri, "version", timeout=15).returncode != 0:
             if time.monotonic() > deadline:
                 raise UserError(f"libvirtd does not answer at {uri} after {DAEMON_WAIT_S:g} s: see `libvirtd -v`")
             time.sleep(0.5)
@@ -100,21 +102,22 @@ def _start_daemons(uri: str, restart: bool, progress: Progress) -> list[str]:
 
 
 def _storage_pool(uri: str) -> list[str]:
-    if _virsh(uri, "pool-info", "default").returncode == 0:
-        if "running" not in _virsh(uri, "pool-info", "default").stdout:
-            _virsh(uri, "pool-start", "default")
+    if virsh(uri, "pool-info", "default").returncode == 0:
+        if "running" not in virsh(uri, "pool-info", "default").stdout:
+            virsh(uri, "pool-start", "default")
             return ["started storage pool default"]
         return []
     for args in (("pool-define-as", "default", "dir", "--target", POOL_DIR), ("pool-build", "default"),
                  ("pool-start", "default"), ("pool-autostart", "default")):  # fmt: skip
-        done = _virsh(uri, *args)
+        done = virsh(uri, *args)
         if done.returncode != 0:
             raise UserError(f"virsh {args[0]} failed: {done.stderr.strip()}")
     return [f"defined storage pool default in {POOL_DIR}"]
 
 
 def prepare(uri: str, progress: Progress) -> list[str]:
-    """Make this host ready for vagrant-libvirt (remote libvirt hosts are the user's to prepare); what changed."""
+    """Make this host ready for vagrant-libvirt; what changed. A remote libvirt host is the user's to prepare:
+    it is only checked (it answers over SSH, has a directory pool 'default')."""
     changed = install_packages(progress)
     if not uri.startswith("qemu:///"):
         check(uri)
@@ -132,13 +135,20 @@ def prepare(uri: str, progress: Progress) -> list[str]:
 def check(uri: str) -> None:
     """Everything vagrant-libvirt needs is there and answering; else say how to prepare it. Changes nothing."""
     fix = "run `invoke setup --provider vagrant` first"
+    LibvirtUri.parse(uri).require_reachable_guests()
     missing = missing_packages()
     if missing:
         raise UserError(f"the vagrant provider needs {', '.join(missing)}: {fix}")
-    if _virsh(uri, "version", timeout=30).returncode != 0:
+    if virsh(uri, "version", timeout=30).returncode != 0:
         hint = "check the URI and that you can ssh there" if not uri.startswith("qemu:///") else fix
         raise UserError(f"libvirt at {uri} does not answer: {hint}")
     if uri.startswith("qemu:///") and (_kvm_needs_group() or 'user = "root"' not in QEMU_CONF.read_text().splitlines()):
         raise UserError(f"the local libvirt is not set up for vexfs-vmtest boxes: {fix}")
-    if _virsh(uri, "pool-info", "default").returncode != 0:
+    pool = virsh(uri, "pool-dumpxml", "default")
+    if pool.returncode != 0:
         raise UserError(f"libvirt at {uri} has no storage pool 'default': {fix}")
+    if not LibvirtUri.parse(uri).local and not re.match(r"\s*<pool type='(dir|fs|netfs)'", pool.stdout):
+        raise UserError(
+            f"libvirt at {uri}: its pool 'default' keeps no files (not a dir, fs or netfs pool), and a remote host "
+            "needs the kernel, initrd and console as files there: make 'default' a directory pool"
+        )

@@ -28,13 +28,16 @@ class VmRecord:
     created: str
     ssh_port: int = 0
     debug: str = "off"  # the debug tier it boots with (toolkit/debug.py); records before tiers booted plain
+    libvirt_uri: str = ""  # the libvirt host a vagrant VM runs on; "": the configured one (records before hosts)
 
     @classmethod
     def new(cls, settings: Settings, name: str, provider: str, kernel_line: str, box: Path, accel: str) -> VmRecord:
         created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        uri = settings.libvirt_uri if provider == "vagrant" else ""
         return cls(
-            name, provider, kernel_line, str(box), accel, settings.cpus, settings.memory_mib, created, 0, settings.debug
-        )
+            name, provider, kernel_line, str(box), accel, settings.cpus, settings.memory_mib, created, 0, settings.debug,
+            uri,
+        )  # fmt: skip
 
     def with_port(self, port: int) -> VmRecord:
         return replace(self, ssh_port=port)

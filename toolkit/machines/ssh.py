@@ -56,17 +56,21 @@ class SshTarget:
     user: str
     key: Path
     slowdown: float = 1.0  # a debug kernel answers several times slower: connecting and slack wait that much longer
+    proxy: str = ""  # a ProxyCommand reaching host:port through another machine (a remote libvirt host), or none
 
     def command_line(self, *remote: str) -> list[str]:
         """An OpenSSH client command line for this target: a shell, or the remote command line given."""
-        options = [word for key, value in CLIENT_OPTIONS.items() for word in ("-o", f"{key}={value}")]
+        options = [word for key, value in self._client_options().items() for word in ("-o", f"{key}={value}")]
         return ["ssh", "-i", str(self.key), "-p", str(self.port), *options, "--", f"{self.user}@{self.host}", *remote]
 
     def config_block(self, alias: str) -> str:
         """An OpenSSH client configuration block reaching this target as `alias` (ssh -F, scp -F, rsync -e)."""
         lines = [f"Host {alias}", f"  HostName {self.host}", f"  Port {self.port}", f"  User {self.user}",
-                 f'  IdentityFile "{self.key}"', *(f"  {key} {value}" for key, value in CLIENT_OPTIONS.items())]  # fmt: skip
+                 f'  IdentityFile "{self.key}"', *(f"  {key} {value}" for key, value in self._client_options().items())]  # fmt: skip
         return "\n".join(lines) + "\n"
+
+    def _client_options(self) -> dict[str, str]:
+        return {**CLIENT_OPTIONS, **({"ProxyCommand": self.proxy} if self.proxy else {})}
 
 
 class SshSession:
@@ -83,6 +87,7 @@ class SshSession:
             user=self.target.user,
             port=self.target.port,
             connect_timeout=timeout,
+            gateway=self.target.proxy or None,
             connect_kwargs={
                 "key_filename": str(self.target.key),
                 "look_for_keys": False,

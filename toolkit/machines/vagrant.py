@@ -1,5 +1,8 @@
 """The vagrant provider: the same box run by vagrant-libvirt through python-vagrant and the
-top-level Vagrantfile, commands over one Fabric connection from `vagrant ssh-config`."""
+top-level Vagrantfile, commands over one Fabric connection from `vagrant ssh-config`.
+
+The libvirt host may be remote (a qemu+ssh:// URI): its kernel, initrd and console file are then
+volumes on that host (libvirt_files.py), and its guests are reached through SSH to it."""
 
 from __future__ import annotations
 
@@ -12,8 +15,9 @@ from toolkit import host, kernels
 from toolkit.boxes import vagrant as vagrant_box
 from toolkit.config import Settings
 from toolkit.files import remove_tree
-from toolkit.machines import keys, libvirt_host
+from toolkit.machines import keys, libvirt_files, libvirt_host
 from toolkit.machines.base import CommandResult, GuestUnreachable, MachineError, MachineStatus
+from toolkit.machines.libvirt_uri import LibvirtUri
 from toolkit.machines.record import VmRecord, save
 from toolkit.machines.recorded import GUEST_USER, RecordedMachine
 from toolkit.machines.ssh import SshTarget
@@ -54,7 +58,12 @@ class VagrantMachine(RecordedMachine):
 
     @property
     def uri(self) -> str:
-        return self.settings.libvirt_uri
+        """The libvirt host the VM runs on (recorded when it was made)."""
+        return self.record.libvirt_uri or self.settings.libvirt_uri
+
+    @property
+    def where(self) -> LibvirtUri:
+        return LibvirtUri.parse(self.uri)
 
     def _environment(self) -> dict[str, str]:
         box = self.box
@@ -68,16 +77,17 @@ class VagrantMachine(RecordedMachine):
             "VEXFS_CPUS": str(self.record.cpus),
             "VEXFS_MEMORY_MIB": str(self.record.memory_mib),
             "VEXFS_LIBVIRT_URI": self.uri,
+            "VEXFS_PROXY_COMMAND": self.where.proxy_command(),
             "VEXFS_LIBVIRT_DRIVER": "kvm" if self.record.accel == "kvm" else "qemu",
             "VEXFS_DEBUG_ARGS": " ".join(self.debug_args()),
         }
 
-    def _vagrant(self, timeout_s: float = COMMAND_TIMEOUT_S) -> TimedVagrant:
+    def _vagrant(self, timeout_s: float = COMMAND_TIMEOUT_S, files: dict[str, str] | None = None) -> TimedVagrant:
         from toolkit.machines.timed_vagrant import TimedVagrant, make_file_cm
 
         log = self.dir / "vagrant.log"
         return TimedVagrant(
-            timeout_s, root=str(VAGRANTFILE_DIR), env=self._environment(),
+            timeout_s, root=str(VAGRANTFILE_DIR), env={**self._environment(), **(files or {})},
             out_cm=make_file_cm(str(log)), err_cm=make_file_cm(str(log)),
         )  # fmt: skip
 
@@ -99,6 +109,15 @@ class VagrantMachine(RecordedMachine):
             self._virsh("destroy", self.domain)
             self._virsh("undefine", self.domain, "--remove-all-storage", "--nvram")
 
+    def _files_on_host(self, progress: Progress) -> dict[str, str]:
+        """The kernel, initrd and console file where libvirt opens them: on a remote host, copies made there."""
+        if self.where.local:
+            return {}
+        with progress.step(f"kernel, initrd and console file on {self.where.host}"):
+            kernel, initrd = libvirt_files.boot_files(self.uri, self.box)
+            console = libvirt_files.console_path(self.uri, self.domain)
+        return {"VEXFS_KERNEL": kernel, "VEXFS_INITRD": initrd, "VEXFS_CONSOLE": console}
+
     def _last_error(self) -> str:
         log = self.dir / "vagrant.log"
         lines = (
@@ -118,11 +137,12 @@ class VagrantMachine(RecordedMachine):
         if self._vagrant_state() != "running":
             self._remove_stale_domain(progress)
             self.dir.mkdir(parents=True, exist_ok=True)
+            files = self._files_on_host(progress)
             with progress.step(
                 f"vagrant up ({kernels.select(self.record.kernel_line).suite}, log: {self.dir / 'vagrant.log'})"
             ):
                 try:
-                    self._vagrant(UP_TIMEOUT_S).up(vm_name=self.name, provider="libvirt")
+                    self._vagrant(UP_TIMEOUT_S, files).up(vm_name=self.name, provider="libvirt")
                 except subprocess.CalledProcessError as error:
                     reason = "timed out" if error.returncode == 124 else self._last_error()
                     raise MachineError(f"vagrant up failed: {reason} (log: {self.dir / 'vagrant.log'})") from None
@@ -144,7 +164,8 @@ class VagrantMachine(RecordedMachine):
         return self._address or ""
 
     def ssh_target(self, user: str = GUEST_USER) -> SshTarget:
-        return SshTarget(self._ssh_address(), 22, user, keys.ensure_key(self.settings.state_dir), self.slowdown)
+        key = keys.ensure_key(self.settings.state_dir)
+        return SshTarget(self._ssh_address(), 22, user, key, self.slowdown, self.where.proxy_command())
 
     def running(self) -> bool:
         return self._vagrant_state() == "running"
@@ -158,7 +179,17 @@ class VagrantMachine(RecordedMachine):
     def get(self, remote: str, local: Path) -> None:
         self._session().get(remote, local)
 
+    def console_text(self) -> str:
+        self._fetch_console()
+        return super().console_text()
+
+    def _fetch_console(self) -> None:
+        """A remote host's console file, downloaded over the local copy when it grew."""
+        if not self.where.local and self.dir.is_dir():
+            libvirt_files.fetch_console(self.uri, self.domain, self.console_log)
+
     def log_files(self) -> list[Path]:
+        self._fetch_console()
         return [self.console_log, self.dir / "commands.log", self.dir / "vagrant.log"]
 
     def reset(self) -> None:
@@ -197,6 +228,8 @@ class VagrantMachine(RecordedMachine):
             self._virsh("destroy", self.domain)
             self._virsh("undefine", self.domain, "--remove-all-storage", "--nvram")
         self._virsh("vol-delete", "--pool", "default", f"{self.domain}.img")
+        if not self.where.local:
+            libvirt_files.remove_console(self.uri, self.domain)
 
     def destroy(self) -> None:
         self._drop_sessions()

@@ -85,9 +85,12 @@ class DomainRun:
     tests: tuple[TestRecord, ...]
     kernel_package: str = ""
     debug: str = ""  # the guest's debug tier (toolkit/debug.py); "" in runs from before tiers
+    libvirt_uri: str = ""  # the libvirt host the VM ran on (vagrant provider); "" for the qemu provider
 
     def to_dict(self) -> dict[str, Any]:
         data = {**asdict(self), "subject": self.subject.to_dict(), "tests": [t.to_dict() for t in self.tests]}
+        if not self.libvirt_uri:
+            del data["libvirt_uri"]
         if self.subject.kind == "module":
             data["module"] = self.subject.as_wave1_module()
         return data

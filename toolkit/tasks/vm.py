@@ -178,8 +178,7 @@ def vm_console(c: Context, name: str = "default", lines: int = 0) -> None:
     """Show the VM's serial console log (kernel messages from boot on)."""
     if lines < 0:
         raise UserError(f"--lines must be 0 (all) or more, not {lines}")
-    log = machines.open_existing(settings(c), name).console_log
-    text = log.read_text(errors="replace") if log.exists() else ""
+    text = machines.open_existing(settings(c), name).console_text()
     print("\n".join(text.splitlines()[-lines:] if lines else text.splitlines()))
 
 
