@@ -106,7 +106,7 @@ ROWS = {
     "copy-without-a-guest-side": Row(("vm.copy", "a.ko", "b.ko"), "one side of vm.copy is the guest's, written :PATH"),
     "copy-without-a-vm": Row(("vm.copy", "{tmp}/work", ":/tmp/"), "is a folder: vm.copy copies one file"),
     "ssh-without-dashes": Row(("vm.ssh", "uname", "-r"), "write `invoke vm.ssh -- uname -r`"),
-    "ssh-config-nothing-running": Row(("vm.ssh-config",), "no VM is running: start one with `invoke vm.up`"),
+    "ssh-config-nothing-running": Row(("vm.ssh-config",), "no VM is running: start one with `invoke vm.up`", files=CORRUPT_VMS),
     "ssh-config-vm-unknown": Row(("vm.ssh-config", "--name", "nope"), "no VM called 'nope'"),
     # the installed command
     "program-flag-unknown": Row(("vexfs-vmtest", "test.kernel", "--bogus"), "no idea what '--bogus' is: see `vexfs-vmtest --help test.kernel`"),

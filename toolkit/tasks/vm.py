@@ -11,7 +11,7 @@ from invoke import Context
 from invoke.exceptions import Exit
 from tabulate import tabulate
 
-from toolkit import machines
+from toolkit import config, machines
 from toolkit.cli import command, positional, remainder, takes_command
 from toolkit.errors import UserError
 from toolkit.machines.base import Machine, MachineStatus
@@ -94,12 +94,21 @@ def vm_ssh(c: Context, name: str = "default") -> None:
     os.execvp(line[0], line)
 
 
+def _every_running(found: config.Settings) -> Iterator[Machine]:
+    """The running VMs (one whose record cannot be read is not: `vm.status` says what is wrong with it)."""
+    for name in machines.names(found):
+        try:
+            machine = machines.open_existing(found, name)
+        except CorruptRecord:
+            continue
+        if machine.running():
+            yield machine
+
+
 @command(help={"name": "only this VM (default: every running VM)"})
 def vm_ssh_config(c: Context, name: str | None = None) -> None:
     """Print an OpenSSH config for the running VMs, each as `Host NAME`: `ssh -F FILE NAME`, `scp -F FILE ...`."""
-    found = settings(c)
-    running = [_running(c, name)] if name else [m for n in machines.names(found)
-                                                if (m := machines.open_existing(found, n)).running()]  # fmt: skip
+    running = [_running(c, name)] if name else list(_every_running(settings(c)))
     if not running:
         raise UserError("no VM is running: start one with `invoke vm.up`")
     print("\n".join(machine.ssh_target().config_block(machine.name) for machine in running), end="")
