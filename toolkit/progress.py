@@ -16,6 +16,9 @@ from collections.abc import Iterator
 from typing import TextIO
 
 HEARTBEAT_S = 5.0
+# Long work beats less often as it goes on (a 45-minute kernel build is not 540 lines): the interval is
+# heartbeat_s for the first minute's worth of beats, then 6x, then, past ten minutes' worth, 12x.
+SLOWER_AFTER = ((12, 6), (120, 12))
 COLOURS = {"passed": "32", "failed": "31", "error": "31;1", "skipped": "33"}  # ANSI: green, red, bold red, yellow
 
 
@@ -48,7 +51,7 @@ class Progress:
         done = threading.Event()
 
         def beat() -> None:
-            while not done.wait(self.heartbeat_s):
+            while not done.wait(self.next_heartbeat_s(time.monotonic() - started)):
                 self.say(f"{what}: running for {time.monotonic() - started:.0f} s")
 
         heart = threading.Thread(target=beat, name=f"heartbeat {what}", daemon=True)
@@ -58,6 +61,14 @@ class Progress:
         finally:
             done.set()
             heart.join()
+
+    def next_heartbeat_s(self, elapsed_s: float) -> float:
+        """The wait before the next heartbeat of work that has run for elapsed_s."""
+        factor = 1
+        for beats, slower in SLOWER_AFTER:
+            if elapsed_s >= beats * self.heartbeat_s:
+                factor = slower
+        return self.heartbeat_s * factor
 
     @contextlib.contextmanager
     def step(self, what: str, index: int | None = None, total: int | None = None) -> Iterator[None]:

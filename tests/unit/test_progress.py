@@ -26,6 +26,11 @@ def test_a_long_step_says_every_few_seconds_what_still_runs_and_for_how_long() -
     assert len(beats) >= 3 and lines[-1].startswith("[6.1 vexfs] (1/2) building kernel/vexfs done in 0.")
 
 
+def test_long_work_beats_less_often_as_it_goes_on() -> None:
+    progress = Progress("kernel 6.1-debug", io.StringIO(), heartbeat_s=5)
+    assert [progress.next_heartbeat_s(s) for s in (0, 55, 60, 599, 600, 2700)] == [5, 5, 30, 30, 60, 60]
+
+
 def test_a_quick_test_gets_no_heartbeat_and_the_heart_stops_with_the_test() -> None:
     out = io.StringIO()
     with Progress("t", out, heartbeat_s=0.2).beating("(1/8) build"):
