@@ -1,7 +1,7 @@
 """Tier 2: a debug kernel built from Debian's source (`invoke kernel.build`) sees what stock kernels
 cannot: KASAN reports, kmemleak, lockdep, sleeping in atomic context, and error paths under fault
 injection, each in the test where it happens; a clean module stays green. Runs when the debug
-kernel of the default line is cached (building it takes 30-45 minutes on two cores); without
+kernel of the default line is cached (building it takes 20-45 minutes on two cores); without
 VEXFS_FULL=1 only two quick fixtures run (the rest take ~45 minutes under KASAN)."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def debug_settings(settings: Settings) -> Settings:
     if store.find(settings.cache_dir, BoxRecipe(line)) is None:
         pytest.skip(
             f"no {line.name} kernel cached: build it with `invoke kernel.build --kernel {line.base.name} "
-            f"--profile debug` (30-45 min on 2 cores)"
+            f"--profile debug` (20-45 min on 2 cores)"
         )
     return dataclasses.replace(settings, kernel=line.name)
 

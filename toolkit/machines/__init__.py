@@ -36,7 +36,7 @@ def box_for(settings: Settings, kernel: str) -> store.Box:
         return found or build.build(recipe, settings.cache_dir, settings.mirror, settings.cache_dir / "logs")
     raise UserError(
         f"no {line.name} kernel built yet: run `invoke kernel.build --kernel {line.base.name} --profile "
-        f"{line.profile}` (about 30-45 min on 2 cores, cached afterwards)"
+        f"{line.profile}` (about 20-45 min on 2 cores, cached afterwards)"
     )
 
 
