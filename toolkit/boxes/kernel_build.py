@@ -31,8 +31,9 @@ from toolkit.progress import Progress
 
 LAYOUT_VERSION = 2
 NEEDED_GIB = 12
+# libdw-dev: newer kernels' own packaging (scripts/package/mkdebian, 7.x) build-depends on it
 BUILD_PACKAGES = ("build-essential", "bc", "bison", "flex", "libssl-dev", "libelf-dev", "dpkg-dev", "debhelper",
-                  "rsync", "cpio", "kmod", "ccache", "xz-utils", "zstd", "python3")  # fmt: skip
+                  "rsync", "cpio", "kmod", "ccache", "xz-utils", "zstd", "python3", "libdw-dev")  # fmt: skip
 HEARTBEAT_S = 60.0
 RECORD = "kernel.json"
 # The packages are build artifacts, installed once into a derived box: compressing them costs more than it saves.
