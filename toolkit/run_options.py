@@ -13,6 +13,7 @@ from typing import Any
 
 from toolkit import config, debug, domains, kernels, runs
 from toolkit.domains.options import Flag, flags, merged_flags, option, parse
+from toolkit.domains.selection import Selection
 from toolkit.errors import UserError
 from toolkit.kernels import KernelLine
 
@@ -41,6 +42,13 @@ class RunOptions:
     )  # fmt: skip
     provider: str | None = option(None, PROVIDER_HELP)
     debug: str | None = option(None, DEBUG_HELP)
+    only: str | None = option(
+        None, "comma-separated tests to run, with the tests they need (e.g. memory_leak runs build, load, unload too)"
+    )
+    repeat: int | None = option(
+        None, "run the tests N times on the warm VM: a test red in some runs but not all is reported flaky, with its "
+        "rate (default 1)", minimum=1,
+    )  # fmt: skip
     jobs: int | None = option(None, "VMs at once (default: what CPUs and memory allow)", minimum=1)
     hosts: str | None = option(
         None, "comma-separated libvirt URIs to spread the lines over (vagrant provider; default: libvirt_uri); "
@@ -97,17 +105,20 @@ class RunCommand:
                 f"{', '.join(left_out)}: no domain of this run ({', '.join(d.name for d in chosen)}) takes it; "
                 f"add its domain with --domains or see `{self.invocation} --help`"
             )
-        plans = tuple(runs.plan(domain.name, dict(values)) for domain in chosen)
+        known = [name for domain in chosen for name in domain.test_names]
+        selection = Selection.parse(run.only, run.repeat, known)
+        picked = [domain for domain in chosen if not run.only or selection.cases(domain.cases)]
+        plans = tuple(runs.plan(domain.name, dict(values), selection) for domain in picked)
         lines = kernels.select_many(run.kernels) if run.kernels else [kernels.select(settings.kernel)]
         hosts = tuple(uri.strip() for uri in (run.hosts or "").split(",") if uri.strip())
         return RunRequest(settings, plans, tuple(lines), run.name, run.jobs, hosts)
 
 
-ONE_VM = ("kernel", "domains", "name", "provider", "debug")
+ONE_VM = ("kernel", "domains", "name", "provider", "debug", "only", "repeat")
 TEST_KERNEL = RunCommand("invoke test.kernel", ONE_VM, {"domains": "kernel_module", "name": "default"})
 TEST_FS = RunCommand("invoke test.fs", ONE_VM, {"domains": "filesystem", "name": "default"})
 MATRIX = RunCommand(
     "nox -s kernel-matrix --",
-    ("kernels", "domains", "name", "provider", "debug", "jobs", "hosts"),
+    ("kernels", "domains", "name", "provider", "debug", "only", "repeat", "jobs", "hosts"),
     {"kernels": EVERY_LINE, "domains": ",".join(domains.registered())},
 )

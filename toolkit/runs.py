@@ -28,6 +28,7 @@ from toolkit import __version__, domains, kernel_log, kernels, machines
 from toolkit.config import Settings
 from toolkit.domains import options
 from toolkit.domains.base import Domain, Target, run_cases
+from toolkit.domains.selection import EVERY_TEST, Selection
 from toolkit.errors import UserError
 from toolkit.files import remove_tree
 from toolkit.host_pool import HostPool
@@ -47,10 +48,11 @@ HOST_DISK_RESERVE_GIB = 2.0
 
 @dataclass(frozen=True)
 class Plan:
-    """One domain to run, with its options."""
+    """One domain to run, with its options, and which of its tests how often."""
 
     domain: Domain[Any]
     options: Any
+    selection: Selection = EVERY_TEST
 
 
 def _now() -> str:
@@ -68,11 +70,11 @@ def host_info() -> dict[str, str]:
     }
 
 
-def plan(domain_name: str, values: dict[str, Any]) -> Plan:
+def plan(domain_name: str, values: dict[str, Any], selection: Selection = EVERY_TEST) -> Plan:
     """The named domain with options parsed from command-line values (None: the domain's default)."""
     domain = domains.select(domain_name)
     known = {field.name for field in dataclasses.fields(domain.options)}
-    return Plan(domain, options.parse(domain.options, {k: v for k, v in values.items() if k in known}))
+    return Plan(domain, options.parse(domain.options, {k: v for k, v in values.items() if k in known}), selection)
 
 
 def check(plans: Sequence[Plan], settings: Settings) -> None:
@@ -269,7 +271,8 @@ def run_line(settings: Settings, plans: Sequence[Plan], vm_name: str, run: Run) 
                     tests = (*records[:-1], dataclasses.replace(newest, metrics=metrics))
                     run.put(dataclasses.replace(base, tests=tests))
 
-                run_cases(plan.domain.cases, subject, Progress(f"{line.name} {subject.info.name}"), save)
+                label = Progress(f"{line.name} {subject.info.name}")
+                run_cases(plan.domain.cases, subject, label, save, plan.selection)
     finally:
         _keep_logs(machine, out)
 

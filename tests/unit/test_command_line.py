@@ -91,6 +91,15 @@ def test_test_kernel_runs_the_domains_asked_for_on_its_one_vm(tmp_path: Path) ->
     assert [plan.domain.name for plan in TEST_FS.request({}, None).plans] == ["filesystem"]
 
 
+def test_only_keeps_the_domains_that_have_the_tests_asked_for_and_repeat_goes_with_them() -> None:
+    values = {"module_dir": MODULE, "domains": "kernel_module,filesystem", "only": "memory_leak", "repeat": "3"}
+    (plan,) = TEST_KERNEL.request(values, None).plans
+    assert plan.domain.name == "kernel_module" and plan.selection.only == ("memory_leak",)
+    assert plan.selection.repeat == 3
+    with pytest.raises(UserError, match="--repeat must be at least 1, not 0"):
+        MATRIX.request({"repeat": "0"}, None)
+
+
 def test_an_option_of_a_domain_the_run_leaves_out_is_refused() -> None:
     with pytest.raises(UserError, match=r"--fs-type, --mount-cycles: no domain of this run \(kernel_module\) takes it"):
         TEST_KERNEL.request({"fs_type": "ext4", "mount_cycles": "3", "cycles": "2"}, None)

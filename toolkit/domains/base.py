@@ -18,6 +18,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from toolkit import kernel_log
 from toolkit.config import Settings
+from toolkit.domains.selection import EVERY_TEST, Selection, summarize
 from toolkit.machines.base import Machine, MachineError
 from toolkit.progress import Progress
 from toolkit.results.records import Status, SubjectInfo, TestRecord
@@ -201,24 +202,32 @@ def run_cases(
     subject: Subject,
     progress: Progress,
     on_record: Callable[[list[TestRecord]], None] = lambda records: None,
+    selection: Selection = EVERY_TEST,
 ) -> list[TestRecord]:
-    """Run cases in order; skip those whose prerequisites failed; recover the guest after trouble.
+    """Run the selected cases in order, as many rounds as asked; skip those whose prerequisites failed; recover
+    the guest after trouble.
 
-    on_record gets the records so far after every case, so a caller can save them as they come.
+    on_record gets the records so far (rounds summarised) after every case, so a caller can save them as they come.
     """
-    done: dict[str, TestRecord] = {}
-    for index, case in enumerate(cases, start=1):
-        began = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        reason = _blocked_by(case, done)
-        with progress.beating(f"({index}/{len(cases)}) {case.name}"):
-            record = _record(case, subject, reason, began)
-        done[case.name] = record
-        on_record(list(done.values()))
-        progress.say(
-            f"({index}/{len(cases)}) {case.name}: {progress.verdict(record.status.value)} in {record.duration_s:.1f} s"
-            + (f" - {record.message.splitlines()[0]}" if record.status is not Status.PASSED else "")
-        )
-    return list(done.values())
+    chosen = selection.cases(cases)
+    rounds: list[list[TestRecord]] = []
+    for round_number in range(1, selection.repeat + 1):
+        prefix = f"(run {round_number}/{selection.repeat}) " if selection.repeat > 1 else ""
+        done: dict[str, TestRecord] = {}
+        for index, case in enumerate(chosen, start=1):
+            began = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+            reason = _blocked_by(case, done)
+            with progress.beating(f"{prefix}({index}/{len(chosen)}) {case.name}"):
+                record = _record(case, subject, reason, began)
+            done[case.name] = record
+            on_record(summarize([*rounds, list(done.values())]))
+            progress.say(
+                f"{prefix}({index}/{len(chosen)}) {case.name}: {progress.verdict(record.status.value)} in "
+                f"{record.duration_s:.1f} s"
+                + (f" - {record.message.splitlines()[0]}" if record.status is not Status.PASSED else "")
+            )
+        rounds.append(list(done.values()))
+    return summarize(rounds)
 
 
 def _record(case: TestCase[Any], subject: Subject, skip_reason: str | None, began: str) -> TestRecord:

@@ -1,0 +1,94 @@
+"""--only and --repeat: which tests run, how often, and what a repeated run says (flaky, with its rate)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import pytest
+
+from toolkit.domains import kernel_module
+from toolkit.domains.base import Health, Verdict, run_cases
+from toolkit.domains.selection import Selection
+from toolkit.errors import UserError
+from toolkit.progress import Progress
+from toolkit.results.records import Status
+
+MODULE_TESTS = kernel_module.DOMAIN.test_names
+
+
+def test_only_runs_the_chosen_tests_and_what_they_need_in_their_order() -> None:
+    chosen = Selection.parse("memory_leak,load", None, MODULE_TESTS).cases(kernel_module.DOMAIN.cases)
+    assert [case.name for case in chosen] == ["build", "load", "unload", "memory_leak"]
+    assert [case.name for case in Selection().cases(kernel_module.DOMAIN.cases)] == list(MODULE_TESTS)
+
+
+def test_an_unknown_test_says_which_tests_the_run_has() -> None:
+    with pytest.raises(UserError, match="--only lod: no such test in this run; its tests are build, load, unload"):
+        Selection.parse("lod", 3, MODULE_TESTS)
+
+
+@dataclass
+class Guest:
+    recoveries: int = 0
+
+    def health(self) -> Health:
+        return Health(True)
+
+    def recover(self) -> str:
+        self.recoveries += 1
+        return "guest rolled back"
+
+    def evidence(self) -> list[str]:
+        return []
+
+    def audit(self, case: str) -> Verdict | None:
+        return None
+
+
+@dataclass
+class Case:
+    """A test whose verdict in each round is scripted: 'p' passed, 'f' failed."""
+
+    name: str
+    script: str
+    needs: tuple[str, ...] = ()
+    runs: list[int] = field(default_factory=list)
+
+    def run(self, guest: Guest) -> Verdict:
+        outcome = self.script[len(self.runs) % len(self.script)]
+        self.runs.append(1)
+        if outcome == "f":
+            return Verdict.failed(f"{self.name}: leaked 1 object", ["[ 1.0] kmemleak: 1 new suspected memory leaks"])
+        return Verdict.passed(f"{self.name}: fine")
+
+
+def _run(cases: list[Case], selection: Selection) -> list:  # type: ignore[type-arg]
+    return run_cases(cases, Guest(), Progress("t", io.StringIO()), selection=selection)
+
+
+def test_a_test_red_in_some_runs_only_is_flaky_with_its_rate() -> None:
+    records = _run([Case("load", "p"), Case("memory_leak", "ffpppffppp", ("load",))], Selection(repeat=10))
+    load, leak = records
+    assert (load.status, load.message) == (Status.PASSED, "passed 10/10: load: fine")
+    assert leak.status is Status.FAILED
+    assert leak.message == "flaky: memory_leak failed 4/10: memory_leak: leaked 1 object"
+    assert leak.metrics["flaky"] is True and leak.metrics["repeat"]["failed"] == 4
+    assert leak.kernel_log == ("[ 1.0] kmemleak: 1 new suspected memory leaks",)
+
+
+def test_a_test_red_every_time_is_red_not_flaky() -> None:
+    (leak,) = _run([Case("memory_leak", "f")], Selection(repeat=3))
+    assert leak.message == "failed 3/3: memory_leak: leaked 1 object" and leak.metrics["flaky"] is False
+
+
+def test_runs_where_a_prerequisite_failed_are_counted_apart() -> None:
+    load, leak = _run([Case("load", "pf"), Case("memory_leak", "f", ("load",))], Selection(repeat=4))
+    assert load.message.startswith("flaky: load failed 2/4")
+    assert leak.message == "failed 2/2 (2 skipped): memory_leak: leaked 1 object"
+    assert leak.metrics["repeat"]["skipped"] == 2
+
+
+def test_one_round_keeps_each_record_as_it_is() -> None:
+    (leak,) = _run([Case("memory_leak", "f")], Selection())
+    assert leak.message == "memory_leak: leaked 1 object" and "repeat" not in leak.metrics
