@@ -14,6 +14,11 @@ from pathlib import Path
 
 from toolkit.errors import UserError
 
+# A debug kernel with PROVE_RCU waits for RCU-tasks grace periods in its boot-time self tests; under TCG its
+# one-shot timer in tickless idle was lost (no interrupt ever came: 5 of 5 boots of 6.1-debug hung at "Running
+# RCU-tasks wait API self tests"), a periodic tick keeps waking it (4 of 4 booted).
+PERIODIC_TICK = ("nohz=off", "highres=off")
+
 
 @dataclass(frozen=True)
 class DebugTier:
@@ -25,10 +30,11 @@ class DebugTier:
     def kernel_args(self, kernel_config: Path) -> list[str]:
         """The tier's boot arguments for a kernel built with kernel_config: KFENCE sampling where the kernel has
         it; none on a KASAN kernel, which checks every access slab debugging and KFENCE would catch later or by
-        chance, and would only be slowed down further by them."""
+        chance, and would only be slowed down further by them. A kernel with PROVE_RCU ticks periodically."""
+        periodic = list(PERIODIC_TICK) if has_option(kernel_config, "CONFIG_PROVE_RCU") else []
         if has_option(kernel_config, "CONFIG_KASAN"):
-            return []
-        args = list(self.boot_args)
+            return periodic
+        args = [*self.boot_args, *periodic]
         if self.kfence_interval_ms and has_option(kernel_config, "CONFIG_KFENCE"):
             args.append(f"kfence.sample_interval={self.kfence_interval_ms}")
         return args
