@@ -15,8 +15,8 @@ from pathlib import Path
 from toolkit.errors import UserError
 
 # A debug kernel with PROVE_RCU waits for RCU-tasks grace periods in its boot-time self tests; under TCG its
-# one-shot timer in tickless idle was lost (no interrupt ever came: 5 of 5 boots of 6.1-debug hung at "Running
-# RCU-tasks wait API self tests"), a periodic tick keeps waking it (4 of 4 booted).
+# one-shot timer in tickless idle was lost (no interrupt ever came: 9 boots of 6.1-debug, with or without some
+# CPU features, hung at "Running RCU-tasks wait API self tests"); a periodic tick keeps waking it (2 of 2 booted).
 PERIODIC_TICK = ("nohz=off", "highres=off")
 
 
