@@ -28,6 +28,12 @@ DEBUG_HELP = (
     f"default {debug.DEFAULT}"
 )
 
+QUICK_HELP = "the fast edit-verdict loop: fewer rounds, shorter watches, the same detectors (" + "; ".join(
+    f"{name}: {', '.join(f'{option} {value:g}' for option, value in domain.quick.items())}"
+    for name, domain in domains.registered().items()
+    if domain.quick
+) + ")"  # fmt: skip
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -49,6 +55,7 @@ class RunOptions:
         None, "run the tests N times on the warm VM: a test red in some runs but not all is reported flaky, with its "
         "rate (default 1)", minimum=1,
     )  # fmt: skip
+    quick: bool = option(False, QUICK_HELP)
     jobs: int | None = option(None, "VMs at once (default: what CPUs and memory allow)", minimum=1)
     hosts: str | None = option(
         None, "comma-separated libvirt URIs to spread the lines over (vagrant provider; default: libvirt_uri); "
@@ -108,17 +115,17 @@ class RunCommand:
         known = [name for domain in chosen for name in domain.test_names]
         selection = Selection.parse(run.only, run.repeat, known)
         picked = [domain for domain in chosen if not run.only or selection.cases(domain.cases)]
-        plans = tuple(runs.plan(domain.name, dict(values), selection) for domain in picked)
+        plans = tuple(runs.plan(domain.name, dict(values), selection, run.quick) for domain in picked)
         lines = kernels.select_many(run.kernels) if run.kernels else [kernels.select(settings.kernel)]
         hosts = tuple(uri.strip() for uri in (run.hosts or "").split(",") if uri.strip())
         return RunRequest(settings, plans, tuple(lines), run.name, run.jobs, hosts)
 
 
-ONE_VM = ("kernel", "domains", "name", "provider", "debug", "only", "repeat")
+ONE_VM = ("kernel", "domains", "name", "provider", "debug", "only", "repeat", "quick")
 TEST_KERNEL = RunCommand("invoke test.kernel", ONE_VM, {"domains": "kernel_module", "name": "default"})
 TEST_FS = RunCommand("invoke test.fs", ONE_VM, {"domains": "filesystem", "name": "default"})
 MATRIX = RunCommand(
     "nox -s kernel-matrix --",
-    ("kernels", "domains", "name", "provider", "debug", "only", "repeat", "jobs", "hosts"),
+    ("kernels", "domains", "name", "provider", "debug", "only", "repeat", "quick", "jobs", "hosts"),
     {"kernels": EVERY_LINE, "domains": ",".join(domains.registered())},
 )

@@ -70,11 +70,15 @@ def host_info() -> dict[str, str]:
     }
 
 
-def plan(domain_name: str, values: dict[str, Any], selection: Selection = EVERY_TEST) -> Plan:
-    """The named domain with options parsed from command-line values (None: the domain's default)."""
+def plan(domain_name: str, values: dict[str, Any], selection: Selection = EVERY_TEST, quick: bool = False) -> Plan:
+    """The named domain with options parsed from command-line values (None: the domain's default, or with quick
+    its quick value)."""
     domain = domains.select(domain_name)
     known = {field.name for field in dataclasses.fields(domain.options)}
-    return Plan(domain, options.parse(domain.options, {k: v for k, v in values.items() if k in known}), selection)
+    given = {k: v for k, v in values.items() if k in known}
+    if quick:
+        given.update({k: v for k, v in domain.quick.items() if given.get(k) is None})
+    return Plan(domain, options.parse(domain.options, given), selection)
 
 
 def check(plans: Sequence[Plan], settings: Settings) -> None:

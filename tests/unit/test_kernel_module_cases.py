@@ -44,6 +44,17 @@ def run(
     **changes: object,
 ) -> Verdict:
     """The case's verdict on a guest answering by rules (a Finding raised mid-case is its verdict, as in the runner)."""
+    return run_in_order([case], rules, tmp_path, guest_files, **changes)[-1]
+
+
+def run_in_order(
+    cases: list[object],
+    rules: dict[str, Answer | list[Answer]],
+    tmp_path: Path,
+    guest_files: dict[str, str] | None = None,
+    **changes: object,
+) -> list[Verdict]:
+    """The verdicts of cases run one after another on one subject, as the runner runs them."""
     module = BuiltModule("mod", tmp_path / "mod.ko", 4096, f"{RELEASE} SMP mod_unload", "ABC", {"size": "uint"},
                          {".text": 64, ".init.text": 32}, (elf.Symbol("mod_init", ".init.text", 0, 32),))  # fmt: skip
     module = dataclasses.replace(module, **changes)
@@ -51,10 +62,13 @@ def run(
     chosen = options.parse(kernel_module.ModuleOptions, {"module_dir": tmp_path, "cycles": 3})
     machine = ScriptedMachine(rules, files=guest_files or {})
     subject = ModuleUnderTest(Guest(machine), chosen, build, module, RELEASE, tmp_path)  # type: ignore[arg-type]
-    try:
-        return case.run(subject)  # type: ignore[attr-defined, no-any-return]
-    except Finding as finding:
-        return finding.verdict
+    verdicts = []
+    for case in cases:
+        try:
+            verdicts.append(case.run(subject))  # type: ignore[attr-defined]
+        except Finding as finding:
+            verdicts.append(finding.verdict)
+    return verdicts
 
 
 def test_a_module_built_for_another_kernel_fails_build(tmp_path: Path) -> None:
@@ -195,6 +209,26 @@ def test_a_soft_lockup_while_watched_fails_hang_detection_with_the_watchdogs_wor
     verdict = run(HangDetection(), rules, tmp_path)
     assert verdict.message.startswith("using the module for 12 s did not return within 37 s: soft_lockup:")
     assert verdict.metrics["hung_task_timeout_s"] == "10"
+
+
+def test_the_users_of_concurrency_are_the_watch_when_they_kept_the_module_busy_long_enough(tmp_path: Path) -> None:
+    rules: dict[str, Answer | list[Answer]] = {"sysctl -n": ARMED, "users.sh": Answer("watched_s=13\n"),
+                                              "grep -q": Answer(exit_status=1)}  # fmt: skip
+    users, hangs = run_in_order([Concurrency(), HangDetection()], rules, tmp_path)
+    assert users.status is Status.PASSED and users.message.endswith("then 8 users for 13 s: no kernel problem")
+    assert hangs.status is Status.PASSED and hangs.metrics["watched_in"] == "concurrency"
+    assert hangs.message.startswith("no hung task, soft lockup or RCU stall in 13 s with the module loaded and used by")
+
+
+def test_hang_detection_watches_itself_when_concurrency_did_not_keep_the_module_busy_long_enough(
+    tmp_path: Path,
+) -> None:
+    rules: dict[str, Answer | list[Answer]] = {"sysctl -n": ARMED, "users.sh": Answer("watched_s=4\n"),
+                                              "grep -q": Answer(exit_status=1),
+                                              "watch.sh": Answer(timeout=True, log=SOFT_LOCKUP)}  # fmt: skip
+    users, hangs = run_in_order([Concurrency(), HangDetection()], rules, tmp_path)
+    assert users.status is Status.PASSED and hangs.status is Status.FAILED
+    assert hangs.message.startswith("using the module for 12 s did not return within 37 s: soft_lockup:")
 
 
 def test_failed_parallel_operations_fail_concurrency(tmp_path: Path) -> None:

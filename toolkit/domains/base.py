@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
@@ -130,6 +130,8 @@ class Domain(Generic[OptionsT]):
         [OptionsT], SubjectInfo
     ]  # the subject as known before anything ran (for a line that cannot start)
     constraints: Callable[[OptionsT, Settings], list[str]] = lambda options, settings: []
+    # --quick: the options a quick run changes, and to what (fewer rounds, shorter watches; never a detector)
+    quick: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def test_names(self) -> tuple[str, ...]:

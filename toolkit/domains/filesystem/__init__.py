@@ -83,6 +83,7 @@ DOMAIN = Domain(
     subjects=subjects,
     describe=describe,
     constraints=constraints,
+    quick={"mount_cycles": 3, "stress_s": 5},
 )
 
 __all__ = ["DOMAIN", "PROFILES", "FsOptions"]

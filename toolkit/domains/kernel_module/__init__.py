@@ -1,5 +1,5 @@
 """The kernel_module domain: build an out-of-tree module against the guest's kernel and put it
-through build, load, unload, lifecycle_stress, memory_leak, hang_detection, concurrency and
+through build, load, unload, lifecycle_stress, memory_leak, concurrency, hang_detection and
 error_handling, in the guest."""
 
 from __future__ import annotations
@@ -104,8 +104,9 @@ DOMAIN = Domain(
     name="kernel_module",
     summary="an out-of-tree module built against the guest's kernel: build, load, unload, stress, leaks, hangs, "
     "concurrency, error handling",
-    cases=(Build(), Load(), Unload(), LifecycleStress(), MemoryLeak(), HangDetection(), Concurrency(), ErrorHandling()),
+    cases=(Build(), Load(), Unload(), LifecycleStress(), MemoryLeak(), Concurrency(), HangDetection(), ErrorHandling()),
     options=ModuleOptions,
+    quick={"cycles": 5, "watch_s": 6.0, "race_rounds": 2},
     subjects=subjects,
     describe=describe,
     constraints=constraints,

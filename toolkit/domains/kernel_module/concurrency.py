@@ -1,4 +1,8 @@
-"""concurrency: racing loads and unloads, then many threads using what the module exposes."""
+"""concurrency: racing loads and unloads, then many users of what the module exposes, for a while.
+
+The users keep the module loaded and busy for `watch_s` without a break, under the watchdogs
+the guest runs with: that window is also what hang_detection needs, so it need not wait again.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,7 @@ from toolkit.domains.base import Verdict
 from toolkit.domains.kernel_module.subject import ModuleUnderTest
 
 RACERS = 4
-RACE_ROUNDS = 5
 USERS = 8
-USER_ROUNDS = 6
 
 
 class Concurrency:
@@ -16,10 +18,12 @@ class Concurrency:
     needs = ("unload",)
 
     def run(self, subject: ModuleUnderTest) -> Verdict:
-        timeout = subject.options.load_timeout_s * 4 + 120
+        options = subject.options
+        timeout = options.load_timeout_s * 4 + options.watch_s + 120
+        use_s = int(options.watch_s)
         for what, script in (
-            ("racing load/unload", subject.script("race.sh", RACERS=RACERS, ROUNDS=RACE_ROUNDS)),
-            ("parallel use", subject.script("users.sh", USERS=USERS, ROUNDS=USER_ROUNDS)),
+            ("racing load/unload", subject.script("race.sh", RACERS=RACERS, ROUNDS=options.race_rounds)),
+            ("parallel use", subject.script("users.sh", USERS=USERS, USE_S=use_s)),
         ):
             step = subject.guest.step(what, script, timeout)
             if not step.ok:
@@ -27,16 +31,18 @@ class Concurrency:
                 return Verdict.failed(f"{what} failed (exit {step.result.exit_status}): {output}", guest_dirty=True)
             if "error" in step.result.stdout:
                 return Verdict.failed(f"{what}: operations failed: {step.result.stdout.strip()}", guest_dirty=True)
+        watched = float(step.values().get("watched_s", "0"))  # the users' step, the last one
         if subject.loaded():
             return Verdict.failed("the module is still loaded after the last racer unloaded it", guest_dirty=True)
-        users = f"{USERS} users x {USER_ROUNDS} rounds" + (
+        subject.watched_s = max(subject.watched_s, watched)
+        users = f"{USERS} users for {watched:.0f} s" + (
             f" over {', '.join(subject.filesystems)}" if subject.filesystems else ""
         )
         return Verdict.passed(
-            f"{RACERS} racers x {RACE_ROUNDS} load/unload rounds, then {users}: no kernel problem",
+            f"{RACERS} racers x {options.race_rounds} load/unload rounds, then {users}: no kernel problem",
             racers=RACERS,
-            race_rounds=RACE_ROUNDS,
+            race_rounds=options.race_rounds,
             users=USERS,
-            user_rounds=USER_ROUNDS,
+            watched_s=watched,
             key_metric=f"{RACERS} racers, {USERS} users",
         )

@@ -67,7 +67,11 @@ class ModuleOptions:
     cycles: int = option(20, "load/unload cycles for lifecycle_stress", minimum=1)
     keep_build: bool = option(False, KEEP_BUILD_HELP)
     load_timeout_s: float = option(25.0, "seconds insmod or rmmod may take", minimum=15, cli=False)
-    watch_s: float = option(12.0, "seconds hang_detection uses the module under the watchdogs", minimum=1, cli=False)
+    watch_s: float = option(
+        12.0, "seconds the module is used without a break under the watchdogs (concurrency's users, or "
+        "hang_detection's own watch when they did not)", minimum=1, cli=False,
+    )  # fmt: skip
+    race_rounds: int = option(5, "load/unload rounds of each of concurrency's racers", minimum=1, cli=False)
     build_timeout_s: float = option(600.0, "seconds the build may take", minimum=1, cli=False)
 
     @property
@@ -88,6 +92,7 @@ class ModuleUnderTest:
     debug: str = "off"
     filesystems: list[str] = field(default_factory=list)
     workload: str = ""  # a guest command using the loaded module instead of mounting its filesystems
+    watched_s: float = 0.0  # the longest the module was loaded and used without a break, its kernel log clean
 
     @property
     def name(self) -> str:

@@ -1,10 +1,14 @@
 #!/bin/sh
-# USERS parallel users, ROUNDS rounds each, of what the loaded module exposes: its parameters,
-# and each filesystem it registers (read at a shared mount, plus a mount and unmount of their own).
-# Prints "COUNT error" when operations failed. Exit 2: the module could not be set up.
-# usage: MODULE=m KO=m.ko USERS=8 ROUNDS=6 FILESYSTEMS="..." MOUNT_POINT=/mnt/x users.sh [PARAM=VALUE ...]
+# USERS parallel users of what the loaded module exposes, round after round for USE_S seconds (at
+# least one round each): its parameters, and each filesystem it registers (read at a shared mount,
+# plus a mount and unmount of their own). Prints "COUNT error" when operations failed, and
+# "watched_s=N": the seconds the module was loaded and used without a break. Exit 2: the module
+# could not be set up.
+# usage: MODULE=m KO=m.ko USERS=8 USE_S=12 FILESYSTEMS="..." MOUNT_POINT=/mnt/x users.sh [PARAM=VALUE ...]
 parameters=/sys/module/$MODULE/parameters
 insmod "$KO" "$@" || exit 2
+loaded=$(date +%s)
+end=$((loaded + USE_S))
 index=0
 for fs in $FILESYSTEMS; do
     point=$MOUNT_POINT-$index
@@ -20,7 +24,7 @@ done
 
 use() {
     round=0
-    while [ "$round" -lt "$ROUNDS" ]; do
+    while [ "$round" -eq 0 ] || [ "$(date +%s)" -lt "$end" ]; do
         round=$((round + 1))
         if [ -d "$parameters" ]; then cat "$parameters"/* >/dev/null || echo error; fi
         index=0
@@ -30,6 +34,7 @@ use() {
             { mount -t "$fs" vexfs-vmtest "$point-x$1" 2>/dev/null && umount "$point-x$1"; } || echo error
             index=$((index + 1))
         done
+        [ -n "$FILESYSTEMS" ] || sleep 1  # only parameters to read: a round a second
     done
 }
 
@@ -41,6 +46,7 @@ use() {
     done
     wait
 ) | sort | uniq -c
+echo "watched_s=$(($(date +%s) - loaded))"
 index=0
 for fs in $FILESYSTEMS; do
     umount "$MOUNT_POINT-$index" || exit 1
