@@ -218,11 +218,11 @@ def test_lite_adds_slab_debugging_and_kfence_only_where_kasan_does_not_see_every
     assert any(arg.startswith("kfence.sample_interval=") for arg in args) is kfence
 
 
-def test_a_kernel_proving_rcu_ticks_periodically_in_every_tier(tmp_path: Path) -> None:
+def test_a_kernel_proving_rcu_boots_fully_preemptible_in_every_tier(tmp_path: Path) -> None:
     from toolkit import debug
 
     (tmp_path / "config").write_text("CONFIG_KASAN=y\nCONFIG_PROVE_RCU=y\n")
-    assert debug.select("lite").kernel_args(tmp_path / "config") == ["nohz=off", "highres=off"]
-    assert debug.select("off").kernel_args(tmp_path / "config") == ["nohz=off", "highres=off"]
+    assert debug.select("lite").kernel_args(tmp_path / "config") == ["preempt=full"]
+    assert debug.select("off").kernel_args(tmp_path / "config") == ["preempt=full"]
     (tmp_path / "config").write_text("CONFIG_KFENCE=y\n")
-    assert "nohz=off" not in debug.select("lite").kernel_args(tmp_path / "config")
+    assert "preempt=full" not in debug.select("lite").kernel_args(tmp_path / "config")
