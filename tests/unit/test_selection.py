@@ -74,6 +74,7 @@ def test_a_test_red_in_some_runs_only_is_flaky_with_its_rate() -> None:
     assert leak.status is Status.FAILED
     assert leak.message == "flaky: memory_leak failed 4/10: memory_leak: leaked 1 object"
     assert leak.metrics["flaky"] is True and leak.metrics["repeat"]["failed"] == 4
+    assert leak.metrics["repeat"]["statuses"][:3] == ["failed", "failed", "passed"]
     assert leak.kernel_log == ("[ 1.0] kmemleak: 1 new suspected memory leaks",)
 
 

@@ -67,7 +67,12 @@ def _summary(runs: list[TestRecord]) -> TestRecord:
     shown = red[0] if red else runs[-1]
     metrics: dict[str, Any] = {
         **shown.metrics,
-        "repeat": {"runs": len(runs), **counts, "durations_s": [round(run.duration_s, 3) for run in runs]},
+        "repeat": {
+            "runs": len(runs),
+            **counts,
+            "statuses": [run.status.value for run in runs],
+            "durations_s": [round(run.duration_s, 3) for run in runs],
+        },  # fmt: skip
     }
     skipped = f" ({counts['skipped']} skipped)" if counts["skipped"] and ran else ""
     if not red:
