@@ -166,3 +166,45 @@ def test_module_paths_and_parameters_reach_the_guest_literally(settings, vm, tmp
     )
     assert (shown.exit_status, shown.stdout.strip()) == (0, greeting.removeprefix("greeting="))
     assert not list(tmp_path.rglob("PWNED")) and not (REPO / "PWNED").exists()
+
+
+def _invoke(vm: str, results: Path, *words: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(REPO / ".venv/bin/invoke"), "test.kernel", "--name", vm, *words], cwd=REPO, capture_output=True,
+        text=True, timeout=900, env={**os.environ, "VEXFS_RESULTS_DIR": str(results)},
+    )  # fmt: skip
+
+
+def test_a_quick_run_keeps_every_test_of_vexfs_and_takes_its_watch_from_concurrency(vm, tmp_path) -> None:
+    done = _invoke(vm, tmp_path / "results", "--quick")
+    assert done.returncode == 0, done.stdout + done.stderr
+    [run] = json.loads((tmp_path / "results/latest/results.json").read_text())["runs"]
+    tests = {test["name"]: test for test in run["tests"]}
+    assert len(tests) == 8 and {test["status"] for test in tests.values()} == {"passed"}
+    assert tests["lifecycle_stress"]["metrics"]["cycles"] == 5
+    assert tests["concurrency"]["metrics"]["watched_s"] >= 6
+    assert tests["hang_detection"]["metrics"]["watched_in"] == "concurrency"
+
+
+def test_only_and_repeat_run_one_test_and_its_needs_again_and_again(vm, tmp_path) -> None:
+    done = _invoke(vm, tmp_path / "results", "-m", str(MODULES / "leaky"), "--only", "memory_leak", "--repeat", "2")
+    assert done.returncode == 1, done.stdout + done.stderr
+    [run] = json.loads((tmp_path / "results/latest/results.json").read_text())["runs"]
+    tests = {test["name"]: test for test in run["tests"]}
+    assert list(tests) == ["build", "load", "unload", "memory_leak"]
+    assert tests["load"]["message"].startswith("passed 2/2: loaded in")
+    assert tests["memory_leak"]["message"].startswith("failed 2/2: ")
+    assert tests["memory_leak"]["metrics"]["flaky"] is False
+
+
+@pytest.mark.full
+def test_a_leak_that_happens_now_and_then_is_reported_flaky_with_its_rate(vm, tmp_path) -> None:
+    done = _invoke(vm, tmp_path / "results", "-m", str(MODULES / "flaky_leak"), "--only", "memory_leak",
+                   "--repeat", "10")  # fmt: skip
+    [run] = json.loads((tmp_path / "results/latest/results.json").read_text())["runs"]
+    leak = next(test for test in run["tests"] if test["name"] == "memory_leak")
+    red = leak["metrics"]["repeat"]["statuses"].count("failed")
+    assert leak["metrics"]["repeat"]["runs"] == 10 and done.returncode == (1 if red else 0)
+    if 0 < red < 10:  # each run leaks with probability 1/2: all ten alike happens 2 times in 1024
+        assert leak["metrics"]["flaky"] is True
+        assert leak["message"].startswith(f"flaky: memory_leak failed {red}/10: ")
