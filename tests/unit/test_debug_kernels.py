@@ -110,8 +110,8 @@ SWEEP = "attempt 1 injected=1 result=errno 12: Cannot allocate memory\nattempt 2
 def test_a_module_whose_failed_loads_leak_fails_error_handling_with_kmemleaks_words(tmp_path: Path) -> None:
     verdict = run(ErrorHandling(), _sweep_rules(Answer(SWEEP), "\n".join(UNLOADED_LEAK)), tmp_path)
     assert verdict.status is Status.FAILED
-    assert "fault injection: kmemleak: 1 objects left behind by failed loads (allocated at 0xffffffffc0210021)" in \
-        verdict.message  # fmt: skip
+    assert "fault injection: slab: kmemleak: 1 objects left behind by failed loads (allocated at 0xffffffffc0210021)" \
+        in verdict.message  # fmt: skip
     assert UNLOADED_LEAK[0] in verdict.kernel_log
 
 
@@ -125,8 +125,23 @@ def test_an_oops_during_the_sweep_fails_error_handling_with_it(tmp_path: Path) -
 def test_a_clean_sweep_is_reported_in_the_checks(tmp_path: Path) -> None:
     verdict = run(ErrorHandling(), _sweep_rules(Answer(SWEEP)), tmp_path)
     assert verdict.metrics["checks"]["fault injection"] == (
-        "3 loads, allocation 1..2 failing in turn: 1 failed cleanly, 1 loaded anyway"
+        "slab: 3 loads, allocation 1..2 failing in turn: 1 failed cleanly, 1 loaded anyway; "
+        "pages: 3 loads, allocation 1..2 failing in turn: 1 failed cleanly, 1 loaded anyway"
     )
+
+
+def test_page_allocations_are_failed_in_a_sweep_of_their_own(tmp_path: Path) -> None:
+    oopsed = Answer("attempt 1 injected=1 result=errno 12: Cannot allocate memory\n", exit_status=137, log=OOPS)
+    rules = {"SITE=pages": oopsed, **_sweep_rules(Answer(SWEEP))}  # the first rule that matches answers
+    verdict = run(ErrorHandling(), rules, tmp_path)
+    assert verdict.message.startswith("load with the Nth page allocation failing, N = 1, 2, ... logged a problem: oops")
+
+
+def test_a_kernel_that_cannot_fail_page_allocations_gets_the_slab_sweep_alone(tmp_path: Path) -> None:
+    rules = {"SITE=pages": Answer(exit_status=3), **_sweep_rules(Answer(SWEEP))}
+    verdict = run(ErrorHandling(), rules, tmp_path)
+    assert verdict.metrics["checks"]["fault injection"].startswith("slab: 3 loads")
+    assert "pages" not in verdict.metrics["checks"]["fault injection"]
 
 
 def test_without_fault_injection_the_sweep_is_left_out(tmp_path: Path) -> None:

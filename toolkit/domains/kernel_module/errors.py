@@ -1,9 +1,9 @@
 """error_handling: mistakes made on purpose must fail cleanly, with an errno and no kernel problem.
 
 On kernels with fault injection (debug kernels) the load is also run with its Nth slab
-allocation failing, N = 1, 2, ... until a load no longer reaches N: every such load must fail
-with an errno or succeed, with no kernel report; kmemleak must then find nothing the failed
-loads left behind, and a normal load must still work.
+allocation failing, N = 1, 2, ... until a load no longer reaches N, then the same with its Nth
+page allocation: every such load must fail with an errno or succeed, with no kernel report;
+kmemleak must then find nothing the failed loads left behind, and a normal load must still work.
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ def checks(subject: ModuleUnderTest) -> list[Check]:
 class FaultSweep:
     """What loading under fault injection showed."""
 
+    site: str
     attempts: int
     failed_loads: int
     tolerated: int
@@ -105,17 +106,30 @@ class FaultSweep:
 
     @property
     def outcome(self) -> str:
-        return self.problem or (
-            f"{self.attempts} loads, allocation 1..{self.attempts - 1} failing in turn: {self.failed_loads} failed "
+        return f"{self.site}: " + (
+            self.problem
+            or f"{self.attempts} loads, allocation 1..{self.attempts - 1} failing in turn: {self.failed_loads} failed "
             f"cleanly, {self.tolerated} loaded anyway"
         )
 
 
-def fault_sweep(subject: ModuleUnderTest) -> FaultSweep | None:
-    """Loads with the Nth allocation failing (kernel problems raise a Finding); None without fault injection."""
-    command = subject.script("fault-sweep.sh", LIMIT=FAULT_LIMIT)
+# What fault-sweep.sh fails, one kind at a time (mixed, the Nth call would be another allocation each load).
+SITES = {"slab": "slab allocation", "pages": "page allocation"}
+
+
+def fault_sweeps(subject: ModuleUnderTest) -> list[FaultSweep]:
+    """A sweep per kind of allocation the kernel can fail; none without fault injection."""
+    found = (fault_sweep(subject, site) for site in SITES)
+    return [sweep for sweep in found if sweep is not None]
+
+
+def fault_sweep(subject: ModuleUnderTest, site: str) -> FaultSweep | None:
+    """Loads with the Nth allocation of a kind failing (kernel problems raise a Finding); None when the kernel
+    cannot fail that kind."""
+    command = subject.script("fault-sweep.sh", SITE=site, LIMIT=FAULT_LIMIT)
     timeout = subject.options.load_timeout_s * 40
-    step = subject.guest.step("load with the Nth slab allocation failing, N = 1, 2, ...", f"{command} 2>&1", timeout)
+    what = f"load with the Nth {SITES[site]} failing, N = 1, 2, ..."
+    step = subject.guest.step(what, f"{command} 2>&1", timeout)
     if step.result.exit_status == 3:
         return None
     lines = step.result.stdout.splitlines()
@@ -124,19 +138,20 @@ def fault_sweep(subject: ModuleUnderTest) -> FaultSweep | None:
     tolerated = sum(1 for m in attempts if m[2] == "1" and m[3] == "loaded")
     if step.result.exit_status != 0 or not any(line.startswith("complete ") for line in lines):
         last = lines[-1] if lines else f"exit status {step.result.exit_status}"
-        return FaultSweep(len(attempts), failed, tolerated, f"the sweep stopped: {last}", tuple(lines[-20:]))
+        return FaultSweep(site, len(attempts), failed, tolerated, f"the sweep stopped: {last}", tuple(lines[-20:]))
     report = kmemleak.scan(subject.guest, timeout=timeout) or []
     leaks = kmemleak.attributed(report, subject.name, kernel_log.in_module_area)
     if leaks:
         problem = f"kmemleak: {len(leaks)} objects left behind by failed loads (allocated at {leaks[0][0]})"
         return FaultSweep(
-            len(attempts), failed, tolerated, problem, tuple(line for _, o in leaks[:5] for line in o.lines)
+            site, len(attempts), failed, tolerated, problem, tuple(line for _, o in leaks[:5] for line in o.lines)
         )
     normal = subject.guest.step("a normal load after the sweep", f"{subject.insmod_command()} 2>&1", timeout / 10)
     subject.unload_quietly()
     if not normal.ok:
-        return FaultSweep(len(attempts), failed, tolerated, f"a normal load failed after it: {normal.result.stdout}")
-    return FaultSweep(len(attempts), failed, tolerated, None)
+        problem = f"a normal load failed after it: {normal.result.stdout}"
+        return FaultSweep(site, len(attempts), failed, tolerated, problem)
+    return FaultSweep(site, len(attempts), failed, tolerated, None)
 
 
 class ErrorHandling:
@@ -155,16 +170,15 @@ class ErrorHandling:
             if problem:
                 wrong.append(f"{check.name}: {problem}")
             subject.unload_quietly()
-        sweep = fault_sweep(subject)
-        if sweep is not None:
-            outcomes["fault injection"] = sweep.outcome
-            if sweep.problem:
-                wrong.append(f"fault injection: {sweep.problem}")
+        sweeps = fault_sweeps(subject)
+        if sweeps:
+            outcomes["fault injection"] = "; ".join(sweep.outcome for sweep in sweeps)
+            wrong += [f"fault injection: {sweep.site}: {sweep.problem}" for sweep in sweeps if sweep.problem]
         metrics: dict[str, Any] = {
             "checks": outcomes,
             "key_metric": f"{len(outcomes) - len(wrong)}/{len(outcomes)} clean",
         }
         if wrong:
-            evidence = list(sweep.evidence) if sweep else []
+            evidence = [line for sweep in sweeps for line in sweep.evidence]
             return Verdict.failed("; ".join(wrong), evidence, guest_dirty=True, **metrics)
         return Verdict.passed(f"{len(outcomes)} deliberate mistakes all failed cleanly", **metrics)
