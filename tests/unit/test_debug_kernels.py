@@ -125,8 +125,20 @@ def test_an_oops_during_the_sweep_fails_error_handling_with_it(tmp_path: Path) -
 def test_a_clean_sweep_is_reported_in_the_checks(tmp_path: Path) -> None:
     verdict = run(ErrorHandling(), _sweep_rules(Answer(SWEEP)), tmp_path)
     assert verdict.metrics["checks"]["fault injection"] == (
-        "slab: 3 loads, allocation 1..2 failing in turn: 1 failed cleanly, 1 loaded anyway; "
-        "pages: 3 loads, allocation 1..2 failing in turn: 1 failed cleanly, 1 loaded anyway"
+        "slab: 3 loads, allocation 1..2 of the load failing in turn: 1 failed cleanly, 1 loaded anyway; "
+        "pages: 3 loads, allocation 1..2 of the load failing in turn: 1 failed cleanly, 1 loaded anyway"
+    )
+
+
+def test_each_sweep_says_how_this_kernel_could_fail_the_module(tmp_path: Path) -> None:
+    refused = "result=errno: insmod: ERROR: could not insert module m.ko: Cannot allocate memory"
+    first_then_all = Answer(f"mode=module-first-then-all\nattempt 1 injected=1 {refused}\n"
+                            f"attempt 2 injected=1 {refused}\ncomplete 2\n")  # fmt: skip
+    rules = {"SITE=pages": first_then_all, **_sweep_rules(Answer(f"mode=module-nth\n{SWEEP}"))}
+    verdict = run(ErrorHandling(), rules, tmp_path)
+    assert verdict.metrics["checks"]["fault injection"] == (
+        "slab: 3 loads, the module's own allocation 1..2 failing in turn: 1 failed cleanly, 1 loaded anyway; "
+        "pages: 2 loads, the module's first allocation failing, then all of them: 2 failed cleanly, 0 loaded anyway"
     )
 
 

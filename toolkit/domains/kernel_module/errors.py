@@ -98,6 +98,7 @@ class FaultSweep:
     """What loading under fault injection showed."""
 
     site: str
+    mode: str
     attempts: int
     failed_loads: int
     tolerated: int
@@ -106,15 +107,20 @@ class FaultSweep:
 
     @property
     def outcome(self) -> str:
-        return f"{self.site}: " + (
-            self.problem
-            or f"{self.attempts} loads, allocation 1..{self.attempts - 1} failing in turn: {self.failed_loads} failed "
-            f"cleanly, {self.tolerated} loaded anyway"
-        )
+        what = MODES.get(self.mode, MODES["load-nth"]).format(last=self.attempts - 1)
+        counts = f"{self.attempts} loads, {what}: {self.failed_loads} failed cleanly, {self.tolerated} loaded anyway"
+        return f"{self.site}: {self.problem or counts}"
 
 
-# What fault-sweep.sh fails, one kind at a time (mixed, the Nth call would be another allocation each load).
+# What fault-sweep.sh fails, one kind at a time (mixed, the Nth call would be another allocation each load),
+# and how it could on this kernel (its `mode=` line).
 SITES = {"slab": "slab allocation", "pages": "page allocation"}
+MODES = {
+    "module-nth": "the module's own allocation 1..{last} failing in turn",
+    "load-nth": "allocation 1..{last} of the load failing in turn",
+    "module-first-then-all": "the module's first allocation failing, then all of them",
+}
+MODE = re.compile(r"^mode=(\S+)$")
 
 
 def fault_sweeps(subject: ModuleUnderTest) -> list[FaultSweep]:
@@ -133,25 +139,28 @@ def fault_sweep(subject: ModuleUnderTest, site: str) -> FaultSweep | None:
     if step.result.exit_status == 3:
         return None
     lines = step.result.stdout.splitlines()
+    mode = next((m[1] for m in map(MODE.match, lines) if m), "load-nth")
     attempts = [m for m in map(ATTEMPT.match, lines) if m]
     failed = sum(1 for m in attempts if m[3] != "loaded")
     tolerated = sum(1 for m in attempts if m[2] == "1" and m[3] == "loaded")
     if step.result.exit_status != 0 or not any(line.startswith("complete ") for line in lines):
         last = lines[-1] if lines else f"exit status {step.result.exit_status}"
-        return FaultSweep(site, len(attempts), failed, tolerated, f"the sweep stopped: {last}", tuple(lines[-20:]))
+        return FaultSweep(
+            site, mode, len(attempts), failed, tolerated, f"the sweep stopped: {last}", tuple(lines[-20:])
+        )
     report = kmemleak.scan(subject.guest, timeout=timeout) or []
     leaks = kmemleak.attributed(report, subject.name, kernel_log.in_module_area)
     if leaks:
         problem = f"kmemleak: {len(leaks)} objects left behind by failed loads (allocated at {leaks[0][0]})"
         return FaultSweep(
-            site, len(attempts), failed, tolerated, problem, tuple(line for _, o in leaks[:5] for line in o.lines)
+            site, mode, len(attempts), failed, tolerated, problem, tuple(line for _, o in leaks[:5] for line in o.lines)
         )
     normal = subject.guest.step("a normal load after the sweep", f"{subject.insmod_command()} 2>&1", timeout / 10)
     subject.unload_quietly()
     if not normal.ok:
         problem = f"a normal load failed after it: {normal.result.stdout}"
-        return FaultSweep(site, len(attempts), failed, tolerated, problem)
-    return FaultSweep(site, len(attempts), failed, tolerated, None)
+        return FaultSweep(site, mode, len(attempts), failed, tolerated, problem)
+    return FaultSweep(site, mode, len(attempts), failed, tolerated, None)
 
 
 class ErrorHandling:
