@@ -106,7 +106,7 @@ def test_an_error_path_that_leaks_under_fault_injection_fails_error_handling(
 ) -> None:
     tests = _tests(debug_settings, debug_vm, tmp_path, "unwind_leak")
     assert [name for name, test in tests.items() if test.status is not Status.PASSED] == ["error_handling"]
-    assert "fault injection: kmemleak: 1 objects left behind by failed loads" in tests["error_handling"].message
+    assert "fault injection: slab: kmemleak: 1 objects left behind by failed loads" in tests["error_handling"].message
 
 
 @pytest.mark.full

@@ -17,8 +17,12 @@ from toolkit.domains.guest import Guest
 OBJECT = re.compile(r"^unreferenced object (0x[0-9a-f]+) \(size (\d+)\):")
 NAMED_FRAME = re.compile(r"\] (?P<symbol>[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+) \[(?P<module>\w+)\]")
 BARE_FRAME = re.compile(r"\] (?P<address>0x[0-9a-f]{16})\s*$")
-# kmemleak reports only objects older than 5 s; two scans settle objects still in flight
-SCAN = "k=/sys/kernel/debug/kmemleak; [ -e $k ] || exit 3; sleep 6; echo scan > $k; echo scan > $k; cat $k"
+# kmemleak reports only objects older than 5 s; two scans settle objects still in flight; what was read is
+# cleared, so the next scan reports only what leaked since
+SCAN = (
+    "k=/sys/kernel/debug/kmemleak; [ -e $k ] || exit 3; sleep 6; echo scan > $k; echo scan > $k; cat $k; "
+    "echo clear > $k"
+)
 
 
 @dataclass(frozen=True)
