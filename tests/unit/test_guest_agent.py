@@ -135,7 +135,9 @@ def test_every_command_and_transfer_is_in_the_commands_log(session: agent.AgentS
     assert f"copying {tmp_path / 'file'} to the guest's {tmp_path / 'copy'}" in log
 
 
-def test_the_agent_skips_bytes_that_are_not_a_whole_intact_frame(guest: subprocess.Popen[bytes], tmp_path: Path) -> None:
+def test_the_agent_skips_bytes_that_are_not_a_whole_intact_frame(
+    guest: subprocess.Popen[bytes], tmp_path: Path
+) -> None:
     damaged = bytearray(agent_frames.run_request(USER, 10, "touch should-not-run"))
     damaged[-1] ^= 0xFF
     raw = socket.socket(socket.AF_UNIX)

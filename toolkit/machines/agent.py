@@ -1,10 +1,11 @@
 """Commands and files through the guest agent (toolkit/boxes/guest/agent.c) on a virtio-serial port.
 
-QEMU serves the port as a unix socket in the VM's directory. One process at a time talks to it:
-the session holds `agent.lock` while connected, and a session that finds it held is `busy` (its
-caller goes over SSH instead). Every call runs under a deadline, as over SSH: the agent stops a
-command at its timeout, and when nothing comes back within the slack after it the connection is
-closed and the call fails as a timeout (the guest stopped answering) or an unreachable guest.
+QEMU serves the port as a unix socket in the VM's directory, to one connection at a time. So a
+process has one session per VM (`shared`), whatever number of machine objects it makes for it,
+and the session holds `agent.lock` while connected: another process finds it held (`claim` is
+False) and goes over SSH instead. Every call runs under a deadline, as over SSH: the agent stops
+a command at its timeout, and when nothing comes back within the slack after it the connection
+is closed and the call fails as a timeout (the guest stopped answering) or an unreachable guest.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import fcntl
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ from toolkit.machines.command_log import TRANSFER_TIMEOUT_S, CommandLog
 
 # Beyond a command's own timeout: the agent killing it and answering on a slow emulated CPU.
 SLACK_S = 10.0
-HELLO_TIMEOUT_S = 10.0
+CLOCK_TIMEOUT_S = 10.0
 
 
 class DeadlineExpired(Exception):
@@ -58,28 +60,31 @@ class AgentSession:
         self._socket: socket.socket | None = None
         self._decoder = wire.Decoder()
         self._frames: list[wire.Frame] = []  # decoded, not yet read
+        self._busy = threading.RLock()  # one call at a time, whichever thread makes it
 
     def claim(self) -> bool:
         """Whether this session may talk to the agent: False while another process holds it."""
-        if self._lock is not None:
+        with self._busy:
+            if self._lock is not None:
+                return True
+            lock = open(self.lock_path, "ab")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                return False
+            self._lock = lock
             return True
-        lock = open(self.lock_path, "ab")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
-            return False
-        self._lock = lock
-        return True
 
     def close(self) -> None:
         """Drop the connection and the claim (the next call connects again)."""
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
-        if self._lock is not None:
-            self._lock.close()
-            self._lock = None
+        with self._busy:
+            if self._socket is not None:
+                self._socket.close()
+                self._socket = None
+            if self._lock is not None:
+                self._lock.close()
+                self._lock = None
 
     def wait_until_ready(self, deadline: float) -> None:
         """Connect and hear the agent answer, retrying until the monotonic deadline; GuestUnreachable then."""
@@ -132,7 +137,10 @@ class AgentSession:
         self, frames: list[bytes], seconds: float, on_data: Callable[[bytes], object] = lambda _: None
     ) -> Reply:
         """Send a request and collect its reply within seconds; the connection is dropped on any failure."""
-        deadline = time.monotonic() + seconds
+        with self._busy:
+            return self._collect(frames, time.monotonic() + seconds, on_data)
+
+    def _collect(self, frames: list[bytes], deadline: float, on_data: Callable[[bytes], object]) -> Reply:
         stdout, stderr = bytearray(), bytearray()
         try:
             self._connected(deadline)
@@ -175,9 +183,10 @@ class AgentSession:
     def set_clock(self, seconds: float) -> None:
         """Set the guest's clock (a restored guest wakes with its snapshot's time)."""
         try:
-            self._exchange([wire.clock_request(seconds)], HELLO_TIMEOUT_S * self.slowdown)
+            self._exchange([wire.clock_request(seconds)], CLOCK_TIMEOUT_S * self.slowdown)
         except (DeadlineExpired, OSError) as error:
             raise GuestUnreachable(f"the guest agent did not set the clock: {error or 'timed out'}") from None
+        self.log.record(f"clock set to the host's ({seconds:.3f})")
 
     def _transfer(self, what: str, frames: list[bytes], timeout: float, on_data: Callable[[bytes], object]) -> None:
         try:
@@ -204,3 +213,17 @@ class AgentSession:
                 partial.unlink(missing_ok=True)
                 raise
         os.replace(partial, local)
+
+
+_shared: dict[Path, AgentSession] = {}
+_shared_guard = threading.Lock()
+
+
+def shared(vm_dir: Path, log: CommandLog, slowdown: float) -> AgentSession:
+    """This process's one session with the agent of the VM in vm_dir (made on first use)."""
+    with _shared_guard:
+        session = _shared.get(vm_dir)
+        if session is None:
+            session = _shared[vm_dir] = AgentSession(vm_dir, log, slowdown)
+        session.slowdown = slowdown
+        return session

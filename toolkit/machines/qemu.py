@@ -21,8 +21,7 @@ from toolkit import host
 from toolkit.config import Settings
 from toolkit.errors import UserError
 from toolkit.files import atomic_write, remove_tree
-from toolkit.machines import keys, ports, templates
-from toolkit.machines.agent import AgentSession
+from toolkit.machines import agent, keys, ports, templates
 from toolkit.machines.base import CommandResult, GuestUnreachable, MachineError, MachineStatus
 from toolkit.machines.qmp import Qmp, QmpError
 from toolkit.machines.record import VmRecord, save
@@ -110,7 +109,7 @@ class QemuMachine(RecordedMachine):
 
     def __init__(self, settings: Settings, record: VmRecord) -> None:
         super().__init__(settings, record)
-        self._agent = AgentSession(self.dir, self.commands_log, self.slowdown)
+        self._agent = agent.shared(self.dir, self.commands_log, self.slowdown)
 
     @staticmethod
     def require_host_tools(settings: Settings) -> None:
