@@ -147,7 +147,7 @@ def test_another_process_goes_over_ssh_while_this_one_holds_the_agent(settings, 
         assert machine.run("echo ${SSH_CONNECTION:-agent}", timeout=30).stdout == "agent\n"
         again = QemuMachine(settings, machine.record)  # another object in this process: the same session
         assert again.run("echo ${SSH_CONNECTION:-agent}", timeout=30).stdout == "agent\n"
-        other = subprocess.run([str(INVOKE), "vm.run", "--name", vm_name, "--", "echo ${SSH_CONNECTION:-agent}"],
+        other = subprocess.run([str(INVOKE), "vm.run", "--name", vm_name, "--", "sh", "-c", "echo ${SSH_CONNECTION:-agent}"],
                                capture_output=True, text=True, timeout=300)  # fmt: skip
         assert other.returncode == 0 and other.stdout.startswith("10.0.2.2 "), other.stderr
         assert machine.run("echo still", timeout=30).stdout == "still\n"

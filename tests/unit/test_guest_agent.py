@@ -115,6 +115,18 @@ def test_files_go_both_ways_with_their_bytes_and_permission_bits(session: agent.
     assert (tmp_path / "back.bin").read_bytes() == sent.read_bytes()
 
 
+def test_a_relative_guest_path_is_from_the_users_home_as_over_sftp(session: agent.AgentSession, tmp_path: Path) -> None:
+    name = f".vexfs-agent-test-{os.getpid()}"
+    (tmp_path / "file").write_text("in the home")
+    try:
+        session.put(tmp_path / "file", name, USER)
+        assert (Path(os.path.expanduser("~" + USER)) / name).read_text() == "in the home"
+        session.get(name, tmp_path / "back", USER)
+        assert (tmp_path / "back").read_text() == "in the home"
+    finally:
+        (Path(os.path.expanduser("~" + USER)) / name).unlink(missing_ok=True)
+
+
 def test_what_the_agent_cannot_do_is_an_error_and_the_session_goes_on(
     session: agent.AgentSession, tmp_path: Path
 ) -> None:

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -466,9 +467,16 @@ static void run(struct request *request)
 	reply_done(code, timed_out);
 }
 
-/* Open path as user would (effective ids switched for the open), or -1 with errno. */
-static int open_as(const struct passwd *user, const char *path, int flags, mode_t mode)
+/* Open path as user would over SFTP (effective ids switched for the open, a relative path from
+ * the user's home), or -1 with errno. */
+static int open_as(const struct passwd *user, const char *given, int flags, mode_t mode)
 {
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof path, "%s%s%s", given[0] == '/' ? "" : user->pw_dir, given[0] == '/' ? "" : "/",
+		     given) >= (int)sizeof path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	if (user->pw_uid == geteuid())
 		return open(path, flags | O_CLOEXEC, mode);
 	gid_t groups[64];
