@@ -99,6 +99,19 @@ def test_a_command_past_its_timeout_is_killed_with_everything_it_started(session
     assert session.run("echo alive", timeout=10, user=USER).stdout == "alive\n"
 
 
+def test_a_command_is_done_when_its_output_closes_and_what_holds_it_open_is_killed_at_the_timeout(
+    session: agent.AgentSession,
+) -> None:
+    detached = int(session.run("sleep 32.5 >/dev/null 2>&1 & echo $!", timeout=10, user=USER).stdout)
+    with pytest.raises(CommandTimedOut, match="timed out after 1 s"):
+        session.run("sleep 33.5 & echo left running", timeout=1, user=USER)
+    time.sleep(0.2)
+    running = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"])]
+    assert ["sleep", "33.5"] not in running, "what held the output open went with the command"
+    assert psutil.pid_exists(detached), "what the command detached from its output is left alone, as over SSH"
+    os.kill(detached, signal.SIGKILL)
+
+
 def test_a_large_output_arrives_whole(session: agent.AgentSession) -> None:
     result = session.run("seq 1 600000", timeout=60, user=USER)
     assert result.stdout == "".join(f"{n}\n" for n in range(1, 600001))

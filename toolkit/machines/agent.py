@@ -87,7 +87,8 @@ class AgentSession:
                 self._lock = None
 
     def wait_until_ready(self, deadline: float) -> None:
-        """Connect and hear the agent answer, retrying until the monotonic deadline; GuestUnreachable then."""
+        """Connect and hear the agent answer before the monotonic deadline (the hello waits in QEMU until a
+        booting guest's agent opens its port); GuestUnreachable when it does not."""
         try:
             self._connected(deadline)
         except (DeadlineExpired, OSError) as error:

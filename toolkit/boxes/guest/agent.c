@@ -119,7 +119,27 @@ static void frame(struct buffer *out, char kind, const void *payload, size_t len
 
 static int port = -1;
 static struct buffer input;   /* bytes read from the port, not yet a whole frame */
-static struct buffer pending; /* framed reply bytes not yet written to the port */
+static struct buffer pending; /* framed reply bytes, written to the port up to `sent` */
+static size_t sent;
+
+static size_t unsent(void)
+{
+	return pending.length - sent;
+}
+
+static void drop_pending(void)
+{
+	pending.length = sent = 0;
+}
+
+/* Write what the port takes of the pending reply now; -1 (errno) when it takes nothing. */
+static ssize_t send_some(void)
+{
+	ssize_t wrote = write(port, pending.data + sent, unsent());
+	if (wrote > 0 && (sent += wrote) == pending.length)
+		drop_pending();
+	return wrote;
+}
 
 struct request {
 	char kind;
@@ -151,8 +171,8 @@ static void sleep_for_host(long ms)
 	reap();
 }
 
-/* The next whole frame in input, resynchronising past bytes that are not one (a frame cut
- * short by a host that went away). 1 when one was taken out, 0 when more bytes are needed. */
+/* The next whole frame in input, past bytes that are not a whole, intact frame. 1 when one was
+ * taken out, 0 when more bytes are needed. */
 static int take_frame(struct request *request)
 {
 	while (input.length >= 2) {
@@ -224,10 +244,9 @@ static void next_request(struct request *request)
 static int flush(int patience_ms)
 {
 	long long give_up = now_ms() + patience_ms;
-	while (pending.length) {
-		ssize_t wrote = write(port, pending.data, pending.length);
+	while (unsent()) {
+		ssize_t wrote = send_some();
 		if (wrote > 0) {
-			consume(&pending, wrote);
 			give_up = now_ms() + patience_ms;
 			continue;
 		}
@@ -242,8 +261,8 @@ static int flush(int patience_ms)
 		else
 			sleep_for_host(50);
 	}
-	if (pending.length) {
-		pending.length = 0;
+	if (unsent()) {
+		drop_pending();
 		return -1;
 	}
 	return 0;
@@ -287,6 +306,7 @@ static int fields(struct request *request, char **out, int count)
  * made ready before vfork so that the child only makes system calls. */
 struct login {
 	const struct passwd *user;
+	const char *shell;
 	gid_t groups[64];
 	int group_count;
 	char *argv[4];
@@ -301,6 +321,7 @@ static void prepare(struct login *login, const struct passwd *user, char *comman
 	const char *shell = user->pw_shell[0] ? user->pw_shell : "/bin/sh";
 	const char *name = strrchr(shell, '/');
 	login->user = user;
+	login->shell = shell;
 	login->group_count = 64;
 	if (getgrouplist(user->pw_name, user->pw_gid, login->groups, &login->group_count) < 0)
 		login->group_count = 64;
@@ -363,7 +384,7 @@ static pid_t start(const struct login *login, int out, int err)
 	if (chdir(user->pw_dir) < 0 && chdir("/") < 0)
 		_exit(126);
 	umask(022);
-	execve(user->pw_shell[0] ? user->pw_shell : "/bin/sh", login->argv, login->envp);
+	execve(login->shell, login->argv, login->envp);
 	say("vexfs-agent: cannot run the user's shell\n");
 	_exit(127);
 }
@@ -410,11 +431,11 @@ static void run(struct request *request)
 			timed_out = 1;
 			break;
 		}
-		struct pollfd p[4] = {{port, POLLIN | (pending.length ? POLLOUT : 0), 0}};
+		struct pollfd p[4] = {{port, POLLIN | (unsent() ? POLLOUT : 0), 0}};
 		int what[4] = {-1, -1, -1, -1}; /* 0, 1: a stream; 2: the exit */
 		int n = 1;
 		for (int i = 0; i < 2; i++)
-			if (streams[i] >= 0 && pending.length < MAX_PENDING) {
+			if (streams[i] >= 0 && unsent() < MAX_PENDING) {
 				what[n] = i;
 				p[n++] = (struct pollfd){streams[i], POLLIN, 0};
 			}
@@ -428,11 +449,8 @@ static void run(struct request *request)
 			abandoned = 1; /* the host hung up, or spoke before the reply: it gave up */
 			break;
 		}
-		if (p[0].revents & POLLOUT) {
-			ssize_t wrote = write(port, pending.data, pending.length);
-			if (wrote > 0)
-				consume(&pending, wrote);
-		}
+		if (p[0].revents & POLLOUT)
+			send_some();
 		for (int k = 1; k < n; k++) {
 			if (!p[k].revents)
 				continue;
@@ -451,16 +469,16 @@ static void run(struct request *request)
 			}
 		}
 	}
-	if (!done) {
-		kill(-pid, SIGKILL); /* its process group (the command called setsid) */
-		kill(pid, SIGKILL);  /* in case it had not yet */
+	if (!done || timed_out || abandoned) {
+		kill(-pid, SIGKILL); /* its process group (the command called setsid), what it left running too */
+		kill(pid, SIGKILL);  /* in case it had not called it yet */
 	}
 	for (int i = 0; i < 2; i++)
 		if (streams[i] >= 0)
 			close(streams[i]);
 	close(exited);
 	if (abandoned) {
-		pending.length = 0;
+		drop_pending();
 		return;
 	}
 	int code = !done ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
