@@ -21,7 +21,7 @@ from toolkit import host
 from toolkit.config import Settings
 from toolkit.errors import UserError
 from toolkit.files import atomic_write, remove_tree
-from toolkit.machines import agent, keys, ports, templates
+from toolkit.machines import agent, calibration, keys, ports, templates
 from toolkit.machines.base import CommandResult, GuestUnreachable, MachineError, MachineStatus
 from toolkit.machines.qmp import Qmp, QmpError
 from toolkit.machines.record import VmRecord, save
@@ -144,12 +144,12 @@ class QemuMachine(RecordedMachine):
     def running(self) -> bool:
         return self.pid() is not None
 
-    def _launch(self, ram: RamFile | None = None) -> Launch:
+    def _launch(self, ram: RamFile | None = None, more_args: tuple[str, ...] = ()) -> Launch:
         box = self.box
         key = keys.public_key(keys.ensure_key(self.settings.state_dir))
         return Launch(
             self.dir, box.kernel, box.initrd, self.record.accel, self.record.cpus, self.record.memory_mib,
-            self.record.ssh_port, key, ram, self.debug_args(),
+            self.record.ssh_port, key, ram, (*self.debug_args(), *more_args),
         )  # fmt: skip
 
     def template(self) -> Template:
@@ -238,8 +238,15 @@ class QemuMachine(RecordedMachine):
     def _capture(self, template: Template) -> None:
         """Boot a fresh disk with RAM in the template's file, then keep disk, RAM and device state as the template."""
         with templates.capture_into(template) as partial:
+            ram = RamFile(partial.memory, shared=True)
             self._new_overlay(self.box.disk)
-            self._start(self._launch(RamFile(partial.memory, shared=True)))
+            self._start(self._launch(ram))
+            lpj = calibration.boot_cpu_lpj_if_uneven(self.run(calibration.COMMAND, timeout=30, sudo=True).stdout)
+            if lpj is not None:  # see calibration.py: boot again, every vCPU's delay loop the boot CPU's
+                self._stop(keep_disk=False)
+                self.console_log.write_text("")
+                self._new_overlay(self.box.disk)
+                self._start(self._launch(ram, (f"lpj={lpj}",)))
             self.run("sync", timeout=60 * self.slowdown, sudo=True)
             self._drop_sessions()
             with Qmp(self.dir / "qmp.sock") as monitor:
