@@ -13,6 +13,7 @@ import pytest
 
 from toolkit.machines import ssh
 from toolkit.machines.base import CommandTimedOut, GuestUnreachable
+from toolkit.machines.command_log import CommandLog
 
 
 class WedgedGuest(paramiko.ServerInterface):
@@ -56,7 +57,7 @@ def session(wedged_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     key = tmp_path / "id_rsa"
     paramiko.RSAKey.generate(2048).write_private_key_file(str(key))
     monkeypatch.setattr(ssh, "SLACK_S", 1.0)
-    return ssh.SshSession(ssh.SshTarget("127.0.0.1", wedged_port, "root", key), tmp_path / "commands.log")
+    return ssh.SshSession(ssh.SshTarget("127.0.0.1", wedged_port, "root", key), CommandLog(tmp_path / "commands.log"))
 
 
 def test_a_command_whose_channel_never_opens_times_out_instead_of_hanging(session: ssh.SshSession) -> None:
@@ -64,7 +65,7 @@ def test_a_command_whose_channel_never_opens_times_out_instead_of_hanging(sessio
     with pytest.raises(CommandTimedOut, match="the guest stopped answering: uname -r"):
         session.run("uname -r", timeout=2)
     assert time.monotonic() - started < 10
-    assert "NO ANSWER within 3 s: uname -r" in session.log.read_text()
+    assert "NO ANSWER within 3 s: uname -r" in session.log.path.read_text()
 
 
 def test_a_transfer_whose_channel_never_opens_fails_within_its_timeout(session: ssh.SshSession, tmp_path: Path) -> None:

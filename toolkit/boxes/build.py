@@ -76,7 +76,7 @@ def _sshd_flags(rootfs: Path) -> str:
 
 
 def _install_guest_files(rootfs: Path, log: Path) -> None:
-    """The vagrant user, sshd settings and the fast-boot init the qemu provider uses."""
+    """The vagrant user, sshd settings, and the fast-boot init and guest agent the qemu provider uses."""
     _chroot(rootfs, log, "useradd", "--create-home", "--shell", "/bin/bash", "--groups", "sudo", "vagrant")
     _chroot(rootfs, log, "usermod", "--password", "*", "vagrant")
     if (rootfs / STATIC_SHELL.lstrip("/")).exists():
@@ -86,6 +86,8 @@ def _install_guest_files(rootfs: Path, log: Path) -> None:
     (guest / "boot").write_bytes((GUEST_FILES / "boot").read_bytes())
     (guest / "boot").chmod(0o755)
     (guest / "init").symlink_to("/bin/busybox")
+    (guest / "agent.c").write_bytes((GUEST_FILES / "agent.c").read_bytes())
+    _chroot(rootfs, log, "gcc", "-O2", "-Wall", "-o", f"/{GUEST_DIR}/agent", f"/{GUEST_DIR}/agent.c")
     (rootfs / "etc/inittab").write_text(
         (GUEST_FILES / "inittab").read_text().replace("@SSHD_FLAGS@", _sshd_flags(rootfs))
     )

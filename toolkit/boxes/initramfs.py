@@ -26,6 +26,7 @@ BOOT_MODULES = (
     "virtio_net",
     "qemu_fw_cfg",
     "virtio_rng",
+    "virtio_console",
 )
 INIT_SCRIPT = Path(__file__).with_name("guest") / "initramfs-init"
 

@@ -13,7 +13,7 @@ from toolkit.kernels import KernelLine
 GUEST_FILES = Path(__file__).with_name("guest")
 # Raised whenever the build code changes what a box holds (layout, initramfs, kernel extraction):
 # boxes are keyed on it and on the recipe and guest files, never on Python source text.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 
 PACKAGES = (
     "linux-image-amd64",

@@ -1,42 +1,51 @@
 """The qemu provider: a box booted by QEMU directly, through a throw-away qcow2 overlay.
 
-Each VM has its own directory (overlay, console log, monitor socket, command log) and its
-own SSH port on 127.0.0.1. The first boot of a box saves a `ready` snapshot inside the
-overlay and keeps a copy of that overlay as a template, so later VMs of the same box
-resume from it in under a second instead of booting.
+Each VM has its own directory (overlay, console log, monitor and agent sockets, command log) and
+its own SSH port on 127.0.0.1. The first boot of a box in a given shape is captured as a ready
+template (toolkit/machines/templates.py); later VMs of that shape, and every reset, restore from
+it in a fraction of a second instead of booting. Commands and files go through the guest agent
+on a virtio-serial port (toolkit/machines/agent.py); SSH stays for `vm.ssh`, and for a second
+process using the VM while another holds the agent.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from toolkit import host
-from toolkit.boxes.store import Box
 from toolkit.config import Settings
 from toolkit.errors import UserError
 from toolkit.files import atomic_write, remove_tree
-from toolkit.machines import keys, ports
+from toolkit.machines import agent, calibration, keys, ports, templates
 from toolkit.machines.base import CommandResult, GuestUnreachable, MachineError, MachineStatus
 from toolkit.machines.qmp import Qmp, QmpError
 from toolkit.machines.record import VmRecord, save
 from toolkit.machines.recorded import GUEST_USER, RecordedMachine
 from toolkit.machines.ssh import SshTarget
+from toolkit.machines.templates import Template
 
-SNAPSHOT = "ready"
-READY_MARKER = "vexfs-vmtest: guest ready"
 KERNEL_ARGS = (
     "console=ttyS0,115200 root=/dev/vda rw vexfs.init=/usr/lib/vexfs-vmtest/init "
     "mitigations=off tsc=reliable no_timer_check cryptomgr.notests quiet"
 )
+AGENT_PORT = "vexfs.agent"
 PORT_ATTEMPTS = 5
+CAPTURE_TIMEOUT_S = 120.0
 RESUME_NOTE = "\n--- vexfs-vmtest: the boot above was saved as the ready snapshot; resumed from it ---\n"
+
+
+@dataclass(frozen=True)
+class RamFile:
+    """Guest RAM kept in a file: shared while a template is captured into it, else mapped privately
+    (copy-on-write: pages load when touched, writes stay in this VM) for a restore."""
+
+    path: Path
+    shared: bool
 
 
 @dataclass(frozen=True)
@@ -51,43 +60,44 @@ class Launch:
     memory_mib: int
     ssh_port: int
     public_key: Path
-    resume: bool
+    ram: RamFile | None = None  # None: anonymous RAM, a plain boot
     extra_args: tuple[str, ...] = ()
 
 
-def qemu_command(launch: Launch) -> list[str]:
-    """The QEMU command line for one start; daemonized, monitor on a unix socket in the VM dir."""
-    vm = launch.vm_dir
+def machine_args(launch: Launch) -> list[str]:
+    """The emulated machine: what a template's device state only restores into (no file of any VM in it)."""
     cpu = "host" if launch.accel == "kvm" else "max"
+    machine = "q35" if launch.ram is None else "q35,memory-backend=ram"
+    return [
+        "-machine", machine, "-accel", launch.accel, "-cpu", cpu, "-smp", str(launch.cpus),
+        "-m", str(launch.memory_mib), "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+        "-device", "virtio-blk-pci,drive=disk0", "-device", "virtio-net-pci,netdev=net0,romfile=",
+        "-device", "virtio-rng-pci", "-device", "virtio-serial-pci",
+        "-device", f"virtserialport,chardev=agent,name={AGENT_PORT}", "-serial", "chardev:console",
+    ]  # fmt: skip
+
+
+def qemu_command(launch: Launch) -> list[str]:
+    """The QEMU command line for one start; daemonized, monitor and agent on unix sockets in the VM dir."""
+    vm = launch.vm_dir
     command = [
-        "qemu-system-x86_64", "-name", f"vexfs-{vm.name}", "-machine", "q35", "-accel", launch.accel,
-        "-cpu", cpu, "-smp", str(launch.cpus), "-m", str(launch.memory_mib),
-        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+        "qemu-system-x86_64", "-name", f"vexfs-{vm.name}", *machine_args(launch),
         "-kernel", str(launch.kernel), "-initrd", str(launch.initrd), "-append", " ".join([KERNEL_ARGS, *launch.extra_args]),
         "-drive", f"file={vm / 'overlay.qcow2'},if=none,id=disk0,format=qcow2,cache=unsafe",
-        "-device", "virtio-blk-pci,drive=disk0",
         "-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{launch.ssh_port}-:22",
-        "-device", "virtio-net-pci,netdev=net0,romfile=",
-        "-device", "virtio-rng-pci",
-        "-chardev", f"file,id=console,path={vm / 'console.log'},append=on", "-serial", "chardev:console",
+        "-chardev", f"socket,id=agent,path={vm / 'agent.sock'},server=on,wait=off",
+        "-chardev", f"file,id=console,path={vm / 'console.log'},append=on",
         "-qmp", f"unix:{vm / 'qmp.sock'},server=on,wait=off",
         "-fw_cfg", f"name=opt/vexfs/authorized_keys,file={launch.public_key}",
         "-pidfile", str(vm / "qemu.pid"), "-daemonize",
     ]  # fmt: skip
-    if launch.resume:
-        command += ["-loadvm", SNAPSHOT]
+    if launch.ram is not None:
+        share = "on" if launch.ram.shared else "off"
+        memory = f"memory-backend-file,id=ram,size={launch.memory_mib}M,mem-path={launch.ram.path},share={share}"
+        command += ["-object", memory]
+        if not launch.ram.shared:
+            command += ["-incoming", "defer"]
     return command
-
-
-def template_path(record: VmRecord, box: Box, key: Path, boot_args: tuple[str, ...]) -> Path:
-    """The ready overlay for this box and machine shape (SSH key and the tier's boot arguments: the snapshot
-    holds both).
-
-    It lives in the box's directory, so removing the box removes it too.
-    """
-    args = hashlib.sha256(" ".join(boot_args).encode()).hexdigest()[:8]
-    shape = f"{record.accel}-{record.cpus}c-{record.memory_mib}m-{keys.fingerprint(key)}-{record.debug}-{args}"
-    return box.path / "ready" / f"{shape}.qcow2"
 
 
 class QemuMachine(RecordedMachine):
@@ -95,6 +105,10 @@ class QemuMachine(RecordedMachine):
 
     provider = "qemu"
     has_snapshots = True
+
+    def __init__(self, settings: Settings, record: VmRecord) -> None:
+        super().__init__(settings, record)
+        self._agent = agent.shared(self.dir, self.commands_log, self.slowdown)
 
     @staticmethod
     def require_host_tools(settings: Settings) -> None:
@@ -130,36 +144,60 @@ class QemuMachine(RecordedMachine):
     def running(self) -> bool:
         return self.pid() is not None
 
+    def _launch(self, ram: RamFile | None = None, more_args: tuple[str, ...] = ()) -> Launch:
+        box = self.box
+        key = keys.public_key(keys.ensure_key(self.settings.state_dir))
+        return Launch(
+            self.dir, box.kernel, box.initrd, self.record.accel, self.record.cpus, self.record.memory_mib,
+            self.record.ssh_port, key, ram, (*self.debug_args(), *more_args),
+        )  # fmt: skip
+
+    def template(self) -> Template:
+        """The ready template this VM restores from (captured on first need), keyed by the machine it restores
+        into: RAM in a file, wherever that file is."""
+        fingerprint = keys.fingerprint(keys.ensure_key(self.settings.state_dir))
+        restoring = self._launch(RamFile(Path("memory.ram"), shared=False))
+        return templates.for_vm(self.record, self.box, fingerprint, [*restoring.extra_args, *machine_args(restoring)])
+
     def up(self, cold: bool = False) -> None:
-        """Resume the VM from its box's ready snapshot (or boot it: first time, halted VM, cold=True)."""
+        """Restore the VM from its ready template (or boot it: a halted VM, or cold=True)."""
         if self.running():
             return
-        key = keys.ensure_key(self.settings.state_dir)
-        template = template_path(self.record, self.box, key, self.debug_args())
-        if not self.overlay.exists() and template.exists() and not cold:
-            shutil.copyfile(template, self.overlay)
-            boot_log = template.with_suffix(".console.log")
-            if boot_log.exists():
-                self.console_log.write_text(boot_log.read_text(errors="replace") + RESUME_NOTE)
-            self._start(resume=True)
-            return
-        if not self.overlay.exists():
-            backing = ["-b", str(self.box.disk), "-F", "qcow2"]
-            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", *backing, str(self.overlay)], check=True)
-        self._start(resume=False)
-        if not template.exists():
-            self._save_ready_template(template)
+        template = self.template()
+        if self.overlay.exists():
+            self._start(self._launch())  # a halted VM boots its own disk again
+        elif cold and template.exists():
+            self._new_overlay(self.box.disk)
+            self._start(self._launch())
+        else:
+            self._from_template(template)
 
-    def _start(self, resume: bool) -> None:
-        """Start QEMU on a free port and wait for SSH; on failure QEMU is stopped and the console kept."""
-        key = keys.ensure_key(self.settings.state_dir)
-        box = self.box
+    def _new_overlay(self, backing: Path) -> None:
+        self.overlay.unlink(missing_ok=True)
+        command = ["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(backing), "-F", "qcow2", str(self.overlay)]
+        subprocess.run(command, check=True, capture_output=True)
+
+    def _from_template(self, template: Template) -> None:
+        """Restore from template, capturing it first from a fresh boot when nobody has yet."""
+        if not template.exists():
+            with templates.lock(template):
+                if not template.exists():
+                    self._capture(template)
+        self._restore(template)
+
+    def _restore(self, template: Template) -> None:
+        """A new overlay on the template's disk, its RAM mapped privately, its device state loaded, the clock set."""
+        self._new_overlay(template.disk)
+        boot_log = template.console.read_text(errors="replace") if template.console.exists() else ""
+        self.console_log.write_text(boot_log + RESUME_NOTE)
+        self._start(self._launch(RamFile(template.memory, shared=False)), template)
+
+    def _start(self, launch: Launch, template: Template | None = None) -> None:
+        """Start QEMU on a free SSH port (restoring template's device state when given) and wait until the
+        agent answers; on failure QEMU is stopped and the console kept."""
         for _ in range(PORT_ATTEMPTS):
             self.record = self.record.with_port(ports.free_port())
-            launch = Launch(
-                self.dir, box.kernel, box.initrd, self.record.accel, self.record.cpus, self.record.memory_mib,
-                self.record.ssh_port, keys.public_key(key), resume, self.debug_args(),
-            )  # fmt: skip
+            launch = replace(launch, ssh_port=self.record.ssh_port)
             (self.dir / "qmp.sock").unlink(missing_ok=True)
             done = subprocess.run(qemu_command(launch), capture_output=True, text=True, stdin=subprocess.DEVNULL)
             if done.returncode == 0:
@@ -171,25 +209,21 @@ class QemuMachine(RecordedMachine):
         self._save()
         self._drop_sessions()
         try:
-            self._wait_ready(console_marker=not resume)
-            if resume:
-                self._set_clock()
+            if template is not None:
+                with Qmp(self.dir / "qmp.sock") as monitor:
+                    monitor.load_devices(template.devices)
+            self._wait_ready()
+            if template is not None:
+                self._agent.set_clock(time.time())
         except MachineError:
-            self._stop()
+            self._stop(keep_disk=template is None)
             raise
 
-    def _wait_ready(self, console_marker: bool) -> None:
-        boot_timeout_s = self.settings.boot_timeout_s * self.slowdown
-        deadline = time.monotonic() + boot_timeout_s
-        if console_marker:
-            while READY_MARKER not in self.console_text():
-                if not self.running():
-                    raise GuestUnreachable(f"QEMU exited during boot: {self._console_tail()}")
-                if time.monotonic() > deadline:
-                    raise GuestUnreachable(f"guest not ready after {boot_timeout_s:g} s: {self._console_tail()}")
-                time.sleep(0.1)
+    def _wait_ready(self) -> None:
+        """Until the agent answers: init starts it once the boot script is done (or at once, restored)."""
+        deadline = time.monotonic() + self.settings.boot_timeout_s * self.slowdown
         try:
-            self._session(sudo=True).wait_until_ready(deadline)
+            self._agent.wait_until_ready(deadline)
         except GuestUnreachable as error:
             raise GuestUnreachable(f"{error}; console: {self._console_tail()}") from None
 
@@ -201,71 +235,84 @@ class QemuMachine(RecordedMachine):
         tail = " | ".join(line.strip() for line in self.console_text().splitlines()[-lines:])
         return f"{tail} (full log: {self.console_log})"
 
-    def _set_clock(self) -> None:
-        """A restored guest wakes with the clock of its snapshot: set it from the host."""
-        self.run(f"date -s @{time.time():.3f} >/dev/null", timeout=30 * self.slowdown, sudo=True)
+    def _capture(self, template: Template) -> None:
+        """Boot a fresh disk with RAM in the template's file, then keep disk, RAM and device state as the template."""
+        with templates.capture_into(template) as partial:
+            ram = RamFile(partial.memory, shared=True)
+            self._new_overlay(self.box.disk)
+            self._start(self._launch(ram))
+            lpj = calibration.boot_cpu_lpj_if_uneven(self.run(calibration.COMMAND, timeout=30, sudo=True).stdout)
+            if lpj is not None:  # see calibration.py: boot again, every vCPU's delay loop the boot CPU's
+                self._stop(keep_disk=False)
+                self.console_log.write_text("")
+                self._new_overlay(self.box.disk)
+                self._start(self._launch(ram, (f"lpj={lpj}",)))
+            self.run("sync", timeout=60 * self.slowdown, sudo=True)
+            self._drop_sessions()
+            with Qmp(self.dir / "qmp.sock") as monitor:
+                monitor.save_devices(partial.devices, CAPTURE_TIMEOUT_S * self.slowdown)
+            self._stop(keep_disk=True)
+            atomic_write(partial.console, self.console_text())
+            os.replace(self.overlay, partial.disk)
 
-    def _save_ready_template(self, template: Path) -> None:
-        """Snapshot the freshly booted guest, keep the overlay as the box's template, then resume."""
-        self.run("sync", timeout=60)
-        self._drop_sessions()
-        with Qmp(self.dir / "qmp.sock") as monitor:
-            monitor.human(f"savevm {SNAPSHOT}")
-        self._stop()
-        template.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(template.with_suffix(".console.log"), self.console_text())
-        partial = template.with_name(f".{template.name}.{os.getpid()}")
-        shutil.copyfile(self.overlay, partial)
-        os.replace(partial, template)
-        self._start(resume=True)
-
-    def _stop(self, grace_s: float = 10.0) -> None:
-        """Stop QEMU: monitor quit, then SIGKILL if it lingers."""
+    def _stop(self, keep_disk: bool, grace_s: float = 10.0) -> None:
+        """Stop QEMU: a monitor quit when its disk is kept (then SIGKILL if it lingers), else SIGKILL at once."""
         self._drop_sessions()
         pid = self.pid()
         if pid is None:
             return
-        try:
-            with Qmp(self.dir / "qmp.sock", timeout=5) as monitor:
-                monitor.execute("quit")
-        except (OSError, QmpError):
-            pass
-        deadline = time.monotonic() + grace_s
-        while self.pid() is not None and time.monotonic() < deadline:
-            time.sleep(0.05)
+        if keep_disk:
+            try:
+                with Qmp(self.dir / "qmp.sock", timeout=5) as monitor:
+                    monitor.execute("quit")
+            except (OSError, QmpError):
+                pass
+            deadline = time.monotonic() + grace_s
+            while self.pid() is not None and time.monotonic() < deadline:
+                time.sleep(0.05)
         if self.pid() is not None:
             os.kill(pid, signal.SIGKILL)
             while self.pid() is not None:
-                time.sleep(0.05)
+                time.sleep(0.01)
+
+    def _drop_sessions(self) -> None:
+        self._agent.close()
+        super()._drop_sessions()
 
     def _require_running(self) -> None:
         if not self.running():
             raise UserError(f"VM {self.name!r} is not running: `invoke vm.up --name {self.name}`")
 
     def run(self, command: str, timeout: float, sudo: bool = False) -> CommandResult:
+        """Over the agent; over SSH while another process holds the agent."""
         self._require_running()
+        if self._agent.claim():
+            return self._agent.run(command, timeout, "root" if sudo else GUEST_USER)
         return self._session(sudo).run(command, timeout)
 
     def put(self, local: Path, remote: str) -> None:
         self._require_running()
+        if self._agent.claim():
+            return self._agent.put(local, remote, GUEST_USER)
         self._session().put(local, remote)
 
     def get(self, remote: str, local: Path) -> None:
         self._require_running()
+        if self._agent.claim():
+            return self._agent.get(remote, local, GUEST_USER)
         self._session().get(remote, local)
 
     def reset(self) -> None:
-        """Roll the VM back to its ready snapshot: disk and memory, whatever the guest was doing.
+        """Roll the VM back to its ready template: disk and memory, whatever the guest was doing.
 
-        A new QEMU process resumes the snapshot: `loadvm` inside the running process would keep
-        the guest's TSC running forward from its current value, so the restored kernel would see
-        time jump and report RCU stalls that no module caused.
+        A new QEMU process restores the template: the guest's TSC then continues from the template's,
+        as a migrated guest's does, so the restored kernel sees no time jump (and reports no RCU stall
+        that no module caused); its clock is set from the host's.
         """
-        self._stop(grace_s=2.0)
-        self._start(resume=True)
+        self.replace()
 
     def use_debug(self, tier: str) -> None:
-        """Run in another debug tier from now on: a fresh guest from that tier's ready snapshot."""
+        """Run in another debug tier from now on: a fresh guest from that tier's ready template."""
         if tier == self.record.debug:
             return
         self.record = self.record.with_debug(tier)
@@ -273,8 +320,8 @@ class QemuMachine(RecordedMachine):
         self.replace()
 
     def replace(self) -> None:
-        """A fresh guest in place of this one: QEMU stopped, overlay thrown away, started from the template."""
-        self._stop(grace_s=2.0)
+        """A fresh guest in place of this one: QEMU killed, overlay thrown away, restored from the template."""
+        self._stop(keep_disk=False)
         self.overlay.unlink(missing_ok=True)
         self.up()
 
@@ -285,11 +332,11 @@ class QemuMachine(RecordedMachine):
                 self.run("sync", timeout=15)
             except MachineError:
                 pass
-        self._stop()
+        self._stop(keep_disk=True)
 
     def destroy(self) -> None:
         """Stop QEMU and delete everything the VM had."""
-        self._stop(grace_s=2.0)
+        self._stop(keep_disk=False)
         remove_tree(self.dir)
 
     def status(self) -> MachineStatus:

@@ -1,13 +1,18 @@
-"""A minimal QMP client: the QEMU monitor over a unix socket, for snapshots and shutdown."""
+"""A minimal QMP client: the QEMU monitor over a unix socket, for templates (migration) and shutdown."""
 
 from __future__ import annotations
 
 import json
+import shlex
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
 from toolkit.machines.base import MachineError
+
+# RAM in a shared file (a template's) stays out of the migration stream, and is not expected in it.
+IGNORE_SHARED = [{"capability": "x-ignore-shared", "state": True}]
 
 
 class QmpError(MachineError):
@@ -60,9 +65,19 @@ class Qmp:
             raise QmpError(f"{command}: {reply['error'].get('desc', reply['error'])}")
         return reply.get("return")
 
-    def human(self, command_line: str) -> str:
-        """Run an HMP command (savevm, loadvm) and fail on the errors it reports as text."""
-        output = str(self.execute("human-monitor-command", **{"command-line": command_line}))
-        if output.strip():
-            raise QmpError(f"{command_line}: {output.strip()}")
-        return output
+    def save_devices(self, path: Path, timeout: float) -> None:
+        """Migrate the running VM into path, leaving its shared-file RAM out; the guest is stopped at the end."""
+        self.execute("migrate-set-capabilities", capabilities=IGNORE_SHARED)
+        self.execute("migrate", uri=f"exec:cat > {shlex.quote(str(path))}")
+        deadline = time.monotonic() + timeout
+        while (state := self.execute("query-migrate"))["status"] not in ("completed", "failed", "cancelled"):
+            if time.monotonic() > deadline:
+                raise QmpError(f"saving the device state to {path} took more than {timeout:g} s")
+            time.sleep(0.02)
+        if state["status"] != "completed":
+            raise QmpError(f"saving the device state to {path}: {state.get('error-desc', state['status'])}")
+
+    def load_devices(self, path: Path) -> None:
+        """Have a VM started with `-incoming defer` load its device state from path; it runs once loaded."""
+        self.execute("migrate-set-capabilities", capabilities=IGNORE_SHARED)
+        self.execute("migrate-incoming", uri=f"exec:cat {shlex.quote(str(path))}")

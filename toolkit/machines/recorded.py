@@ -9,6 +9,8 @@ from typing import Self
 from toolkit import debug, kernels
 from toolkit.boxes.store import Box
 from toolkit.config import Settings
+from toolkit.machines.base import CommandResult
+from toolkit.machines.command_log import CommandLog
 from toolkit.machines.record import VmRecord, define_vm, vm_dir
 from toolkit.machines.ssh import GuestSessions, SshSession, SshTarget
 
@@ -25,7 +27,8 @@ class RecordedMachine:
         self.record = record
         self.name = record.name
         self.dir = vm_dir(settings, record.name)
-        self._sessions = GuestSessions(self.ssh_target, self.dir / "commands.log")
+        self.commands_log = CommandLog(self.dir / "commands.log")
+        self._sessions = GuestSessions(self.ssh_target, self.commands_log)
 
     @classmethod
     def define(cls, settings: Settings, name: str, box: Box) -> Self:
@@ -69,5 +72,8 @@ class RecordedMachine:
     def _drop_sessions(self) -> None:
         self._sessions.close()
 
+    def run(self, command: str, timeout: float, sudo: bool = False) -> CommandResult:
+        raise NotImplementedError
+
     def kernel_log(self) -> str:
-        return self._session(sudo=True).run("dmesg", timeout=30).stdout
+        return self.run("dmesg", timeout=30, sudo=True).stdout

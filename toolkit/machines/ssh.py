@@ -9,7 +9,6 @@ paramiko wherever it waits, and the call fails as a timeout or an unreachable gu
 from __future__ import annotations
 
 import contextlib
-import datetime
 import logging
 import socket
 import threading
@@ -22,13 +21,13 @@ import invoke
 import paramiko
 from fabric import Connection
 
-from toolkit.machines.base import CommandResult, CommandTimedOut, GuestUnreachable, MachineError
+from toolkit.machines.base import CommandResult, GuestUnreachable, MachineError
+from toolkit.machines.command_log import TRANSFER_TIMEOUT_S, CommandLog
 
 CONNECT_ERRORS = (OSError, EOFError, socket.timeout, paramiko.SSHException)
 CONNECT_TIMEOUT_S = 10.0
 # Beyond a command's own timeout: connecting, opening the channel, stopping the command.
 SLACK_S = CONNECT_TIMEOUT_S + 10.0
-TRANSFER_TIMEOUT_S = 300.0
 # How an OpenSSH client reaches a guest: only the installation's own key, and each guest's fresh host key
 # taken as it comes (a guest is made anew from its box, on a port that changes).
 CLIENT_OPTIONS = {"IdentitiesOnly": "yes", "StrictHostKeyChecking": "no", "UserKnownHostsFile": "/dev/null",
@@ -76,7 +75,7 @@ class SshTarget:
 class SshSession:
     """A lazily opened Fabric connection that logs every command it runs."""
 
-    def __init__(self, target: SshTarget, log: Path) -> None:
+    def __init__(self, target: SshTarget, log: CommandLog) -> None:
         self.target = target
         self.log = log
         self._connection: Connection | None = None
@@ -156,36 +155,27 @@ class SshSession:
         if expired.is_set():
             raise DeadlineExpired()
 
-    def _record(self, line: str) -> None:
-        stamp = datetime.datetime.now().isoformat(timespec="milliseconds")
-        with open(self.log, "a") as out:
-            out.write(f"{stamp} {line}\n")
-
     def run(self, command: str, timeout: float) -> CommandResult:
         """Run command in the guest; CommandTimedOut if it outlives timeout (the connection is then dropped)."""
         started = time.monotonic()
+        user = self.target.user
         try:
             slack = SLACK_S * self.target.slowdown
             with self._deadline(timeout + slack):
                 result = self.connection().run(command, hide=True, warn=True, timeout=timeout, in_stream=False)
         except invoke.CommandTimedOut as timed_out:
             self.close()
-            self._record(f"{self.target.user}: TIMEOUT after {timeout:g} s: {command}")
-            tail = (timed_out.result.stdout + timed_out.result.stderr)[-2000:]
-            raise CommandTimedOut(f"guest command timed out after {timeout:g} s: {command}", command, tail) from None
+            raise self.log.timed_out(
+                user, command, timeout, timed_out.result.stdout + timed_out.result.stderr
+            ) from None
         except DeadlineExpired:
             self.close()
-            self._record(f"{self.target.user}: NO ANSWER within {timeout + slack:g} s: {command}")
-            raise CommandTimedOut(
-                f"guest command timed out after {timeout:g} s and the guest stopped answering: {command}", command
-            ) from None
+            raise self.log.no_answer(user, command, timeout, timeout + slack) from None
         except CONNECT_ERRORS as error:
             self.close()
-            self._record(f"{self.target.user}: LOST CONNECTION ({error}): {command}")
-            raise GuestUnreachable(f"lost the guest while running {command!r}: {error}", command) from None
+            raise self.log.lost(user, command, error) from None
         duration = time.monotonic() - started
-        self._record(f"{self.target.user}: [{result.exited}] {duration:.3f}s {command}")
-        return CommandResult(command, result.exited, result.stdout, result.stderr, duration)
+        return self.log.finished(user, CommandResult(command, result.exited, result.stdout, result.stderr, duration))
 
     def _transfer(self, what: str, move: Callable[[Connection], object], timeout: float) -> None:
         """One SFTP transfer, bounded as a whole (channel open included)."""
@@ -202,7 +192,7 @@ class SshSession:
         except (*CONNECT_ERRORS, OSError) as error:
             self.close()
             raise MachineError(f"{what} failed: {error}") from None
-        self._record(what)
+        self.log.record(what)
 
     def put(self, local: Path, remote: str, timeout: float = TRANSFER_TIMEOUT_S) -> None:
         self._transfer(f"copying {local} to the guest's {remote}", lambda c: c.put(str(local), remote), timeout)
@@ -214,7 +204,7 @@ class SshSession:
 class GuestSessions:
     """One persistent connection per guest user, opened on first use."""
 
-    def __init__(self, target_for: Callable[[str], SshTarget], log: Path) -> None:
+    def __init__(self, target_for: Callable[[str], SshTarget], log: CommandLog) -> None:
         self.target_for = target_for
         self.log = log
         self._sessions: dict[str, SshSession] = {}

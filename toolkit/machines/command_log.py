@@ -1,0 +1,44 @@
+"""commands.log, and what a guest call that went wrong says: the same whichever channel carried it
+(the guest agent, or SSH)."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+from toolkit.machines.base import CommandResult, CommandTimedOut, GuestUnreachable
+
+TRANSFER_TIMEOUT_S = 300.0
+
+
+class CommandLog:
+    """Every guest command and transfer, one line each, appended to a VM's commands.log."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def record(self, line: str) -> None:
+        stamp = datetime.datetime.now().isoformat(timespec="milliseconds")
+        with open(self.path, "a") as out:
+            out.write(f"{stamp} {line}\n")
+
+    def finished(self, user: str, result: CommandResult) -> CommandResult:
+        self.record(f"{user}: [{result.exit_status}] {result.duration_s:.3f}s {result.command}")
+        return result
+
+    def timed_out(self, user: str, command: str, timeout: float, tail: str) -> CommandTimedOut:
+        """The command ran past its timeout and was stopped."""
+        self.record(f"{user}: TIMEOUT after {timeout:g} s: {command}")
+        return CommandTimedOut(f"guest command timed out after {timeout:g} s: {command}", command, tail[-2000:])
+
+    def no_answer(self, user: str, command: str, timeout: float, waited: float) -> CommandTimedOut:
+        """Nothing came back within the command's timeout and the slack after it: the guest may be wedged."""
+        self.record(f"{user}: NO ANSWER within {waited:g} s: {command}")
+        return CommandTimedOut(
+            f"guest command timed out after {timeout:g} s and the guest stopped answering: {command}", command
+        )
+
+    def lost(self, user: str, command: str, error: object) -> GuestUnreachable:
+        """The channel to the guest broke during the command."""
+        self.record(f"{user}: LOST CONNECTION ({error}): {command}")
+        return GuestUnreachable(f"lost the guest while running {command!r}: {error}", command)
