@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tests import transcripts
-from toolkit import config, kernels, machines
+from toolkit import config, interrupts, kernels, machines
 from toolkit.domains import kernel_module, options
 from toolkit.domains.base import Target, run_cases
 from toolkit.domains.guest import Guest
@@ -74,18 +74,19 @@ def main(argv: list[str]) -> int:
     settings = dataclasses.replace(config.load(), kernel=line)
     vm_name = f"transcripts-{line}-{uuid.uuid4().hex[:6]}"
     machine = machines.define(settings, vm_name)
-    try:
-        machine.up()
-        for fixture in args.fixtures:
-            with tempfile.TemporaryDirectory() as work_dir:
-                transcript = record(machine, line, fixture, Path(work_dir))
-            path = transcripts.TRANSCRIPTS / line / f"{fixture}.json.gz"
-            transcripts.save(path, transcript)
-            verdicts = ", ".join(f"{e['test']} {e['status']}" for e in transcript["expected"])
-            print(f"{path.relative_to(REPO)}: {len(transcript['calls'])} calls; {verdicts}", flush=True)
-            machine.reset()
-    finally:
-        machine.destroy()
+    with interrupts.handled():
+        try:
+            machine.up()
+            for fixture in args.fixtures:
+                with tempfile.TemporaryDirectory() as work_dir:
+                    transcript = record(machine, line, fixture, Path(work_dir))
+                path = transcripts.TRANSCRIPTS / line / f"{fixture}.json.gz"
+                transcripts.save(path, transcript)
+                verdicts = ", ".join(f"{e['test']} {e['status']}" for e in transcript["expected"])
+                print(f"{path.relative_to(REPO)}: {len(transcript['calls'])} calls; {verdicts}", flush=True)
+                machine.reset()
+        finally:
+            machine.destroy()
     return 0
 
 
