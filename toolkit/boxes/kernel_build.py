@@ -5,9 +5,11 @@ version, build packages): `root/` is a chroot of the line's suite with the toolc
 `linux-source-X.Y` at exactly the stock kernel's version; the tree is unpacked in root/build/linux
 and built there with `make bindeb-pkg`. Each configuration built in it (config key: the fragments'
 text) keeps its packages and record in builds/<config key>/. The tree is kept, so an interrupted
-build carries on where make stopped (a half-made chroot is made again), and a changed fragment
-rebuilds only what its options touch (Kbuild tracks each object's options). ccache, shared by
-every build (cache/ccache), makes a fresh tree of a known source cheap too.
+build carries on (a half-made chroot is made again; after a make that never ended, killed even with
+SIGKILL, `make clean` first: objtool rewrites objects in place, and make cannot tell one it
+stopped halfway), and a changed fragment rebuilds only what its options touch (Kbuild tracks
+each object's options). ccache, shared by every build (cache/ccache), makes a fresh tree of a
+known source, or a cleaned one, cheap too.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ BUILD_PACKAGES = ("build-essential", "bc", "bison", "flex", "libssl-dev", "libel
                   "rsync", "cpio", "kmod", "ccache", "xz-utils", "zstd", "python3", "libdw-dev")  # fmt: skip
 HEARTBEAT_S = 60.0
 RECORD = "kernel.json"
+# in the tree while its make runs: found at the start, the last one never ended (killed, or its host went down)
+UNFINISHED = ".make-unfinished"
+# make's own exits, done or failed: Kbuild's .DELETE_ON_ERROR removed what a failed recipe was making
+MAKE_ENDED = (0, 2)
 # The packages are build artifacts, installed once into a derived box: compressing them costs more than it saves.
 PACKAGE_COMPRESSION = "none"
 # What `ccache --print-stats` says of the compiles since the build zeroed its counters.
@@ -320,6 +326,11 @@ def _make_packages(kernel: KernelBuild, root: Path, ccache: Path, log: Path, job
                f"KDEB_COMPRESS={PACKAGE_COMPRESSION}", "KBUILD_BUILD_USER=vexfs-vmtest",
                "KBUILD_BUILD_HOST=vexfs-vmtest", "bindeb-pkg"]  # fmt: skip
     wrapped = _in_namespace(root, ccache, *command)
+    unfinished = root / "build/linux" / UNFINISHED
+    if unfinished.exists():
+        progress.say("the last make in this tree never ended: make clean, then all of it again (ccache)")
+        _in_root(root, ccache, log, "make", "-C", "/build/linux", "clean")
+    unfinished.touch()
     started = time.monotonic()
     offset = log.stat().st_size if log.exists() else 0
     with open(log, "a") as out:
@@ -334,6 +345,8 @@ def _make_packages(kernel: KernelBuild, root: Path, ccache: Path, log: Path, job
                 progress.say(
                     f"make: {_compiled(log, offset)} files compiled, {(time.monotonic() - started) / 60:.1f} min"
                 )
+    if returncode in MAKE_ENDED:
+        unfinished.unlink()
     if returncode != 0:
         raise KernelBuildFailed(f"kernel build failed at make bindeb-pkg: {_first_error(log)} (full log: {log})")
 
