@@ -112,6 +112,20 @@ class FaultSweep:
         return f"{self.site}: {self.problem or counts}"
 
 
+@dataclass(frozen=True)
+class NoSweep:
+    """A kind of allocation this kernel's fault injection cannot fail as the sweep needs, and why."""
+
+    site: str
+    reason: str
+    problem: None = None
+    evidence: tuple[str, ...] = ()
+
+    @property
+    def outcome(self) -> str:
+        return f"{self.site}: not swept ({self.reason})"
+
+
 # What fault-sweep.sh fails, one kind at a time (mixed, the Nth call would be another allocation each load),
 # and how it could on this kernel (its `mode=` line).
 SITES = {"slab": "slab allocation", "pages": "page allocation"}
@@ -123,22 +137,27 @@ MODES = {
 MODE = re.compile(r"^mode=(\S+)$")
 
 
-def fault_sweeps(subject: ModuleUnderTest) -> list[FaultSweep]:
-    """A sweep per kind of allocation the kernel can fail; none without fault injection."""
+UNAVAILABLE = re.compile(r"^unavailable: (.+)$")
+
+
+def fault_sweeps(subject: ModuleUnderTest) -> list[FaultSweep | NoSweep]:
+    """A sweep per kind of allocation the kernel can fail, why not for a kind it cannot; none without fault
+    injection."""
     found = (fault_sweep(subject, site) for site in SITES)
     return [sweep for sweep in found if sweep is not None]
 
 
-def fault_sweep(subject: ModuleUnderTest, site: str) -> FaultSweep | None:
-    """Loads with the Nth allocation of a kind failing (kernel problems raise a Finding); None when the kernel
-    cannot fail that kind."""
+def fault_sweep(subject: ModuleUnderTest, site: str) -> FaultSweep | NoSweep | None:
+    """Loads with the Nth allocation of a kind failing (kernel problems raise a Finding); NoSweep when the
+    kernel's fault injection cannot fail that kind, None when it has none."""
     command = subject.script("fault-sweep.sh", SITE=site, LIMIT=FAULT_LIMIT)
     timeout = subject.options.load_timeout_s * 40
     what = f"load with the Nth {SITES[site]} failing, N = 1, 2, ..."
     step = subject.guest.step(what, f"{command} 2>&1", timeout)
-    if step.result.exit_status == 3:
-        return None
     lines = step.result.stdout.splitlines()
+    if step.result.exit_status == 3:
+        reason = next((m[1] for m in map(UNAVAILABLE.match, lines) if m), None)
+        return NoSweep(site, reason) if reason else None
     mode = next((m[1] for m in map(MODE.match, lines) if m), "load-nth")
     attempts = [m for m in map(ATTEMPT.match, lines) if m]
     failed = sum(1 for m in attempts if m[3] != "loaded")
