@@ -89,6 +89,31 @@ def test_a_leak_left_by_unloaded_code_is_attributed_by_its_bare_address() -> Non
     assert by_range[0][0] == "unwind_leak_init"
 
 
+# 7.x prints each frame alone, without the `[<address>]` before it
+UNLOADED_LEAK_7X = [
+    "unreferenced object 0xff110000020f1d00 (size 128):",
+    '  comm "vexfs-vmtest-fa", pid 263, jiffies 4294763008',
+    "  backtrace (crc 5182d107):",
+    "    __kmalloc_cache_noprof+0x567/0x630",
+    "    0xffffffffc0201050",
+    "    do_one_initcall+0x11f/0x4c0",
+]
+LOADED_LEAK_7X = [
+    "unreferenced object 0xff1100000470f700 (size 64):",
+    '  comm "insmod", pid 137, jiffies 4294717183',
+    "  backtrace (crc b517b4de):",
+    "    __kmalloc_cache_noprof+0x567/0x630",
+    "    leaky_init+0x46/0x1000 [leaky]",
+]
+
+
+def test_a_leak_is_attributed_in_the_backtrace_format_of_7x_too() -> None:
+    unloaded = kmemleak.attributed(UNLOADED_LEAK_7X, "unwind_leak", kernel_log.in_module_area)
+    assert [(site, leak.size) for site, leak in unloaded] == [("0xffffffffc0201050", 128)]
+    loaded = kmemleak.attributed(LOADED_LEAK_7X, "leaky", kernel_log.in_module_area)
+    assert [(site, leak.size) for site, leak in loaded] == [("leaky_init+0x46", 64)]
+
+
 def test_kernel_addresses_are_not_a_modules() -> None:
     assert kernel_log.in_module_area(0xFFFFFFFF8142AB10) is None
     assert kmemleak.attributed(UNLOADED_LEAK[:4], "unwind_leak", kernel_log.in_module_area) == []

@@ -15,13 +15,20 @@ from dataclasses import dataclass
 from toolkit.domains.guest import Guest
 
 OBJECT = re.compile(r"^unreferenced object (0x[0-9a-f]+) \(size (\d+)\):")
-NAMED_FRAME = re.compile(r"\] (?P<symbol>[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+) \[(?P<module>\w+)\]")
-BARE_FRAME = re.compile(r"\] (?P<address>0x[0-9a-f]{16})\s*$")
-# kmemleak reports only objects older than 5 s; two scans settle objects still in flight; what was read is
-# cleared, so the next scan reports only what leaked since
+# a backtrace line: `[<ffffffffc0210021>] ` before the frame up to 6.x, the frame alone since (7.x)
+FRAME = r"^\s*(?:\[<[0-9a-f]+>\]\s+)?"
+NAMED_FRAME = re.compile(FRAME + r"(?P<symbol>[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+) \[(?P<module>\w+)\]")
+BARE_FRAME = re.compile(FRAME + r"(?P<address>0x[0-9a-f]{16})\s*$")
+# An exited process's kernel stack waits in a per-CPU cache, unwiped, and kmemleak scans it: a stale pointer
+# there (the loader's, to what a failed load left) hid leaks from most scans on 7.x. New processes on each
+# CPU take those stacks, zeroed. kmemleak reports only objects older than 5 s; two scans settle objects
+# still in flight; what was read is cleared, so the next scan reports only what leaked since.
+WIPE_CACHED_STACKS = (
+    "for cpu in $(seq 0 $(($(nproc --all) - 1))); do taskset -c $cpu sh -c 'for i in 1 2 3 4; do /bin/true; done'; done"
+)
 SCAN = (
-    "k=/sys/kernel/debug/kmemleak; [ -e $k ] || exit 3; sleep 6; echo scan > $k; echo scan > $k; cat $k; "
-    "echo clear > $k"
+    f"k=/sys/kernel/debug/kmemleak; [ -e $k ] || exit 3; sleep 6; {WIPE_CACHED_STACKS}; echo scan > $k; "
+    "echo scan > $k; cat $k; echo clear > $k"
 )
 
 
