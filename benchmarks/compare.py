@@ -41,8 +41,11 @@ def _seconds(action: Callable[[], object]) -> float:
 
 @contextlib.contextmanager
 def _modules_linked(box: Box) -> Iterator[None]:
-    """/lib/modules/<release> pointing at the box's modules while virtme-ng runs (left alone if it exists)."""
+    """/lib/modules/<release> pointing at the box's modules while virtme-ng runs (left alone if it exists; a
+    link, one a killed run left, is made again)."""
     target = Path("/lib/modules") / box.kernel_release
+    if target.is_symlink():
+        target.unlink()
     made = not target.exists()
     if made:
         target.parent.mkdir(parents=True, exist_ok=True)
