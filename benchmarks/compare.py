@@ -80,7 +80,7 @@ def virtme_ng_runs(box: Box, repeat: int) -> tuple[list[float], str]:
             started = time.monotonic()
             done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=300, cwd=scratch)
             seconds = time.monotonic() - started
-            if box.kernel_release in done.stdout.splitlines():
+            if box.kernel_release in (line.rstrip("\r") for line in (done.stdout + done.stderr).splitlines()):
                 counted.append(seconds)
     return counted, version.strip()
 
