@@ -154,7 +154,7 @@ def test_the_installed_command_runs_from_any_directory_and_its_results_land_wher
     latest = project / "out" / "latest"
     assert (latest / "results.json").is_file() and (latest / "6.1" / "build.log").is_file()
     assert not (latest / "6.1" / "src").exists(), "the build tree stays only with --keep-build"
-    assert "hang_detection: running for 5 s" in done.stderr, "a test of 15 s says it is still running"
+    assert "concurrency: running for 5 s" in done.stderr, "a test of 15 s says it is still running"
     assert quiet(done.stderr), done.stderr
     assert "\033[" not in done.stderr, "no colour outside a terminal"
     assert not (tmp_path / "project" / "deep" / "results").exists()
