@@ -191,7 +191,7 @@ def test_only_and_repeat_run_one_test_and_its_needs_again_and_again(vm, tmp_path
     assert done.returncode == 1, done.stdout + done.stderr
     [run] = json.loads((tmp_path / "results/latest/results.json").read_text())["runs"]
     tests = {test["name"]: test for test in run["tests"]}
-    assert list(tests) == ["build", "load", "unload", "memory_leak"]
+    assert list(tests) == ["build", "load", "unload", "memory_leak"], done.stdout + done.stderr
     assert tests["load"]["message"].startswith("passed 2/2: loaded in")
     assert tests["memory_leak"]["message"].startswith("failed 2/2: ")
     assert tests["memory_leak"]["metrics"]["flaky"] is False

@@ -214,18 +214,29 @@ class QemuMachine(RecordedMachine):
                     monitor.load_devices(template.devices)
             self._wait_ready()
             if template is not None:
-                self._agent.set_clock(time.time())
+                self._set_clock()
         except MachineError:
             self._stop(keep_disk=template is None)
             raise
 
     def _wait_ready(self) -> None:
-        """Until the agent answers: init starts it once the boot script is done (or at once, restored)."""
+        """Until the agent answers: init starts it once the boot script is done (or at once, restored); until SSH
+        answers while another process holds the agent."""
+        if not self._agent.claim():
+            self._session(sudo=True).connection()
+            return
         deadline = time.monotonic() + self.settings.boot_timeout_s * self.slowdown
         try:
             self._agent.wait_until_ready(deadline)
         except GuestUnreachable as error:
             raise GuestUnreachable(f"{error}; console: {self._console_tail()}") from None
+
+    def _set_clock(self) -> None:
+        """The host's time in a restored guest, which wakes with its template's."""
+        if self._agent.claim():
+            self._agent.set_clock(time.time())
+        else:
+            self.run(f"date -u -s @{time.time():.3f} >/dev/null", timeout=30, sudo=True)
 
     def log_files(self) -> list[Path]:
         """What to keep with a run's results: the serial console and every command run."""
