@@ -8,6 +8,7 @@ kmemleak must then find nothing the failed loads left behind, and a normal load 
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Callable
@@ -132,7 +133,6 @@ SITES = {"slab": "slab allocation", "pages": "page allocation"}
 MODES = {
     "module-nth": "the module's own allocation 1..{last} failing in turn",
     "load-nth": "allocation 1..{last} of the load failing in turn",
-    "module-first-then-all": "the module's first allocation failing, then all of them",
 }
 MODE = re.compile(r"^mode=(\S+)$")
 
@@ -162,26 +162,23 @@ def fault_sweep(subject: ModuleUnderTest, site: str) -> FaultSweep | NoSweep | N
     attempts = [m for m in map(ATTEMPT.match, lines) if m]
     failed = sum(1 for m in attempts if m[3] != "loaded")
     tolerated = sum(1 for m in attempts if m[2] == "1" and m[3] == "loaded")
+    swept = functools.partial(FaultSweep, site, mode, len(attempts), failed, tolerated)
     if step.result.exit_status != 0 or not any(line.startswith("complete ") for line in lines):
         last = lines[-1] if lines else f"exit status {step.result.exit_status}"
-        return FaultSweep(
-            site, mode, len(attempts), failed, tolerated, f"the sweep stopped: {last}", tuple(lines[-20:])
-        )
+        return swept(f"the sweep stopped: {last}", tuple(lines[-20:]))
     # before kmemleak scans: a load overwrites what the failed loads left in the loader's path (7.x: a stale
     # pointer there hid their leaks from most scans)
     normal = subject.guest.step("a normal load after the sweep", f"{subject.insmod_command()} 2>&1", timeout / 10)
     subject.unload_quietly()
     if not normal.ok:
         problem = f"a normal load failed after it: {normal.result.stdout}"
-        return FaultSweep(site, mode, len(attempts), failed, tolerated, problem)
+        return swept(problem)
     report = kmemleak.scan(subject.guest, timeout=timeout) or []
     leaks = kmemleak.attributed(report, subject.name, kernel_log.in_module_area)
     if leaks:
         problem = f"kmemleak: {len(leaks)} objects left behind by failed loads (allocated at {leaks[0][0]})"
-        return FaultSweep(
-            site, mode, len(attempts), failed, tolerated, problem, tuple(line for _, o in leaks[:5] for line in o.lines)
-        )
-    return FaultSweep(site, mode, len(attempts), failed, tolerated, None)
+        return swept(problem, tuple(line for _, o in leaks[:5] for line in o.lines))
+    return swept(None)
 
 
 class ErrorHandling:

@@ -5,9 +5,6 @@
  * usage: fail-nth KO MODULE LIMIT [PARAM=VALUE ...]
  * Prints "attempt N injected=0|1 result=loaded|errno E: <message>" per load, then
  * "complete N" or "limit N"; a load that succeeds is undone with delete_module.
- * usage: fail-nth --probe
- * Prints "filtered=1" when fail-nth heeds the fault attributes' stacktrace filter (set up by the
- * caller to match no caller at all), "filtered=0" when it counts every allocation regardless.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -56,33 +53,11 @@ static char *joined(int count, char **words)
 	return text;
 }
 
-/* One allocation (a struct file) with fail-nth at 1: still 1 afterwards when the filter kept it from counting. */
-static int probe(int control)
-{
-	int file;
-
-	set_fail_nth(control, 1);
-	file = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-	printf("filtered=%d\n", !fault_injected(control));
-	set_fail_nth(control, 0);
-	if (file >= 0)
-		close(file);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	int control, limit, n;
 	char *params;
 
-	if (argc == 2 && strcmp(argv[1], "--probe") == 0) {
-		control = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
-		if (control < 0) {
-			perror("/proc/thread-self/fail-nth");
-			return 2;
-		}
-		return probe(control);
-	}
 	if (argc < 4) {
 		fprintf(stderr, "usage: %s KO MODULE LIMIT [PARAM=VALUE ...]\n", argv[0]);
 		return 2;

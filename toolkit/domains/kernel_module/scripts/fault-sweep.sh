@@ -3,11 +3,10 @@
 # load makes fewer than N allocations of it. SITE=slab: slab allocations (failslab); SITE=pages: page
 # allocations of every order (fail_page_alloc: a module's own pages, vmalloc, large kmallocs). One kind
 # counts at a time, so the Nth call is the same allocation from load to load.
-# Where the kernel filters faults by stack and its fail-nth heeds the filter (7.x), only allocations
-# made by module code count: the sweep is the module's own. Where fail-nth counts every allocation of
-# the load (6.1), slab allocations are swept over the whole load, which repeats itself; page
-# allocations do not (the load's vmalloc and KASAN shadow pages come and go), so the module's first
-# page allocation is failed, then all of them (make-it-fail, stack filter, "attempt 1" and "attempt 2").
+# Where the kernel filters faults by stack (x86_64 from 6.2, whose fail-nth heeds the filter too), only
+# allocations made by module code count: the sweep is the module's own. Without the filter (5.10, 6.1)
+# slab allocations are swept over the whole load, which repeats itself; page allocations are not (the
+# load's vmalloc and KASAN shadow pages come and go from load to load).
 # Exit 3 when the kernel cannot fail that kind (with an `unavailable:` line when it has fault injection
 # but not for this kind). The attempts are fail-nth's lines.
 # usage: SITE=slab|pages MODULE=m KO=m.ko LIMIT=400 fault-sweep.sh [PARAM=VALUE ...]
@@ -40,62 +39,20 @@ if [ -d $pages ]; then
     echo 32 >$pages/min-order  # no page allocation has that order: none counts, until pages are swept
 fi
 echo N >$failslab/cache-filter
-every=18446744073709551615
-filtered=0
 if [ -e $failslab/require-start ]; then
-    echo 1 >$failslab/require-start  # no caller lies in [1, 2): does fail-nth still count?
-    echo 2 >$failslab/require-end
-    filtered=$($helper --probe | sed -n 's/^filtered=//p')
     for each in $failslab $pages; do
         [ -e "$each"/require-start ] || continue
-        if [ "$filtered" = 1 ]; then
-            echo $module_start >"$each"/require-start
-            echo $module_end >"$each"/require-end
-            echo 32 >"$each"/stacktrace-depth
-        else
-            echo 0 >"$each"/require-start
-            echo $every >"$each"/require-end
-        fi
+        echo $module_start >"$each"/require-start
+        echo $module_end >"$each"/require-end
+        echo 32 >"$each"/stacktrace-depth
     done
+    mode=module-nth
+else
+    mode=load-nth
 fi
 if [ "$SITE" = pages ]; then
     echo Y >$failslab/cache-filter  # no cache is marked for failslab: slab allocations never count
     echo 0 >$pages/min-order
 fi
-if [ "$filtered" = 1 ]; then
-    echo "mode=module-nth"
-    exec $helper "$KO" "$MODULE" "$LIMIT" "$@"
-elif [ "$SITE" = slab ]; then
-    echo "mode=load-nth"
-    exec $helper "$KO" "$MODULE" "$LIMIT" "$@"
-fi
-
-# pages, fail-nth blind to the filter: this shell and its insmod fail the page allocations of module code
-echo $module_start >$pages/require-start
-echo $module_end >$pages/require-end
-echo 32 >$pages/stacktrace-depth
-echo Y >$pages/task-filter
-echo 1 >$pages/interval
-echo 0 >$pages/space
-echo 1 >/proc/self/make-it-fail
-echo "mode=module-first-then-all"
-attempt=0
-for times in 1 1000; do
-    attempt=$((attempt + 1))
-    echo $times >$pages/times
-    echo 100 >$pages/probability
-    output=$(insmod "$KO" "$@" 2>&1)
-    loaded=$?
-    echo 0 >$pages/probability
-    injected=$(( $(cat $pages/times) < times ))
-    if [ $loaded -eq 0 ]; then
-        echo "attempt $attempt injected=$injected result=loaded"
-        rmmod "$MODULE" || { echo "unload failed"; exit 5; }
-    else
-        echo "attempt $attempt injected=$injected result=errno: $output"
-    fi
-done
-echo 0 >/proc/self/make-it-fail
-echo 0 >$pages/require-start
-echo $every >$pages/require-end
-echo "complete $attempt"
+echo "mode=$mode"
+exec $helper "$KO" "$MODULE" "$LIMIT" "$@"
