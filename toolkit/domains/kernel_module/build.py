@@ -3,20 +3,22 @@ the box's root filesystem (same gcc, headers and glibc as the guest), or inside 
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import tarfile
 import time
-import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from toolkit.domains import elf
+from toolkit.domains.kernel_module import build_tree
 from toolkit.errors import UserError
 from toolkit.files import remove_tree
 from toolkit.machines.base import Machine
 
-ARTEFACTS = ("*.ko", "*.o", "*.mod", "*.mod.c", ".*.cmd", "modules.order", "Module.symvers", ".git", ".tmp_versions")
 GUEST_SRC = "/root/vexfs-vmtest/src"
 CODE_SECTION_PREFIXES = (".text", ".init.text", ".exit.text")
 
@@ -82,10 +84,15 @@ class BuildOutcome:
 
 
 def _copy_sources(source_dir: Path, work_dir: Path) -> Path:
+    return _copy_tree(source_dir, work_dir, ignore=shutil.ignore_patterns(*build_tree.ARTEFACTS))
+
+
+def _copy_tree(tree: Path, work_dir: Path, ignore: Callable[[str, list[str]], set[str]] | None = None) -> Path:
+    """tree copied to the run's folder as src/ (what --keep-build keeps, where the tests take the .ko from)."""
     src = work_dir / "src"
     if src.exists():
         shutil.rmtree(src)
-    shutil.copytree(source_dir, src, ignore=shutil.ignore_patterns(*ARTEFACTS), symlinks=True)
+    shutil.copytree(tree, src, ignore=ignore, symlinks=True)
     return src
 
 
@@ -99,37 +106,53 @@ def _modules_in(src: Path) -> tuple[BuiltModule, ...]:
     return tuple(BuiltModule.read(path) for path in sorted(src.rglob("*.ko")))
 
 
-# Runs in a private mount namespace: /proc for the chroot (objtool reads it) and the source
-# bind mount vanish with the build, even if it is killed, and parallel builds never collide.
+# Runs in a private mount namespace: /proc for the chroot (objtool reads it) and the tree's bind
+# mount vanish with the build, even if it is killed.
 CHROOT_BUILD = """
 set -e
 mount -t proc proc "$1/proc"
 mount --bind "$2" "$1/mnt/$3"
-exec chroot "$1" env LC_ALL=C LANG=C make -C "/lib/modules/$4/build" "M=/mnt/$3" modules
+exec chroot "$1" env LC_ALL=C LANG=C make -j"$5" -C "/lib/modules/$4/build" "M=/mnt/$3" modules
 """
+TIMED_OUT = 124
+
+
+def _make(command: list[str], timeout: float) -> tuple[int, str]:
+    """Run the build command; past timeout its whole process group is killed (make's compilers too)."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                          text=True, start_new_session=True) as make:  # fmt: skip
+        try:
+            output = make.communicate(timeout=timeout)[0]
+        except subprocess.TimeoutExpired:
+            os.killpg(make.pid, signal.SIGKILL)
+            partial = make.communicate()[0]
+            return TIMED_OUT, f"{partial}\nerror: build timed out after {timeout:g} s"
+    return make.returncode, output
 
 
 def build_in_chroot(sysroot: Path, release: str, source_dir: Path, work_dir: Path, timeout: float) -> BuildOutcome:
-    """make against sysroot's /lib/modules/<release>/build, with the source bind-mounted into the chroot."""
+    """make against sysroot's /lib/modules/<release>/build in the module's kept tree (bind-mounted into the
+    chroot), so only what changed since the last run is compiled; the tree is then copied to the run's folder."""
     if not (sysroot / "usr/src" / f"linux-headers-{release}").is_dir():
         raise UserError(f"the box has no headers for {release} at /lib/modules/{release}/build: rebuild the box")
-    src = _copy_sources(source_dir, work_dir)
-    mount_name = f"vexfs-vmtest-{uuid.uuid4().hex[:8]}"
-    (sysroot / "mnt" / mount_name).mkdir(parents=True)
+    tree = build_tree.tree_for(sysroot, release, source_dir)
+    mount_name = f"vexfs-vmtest-{tree.name}"
     command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", CHROOT_BUILD,
-               "build", str(sysroot), str(src), mount_name, release]  # fmt: skip
-    started = time.monotonic()
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        returncode, output = done.returncode, done.stdout + done.stderr
-    except subprocess.TimeoutExpired as expired:
-        partial = expired.stdout or b""
-        text = partial.decode(errors="replace") if isinstance(partial, bytes) else partial
-        returncode, output = 124, f"{text}\nerror: build timed out after {timeout:g} s"
-    finally:
-        (sysroot / "mnt" / mount_name).rmdir()
+               "build", str(sysroot), str(tree), mount_name, release, str(os.cpu_count() or 1)]  # fmt: skip
+    with build_tree.building(tree) as held:
+        build_tree.sync(source_dir, tree)
+        (sysroot / "mnt" / mount_name).mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        try:
+            returncode, output = _make(command, timeout)
+        finally:
+            (sysroot / "mnt" / mount_name).rmdir()
+        duration = time.monotonic() - started
+        if returncode != TIMED_OUT:
+            held.ended()
+        src = _copy_tree(tree, work_dir)
     output = output.replace(f"/mnt/{mount_name}", str(source_dir))
-    outcome = BuildOutcome("chroot", returncode, time.monotonic() - started, output, ())
+    outcome = BuildOutcome("chroot", returncode, duration, output, ())
     return outcome if returncode else replace(outcome, modules=_modules_in(src))
 
 

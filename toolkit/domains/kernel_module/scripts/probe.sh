@@ -1,13 +1,36 @@
 #!/bin/sh
 # The module's and the kernel's state, and the guest's vitals, as key=value lines.   usage: probe.sh MODULE
+# Shell builtins where they can: under emulation every fork and exec costs tens of milliseconds. The taint
+# is read by cat: a sysctl file read a byte at a time, as the shell reads, ends after its first byte.
 name=$1
+module=/sys/module/$name
+first() { value=; read -r value rest 2>/dev/null <"$1"; }
 echo "taint=$(cat /proc/sys/kernel/tainted)"
-if grep -q "^$name " /proc/modules; then echo loaded=1; else echo loaded=0; fi
-echo "state=$(cat "/sys/module/$name/initstate" 2>/dev/null || echo absent)"
-echo "refcnt=$(cat "/sys/module/$name/refcnt" 2>/dev/null)"
-echo "holders=$(find "/sys/module/$name/holders" -mindepth 1 -maxdepth 1 -printf '%f ' 2>/dev/null)"
-echo "filesystems=$(awk '{print $NF}' /proc/filesystems | tr '\n' ' ')"
-echo "mem_available_kib=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)"
-echo "slab_unreclaimable_kib=$(awk '/^SUnreclaim:/ { print $2 }' /proc/meminfo)"
-echo "load_1m=$(cut -d' ' -f1 /proc/loadavg)"
-echo "module_core_bytes=$(cat "/sys/module/$name/coresize" 2>/dev/null)"
+loaded=0
+while read -r module_name rest; do
+    if [ "$module_name" = "$name" ]; then loaded=1; break; fi
+done </proc/modules
+echo "loaded=$loaded"
+first "$module/initstate" || value=absent
+echo "state=$value"
+first "$module/refcnt"
+echo "refcnt=$value"
+holders=
+for holder in "$module"/holders/*; do
+    [ -e "$holder" ] && holders="$holders${holder##*/} "
+done
+echo "holders=$holders"
+filesystems=
+while read -r first_field second_field; do
+    filesystems="$filesystems${second_field:-$first_field} "
+done </proc/filesystems
+echo "filesystems=$filesystems"
+while read -r key amount unit; do
+    case $key in
+    MemAvailable:) echo "mem_available_kib=$amount" ;;
+    SUnreclaim:) echo "slab_unreclaimable_kib=$amount" ;;
+    esac
+done </proc/meminfo
+first /proc/loadavg && echo "load_1m=$value"
+first "$module/coresize"
+echo "module_core_bytes=$value"
