@@ -2,19 +2,23 @@
 
 The first rule whose text occurs in a command answers it; a rule with a list of answers gives
 them in turn and then repeats the last. An answer can log kernel lines (read back by the
-guest helper's next `dmesg` after its mark), time out, or find the guest gone. Commands no
+guest helper's read of the log after its mark), time out, or find the guest gone. Commands no
 rule matches succeed silently.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+import shlex
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
 
+from toolkit.domains.guest import KMSG_AFTER, LOG_FOLLOWS
 from toolkit.machines.base import CommandResult, CommandTimedOut, GuestUnreachable, MachineStatus
 
-LOG_READ = "dmesg | awk"
+LOG_READ = KMSG_AFTER
+STEP = re.compile(r"vexfs_mark=('[^']*'); trap '[^']*' EXIT; echo \"\$vexfs_mark\" > /dev/kmsg; ")
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,22 @@ class ScriptedMachine:
         return Answer()
 
     def run(self, command: str, timeout: float, sudo: bool = False) -> CommandResult:
+        """A guest step's command (its log read by an exit trap) is answered as the shell would: the command
+        inside it runs (`commands` records it after the mark's echo), then its log follows its output, unless it
+        replaced the shell (exec)."""
+        step = STEP.match(command)
+        if step is None:
+            return self._run(command, timeout)
+        quoted_marker, inner = step[1], command[step.end() :]
+        result = self._run(f"echo {quoted_marker} > /dev/kmsg; {inner}", timeout)
+        if inner.startswith("exec "):  # the shell was replaced: its exit trap never ran
+            return replace(result, command=command)
+        logged, self._log = self._log, []
+        log = "".join(f"{line}\n" for line in logged)
+        marker = shlex.split(quoted_marker)[0]
+        return replace(result, command=command, stdout=f"{result.stdout}\n{marker}{LOG_FOLLOWS}\n{log}")
+
+    def _run(self, command: str, timeout: float) -> CommandResult:
         self.commands.append(command)
         if LOG_READ in command and LOG_READ not in self.rules:
             logged, self._log = self._log, []

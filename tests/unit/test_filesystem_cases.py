@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.scripted import Answer, ScriptedMachine
+from tests.unit.scripted import LOG_READ, Answer, ScriptedMachine
 from toolkit import config
 from toolkit.domains import elf, filesystem, options
 from toolkit.domains.base import Finding, Target, Verdict
@@ -123,7 +123,7 @@ def test_a_run_cut_short_says_after_which_step(tmp_path: Path) -> None:
 
 
 def test_a_rename_that_never_returns_fails_posix_ops_with_the_hung_task(tmp_path: Path) -> None:
-    rules: dict[str, Any] = {"with-fs.sh": Answer(timeout=True), "dmesg | awk": Answer("\n".join(HUNG) + "\n")}
+    rules: dict[str, Any] = {"with-fs.sh": Answer(timeout=True), LOG_READ: Answer("\n".join(HUNG) + "\n")}
     verdict = run(PosixOps(), subject_for(tmp_path, rules))
     assert verdict.status is Status.FAILED and verdict.guest_dirty
     assert "posix operations did not return within 180 s: hung_task: INFO: task python3" in verdict.message

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.scripted import Answer, ScriptedMachine
+from tests.unit.scripted import LOG_READ, Answer, ScriptedMachine
 from toolkit.domains.base import Finding
 from toolkit.domains.guest import Guest, script_command
 from toolkit.results.records import Status
@@ -22,12 +22,19 @@ def _guest(rules: dict[str, Answer | list[Answer]], console: str = "") -> tuple[
     return Guest(machine, lambda: next(tokens)), machine  # type: ignore[arg-type]
 
 
-def test_a_step_marks_the_kernel_log_in_the_same_command_and_reads_only_what_follows() -> None:
+def test_a_step_marks_the_kernel_log_and_reads_only_what_follows_in_the_same_command() -> None:
     guest, machine = _guest({"insmod": Answer("done\n", log=("[ 1.0] mod: hello",))})
     step = guest.step("insmod", "insmod m.ko", 10)
-    assert machine.commands[0] == "echo 'vexfs-vmtest: insmod 00000000' > /dev/kmsg; insmod m.ko"
-    assert "awk -v mark='vexfs-vmtest: insmod 00000000'" in machine.commands[1]
-    assert step.ok and step.log == ("[ 1.0] mod: hello",) and step.problems == []
+    assert machine.commands == ["echo 'vexfs-vmtest: insmod 00000000' > /dev/kmsg; insmod m.ko"]
+    assert step.ok and step.result.stdout == "done\n"
+    assert step.log == ("[ 1.0] mod: hello",) and step.problems == []
+
+
+def test_a_step_whose_command_replaced_the_shell_has_its_log_read_by_a_call_of_its_own() -> None:
+    guest, machine = _guest({"exec ": Answer("done\n", log=("[ 1.0] mod: hello",))})
+    step = guest.step("insmod", "exec insmod m.ko", 10)
+    assert machine.commands[1] == f"{LOG_READ} 'vexfs-vmtest: insmod 00000000'"
+    assert step.result.stdout == "done\n" and step.log == ("[ 1.0] mod: hello",)
 
 
 def test_a_step_that_hangs_is_failed_with_the_kernels_report_of_the_hang() -> None:
@@ -47,14 +54,14 @@ def test_when_the_guest_stops_answering_the_console_is_read_instead() -> None:
     console = (
         "[ 1.0] vexfs-vmtest: rmmod 00000000\n[ 2.0] watchdog: BUG: soft lockup - CPU#0 stuck for 23s! [rmmod:7]\n"
     )
-    guest, _ = _guest({"rmmod": Answer(timeout=True), "dmesg | awk": Answer(unreachable=True)}, console=console)
+    guest, _ = _guest({"rmmod": Answer(timeout=True), LOG_READ: Answer(unreachable=True)}, console=console)
     with pytest.raises(Finding) as raised:
         guest.step("rmmod", "rmmod m", 25)
     assert "soft_lockup: watchdog: BUG: soft lockup - CPU#0 stuck for 23s!" in raised.value.verdict.message
 
 
 def test_a_guest_gone_silent_without_a_word_is_an_error_saying_for_how_long(tmp_path: Path) -> None:
-    guest, machine = _guest({"rmmod": Answer(timeout=True), "dmesg | awk": Answer(unreachable=True)})
+    guest, machine = _guest({"rmmod": Answer(timeout=True), LOG_READ: Answer(unreachable=True)})
     machine.console_log = tmp_path / "console.log"
     machine.console_log.write_text("[ 1.0] vexfs-vmtest: rmmod 00000000\n")
     os.utime(machine.console_log, (time.time() - 42, time.time() - 42))

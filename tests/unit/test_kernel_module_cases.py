@@ -254,6 +254,16 @@ def test_a_mistake_that_succeeds_fails_error_handling_naming_it(tmp_path: Path) 
     assert "rmmod of an absent module: succeeded" in verdict.message
 
 
+def test_a_mistake_that_fails_but_leaves_the_module_loaded_fails_error_handling(tmp_path: Path) -> None:
+    refused = "insmod: ERROR: could not insert module: Invalid parameters\nvexfs-vmtest: loaded=1\n"
+    rules: dict[str, Answer | list[Answer]] = {"not-a-number": Answer(refused, exit_status=1)}
+    verdict = run(ErrorHandling(), rules, tmp_path)
+    assert (
+        "uint parameter size=not-a-number: failed (insmod: ERROR: could not insert module: Invalid parameters) "
+        "but left the module loaded;" in verdict.message
+    )
+
+
 def test_a_mistake_that_oopses_fails_error_handling_with_the_oops(tmp_path: Path) -> None:
     rules: dict[str, Answer | list[Answer]] = {"grep -q": Answer(exit_status=1), "corrupt.ko": Answer(log=OOPS)}
     verdict = run(ErrorHandling(), rules, tmp_path)

@@ -24,6 +24,7 @@ from toolkit.progress import Progress
 
 NEEDED_GIB = 4
 GUEST_DIR = "usr/lib/vexfs-vmtest"
+GUEST_PROGRAMS = ("agent", "kmsg-after")  # C sources in guest/, compiled in the box's root tree
 # Root's login shell: sshd starts one per command, and a static shell saves ~100 ms of
 # dynamic linking per command under TCG. It runs commands, it does not replace them.
 STATIC_SHELL = "/usr/lib/diet/bin/mksh"
@@ -86,8 +87,9 @@ def _install_guest_files(rootfs: Path, log: Path) -> None:
     (guest / "boot").write_bytes((GUEST_FILES / "boot").read_bytes())
     (guest / "boot").chmod(0o755)
     (guest / "init").symlink_to("/bin/busybox")
-    (guest / "agent.c").write_bytes((GUEST_FILES / "agent.c").read_bytes())
-    _chroot(rootfs, log, "gcc", "-O2", "-Wall", "-o", f"/{GUEST_DIR}/agent", f"/{GUEST_DIR}/agent.c")
+    for program in GUEST_PROGRAMS:
+        (guest / f"{program}.c").write_bytes((GUEST_FILES / f"{program}.c").read_bytes())
+        _chroot(rootfs, log, "gcc", "-O2", "-Wall", "-o", f"/{GUEST_DIR}/{program}", f"/{GUEST_DIR}/{program}.c")
     (rootfs / "etc/inittab").write_text(
         (GUEST_FILES / "inittab").read_text().replace("@SSHD_FLAGS@", _sshd_flags(rootfs))
     )

@@ -15,7 +15,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,8 @@ from toolkit.results.records import Status
 
 GUEST_DIR = "/root/vexfs-vmtest"
 SCRIPTS_DIR = f"{GUEST_DIR}/scripts"
+KMSG_AFTER = "/usr/lib/vexfs-vmtest/kmsg-after"
+LOG_FOLLOWS = ": kernel log follows"  # after a step's mark, kmsg-after --follows's line between output and log
 
 
 def problem_verdict(what: str, problems: list[kernel_log.Problem], **metrics: Any) -> Verdict:
@@ -57,6 +59,21 @@ class Step:
     def values(self) -> dict[str, str]:
         """`key=value` lines of the step's output, as scripts report their findings."""
         return dict(line.split("=", 1) for line in self.result.stdout.splitlines() if "=" in line)
+
+
+def step_command(marker: str, command: str) -> str:
+    """command after marker is written to the kernel log, and when its shell exits (an exit trap), the log after
+    marker, behind a line saying it follows (kmsg-after --follows)."""
+    return (
+        f"vexfs_mark={shlex.quote(marker)}; trap 'vexfs_status=$?; {KMSG_AFTER} --follows \"$vexfs_mark\"; "
+        f"exit $vexfs_status' EXIT; echo \"$vexfs_mark\" > /dev/kmsg; {command}"
+    )
+
+
+def log_after(marker: str) -> str:
+    """The guest command printing the kernel's messages after the one holding marker, as dmesg shows them
+    (a program of the box's: toolkit/boxes/guest/kmsg-after.c)."""
+    return f"{KMSG_AFTER} {shlex.quote(marker)}"
 
 
 def script_command(name: str, *args: str | int, env: Mapping[str, str | int] | None = None) -> str:
@@ -100,9 +117,8 @@ class Guest:
     def _read_log(self, marker: str) -> tuple[list[str], bool]:
         """Kernel messages after marker, and whether the guest answered: from dmesg (only those lines
         cross the wire), or from the console when the guest does not answer."""
-        after = f"dmesg | awk -v mark={shlex.quote(marker)} 'found {{ print }} index($0, mark) {{ found = 1 }}'"
         try:
-            return self.root(after, timeout=30).stdout.splitlines(), True
+            return self.root(log_after(marker), timeout=30).stdout.splitlines(), True
         except MachineError:
             return kernel_log.lines_after(self.machine.console_text(), marker), False
 
@@ -137,13 +153,21 @@ class Guest:
         return Verdict(Status.ERROR, silent, metrics, tuple(log[-20:]), guest_dirty=True)
 
     def step(self, what: str, command: str, timeout: float, *, judge: bool = True, **metrics: Any) -> Step:
-        """Mark, run command as root under timeout, read the log; a hang (or, when judge, a problem) is a Finding."""
+        """Mark, run command as root under timeout, read the log; a hang (or, when judge, a problem) is a Finding.
+
+        The log is read by the same guest call, when the command exits (an exit trap); a command that
+        left no log behind it (it replaced the shell) has it read by a call of its own.
+        """
         marker = self._new_marker(what)
         try:
-            result = self.root(f"echo {shlex.quote(marker)} > /dev/kmsg; {command}", timeout=timeout)
+            result = self.root(step_command(marker, command), timeout=timeout)
         except CommandTimedOut:
             raise Finding(self.hung(marker, what, timeout, **metrics)) from None
-        step = Step(what, result, tuple(self.log_since(marker)))
+        output, found, log = result.stdout.rpartition(f"\n{marker}{LOG_FOLLOWS}\n")
+        if found:
+            step = Step(what, replace(result, stdout=output), tuple(log.splitlines()))
+        else:
+            step = Step(what, result, tuple(self.log_since(marker)))
         if judge:
             self.judge(step, **metrics)
         return step

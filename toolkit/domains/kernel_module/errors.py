@@ -23,6 +23,7 @@ from toolkit.domains.kernel_module.subject import ModuleUnderTest
 
 FAULT_LIMIT = 2000
 ATTEMPT = re.compile(r"^attempt (\d+) injected=([01]) result=(.*)$")
+LEFT_LOADED = "vexfs-vmtest: loaded="  # mistake.sh's last line: whether the mistake left the module loaded
 NUMERIC_TYPES = ("byte", "short", "ushort", "int", "uint", "long", "ulong", "ullong", "hexint", "bool", "invbool")
 
 
@@ -189,14 +190,15 @@ class ErrorHandling:
         outcomes: dict[str, str] = {}
         wrong: list[str] = []
         for check in checks(subject):
-            step = subject.guest.step(
-                check.name, f"{check.command} 2>&1", subject.options.load_timeout_s, checks=outcomes
-            )
-            problem = check.expect(step.result.exit_status, step.result.stdout, subject.loaded())
-            outcomes[check.name] = problem or (step.result.stdout.strip().splitlines() or ["ok"])[-1]
+            command = subject.script("mistake.sh", MISTAKE=check.command)
+            step = subject.guest.step(check.name, command, subject.options.load_timeout_s, checks=outcomes)
+            output, reported, loaded = step.result.stdout.rpartition(LEFT_LOADED)
+            if not reported:  # the script did not get that far
+                output, loaded = step.result.stdout, "1" if subject.loaded() else "0"
+            problem = check.expect(step.result.exit_status, output, loaded.strip() == "1")
+            outcomes[check.name] = problem or (output.strip().splitlines() or ["ok"])[-1]
             if problem:
                 wrong.append(f"{check.name}: {problem}")
-            subject.unload_quietly()
         sweeps = fault_sweeps(subject)
         if sweeps:
             outcomes["fault injection"] = "; ".join(sweep.outcome for sweep in sweeps)
