@@ -65,8 +65,8 @@ def step_command(marker: str, command: str) -> str:
     """command after marker is written to the kernel log, and when its shell exits (an exit trap), the log after
     marker, behind a line saying it follows (kmsg-after --follows)."""
     return (
-        f"vexfs_mark={shlex.quote(marker)}; trap 'vexfs_status=$?; {KMSG_AFTER} --follows \"$vexfs_mark\"; "
-        f"exit $vexfs_status' EXIT; echo \"$vexfs_mark\" > /dev/kmsg; {command}"
+        f'vexfs_mark={shlex.quote(marker)}; trap \'vexfs_status=$?; {KMSG_AFTER} --follows "$vexfs_mark"; '
+        f'exit $vexfs_status\' EXIT; echo "$vexfs_mark" > /dev/kmsg; {command}'
     )
 
 
