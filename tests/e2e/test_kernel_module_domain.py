@@ -16,6 +16,7 @@ import pytest
 
 from toolkit import machines, runs
 from toolkit.config import Settings
+from toolkit.domains import kernel_module
 from toolkit.results import schema
 from toolkit.results.records import DomainRun, RunRecord, Status
 
@@ -181,8 +182,9 @@ def test_a_quick_run_keeps_every_test_of_vexfs_and_takes_its_watch_from_concurre
     [run] = json.loads((tmp_path / "results/latest/results.json").read_text())["runs"]
     tests = {test["name"]: test for test in run["tests"]}
     assert len(tests) == 8 and {test["status"] for test in tests.values()} == {"passed"}
-    assert tests["lifecycle_stress"]["metrics"]["cycles"] == 5
-    assert tests["concurrency"]["metrics"]["watched_s"] >= 6
+    quick = kernel_module.DOMAIN.quick
+    assert tests["lifecycle_stress"]["metrics"]["cycles"] == quick["cycles"]
+    assert tests["concurrency"]["metrics"]["watched_s"] >= quick["watch_s"]
     assert tests["hang_detection"]["metrics"]["watched_in"] == "concurrency"
 
 

@@ -106,7 +106,7 @@ DOMAIN = Domain(
     "concurrency, error handling",
     cases=(Build(), Load(), Unload(), LifecycleStress(), MemoryLeak(), Concurrency(), HangDetection(), ErrorHandling()),
     options=ModuleOptions,
-    quick={"cycles": 5, "watch_s": 6.0, "race_rounds": 2},
+    quick={"cycles": 3, "watch_s": 3.0, "race_rounds": 2},
     subjects=subjects,
     describe=describe,
     constraints=constraints,

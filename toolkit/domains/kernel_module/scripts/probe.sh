@@ -25,7 +25,7 @@ while read -r first_field second_field; do
     filesystems="$filesystems${second_field:-$first_field} "
 done </proc/filesystems
 echo "filesystems=$filesystems"
-while read -r key amount unit; do
+while read -r key amount _; do
     case $key in
     MemAvailable:) echo "mem_available_kib=$amount" ;;
     SUnreclaim:) echo "slab_unreclaimable_kib=$amount" ;;

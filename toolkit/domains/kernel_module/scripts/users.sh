@@ -12,13 +12,15 @@ end=$((loaded + USE_S))
 index=0
 for fs in $FILESYSTEMS; do
     point=$MOUNT_POINT-$index
-    mkdir -p "$point" || exit 2
-    mount -t "$fs" vexfs-vmtest "$point" || exit 2
+    points=$point
     user=0
     while [ "$user" -lt "$USERS" ]; do
-        mkdir -p "$point-x$user" || exit 2
+        points="$points $point-x$user"
         user=$((user + 1))
     done
+    # shellcheck disable=SC2086  # one mkdir for all (each exec is slow under emulation); no spaces in them
+    mkdir -p $points || exit 2
+    mount -t "$fs" vexfs-vmtest "$point" || exit 2
     index=$((index + 1))
 done
 
