@@ -56,7 +56,7 @@ class RunOptions:
         "rate (default 1)", minimum=1,
     )  # fmt: skip
     quick: bool = option(False, QUICK_HELP)
-    jobs: int | None = option(None, "VMs at once (default: what CPUs and memory allow)", minimum=1)
+    jobs: int | None = option(None, "VMs at once (default: what CPUs and memory allow; more share the CPUs)", minimum=1)
     hosts: str | None = option(
         None, "comma-separated libvirt URIs to spread the lines over (vagrant provider; default: libvirt_uri); "
         "each runs as many VMs at once as its CPUs and memory allow"

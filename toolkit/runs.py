@@ -315,13 +315,13 @@ def single_run(settings: Settings, plans: Sequence[Plan], vm_name: str, results_
 
 
 def parallel_jobs(settings: Settings, lines: int, requested: int | None = None) -> int:
-    """VMs at once: as many as host CPUs and memory allow without oversubscribing, at most `requested`."""
+    """VMs at once: as many as host CPUs and memory allow without oversubscribing, or `requested` (its VMs may
+    share CPUs, each then slower), never more than memory allows."""
     by_cpu = max(1, (psutil.cpu_count() or 1) // settings.cpus)
     by_memory = max(1, (psutil.virtual_memory().available // MIB - HOST_RESERVE_MIB) // settings.memory_mib)
-    allowed = min(by_cpu, by_memory, lines)
     if requested is not None and requested < 1:
         raise UserError(f"--jobs must be at least 1, not {requested}")
-    return min(allowed, requested) if requested else allowed
+    return min(requested or by_cpu, by_memory, lines)
 
 
 def host_pool(settings: Settings, lines: int, requested: int | None = None, hosts: Sequence[str] = ()) -> HostPool:

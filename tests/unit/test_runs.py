@@ -162,10 +162,13 @@ def test_a_plan_names_a_registered_domain_and_parses_its_options(tmp_path) -> No
         runs.plan("nope", {})
 
 
-def test_parallel_jobs_never_exceed_cpus_memory_or_the_request(settings) -> None:
+def test_parallel_jobs_fit_the_cpus_unless_asked_for_and_never_exceed_memory_or_lines(settings) -> None:
     assert runs.parallel_jobs(settings, 4) >= 1
     assert runs.parallel_jobs(dataclasses.replace(settings, cpus=64), 4) == 1
+    assert runs.parallel_jobs(dataclasses.replace(settings, cpus=64), 4, requested=2) == 2, "asked: CPUs are shared"
     assert runs.parallel_jobs(settings, 4, requested=1) == 1
+    assert runs.parallel_jobs(settings, 2, requested=3) == 2
+    assert runs.parallel_jobs(dataclasses.replace(settings, memory_mib=2**30), 4, requested=2) == 1
     with pytest.raises(UserError, match="--jobs must be at least 1"):
         runs.parallel_jobs(settings, 4, requested=0)
 
