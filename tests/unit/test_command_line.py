@@ -144,7 +144,7 @@ def test_the_matrix_parses_text_the_way_invoke_gives_it() -> None:
 def test_quick_shortens_what_each_domain_says_and_leaves_what_was_given() -> None:
     values = {"module_dir": MODULE, "domains": "kernel_module,filesystem", "quick": True, "mount_cycles": "7"}
     fs, module = TEST_KERNEL.request(values, None).plans
-    assert (module.options.cycles, module.options.watch_s, module.options.race_rounds) == (5, 6.0, 2)
+    assert (module.options.cycles, module.options.watch_s, module.options.race_rounds) == (3, 3.0, 2)
     assert (fs.options.mount_cycles, fs.options.stress_s) == (7, 5)
     full = TEST_KERNEL.request({"module_dir": MODULE}, None).plans[0].options
     assert (full.cycles, full.watch_s, full.race_rounds) == (20, 12.0, 5)
