@@ -162,8 +162,10 @@ def test_a_plan_names_a_registered_domain_and_parses_its_options(tmp_path) -> No
         runs.plan("nope", {})
 
 
-def test_parallel_jobs_fit_the_cpus_unless_asked_for_and_never_exceed_memory_or_lines(settings) -> None:
-    assert runs.parallel_jobs(settings, 4) >= 1
+def test_parallel_jobs_fit_the_cpus_unless_asked_for_and_never_exceed_memory_or_lines(settings, monkeypatch) -> None:
+    monkeypatch.setattr(runs.psutil, "cpu_count", lambda: 2)
+    assert runs.parallel_jobs(dataclasses.replace(settings, cpus=2), 4) == 2, "two vCPUs per host CPU"
+    assert runs.parallel_jobs(dataclasses.replace(settings, cpus=4), 4) == 1
     assert runs.parallel_jobs(dataclasses.replace(settings, cpus=64), 4) == 1
     assert runs.parallel_jobs(dataclasses.replace(settings, cpus=64), 4, requested=2) == 2, "asked: CPUs are shared"
     assert runs.parallel_jobs(settings, 4, requested=1) == 1
