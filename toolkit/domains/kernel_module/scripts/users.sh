@@ -32,7 +32,7 @@ use() {
         index=0
         for fs in $FILESYSTEMS; do
             point=$MOUNT_POINT-$index
-            { ls -la "$point" >/dev/null && find "$point" -type f -exec cat {} + >/dev/null && stat "$point" >/dev/null; } || echo error
+            find "$point" -ls -type f -exec cat {} + >/dev/null || echo error
             { mount -t "$fs" vexfs-vmtest "$point-x$1" 2>/dev/null && umount "$point-x$1"; } || echo error
             index=$((index + 1))
         done
