@@ -16,7 +16,7 @@ from pathlib import Path
 
 from toolkit import host
 from toolkit.boxes import initramfs, vmlinux
-from toolkit.boxes.recipe import GUEST_FILES, BoxRecipe
+from toolkit.boxes.recipe import GUEST_FILES, STATIC_SHELL, BoxRecipe
 from toolkit.boxes.store import Box, boxes_dir, building_dir, find, remove_abandoned_builds
 from toolkit.errors import UserError
 from toolkit.files import atomic_write, locked, remove_tree
@@ -25,9 +25,6 @@ from toolkit.progress import Progress
 NEEDED_GIB = 4
 GUEST_DIR = "usr/lib/vexfs-vmtest"
 GUEST_PROGRAMS = ("agent", "kmsg-after")  # C sources in guest/, compiled in the box's root tree
-# Root's login shell: sshd starts one per command, and a static shell saves ~100 ms of
-# dynamic linking per command under TCG. It runs commands, it does not replace them.
-STATIC_SHELL = "/usr/lib/diet/bin/mksh"
 
 
 class BuildStepFailed(UserError):

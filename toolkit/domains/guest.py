@@ -76,10 +76,10 @@ def log_after(marker: str) -> str:
     return f"{KMSG_AFTER} {shlex.quote(marker)}"
 
 
-def script_command(name: str, *args: str | int, env: Mapping[str, str | int] | None = None) -> str:
+def script_command(name: str, *args: str | int, env: Mapping[str, str | int] | None = None, shell: str = "sh") -> str:
     """The command line running an installed script, every value quoted so it reaches the script literally."""
     assignments = [f"{key}={shlex.quote(str(value))}" for key, value in (env or {}).items()]
-    return " ".join([*assignments, "sh", f"{SCRIPTS_DIR}/{name}", *(shlex.quote(str(arg)) for arg in args)])
+    return " ".join([*assignments, shell, f"{SCRIPTS_DIR}/{name}", *(shlex.quote(str(arg)) for arg in args)])
 
 
 class Guest:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from toolkit.boxes.recipe import STATIC_SHELL
 from toolkit.domains.base import Finding, Health, Verdict
 from toolkit.domains.guest import Guest, Step, script_command
 from toolkit.domains.kernel_module.subject import (
@@ -219,7 +220,7 @@ class FilesystemUnderTest:
 
     def health(self) -> Health:
         """Fit when the guest answers, the module is absent or live and nothing is left mounted."""
-        probe = f"{script_command('probe.sh', self.module.name)}; mountpoint -q {MOUNT_POINT} && echo mounted=1"
+        probe = f"{script_command('probe.sh', self.module.name, shell=STATIC_SHELL)}; mountpoint -q {MOUNT_POINT} && echo mounted=1"
         try:
             result = self.guest.root(probe, timeout=15)
         except MachineError as error:

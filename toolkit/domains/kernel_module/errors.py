@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolkit import kernel_log
+from toolkit.boxes.recipe import STATIC_SHELL
 from toolkit.domains.base import Verdict
 from toolkit.domains.guest import GUEST_DIR
 from toolkit.domains.kernel_module import kmemleak
@@ -190,7 +191,7 @@ class ErrorHandling:
         outcomes: dict[str, str] = {}
         wrong: list[str] = []
         for check in checks(subject):
-            command = subject.script("mistake.sh", MISTAKE=check.command)
+            command = subject.script("mistake.sh", shell=STATIC_SHELL, MISTAKE=check.command)
             step = subject.guest.step(check.name, command, subject.options.load_timeout_s, checks=outcomes)
             output, reported, loaded = step.result.stdout.rpartition(LEFT_LOADED)
             if not reported:  # the script did not get that far

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from toolkit import kernel_log
+from toolkit.boxes.recipe import STATIC_SHELL
 from toolkit.domains.base import Health, Verdict
 from toolkit.domains.guest import GUEST_DIR, Guest, problem_verdict, script_command
 from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
@@ -112,8 +113,8 @@ class ModuleUnderTest:
         chosen = self.options.params if params is None else params
         return shlex.join(["insmod", ko or self.guest_ko, *chosen])
 
-    def script(self, name: str, **env: str | int) -> str:
-        """A kernel_module script run with the module's environment and its parameters as arguments."""
+    def script(self, name: str, shell: str = "sh", **env: str | int) -> str:
+        """A kernel_module script run by shell with the module's environment and its parameters as arguments."""
         base = {
             "MODULE": self.name,
             "KO": self.guest_ko,
@@ -121,7 +122,7 @@ class ModuleUnderTest:
             "MOUNT_POINT": MOUNT_POINT,
             **({"WORKLOAD": self.workload} if self.workload else {}),
         }
-        return script_command(name, *self.options.params, env={**base, **env})
+        return script_command(name, *self.options.params, env={**base, **env}, shell=shell)
 
     def prepare(self) -> None:
         """Scripts and .ko into the guest, watchdogs armed (again after every rollback): one transfer."""
@@ -133,7 +134,7 @@ class ModuleUnderTest:
 
     def probe(self) -> dict[str, str]:
         """Module and kernel state in one round trip."""
-        result = self.guest.root(script_command("probe.sh", self.name), timeout=15)
+        result = self.guest.root(script_command("probe.sh", self.name, shell=STATIC_SHELL), timeout=15)
         return dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
 
     def loaded(self) -> bool:
@@ -154,7 +155,9 @@ class ModuleUnderTest:
         """Under a debug tier, after every case that used the module: every slab cache validated now."""
         if self.debug == "off" or case == "build":
             return None
-        step = self.guest.step(f"slab validation after {case}", script_command("validate.sh"), 120, judge=False)
+        step = self.guest.step(
+            f"slab validation after {case}", script_command("validate.sh", shell=STATIC_SHELL), 120, judge=False
+        )
         problems = step.problems
         if not problems:
             return None
