@@ -85,3 +85,8 @@ def test_each_source_directory_and_kernel_has_its_own_tree_beside_the_box(tmp_pa
     assert one.parent == tmp_path / "box" / "module-builds" and one.name.startswith("mod-")
     assert one != build_tree.tree_for(rootfs, "6.1.0-51-amd64", tmp_path / "a" / "mod")
     assert one != build_tree.tree_for(rootfs, "6.1.0-50-amd64", tmp_path / "b" / "mod")
+
+
+def test_a_tree_is_named_so_that_make_takes_it_whatever_the_module_directory_is_called(tmp_path: Path) -> None:
+    tree = build_tree.tree_for(tmp_path / "rootfs", "6.1.0-50-amd64", tmp_path / "mod dir $(touch PWNED); 'q'")
+    assert tree.name.startswith("mod_dir___touch_PWNED____q_-") and " " not in tree.name

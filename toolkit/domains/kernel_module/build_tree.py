@@ -15,6 +15,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ TREES = "module-builds"
 def tree_for(sysroot: Path, release: str, source_dir: Path) -> Path:
     """The kept tree of source_dir's build for release, beside the box whose root is sysroot (it goes with it)."""
     key = hashlib.sha256(f"{source_dir.resolve()}\0{release}".encode()).hexdigest()[:12]
-    return sysroot.parent / TREES / f"{source_dir.name}-{key}"
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", source_dir.name)  # it becomes make's M=: no spaces, no quotes
+    return sysroot.parent / TREES / f"{plain}-{key}"
 
 
 def _sources(source_dir: Path) -> list[str]:
