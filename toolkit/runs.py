@@ -261,7 +261,7 @@ def run_line(settings: Settings, plans: Sequence[Plan], vm_name: str, run: Run) 
     try:
         _bring_up(machine, settings, progress)
         accel = machine.status().accel
-        release = machine.run("uname -r", timeout=30).stdout.strip()
+        release = machine.run("uname -r", timeout=30, sudo=True).stdout.strip()
         target = Target(machine, release, out, progress, machine.record.debug, line.slowdown)
         for plan in plans:
             for subject in plan.domain.subjects(target, plan.options):
