@@ -39,9 +39,9 @@ def _sources(source_dir: Path) -> list[str]:
     """Every file and link of source_dir that is not an artefact, relative to it."""
     found = []
     for folder, subdirs, files in os.walk(source_dir):
-        subdirs[:] = sorted(name for name in subdirs if not _artefact(name) and not (Path(folder) / name).is_symlink())
-        links = [name for name in os.listdir(folder) if (Path(folder) / name).is_symlink()]
-        for name in sorted({*files, *links}):
+        linked = {name for name in subdirs if (Path(folder) / name).is_symlink()}  # copied as links, not walked
+        subdirs[:] = sorted(name for name in subdirs if name not in linked and not _artefact(name))
+        for name in sorted({*files, *linked}):
             if not _artefact(name):
                 found.append(str((Path(folder) / name).relative_to(source_dir)))
     return found
