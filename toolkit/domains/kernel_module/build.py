@@ -3,6 +3,7 @@ the box's root filesystem (same gcc, headers and glibc as the guest), or inside 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -117,16 +118,25 @@ exec chroot "$1" env LC_ALL=C LANG=C make -j"$5" -C "/lib/modules/$4/build" "M=/
 TIMED_OUT = 124
 
 
+def _kill_group(leader: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it may have ended by itself meanwhile
+        os.killpg(leader, signal.SIGKILL)
+
+
 def _make(command: list[str], timeout: float) -> tuple[int, str]:
-    """Run the build command; past timeout its whole process group is killed (make's compilers too)."""
+    """Run the build command in a session of its own; past timeout, or when the run is interrupted, its whole
+    process group is killed (make's compilers too: a terminal's Ctrl-C does not reach that session)."""
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                           text=True, start_new_session=True) as make:  # fmt: skip
         try:
             output = make.communicate(timeout=timeout)[0]
         except subprocess.TimeoutExpired:
-            os.killpg(make.pid, signal.SIGKILL)
+            _kill_group(make.pid)
             partial = make.communicate()[0]
             return TIMED_OUT, f"{partial}\nerror: build timed out after {timeout:g} s"
+        except BaseException:
+            _kill_group(make.pid)
+            raise
     return make.returncode, output
 
 
