@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from invoke import Argument, Context, Task
 from invoke.exceptions import Exit, ParseError
 
-from toolkit import config
+from toolkit import config, streams
 from toolkit.errors import UserError
 from toolkit.machines.base import MachineError
 from toolkit.run_options import RunCommand
@@ -27,10 +27,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def user_facing(body: F) -> F:
-    """Turn a UserError into one line and exit 2, a MachineError into one line and exit 1; Ctrl-C is 130."""
+    """Turn a UserError into one line and exit 2, a MachineError into one line and exit 1; Ctrl-C is 130; output
+    that cannot be written is dropped (streams.py)."""
 
     @functools.wraps(body)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        streams.forgive_output()
         try:
             return body(*args, **kwargs)
         except UserError as error:

@@ -1,10 +1,10 @@
-"""SIGINT and SIGTERM during a run: stop within seconds, leave nothing behind, keep every result.
+"""SIGINT, SIGTERM and SIGHUP during a run: stop within seconds, leave nothing behind, keep every result.
 
-While `handled()` is active, either signal first kills every process this one started (mmdebstrap
+While `handled()` is active, any of them first kills every process this one started (mmdebstrap
 and apt, make in a chroot, vagrant, ssh: all descendants; QEMU daemonizes and is stopped by the
 machine's own destroy or reset), then raises `Interrupted` in the main thread, so that the
 `finally` blocks on the way out (scratch folders, results marked interrupted, VMs rolled back or
-destroyed) run with no child still writing. The exit status is 128 + the signal: 130 or 143.
+destroyed) run with no child still writing. The exit status is 128 + the signal: 130, 143 or 129.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from types import FrameType
 
 import psutil
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, kill, the terminal closed
 
 
 class Interrupted(BaseException):
@@ -52,7 +52,7 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 
 @contextlib.contextmanager
 def handled() -> Iterator[None]:
-    """SIGINT and SIGTERM raise Interrupted in the block (main thread only; elsewhere a no-op)."""
+    """SIGINT, SIGTERM and SIGHUP raise Interrupted in the block (main thread only; elsewhere a no-op)."""
     try:
         previous = {number: signal.signal(number, _on_signal) for number in SIGNALS}
     except ValueError:  # not the main thread: signals are the main thread's to handle

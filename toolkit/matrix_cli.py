@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from toolkit import config, interrupts, machines, runs
+from toolkit import config, interrupts, machines, runs, streams
 from toolkit.domains.options import Flag
 from toolkit.errors import UserError
 from toolkit.kernels import KernelLine
@@ -53,7 +53,8 @@ def parser() -> Parser:
 
 
 def main(argv: list[str]) -> int:
-    """Run the matrix and print its table; 0 all passed, 1 anything failed, 2 usage error, 130/143 interrupted."""
+    """Run the matrix and print its table; 0 all passed, 1 anything failed, 2 usage error, 130/143/129 interrupted."""
+    streams.forgive_output()
     try:
         values = vars(parser().parse_args(argv))
         request = MATRIX.request(values, Path(values["config"]) if values["config"] else None)

@@ -30,11 +30,11 @@ def colours_wanted(stream: TextIO) -> bool:
 class Progress:
     """Lines about long work on a stream (stderr), each prefixed with a label: `[6.1 vexfs] ...`."""
 
-    def __init__(self, label: str, stream: TextIO = sys.stderr, heartbeat_s: float = HEARTBEAT_S) -> None:
+    def __init__(self, label: str, stream: TextIO | None = None, heartbeat_s: float = HEARTBEAT_S) -> None:
         self.label = label
-        self.stream = stream
+        self.stream = stream if stream is not None else sys.stderr  # stderr as it is now (streams.forgive_output)
         self.heartbeat_s = heartbeat_s
-        self.colour = colours_wanted(stream)
+        self.colour = colours_wanted(self.stream)
 
     def say(self, message: str) -> None:
         print(f"[{self.label}] {message}", file=self.stream, flush=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit import config, debug, domains, kernels, runs
+from toolkit import config, debug, domains, kernels, machines, runs
 from toolkit.domains.options import Flag, flags, merged_flags, option, parse
 from toolkit.domains.selection import Selection
 from toolkit.errors import UserError
@@ -53,10 +53,13 @@ class RunOptions:
     )
     repeat: int | None = option(
         None, "run the tests N times on the warm VM: a test red in some runs but not all is reported flaky, with its "
-        "rate (default 1)", minimum=1,
+        "rate (default 1)", minimum=1, maximum=1000,  # each round runs every chosen test again: hours by then
     )  # fmt: skip
     quick: bool = option(False, QUICK_HELP)
-    jobs: int | None = option(None, "VMs at once (default: what CPUs and memory allow; more share the CPUs)", minimum=1)
+    jobs: int | None = option(
+        None, "VMs at once (default: what CPUs and memory allow; more share the CPUs)", minimum=1,
+        maximum=64,  # far more than the catalogue has lines, each of which runs on one VM
+    )  # fmt: skip
     hosts: str | None = option(
         None, "comma-separated libvirt URIs to spread the lines over (vagrant provider; default: libvirt_uri); "
         "each runs as many VMs at once as its CPUs and memory allow"
@@ -94,6 +97,15 @@ class RunCommand:
     run_options: tuple[str, ...]
     defaults: Mapping[str, Any]
 
+    def vm_names(self, settings: config.Settings, lines: Sequence[KernelLine], name: str | None) -> list[str]:
+        """The VMs a run of these lines uses: one per line for the matrix (`runs.matrix_vm`), else the one named;
+        a UserError for a name no VM can have."""
+        if "kernels" not in self.run_options:
+            return [machines.checked_new_name(settings, name or "")]
+        if name is not None:
+            machines.checked_name(settings, name)
+        return [runs.matrix_vm(line, name) for line in lines]
+
     def flags(self) -> list[Flag]:
         """Its flags in the order help lists them: the run's, then every registered domain's."""
         run = [dataclasses.replace(flag, default=self.defaults.get(flag.field, flag.default))
@@ -116,8 +128,15 @@ class RunCommand:
         selection = Selection.parse(run.only, run.repeat, known)
         picked = [domain for domain in chosen if not run.only or selection.cases(domain.cases)]
         plans = tuple(runs.plan(domain.name, dict(values), selection, run.quick) for domain in picked)
-        lines = kernels.select_many(run.kernels) if run.kernels else [kernels.select(settings.kernel)]
+        lines = kernels.select_many(run.kernels) if run.kernels is not None else [kernels.select(settings.kernel)]
+        for vm_name in self.vm_names(settings, lines, run.name):
+            machines.checked_name(settings, vm_name)
         hosts = tuple(uri.strip() for uri in (run.hosts or "").split(",") if uri.strip())
+        if run.hosts is not None and not hosts:
+            raise UserError(
+                f"--hosts {run.hosts!r} names no libvirt host: give URIs, e.g. --hosts qemu+ssh://build1/system,"
+                "qemu:///system, or leave --hosts out for libvirt_uri"
+            )
         return RunRequest(settings, plans, tuple(lines), run.name, run.jobs, hosts)
 
 

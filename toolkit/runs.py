@@ -39,7 +39,7 @@ from toolkit.machines.base import Machine, MachineError
 from toolkit.machines.leftovers import MATRIX_PREFIX
 from toolkit.progress import Progress
 from toolkit.results import store
-from toolkit.results.records import DomainRun, RunRecord, Status, TestRecord
+from toolkit.results.records import DomainRun, PlannedRun, RunRecord, RunState, TestRecord
 
 MIB = 2**20
 HOST_RESERVE_MIB = libvirt_capacity.RESERVE_MIB
@@ -100,17 +100,21 @@ def _results_dir_problems(results_dir: Path) -> list[str]:
 class Run:
     """One results folder that several lines add to, from several threads; saved on every change.
 
-    Nothing is written until there is something to say (a test, or an interruption), so a run
-    refused at its start leaves no folder behind and `latest` where it was.
+    It states its plan (every test it means to give a verdict for) and where it stands: running until
+    it ends finished or interrupted, and then every planned test it has no verdict for is an error
+    saying why. Nothing is written until there is something to say (a test, a line given up, an
+    interruption), so a run refused at its start leaves no folder behind and `latest` where it was.
     """
 
-    def __init__(self, results_root: Path) -> None:
+    def __init__(self, results_root: Path, plan: Sequence[PlannedRun]) -> None:
         self.results_root = results_root
         self.run_id = store.new_run_id()
         self.dir = results_root / self.run_id
         self.started = _now()
         self.host = host_info()
-        self.interrupted = False
+        self.plan = tuple(plan)
+        self.state = RunState.RUNNING
+        self._unrun_reason = ""
         self._runs: dict[tuple[str, str, str], DomainRun] = {}
         self._lock = threading.Lock()
         self._held = contextlib.ExitStack()
@@ -119,27 +123,41 @@ class Run:
     def folder(self, line: str) -> Path:
         """A line's folder in the run's, made now; the run's folder is held (`store.held`) until `close`."""
         with self._lock:
-            if not self._holding:
-                self._held.enter_context(store.held(self.dir))
-                self._holding = True
+            self._hold()
         path = self.dir / line
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def _hold(self) -> None:
+        if not self._holding:
+            self._held.enter_context(store.held(self.dir))
+            self._holding = True
+
     def put(self, run: DomainRun) -> RunRecord:
         """Add a domain run, or replace the one for the same line, domain and subject (its tests so far).
 
-        After an interruption the record is frozen: what lines still running say then is not kept.
+        Once the run has ended the record is frozen: what lines still running say then is not kept.
         """
         with self._lock:
-            if not self.interrupted:
+            if self.state is RunState.RUNNING:
                 self._runs[(run.kernel_line, run.domain, run.subject.name)] = run
             return self._save()
 
-    def interrupt(self) -> RunRecord:
-        """Mark the run interrupted and save it as it stands."""
+    def give_up(self, line: str, reason: str) -> RunRecord:
+        """A line that cannot go on (its machine lost, never started): each planned test of it without a verdict
+        is an error saying reason."""
         with self._lock:
-            self.interrupted = True
+            runs = tuple(self._runs.values())
+            for planned in self.plan:
+                if planned.kernel_line == line and self.state is RunState.RUNNING:
+                    for run in planned.unrun(runs, f"not run: {reason}"):
+                        self._runs[(run.kernel_line, run.domain, run.subject.name)] = run
+            return self._save()
+
+    def interrupt(self, stop: Interrupted) -> RunRecord:
+        """Mark the run interrupted and save it as it stands, the tests it did not reach errors saying so."""
+        with self._lock:
+            self._end(RunState.INTERRUPTED, f"not run: the run was interrupted by {stop}")
             return self._save()
 
     def save(self) -> RunRecord:
@@ -147,28 +165,39 @@ class Run:
             return self._save()
 
     def close(self) -> RunRecord:
-        """Save the run a last time and let its folder go; a run that recorded nothing leaves no folder."""
-        record = self.save()
+        """End the run as finished (when it was still running and recorded anything), save it a last time and let
+        its folder go; a run that recorded nothing leaves no folder."""
+        with self._lock:
+            if self._runs:
+                self._end(RunState.FINISHED, "not run: the run ended before it reached this test")
+            record = self._save()
         self._held.close()
-        if not (record.runs or record.interrupted):
+        if self.state is RunState.RUNNING:
             remove_tree(self.dir)
         return record
+
+    def _end(self, state: RunState, unrun_reason: str) -> None:
+        if self.state is RunState.RUNNING:
+            self.state, self._unrun_reason = state, unrun_reason
 
     def _save(self) -> RunRecord:
         order = {line.name: index for index, line in enumerate(kernels.every_line())}
         runs = sorted(self._runs.values(), key=lambda r: (order.get(r.kernel_line, 99), r.domain, r.subject.name))
-        record = RunRecord(self.run_id, self.started, _now(), __version__, self.host, tuple(runs), self.interrupted)
-        if runs or self.interrupted:
+        record = RunRecord(self.run_id, self.started, _now(), __version__, self.host, tuple(runs), self.state,
+                           self.plan)  # fmt: skip
+        if self.state is not RunState.RUNNING:
+            record = record.ended(self.state, self._unrun_reason, record.finished)
+        if runs or self.state is not RunState.RUNNING:
+            self._hold()
             store.write(self.results_root, record)
         return record
 
 
-def _line_error(line: KernelLine, settings: Settings, plan: Plan, reason: str) -> DomainRun:
-    """A line that could not run at all: every test is an error, with the reason."""
-    tests = tuple(TestRecord(name, Status.ERROR, 0.0, reason) for name in plan.domain.test_names)
-    subject = plan.domain.describe(plan.options)
-    return DomainRun("", line.name, settings.provider, "", subject, plan.domain.name, tests,
-                     libvirt_uri=_libvirt_uri(settings))  # fmt: skip
+def planned(settings: Settings, plans: Sequence[Plan], lines: Sequence[KernelLine]) -> list[PlannedRun]:
+    """The tests a run of plans on lines means to give a verdict for."""
+    return [PlannedRun(line.name, plan.domain.name, settings.provider, plan.domain.describe(plan.options),
+                       tuple(case.name for case in plan.selection.cases(plan.domain.cases)))
+            for line in lines for plan in plans]  # fmt: skip
 
 
 def _libvirt_uri(settings: Settings) -> str:
@@ -300,14 +329,18 @@ def single_run(settings: Settings, plans: Sequence[Plan], vm_name: str, results_
     """One line: the configured kernel on the VM called vm_name, held for the run."""
     check(plans, settings)
     machines.check_name(settings, vm_name)
-    run = Run(results_root)
+    line = kernels.select(settings.kernel)
+    run = Run(results_root, planned(settings, plans, [line]))
     with machines.locked(settings, vm_name, "a test run"):
         existed = machines.exists(settings, vm_name)
         try:
             run_line(settings, plans, vm_name, run)
-        except Interrupted:
-            run.interrupt()
+        except Interrupted as stop:
+            run.interrupt(stop)
             _abandon(settings, vm_name, existed)
+            raise
+        except MachineError as error:
+            run.give_up(line.name, f"the machine was lost: {error}")
             raise
         finally:
             record = run.close()
@@ -357,7 +390,7 @@ def matrix_run(
     """Every line in parallel, each on a host as one frees up and on its VM (`matrix_vm`); a line that fails to
     start is an error for that line only."""
     check(plans, settings)
-    run = Run(results_root)
+    run = Run(results_root, planned(settings, plans, lines))
 
     def one(line: KernelLine) -> None:
         with hosts.host() as host:
@@ -372,16 +405,15 @@ def matrix_run(
                         _destroy_quietly(line_settings, vm_name)
                 on_line_done(line, f"done{where}")
             except (UserError, MachineError) as error:
-                for plan in plans:
-                    run.put(_line_error(line, line_settings, plan, f"{type(error).__name__}: {error}"))
+                run.give_up(line.name, f"{type(error).__name__}: {error}")
                 on_line_done(line, f"error{where}: {error}")
 
     pool = ThreadPoolExecutor(max_workers=min(hosts.total, len(lines)))
     try:
         for future in [pool.submit(one, line) for line in lines]:
             future.result()
-    except Interrupted:
-        run.interrupt()
+    except Interrupted as stop:
+        run.interrupt(stop)
         pool.shutdown(wait=False, cancel_futures=True)
         for line in lines:
             _destroy_quietly(dataclasses.replace(settings, kernel=line.name), matrix_vm(line, name))

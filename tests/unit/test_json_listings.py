@@ -14,7 +14,7 @@ REPO = Path(__file__).parents[2]
 REAL_RUN = Path(__file__).parent / "fixtures" / "results" / "20261128-032950-a3a1"
 BOX_KEYS = ["name", "kernel_line", "suite", "kernel_release", "kernel_package", "built", "size_bytes", "path"]
 VM_KEYS = ["name", "provider", "state", "kernel_line", "accel", "ssh", "box", "problem"]
-SHOW_KEYS = ["run_id", "started", "finished", "interrupted", "summary", "exit_status", "rows"]
+SHOW_KEYS = ["run_id", "started", "finished", "interrupted", "state", "planned", "summary", "exit_status", "rows"]
 DPKG_STATUS = """Package: gcc
 Status: install ok installed
 Version: 4:12.2.0-3

@@ -70,3 +70,63 @@ def test_the_sweep_removes_what_killed_runs_left_and_keeps_what_is_in_use(settin
         "VM matrix-6.1 of a matrix run that did not finish",
     ]
     assert kept.exists() and busy.exists() and not bare.exists() and not building.exists()
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "../x", "../../etc", "a/b", "-x", "a b", "a'b", 'a"b', "é", "x" * 41])
+def test_a_name_that_could_lead_out_of_its_folder_or_read_as_a_flag_names_no_vm(settings, name) -> None:
+    with pytest.raises(UserError, match="is not allowed: use 1 to 40 letters, digits"):
+        record.vm_dir(settings, name)
+
+
+def test_a_vm_name_is_its_own_folder_in_vms(settings) -> None:
+    for name in ("default", "dev-6.1", "A_b.c", "9" * 20):
+        assert record.vm_dir(settings, name) == settings.state_dir / "vms" / name
+
+
+def test_a_name_whose_sockets_qemu_could_not_listen_on_is_refused(tmp_path) -> None:
+    deep = config.load({"state_dir": str(tmp_path / ("d" * 80))}, environ={})
+    with pytest.raises(UserError, match=r"a socket's path takes at most 107: use a shorter --name, or a shorter"):
+        record.vm_dir(deep, "x" * 30)
+
+
+def test_folders_no_vm_can_be_called_are_neither_listed_nor_swept(settings) -> None:
+    odd = record.vms_dir(settings) / "-x"
+    odd.mkdir(parents=True)
+    (odd / record.RECORD).write_text(json.dumps({"name": "-x"}))
+    _recorded_vm(settings, "good")
+    assert record.machine_names(settings) == ["good"]
+    assert leftovers.sweep(settings, lambda name: None) == [] and odd.exists()
+
+
+def test_finding_leftovers_removes_nothing(settings) -> None:
+    bare = record.vm_dir(settings, "half")
+    bare.mkdir(parents=True)
+    orphan = _recorded_vm(settings, "matrix-6.1")
+    destroyed: list[str] = []
+    found = leftovers.find(settings, destroyed.append)
+    assert [f.what for f in found] == [
+        "VM folder half without a record",
+        "VM matrix-6.1 of a matrix run that did not finish",
+    ]
+    assert bare.exists() and orphan.exists() and destroyed == []
+
+
+def _fake_qemu(settings: config.Settings, name: str) -> subprocess.Popen[bytes]:
+    """A process whose command line reads as QEMU running the overlay of VM name (argv[0] set with exec -a)."""
+    overlay = record.vms_dir(settings) / name / "overlay.qcow2"
+    script = f"exec -a qemu-system-x86_64 perl -e 'sleep 60' -- -name vexfs-{name} -drive 'file={overlay},if=none'"
+    process = subprocess.Popen(["bash", "-c", script])
+    time.sleep(0.5)
+    return process
+
+
+def test_only_a_qemu_whose_vm_folder_is_gone_is_stopped(settings) -> None:
+    _recorded_vm(settings, "alive")
+    alive, orphan = _fake_qemu(settings, "alive"), _fake_qemu(settings, "gone")
+    try:
+        removed = leftovers.sweep(settings, lambda name: None)
+        assert removed == [f"QEMU process {orphan.pid} of VM gone, whose folder is gone"]
+        assert orphan.wait(timeout=5) == -9 and alive.poll() is None
+    finally:
+        alive.kill()
+        orphan.kill()

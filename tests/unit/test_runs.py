@@ -22,7 +22,7 @@ from toolkit.errors import UserError
 from toolkit.host_pool import HostPool
 from toolkit.interrupts import Interrupted
 from toolkit.results import schema
-from toolkit.results.records import Status, SubjectInfo
+from toolkit.results.records import RunState, Status, SubjectInfo
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,8 @@ def test_a_line_that_cannot_start_is_an_error_for_that_line_only(settings, tmp_p
     )
     assert [run.kernel_line for run in record.runs] == ["6.1", "6.12"]
     assert {t.status for t in record.runs[1].tests} == {Status.ERROR}
-    assert record.runs[1].tests[0].message == "UserError: no box for 6.12"
+    assert record.runs[1].tests[0].message == "not run: UserError: no box for 6.12"
+    assert record.state is RunState.FINISHED and record.planned_tests() == 2 * len(plan.domain.test_names)
     assert sorted(done) == ["6.1", "6.12"] and machines_by_line["6.1"].destroyed
 
 
@@ -212,7 +213,9 @@ def test_an_interrupted_run_saves_what_it_has_marked_interrupted_and_rolls_its_v
     with pytest.raises(Interrupted):
         runs.single_run(settings, [runs.Plan(domain, ToyOptions())], "vm", tmp_path / "results")
     saved = json.loads((tmp_path / "results" / "latest" / "results.json").read_text())
-    assert saved["interrupted"] is True and [t["name"] for t in saved["runs"][0]["tests"]] == ["echo"]
+    assert saved["interrupted"] is True and saved["state"] == "interrupted"
+    tests = {test["name"]: (test["status"], test["message"]) for test in saved["runs"][0]["tests"]}
+    assert tests == {"echo": ("passed", "hello"), "stopped": ("error", "not run: the run was interrupted by SIGTERM")}
     assert machine.resets == 1 and not machine.destroyed
 
 

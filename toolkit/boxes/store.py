@@ -117,18 +117,28 @@ def building_dir(cache_dir: Path, name: str) -> Path:
     return boxes_dir(cache_dir) / f".building-{name}-{os.getpid()}"
 
 
-def remove_abandoned_builds(cache_dir: Path) -> list[str]:
-    """Scratch directories left by builds whose process is gone (killed, power lost); the boxes they were for."""
+def abandoned_builds(cache_dir: Path) -> list[Path]:
+    """Scratch directories left by builds whose process is gone (killed, power lost)."""
     root = boxes_dir(cache_dir)
-    if not root.is_dir():
-        return []
-    removed = []
-    for scratch in root.glob(".building-*"):
-        pid = scratch.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or not Path(f"/proc/{pid}").exists():
-            remove_tree(scratch)
-            removed.append(scratch.name.removeprefix(".building-").rsplit("-", 1)[0])
-    return removed
+    scratches = sorted(root.glob(".building-*")) if root.is_dir() else []
+    return [scratch for scratch in scratches if not _builder_alive(scratch.name.rsplit("-", 1)[-1])]
+
+
+def _builder_alive(pid: str) -> bool:
+    return pid.isdigit() and Path(f"/proc/{pid}").exists()
+
+
+def abandoned_box_name(scratch: Path) -> str:
+    """The box an abandoned build was making."""
+    return scratch.name.removeprefix(".building-").rsplit("-", 1)[0]
+
+
+def remove_abandoned_builds(cache_dir: Path) -> list[str]:
+    """Remove the scratch directories of builds whose process is gone; the boxes they were for."""
+    removed = abandoned_builds(cache_dir)
+    for scratch in removed:
+        remove_tree(scratch)
+    return [abandoned_box_name(scratch) for scratch in removed]
 
 
 def remove_logs_of_gone_boxes(cache_dir: Path, log_dir: Path) -> list[str]:

@@ -146,6 +146,27 @@ def sweep(settings: Settings) -> list[str]:
     return leftovers.sweep(settings, lambda name: destroy(settings, name))
 
 
+def stale(settings: Settings) -> list[str]:
+    """What interrupted runs left behind, removed by nothing (for commands that only look)."""
+    return [leftover.what for leftover in leftovers.find(settings, lambda name: None)]
+
+
+def checked_name(settings: Settings, name: str) -> str:
+    """name when a VM can be called so (record.checked_name); a UserError else."""
+    return record.checked_name(settings, name)
+
+
+def checked_new_name(settings: Settings, name: str) -> str:
+    """name when a user's VM (vm.up, a test run) can be called so: not the matrix's own names either, which the
+    next command's sweep destroys when nobody holds them."""
+    if name.startswith(leftovers.MATRIX_PREFIX):
+        raise UserError(
+            f"VM name {name!r} starts with {leftovers.MATRIX_PREFIX!r}, which names the matrix's own VMs "
+            "(removed when no run holds them): pick another --name"
+        )
+    return checked_name(settings, name)
+
+
 def destroy_all(settings: Settings) -> list[str]:
     """Destroy every VM of this installation, whichever provider; the names of those destroyed."""
     destroyed = names(settings)

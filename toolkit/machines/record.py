@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -14,6 +15,12 @@ from toolkit.files import atomic_write
 from toolkit.machines import accel
 
 RECORD = "machine.json"
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+NAME_MAX = 40
+# The longest path QEMU listens on in a VM's folder (its agent and monitor sockets): a unix socket's
+# path holds at most 107 bytes.
+SOCKET = "agent.sock"
+SOCKET_PATH_MAX = 107
 
 
 @dataclass(frozen=True)
@@ -50,8 +57,26 @@ def vms_dir(settings: Settings) -> Path:
     return settings.state_dir / "vms"
 
 
+def checked_name(settings: Settings, name: str) -> str:
+    """name, when it can name a VM: a folder of its own in vms/ (no `/`, `.`, `..`, nothing a shell or a flag
+    reads otherwise) whose sockets' paths QEMU can listen on; a UserError else."""
+    if not NAME.fullmatch(name) or len(name) > NAME_MAX:
+        raise UserError(
+            f"VM name {name!r} is not allowed: use 1 to {NAME_MAX} letters, digits, '.', '_' or '-', starting with "
+            "a letter or digit (e.g. --name dev-6.1)"
+        )
+    socket = vms_dir(settings) / name / SOCKET
+    if len(bytes(socket)) > SOCKET_PATH_MAX:
+        raise UserError(
+            f"VM {name!r} would listen on {socket}, {len(bytes(socket))} bytes, and a socket's path takes at most "
+            f"{SOCKET_PATH_MAX}: use a shorter --name, or a shorter state_dir (VEXFS_STATE_DIR)"
+        )
+    return name
+
+
 def vm_dir(settings: Settings, name: str) -> Path:
-    return vms_dir(settings) / name
+    """The VM's own folder, vms/<name>/ (a name that could lead anywhere else is refused)."""
+    return vms_dir(settings) / checked_name(settings, name)
 
 
 def exists(settings: Settings, name: str) -> bool:
@@ -112,8 +137,10 @@ def save(directory: Path, record: VmRecord) -> None:
 
 
 def machine_names(settings: Settings) -> list[str]:
+    """The VMs recorded in vms/ (a folder whose name no VM can have is none of ours)."""
     root = vms_dir(settings)
-    return sorted(p.name for p in root.iterdir() if (p / RECORD).is_file()) if root.is_dir() else []
+    found = root.iterdir() if root.is_dir() else ()
+    return sorted(p.name for p in found if NAME.fullmatch(p.name) and (p / RECORD).is_file())
 
 
 def define_vm(settings: Settings, name: str, provider: str, box: Box) -> VmRecord:

@@ -11,7 +11,7 @@ from toolkit import kernels
 from toolkit.errors import UserError
 from toolkit.files import atomic_write
 from toolkit.results import kcidb, store
-from toolkit.results.records import RunRecord
+from toolkit.results.records import RunRecord, RunState
 
 KCIDB_FILE = "kcidb.json"
 
@@ -53,8 +53,13 @@ def combine(records: Sequence[RunRecord], run_id: str) -> RunRecord:
         toolkit_version=_joined([record.toolkit_version for record in records]),
         host={key: _joined([str(record.host.get(key, "")) for record in records]) for key in keys},
         runs=tuple(runs),
-        interrupted=any(record.interrupted for record in records),
+        state=next(state for state in MERGED_STATE if state in {record.state for record in records}),
+        plan=tuple(planned for record in records for planned in record.plan),
     )
+
+
+# A merged run stands where the least finished of its runs stands.
+MERGED_STATE = (RunState.ABANDONED, RunState.INTERRUPTED, RunState.RUNNING, RunState.FINISHED)
 
 
 def merge(results_root: Path, paths: Sequence[Path], cache_dir: Path, origin: str = kcidb.ORIGIN) -> Path:

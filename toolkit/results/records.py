@@ -6,7 +6,7 @@ still load, and module subjects are still written with `module` too for wave-1 r
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -16,6 +16,16 @@ class Status(str, Enum):
     FAILED = "failed"
     ERROR = "error"
     SKIPPED = "skipped"
+
+
+class RunState(str, Enum):
+    """Where a run stands: still going, done, stopped by a signal, or found dead by a later reader (its process
+    gone without finishing: killed, or its machine lost)."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    INTERRUPTED = "interrupted"
+    ABANDONED = "abandoned"
 
 
 # Worst first: the order used wherever statuses are summarised.
@@ -104,8 +114,41 @@ class DomainRun:
 
 
 @dataclass(frozen=True)
+class PlannedRun:
+    """Tests a run means to give a verdict for: a domain's on one kernel line, for its subject as known before
+    the run (the subjects a module directory builds are found as it runs: each gets every test)."""
+
+    kernel_line: str
+    domain: str
+    provider: str
+    subject: SubjectInfo
+    tests: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "subject": self.subject.to_dict(), "tests": list(self.tests)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlannedRun:
+        return cls(**{**data, "subject": SubjectInfo(**data["subject"]), "tests": tuple(data["tests"])})
+
+    def unrun(self, runs: tuple[DomainRun, ...], reason: str) -> list[DomainRun]:
+        """runs of this line and domain completed with an error for each planned test they lack (one run for
+        the planned subject when there is none), each saying reason; only those that lacked any."""
+        mine = [run for run in runs if (run.kernel_line, run.domain) == (self.kernel_line, self.domain)]
+        if not mine:
+            mine = [DomainRun("", self.kernel_line, self.provider, "", self.subject, self.domain, ())]
+        completed = []
+        for run in mine:
+            have = {test.name for test in run.tests}
+            lacking = tuple(TestRecord(name, Status.ERROR, 0.0, reason) for name in self.tests if name not in have)
+            if lacking:
+                completed.append(replace(run, tests=(*run.tests, *lacking)))
+        return completed
+
+
+@dataclass(frozen=True)
 class RunRecord:
-    """One invocation: every domain run it made, with when and where."""
+    """One invocation: what it planned, every domain run it made, with when and where, and where it stands."""
 
     run_id: str
     started: str
@@ -113,7 +156,12 @@ class RunRecord:
     toolkit_version: str
     host: dict[str, Any]
     runs: tuple[DomainRun, ...]
-    interrupted: bool = False
+    state: RunState = RunState.FINISHED
+    plan: tuple[PlannedRun, ...] = ()  # empty in runs from before plans were recorded
+
+    @property
+    def interrupted(self) -> bool:
+        return self.state is RunState.INTERRUPTED
 
     def summary(self) -> dict[str, int]:
         counts = {status.value: 0 for status in Status}
@@ -122,18 +170,46 @@ class RunRecord:
                 counts[test.status.value] += 1
         return counts
 
+    def planned_tests(self) -> int:
+        """How many verdicts the plan asks for (each subject found counts its domain's tests)."""
+        total = 0
+        for planned in self.plan:
+            found = sum(
+                1 for run in self.runs if (run.kernel_line, run.domain) == (planned.kernel_line, planned.domain)
+            )
+            total += len(planned.tests) * max(found, 1)
+        return total
+
     def exit_status(self) -> int:
-        """0 when nothing failed or errored, else 1."""
+        """0 when the run finished and nothing failed or errored, else 1 (a run still going, stopped or abandoned
+        is no pass)."""
         counts = self.summary()
-        return 1 if counts["failed"] or counts["error"] else 0
+        return 1 if counts["failed"] or counts["error"] or self.state is not RunState.FINISHED else 0
+
+    def ended(self, state: RunState, reason: str, finished: str) -> RunRecord:
+        """This run in a final state: every planned test it has no verdict for is an error saying reason."""
+        completed = {(r.kernel_line, r.domain, r.subject.name): r for r in self.runs}
+        for planned in self.plan:
+            for run in planned.unrun(self.runs, reason):
+                completed[(run.kernel_line, run.domain, run.subject.name)] = run
+        return replace(self, runs=tuple(completed.values()), state=state, finished=finished)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["runs"] = [run.to_dict() for run in self.runs]
+        data["state"] = self.state.value
+        data["interrupted"] = self.interrupted
+        data["plan"] = [planned.to_dict() for planned in self.plan]
         data["summary"] = self.summary()
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
-        fields = {k: v for k, v in data.items() if k != "summary"}
-        return cls(**{**fields, "runs": tuple(DomainRun.from_dict(r) for r in data["runs"])})
+        fields = {k: v for k, v in data.items() if k not in ("summary", "interrupted", "state", "plan", "runs")}
+        older = RunState.INTERRUPTED if data.get("interrupted") else RunState.FINISHED  # files from before states
+        return cls(
+            **fields,
+            runs=tuple(DomainRun.from_dict(r) for r in data["runs"]),
+            state=RunState(data.get("state", older)),
+            plan=tuple(PlannedRun.from_dict(p) for p in data.get("plan", ())),
+        )

@@ -12,7 +12,7 @@ from html import escape
 
 from tabulate import tabulate
 
-from toolkit.results.records import DomainRun, RunRecord, Status
+from toolkit.results.records import DomainRun, RunRecord, RunState, Status
 
 MESSAGE_WIDTH = 70
 SYMBOL = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.SKIPPED: "SKIP"}
@@ -64,7 +64,23 @@ def table(record: RunRecord) -> str:
     totals = ", ".join(
         f"{counts[s.value]} {s.value}" for s in (Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED)
     )
-    return f"{body}\n\n{totals} (run {record.run_id})"
+    return f"{body}\n\n{totals} (run {record.run_id}, {standing(record)})"
+
+
+STANDING = {
+    RunState.RUNNING: "still running: no verdict yet",
+    RunState.FINISHED: "finished",
+    RunState.INTERRUPTED: "interrupted by a signal: the tests it did not reach are errors",
+    RunState.ABANDONED: "abandoned: its process ended without finishing it (killed, or its machine lost); "
+    "the tests it did not reach are errors",
+}
+
+
+def standing(record: RunRecord) -> str:
+    """Where the run stands, and how many of its planned tests have a result."""
+    have = sum(len(run.tests) for run in record.runs)
+    planned = record.planned_tests()
+    return f"{STANDING[record.state]}; {have} of {planned} planned tests" if planned else STANDING[record.state]
 
 
 def _utc(moment: str) -> str:
@@ -233,12 +249,13 @@ def html(record: RunRecord, exists: Callable[[str], bool] | None = None) -> str:
     counts = record.summary()
     head = "".join(f"<th scope='col'>{escape(name)}</th>" for name in tests)
     subject = escape(subject_heading(record))
-    state = " (interrupted)" if record.interrupted else ""
+    state = "" if record.state is RunState.FINISHED else f" ({record.state.value})"
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>vexfs-vmtest {escape(record.run_id)}</title><style>{STYLE}</style></head><body><main>"
         f"<h1>Run {escape(record.run_id)}{state}</h1>"
+        f"<p class='standing'>{escape(standing(record))}</p>"
         f"<p>{counts['passed']} passed, {counts['failed']} failed, {counts['error']} error, {counts['skipped']} skipped; "
         f"started {escape(record.started)}, finished {escape(record.finished)} on "
         f"{escape(str(record.host.get('hostname', '?')))}</p>"
@@ -257,7 +274,8 @@ def overview(record: RunRecord) -> dict[str, object]:
     """What `results.show --json` prints: the run, its totals and, per kernel line and subject, each test's status."""
     return {
         "run_id": record.run_id, "started": record.started, "finished": record.finished,
-        "interrupted": record.interrupted, "summary": record.summary(), "exit_status": record.exit_status(),
+        "interrupted": record.interrupted, "state": record.state.value, "planned": record.planned_tests(),
+        "summary": record.summary(), "exit_status": record.exit_status(),
         "rows": [{"kernel_line": run.kernel_line, "kernel": run.kernel, "domain": run.domain,
                   "subject": run.subject.name, "tests": {test.name: test.status.value for test in run.tests}}
                  for run in record.runs],

@@ -15,7 +15,7 @@ from pathlib import Path
 from toolkit.errors import UserError
 from toolkit.files import atomic_write, remove_tree
 from toolkit.results import reports, schema
-from toolkit.results.records import RunRecord
+from toolkit.results.records import RunRecord, RunState
 
 LATEST = "latest"
 RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{4}")  # new_run_id's names: they sort by time
@@ -68,7 +68,16 @@ def load(results_root: Path, run_id: str | None = None) -> RunRecord:
     wrong = schema.problems(data)
     if wrong:
         raise UserError(f"{path} does not follow the result contract ({wrong[0]}): remove or repair it")
-    return RunRecord.from_dict(data)
+    return _standing(RunRecord.from_dict(data), path.parent)
+
+
+def _standing(record: RunRecord, run_dir: Path) -> RunRecord:
+    """The run as it stands: one saved as running whose folder nobody holds any more never finished (its process
+    was killed or lost its machine), so it is abandoned, the tests it did not reach errors."""
+    if record.state is not RunState.RUNNING or _busy(run_dir.resolve()):
+        return record
+    reason = "not run: the run's process ended without finishing it (killed, or its machine lost)"
+    return record.ended(RunState.ABANDONED, reason, record.finished)
 
 
 @contextlib.contextmanager

@@ -40,9 +40,15 @@ def stoppable(outcome: str, on_stop: Callable[[], None] = lambda: None) -> Itera
 
 
 def sweep(found: config.Settings) -> None:
-    """Say and remove what interrupted runs left behind."""
+    """Say and remove what interrupted runs left behind (for commands that start VMs)."""
     for what in machines.sweep(found):
         print(f"[cleanup] removed {what}, left by an interrupted run", file=sys.stderr)
+
+
+def report_stale(found: config.Settings) -> None:
+    """Say what interrupted runs left behind, removing nothing (for commands that only look)."""
+    for what in machines.stale(found):
+        print(f"[stale] {what}, left by an interrupted run: the next vm.up or test removes it", file=sys.stderr)
 
 
 def collection(prefix: str, *tasks: Any) -> Collection:

@@ -18,7 +18,16 @@ from toolkit.machines.base import Machine, MachineStatus
 from toolkit.machines.copy import Copy, copy
 from toolkit.machines.record import CorruptRecord, destroy_hint
 from toolkit.run_options import DEBUG_HELP, KERNEL_HELP, PROVIDER_HELP
-from toolkit.tasks.common import JSON_HELP, VM_NAME_HELP, collection, print_json, settings, stoppable, sweep
+from toolkit.tasks.common import (
+    JSON_HELP,
+    VM_NAME_HELP,
+    collection,
+    print_json,
+    report_stale,
+    settings,
+    stoppable,
+    sweep,
+)
 
 
 def _running(c: Context, name: str) -> Machine:
@@ -43,6 +52,7 @@ def vm_up(
 ) -> None:  # fmt: skip
     """Start a VM from its box's ready snapshot (booting it the first time; building the box if needed)."""
     found = settings(c, kernel=kernel, provider=provider, debug=debug)
+    machines.checked_new_name(found, name)
     sweep(found)
     existed = machines.exists(found, name)
 
@@ -64,9 +74,10 @@ def vm_up(
 def vm_status(c: Context, name: str | None = None, json: bool = False) -> None:
     """List VMs: state, kernel, accelerator (kvm or tcg), SSH address."""
     found = settings(c)
-    sweep(found)
+    chosen = [machines.checked_name(found, name)] if name is not None else machines.names(found)
+    report_stale(found)
     statuses, corrupt = [], []
-    for vm_name in [name] if name else machines.names(found):
+    for vm_name in chosen:
         try:
             statuses.append(machines.open_existing(found, vm_name).status().to_dict())
         except CorruptRecord as error:
@@ -108,7 +119,7 @@ def _every_running(found: config.Settings) -> Iterator[Machine]:
 @command(help={"name": "only this VM (default: every running VM)"})
 def vm_ssh_config(c: Context, name: str | None = None) -> None:
     """Print an OpenSSH config for the running VMs, each as `Host NAME`: `ssh -F FILE NAME`, `scp -F FILE ...`."""
-    running = [_running(c, name)] if name else list(_every_running(settings(c)))
+    running = [_running(c, name)] if name is not None else list(_every_running(settings(c)))
     if not running:
         raise UserError("no VM is running: start one with `invoke vm.up`")
     print("\n".join(machine.ssh_target().config_block(machine.name) for machine in running), end="")
