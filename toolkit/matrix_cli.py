@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from toolkit import config, interrupts, machines, runs, streams
+from toolkit import config, host_capacity, interrupts, machines, runs, streams
 from toolkit.domains.options import Flag
 from toolkit.errors import UserError
 from toolkit.kernels import KernelLine
@@ -20,6 +20,7 @@ from toolkit.machines.base import MachineError
 from toolkit.results import reports
 from toolkit.run_options import MATRIX
 from toolkit.short_flags import short_flag
+from toolkit.tasks.common import sweep
 
 METAVARS = {int: "INT", float: "NUMBER"}
 
@@ -59,6 +60,9 @@ def main(argv: list[str]) -> int:
         values = vars(parser().parse_args(argv))
         request = MATRIX.request(values, Path(values["config"]) if values["config"] else None)
         settings, lines = request.settings, list(request.lines)
+        if settings.provider != "vagrant":  # a vagrant matrix's hosts are each checked as its pool is made
+            machines.provider_class(settings.provider).require_host_tools(settings)
+            host_capacity.require_host_capacity(settings)
         hosts = runs.host_pool(settings, len(lines), request.jobs, request.hosts)
         started = time.monotonic()
         at_once = ", ".join(f"{count} on {uri}" if uri else str(count) for uri, count in hosts.slots.items())
@@ -69,8 +73,7 @@ def main(argv: list[str]) -> int:
         def done(line: KernelLine, outcome: str) -> None:
             print(f"[matrix] {line.name} {outcome} after {time.monotonic() - started:.0f} s", flush=True)
 
-        for what in machines.sweep(settings):
-            print(f"[cleanup] removed {what}, left by an interrupted run", file=sys.stderr)
+        sweep(settings)
         with interrupts.handled():
             record = runs.matrix_run(settings, request.plans, lines, hosts, settings.results_dir, done, request.name)
     except interrupts.Interrupted as stop:

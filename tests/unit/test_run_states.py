@@ -100,3 +100,16 @@ def test_a_closed_stderr_pipe_does_not_end_the_program(tmp_path: Path) -> None:
     done = subprocess.run(f"{sys.executable} -c \"{program}\" 2>&1 >{tmp_path / 'out'} | head -c1 >/dev/null",
                           shell=True, cwd=Path(__file__).parents[2])  # fmt: skip
     assert done.returncode == 0 and (tmp_path / "out").read_text() == "done\n"
+
+
+def test_the_files_of_an_abandoned_run_are_rewritten_as_abandoned_by_the_next_command_that_cleans(
+    tmp_path: Path,
+) -> None:
+    store.write(tmp_path, _partway())
+    assert store.settle_abandoned(tmp_path) == [
+        "run 20261206-120000-abcd, left running by a process now gone, marked abandoned"
+    ]
+    folder = tmp_path / "20261206-120000-abcd"
+    assert json.loads((folder / "results.json").read_text())["state"] == "abandoned"
+    assert "abandoned: its process ended" in (folder / "summary.txt").read_text()
+    assert store.settle_abandoned(tmp_path) == []

@@ -42,15 +42,19 @@ def run_dir(results_root: Path, run_id: str) -> Path:
 def write(results_root: Path, record: RunRecord) -> Path:
     """Write (or rewrite) a run's files atomically and point results/latest at it."""
     path = run_dir(results_root, record.run_id)
-    atomic_write(path / "results.json", json.dumps(record.to_dict(), indent=2) + "\n")
-    atomic_write(path / "summary.txt", reports.matrix(record) + "\n\n" + reports.table(record) + "\n")
-    atomic_write(path / "junit.xml", reports.junit(record))
-    atomic_write(path / "report.html", reports.html(record, lambda relative: (path / relative).is_file()))
+    _write_files(path, record)
     link = results_root / f".{LATEST}.{os.getpid()}"
     link.unlink(missing_ok=True)
     link.symlink_to(record.run_id)
     os.replace(link, results_root / LATEST)
     return path
+
+
+def _write_files(path: Path, record: RunRecord) -> None:
+    atomic_write(path / "results.json", json.dumps(record.to_dict(), indent=2) + "\n")
+    atomic_write(path / "summary.txt", reports.matrix(record) + "\n\n" + reports.table(record) + "\n")
+    atomic_write(path / "junit.xml", reports.junit(record))
+    atomic_write(path / "report.html", reports.html(record, lambda relative: (path / relative).is_file()))
 
 
 def load(results_root: Path, run_id: str | None = None) -> RunRecord:
@@ -69,6 +73,26 @@ def load(results_root: Path, run_id: str | None = None) -> RunRecord:
     if wrong:
         raise UserError(f"{path} does not follow the result contract ({wrong[0]}): remove or repair it")
     return _standing(RunRecord.from_dict(data), path.parent)
+
+
+def settle_abandoned(results_root: Path) -> list[str]:
+    """Rewrite the files of runs saved as running whose folder nobody holds as abandoned runs (summary.txt and
+    report.html say so too); one line for each. `latest` stays where it is."""
+    settled = []
+    folders = sorted(p for p in results_root.iterdir() if RUN_ID.fullmatch(p.name)) if results_root.is_dir() else []
+    for folder in folders:
+        path = folder / "results.json"
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            if f'"state": "{RunState.RUNNING.value}"' not in path.read_text():
+                continue
+            try:
+                record = load(results_root, folder.name)
+            except UserError:
+                continue
+            if record.state is RunState.ABANDONED:
+                _write_files(folder, record)
+                settled.append(f"run {folder.name}, left running by a process now gone, marked abandoned")
+    return settled
 
 
 def _standing(record: RunRecord, run_dir: Path) -> RunRecord:
@@ -138,4 +162,5 @@ def prune(results_root: Path, keep: int) -> list[str]:
         remove_tree(folder)
     removed = [f"run {folder.name}" if folder in old else f"run {folder.name} (it recorded nothing)"
                for folder in sorted(old + empty)]  # fmt: skip
-    return removed + _leftovers(results_root, [folder for folder in idle if folder not in old + empty])
+    kept = [folder for folder in idle if folder not in old + empty]
+    return removed + settle_abandoned(results_root) + _leftovers(results_root, kept)

@@ -1,5 +1,5 @@
-"""What the tasks share: their settings (with the task's --config), JSON output, stopping on a signal, sweeping
-what killed runs left, and naming a namespace's tasks."""
+"""What the tasks share: their settings (with the task's --config), room on the host for a VM, JSON output,
+stopping on a signal, sweeping what killed runs left, and naming a namespace's tasks."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from typing import Any
 from invoke import Collection, Context
 from invoke.exceptions import Exit
 
-from toolkit import config, interrupts, machines
+from toolkit import config, host_capacity, interrupts, machines
 from toolkit.cli import chosen_config
+from toolkit.machines.record import CorruptRecord
+from toolkit.results import store as results_store
 
 JSON_HELP = "print JSON (stable keys, see README) instead of a table"
 VM_NAME_HELP = "VM name (default: default); several VMs can run side by side"
@@ -22,6 +24,22 @@ VM_NAME_HELP = "VM name (default: default); several VMs can run side by side"
 def settings(c: Context, **flags: Any) -> config.Settings:
     """The settings in force for this task: defaults, files (or its --config), VEXFS_* variables, these flags."""
     return config.load(flags, chosen_config(c))
+
+
+def require_room(found: config.Settings, name: str) -> None:
+    """Before a command starts the VM called name: the host has room for it (host_capacity), unless it runs
+    already."""
+    if not _runs_now(found, name):
+        host_capacity.require_host_capacity(found)
+
+
+def _runs_now(found: config.Settings, name: str) -> bool:
+    if not machines.exists(found, name):
+        return False
+    try:
+        return machines.open_existing(found, name).running()
+    except CorruptRecord:
+        return False
 
 
 def print_json(data: object) -> None:
@@ -40,9 +58,12 @@ def stoppable(outcome: str, on_stop: Callable[[], None] = lambda: None) -> Itera
 
 
 def sweep(found: config.Settings) -> None:
-    """Say and remove what interrupted runs left behind (for commands that start VMs)."""
+    """Say and remove what interrupted runs left behind (for commands that start VMs), and mark runs whose process
+    was killed abandoned."""
     for what in machines.sweep(found):
         print(f"[cleanup] removed {what}, left by an interrupted run", file=sys.stderr)
+    for what in results_store.settle_abandoned(found.results_dir):
+        print(f"[cleanup] {what}", file=sys.stderr)
 
 
 def report_stale(found: config.Settings) -> None:
