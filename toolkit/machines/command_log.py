@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from pathlib import Path
 
@@ -18,8 +19,10 @@ class CommandLog:
         self.path = path
 
     def record(self, line: str) -> None:
+        """Append line; a log whose VM folder is gone (removed under a run) keeps nothing, and the run learns
+        that the machine is lost from the machine itself."""
         stamp = datetime.datetime.now().isoformat(timespec="milliseconds")
-        with open(self.path, "a") as out:
+        with contextlib.suppress(FileNotFoundError), open(self.path, "a") as out:
             out.write(f"{stamp} {line}\n")
 
     def finished(self, user: str, result: CommandResult) -> CommandResult:

@@ -332,6 +332,7 @@ class QemuMachine(RecordedMachine):
 
     def replace(self) -> None:
         """A fresh guest in place of this one: QEMU killed, overlay thrown away, restored from the template."""
+        self.require_folder()
         self._stop(keep_disk=False)
         self.overlay.unlink(missing_ok=True)
         self.up()

@@ -9,9 +9,9 @@ from typing import Self
 from toolkit import debug, kernels
 from toolkit.boxes.store import Box
 from toolkit.config import Settings
-from toolkit.machines.base import CommandResult
+from toolkit.machines.base import CommandResult, GuestUnreachable
 from toolkit.machines.command_log import CommandLog
-from toolkit.machines.record import VmRecord, define_vm, vm_dir
+from toolkit.machines.record import RECORD, VmRecord, define_vm, vm_dir
 from toolkit.machines.ssh import GuestSessions, SshSession, SshTarget
 
 GUEST_USER = "vagrant"
@@ -64,6 +64,12 @@ class RecordedMachine:
             return self.console_log.read_text(errors="replace")
         except (FileNotFoundError, PermissionError):
             return ""
+
+    def require_folder(self) -> None:
+        """The machine is lost when its folder (its record, disk and sockets) was removed while this process used
+        it: no guest is started there again."""
+        if not (self.dir / RECORD).is_file():
+            raise GuestUnreachable(f"VM {self.name!r} is lost: its folder {self.dir} was removed while it was in use")
 
     def _session(self, sudo: bool = False) -> SshSession:
         """One persistent connection per user; root's saves sudo's half second per command under TCG."""

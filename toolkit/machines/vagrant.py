@@ -194,6 +194,7 @@ class VagrantMachine(RecordedMachine):
 
     def reset(self) -> None:
         """No snapshots through Vagrant here: a fresh guest from the box instead."""
+        self.require_folder()
         self.replace()
 
     def use_debug(self, tier: str) -> None:
