@@ -7,6 +7,7 @@ nox -s lint | unit | e2e | reliability | tests | record-transcripts [-- --kernel
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -18,6 +19,17 @@ from toolkit import kernels, matrix_cli
 nox.options.sessions = ["kernel-matrix"]
 # Sessions run in the toolkit's own environment (.venv): its tools come first on PATH.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+class _NoVirtualenvNews(logging.Filter):
+    """Drop what nox says about virtualenvs: every session here runs in the toolkit's own (python=False), yet nox
+    looks for uv before each one and says `uv binary not found.` in front of the session's own output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.module != "virtualenv"
+
+
+logging.getLogger("nox").addFilter(_NoVirtualenvNews())
 LINES = [line.name for line in kernels.CATALOGUE]
 
 

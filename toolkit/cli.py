@@ -54,10 +54,15 @@ class Command(Task):
     on every task, errors as one line and an exit status (`user_facing`)."""
 
     def __init__(self, body: Callable[..., Any], **kwargs: Any) -> None:
+        # Parameters declared `int | None = None`: whole numbers when given, which invoke cannot tell from a None.
+        self.whole_numbers = {name for name, parameter in inspect.signature(body).parameters.items()
+                              if parameter.annotation in ("int | None", int | None)}  # fmt: skip
         super().__init__(user_facing(body), auto_shortflags=False, **kwargs)
 
     def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
         opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        if name in self.whole_numbers:
+            opts.setdefault("kind", int)
         letter = short_flag(opts["names"][0])
         return {**opts, "names": [*opts["names"], *([letter] if letter else [])]}
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit import debug as debug_tiers
-from toolkit import kernels
+from toolkit import host, kernels
 from toolkit.errors import UserError
 
 CONFIG_FILE = "vmtest.toml"
@@ -48,6 +48,12 @@ VAGRANT_VARIABLES = (
 )  # fmt: skip
 WHOLE = re.compile(r"-?[0-9]+")
 NUMBER = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)")
+# Bounds of the numbers on any host; whether this host (or a libvirt host) can run a VM so big is checked when
+# a command is about to start one (toolkit/host_capacity.py).
+MAX_CPUS = 64  # vCPUs of a test VM: more only slow its boot down
+MAX_MEMORY_MIB = 2**20  # 1 TiB
+MAX_SECONDS = 86_400.0  # a timeout of more than a day is a typo
+FOLDERS = ("cache_dir", "state_dir", "results_dir")
 
 
 def _xdg(environ: Mapping[str, str], variable: str, fallback: str) -> Path:
@@ -72,12 +78,25 @@ class Settings:
     debug: str = debug_tiers.DEFAULT
 
     def validate(self) -> Settings:
-        """Check values against their limits and catalogues, before anything is started or written."""
+        """Check values against their limits and catalogues, and the folders, before anything is started or
+        written."""
+        if self.provider not in PROVIDERS:
+            raise UserError(f"unknown provider {self.provider!r}: choose one of {', '.join(PROVIDERS)}")
         if self.cpus < 1:
             raise UserError(f"cpus must be at least 1, got {self.cpus}: fix {CONFIG_FILE} or {ENV_PREFIX}CPUS")
+        if self.cpus > MAX_CPUS:
+            raise UserError(
+                f"cpus {self.cpus} is too many: a test VM gets at most {MAX_CPUS} vCPUs (more only slow its boot "
+                f"down): set cpus to {MAX_CPUS} or fewer in {CONFIG_FILE} or {ENV_PREFIX}CPUS"
+            )
         if self.memory_mib < 512:
             raise UserError(
                 f"memory_mib must be at least 512, got {self.memory_mib}: fix {CONFIG_FILE} or {ENV_PREFIX}MEMORY_MIB"
+            )
+        if self.memory_mib > MAX_MEMORY_MIB:
+            raise UserError(
+                f"memory_mib {self.memory_mib} is too much: a test VM gets at most {MAX_MEMORY_MIB} MiB (1 TiB): "
+                f"lower memory_mib in {CONFIG_FILE} or {ENV_PREFIX}MEMORY_MIB"
             )
         for name in ("boot_timeout_s", "command_timeout_s"):
             seconds = getattr(self, name)
@@ -86,25 +105,35 @@ class Settings:
                     f"{name} must be a positive number of seconds, got {seconds}: "
                     f"fix {CONFIG_FILE} or {ENV_PREFIX}{name.upper()}"
                 )
-        if self.provider not in PROVIDERS:
-            raise UserError(f"unknown provider {self.provider!r}: choose one of {', '.join(PROVIDERS)}")
+            if seconds > MAX_SECONDS:
+                raise UserError(
+                    f"{name} {seconds:g} is more than a day: give at most {MAX_SECONDS:g} seconds in {CONFIG_FILE} "
+                    f"or {ENV_PREFIX}{name.upper()}"
+                )
         kernels.select(self.kernel)
         debug_tiers.select(self.debug)
-        _require_folder("results_dir", self.results_dir)
+        for name in FOLDERS:
+            _require_folder(name, getattr(self, name))
         return self
 
 
 def _require_folder(name: str, path: Path) -> None:
-    """path is a directory or can become one: no file stands where it or a parent of it should be."""
-    for place in (path, *path.parents):
-        if place.exists():
-            if not place.is_dir():
-                what = "is a file" if place == path else f"cannot be made: {place} is a file"
-                raise UserError(
-                    f"{name} {path} {what}: point {name} in {CONFIG_FILE} (or {ENV_PREFIX}{name.upper()}) "
-                    "at a directory"
-                )
-            return
+    """path is a directory that files can be written in, or can become one: no file stands where it or a parent
+    of it should be, and the nearest existing one is writable and not the kernel's pseudo-filesystem."""
+    fix = f"point {name} in {CONFIG_FILE} (or {ENV_PREFIX}{name.upper()}) at a directory you can write"
+    if "\0" in str(path):
+        raise UserError(f"{name} {str(path)!r} cannot be used (a path holds no NUL character): {fix}")
+    try:
+        place = host.nearest_existing(path)
+        if not place.is_dir():
+            what = "is a file" if place == path else f"cannot be made: {place} is a file"
+            raise UserError(f"{name} {path} {what}: {fix}")
+        reason = host.unwritable_reason(place)
+    except OSError as error:  # a name too long, a folder this user may not look into
+        reason = getattr(error, "strerror", None) or str(error)
+        raise UserError(f"{name} {path} cannot be used ({reason}): {fix}") from None
+    if reason:
+        raise UserError(f"{name} {path} cannot be written: {reason}: {fix}")
 
 
 KINDS = {field.name: str(field.type) for field in fields(Settings)}

@@ -17,6 +17,7 @@ TOOL_PACKAGES = {
     "ssh": "openssh-client",
     "ssh-keygen": "openssh-client",
     "zstd": "zstd",
+    "virsh": "libvirt-clients",
 }
 
 GIB = 1024**3
@@ -47,3 +48,24 @@ def require_free_space(path: Path, needed_gib: float, why: str) -> None:
             f"{why} needs {needed_gib:g} GiB free in {probe}, only {free / GIB:.1f} GiB left: free space there "
             "(invoke box.remove, or set VEXFS_CACHE_DIR to a bigger disk)"
         )
+
+
+# The kernel's own views of itself: writable to root in places, yet they hold no files of ours.
+PSEUDO_FILESYSTEMS = (Path("/proc"), Path("/sys"))
+
+
+def nearest_existing(path: Path) -> Path:
+    """path, or the closest of its parents that exists (OSError when one cannot be looked at)."""
+    return next((place for place in (path, *path.parents) if place.exists()), Path("/"))
+
+
+def unwritable_reason(folder: Path) -> str | None:
+    """Why files cannot be made in folder, an existing directory: it is on the kernel's pseudo-filesystem, or this
+    user may not write there (its permissions, a read-only mount); None when they can."""
+    resolved = folder.resolve()
+    pseudo = next((top for top in PSEUDO_FILESYSTEMS if resolved == top or top in resolved.parents), None)
+    if pseudo is not None:
+        return f"{pseudo} is the kernel's pseudo-filesystem, which holds no files"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"{folder} is not writable (its permissions, or a read-only mount)"
+    return None

@@ -153,3 +153,21 @@ def taint_flags(value: int) -> list[str]:
 def unexpected_taint(before: int, after: int) -> list[str]:
     """Taint flags that appeared between two readings, besides the out-of-tree/unsigned ones."""
     return taint_flags((after & ~before) & ~EXPECTED_TAINT)
+
+
+# What the kernel says of a module's parameters as it loads it (kernel/params.c's parse_args; the module
+# loader's handler of unknown ones): one it does not know or that follows `--` is ignored and the load goes
+# on; a value it cannot take fails the load.
+PARAMETER_COMPLAINTS = (
+    r"unknown parameter '.*' ignored",
+    r"parameters '.*' after `--' ignored",
+    r"Unknown parameter `.*'",
+    r"`.*' (invalid|too large) for parameter `.*'",
+)
+
+
+def parameter_complaints(lines: Iterable[str], module: str) -> list[str]:
+    """The kernel's lines about module's parameters that it ignored or refused, without timestamps."""
+    pattern = re.compile(rf"^{re.escape(module)}: ({'|'.join(PARAMETER_COMPLAINTS)})$")
+    said = (strip_timestamp(line).strip() for line in lines)
+    return [text for text in said if pattern.match(text)]

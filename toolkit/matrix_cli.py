@@ -61,8 +61,8 @@ def main(argv: list[str]) -> int:
         request = MATRIX.request(values, Path(values["config"]) if values["config"] else None)
         settings, lines = request.settings, list(request.lines)
         if settings.provider != "vagrant":  # a vagrant matrix's hosts are each checked as its pool is made
-            machines.provider_class(settings.provider).require_host_tools(settings)
             host_capacity.require_host_capacity(settings)
+            machines.provider_class(settings.provider).require_host_tools(settings)
         hosts = runs.host_pool(settings, len(lines), request.jobs, request.hosts)
         started = time.monotonic()
         at_once = ", ".join(f"{count} on {uri}" if uri else str(count) for uri, count in hosts.slots.items())

@@ -31,6 +31,7 @@ from toolkit.domains.base import Domain, Target, run_cases
 from toolkit.domains.selection import EVERY_TEST, Selection
 from toolkit.errors import UserError
 from toolkit.files import remove_tree
+from toolkit.host_capacity import HOST_RESERVE_MIB, MIB, host_vitals, require_host_capacity
 from toolkit.host_pool import HostPool
 from toolkit.interrupts import Interrupted
 from toolkit.kernels import KernelLine
@@ -40,10 +41,6 @@ from toolkit.machines.leftovers import MATRIX_PREFIX
 from toolkit.progress import Progress
 from toolkit.results import store
 from toolkit.results.records import DomainRun, PlannedRun, RunRecord, RunState, TestRecord
-
-MIB = 2**20
-HOST_RESERVE_MIB = libvirt_capacity.RESERVE_MIB
-HOST_DISK_RESERVE_GIB = 2.0
 
 
 @dataclass(frozen=True)
@@ -213,40 +210,6 @@ def _keep_logs(machine: Machine, out: Path) -> None:
             shutil.copyfile(log, logs / log.name)
 
 
-def host_vitals(settings: Settings) -> dict[str, float]:
-    """The host's free memory, load and free disk (where VMs keep their overlays), as a run goes."""
-    disk = shutil.disk_usage(settings.state_dir if settings.state_dir.exists() else Path.home())
-    return {
-        "mem_available_mib": psutil.virtual_memory().available // MIB,
-        "load_1m": round(psutil.getloadavg()[0], 2),
-        "disk_free_gib": round(disk.free / 2**30, 1),
-    }
-
-
-def require_host_capacity(settings: Settings) -> None:
-    """Start no VM that would exhaust the host: memory for it and a reserve, disk for its overlay (a vagrant
-    VM's host: the memory its libvirt reports)."""
-    if settings.provider == "vagrant":
-        capacity = libvirt_capacity.read(settings.libvirt_uri)
-        if capacity.vms(1, settings.memory_mib) < 1:
-            raise UserError(
-                f"libvirt at {settings.libvirt_uri} has {capacity.available_mib} MiB available, a VM needs "
-                f"{settings.memory_mib} MiB and the host keeps {HOST_RESERVE_MIB} MiB: stop VMs there or lower memory_mib"
-            )
-        return
-    vitals = host_vitals(settings)
-    if vitals["mem_available_mib"] < settings.memory_mib + HOST_RESERVE_MIB:
-        raise UserError(
-            f"the host has {vitals['mem_available_mib']:.0f} MiB available, a VM needs {settings.memory_mib} MiB "
-            f"and the host keeps {HOST_RESERVE_MIB} MiB: stop other VMs (invoke vm.status) or lower memory_mib"
-        )
-    if vitals["disk_free_gib"] < HOST_DISK_RESERVE_GIB:
-        raise UserError(
-            f"only {vitals['disk_free_gib']:g} GiB free for VM overlays in {settings.state_dir}: free space there "
-            "(invoke box.prune, vm.destroy) or set VEXFS_STATE_DIR to a bigger disk"
-        )
-
-
 def _bring_up(machine: Machine, settings: Settings, progress: Progress) -> None:
     """Start the VM (in the run's debug tier), or check the one already running: a guest left dirty by an
     earlier command is rolled back."""
@@ -340,8 +303,8 @@ def single_run(settings: Settings, plans: Sequence[Plan], vm_name: str, results_
             _abandon(settings, vm_name, existed)
             raise
         except MachineError as error:
+            Progress(line.name).say(f"the machine was lost, the tests not run are errors: {error}")
             run.give_up(line.name, f"the machine was lost: {error}")
-            raise
         finally:
             record = run.close()
     return record

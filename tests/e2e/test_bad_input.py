@@ -88,8 +88,9 @@ ROWS = {
     "lines-negative": Row(("vm.console", "--lines", "-2"), "--lines must be 0 (all) or more, not -2"),
     "module-param-last-without-value": Row(("test.kernel", "--module-dir", MODULE, "--module-param"), "--module-param needs a value: write `--module-param VALUE`"),
     "module-param-before-a-flag": Row(("test.kernel", "--module-param", "--cycles", "3", "--module-dir", MODULE), "--module-param needs a value"),
-    "module-param-not-name-value": Row(("test.kernel", "--module-dir", MODULE, "--module-param", "novalue"), "module parameter 'novalue' is not NAME=VALUE"),
+    "module-param-not-name-value": Row(("test.kernel", "--module-dir", MODULE, "--module-param", "a b=1"), "module parameter 'a b=1' is not NAME=VALUE, nor NAME for a bool: 'a b' is not a parameter name"),
     "module-dir-missing": Row(("test.kernel", "--module-dir", "/nonexistent/mod"), "module directory /nonexistent/mod does not exist"),
+    "module-dir-a-file": Row(("test.kernel", "--module-dir", "/etc/passwd"), "module directory /etc/passwd is not a directory"),
     "module-dir-without-kbuild": Row(("test.kernel", "--module-dir", str(REPO / "tests/e2e")), "has no Makefile or Kbuild"),
     "build-in-unknown": Row(("test.kernel", "--module-dir", MODULE, "--build-in", "cloud"), "--build-in must be one of chroot, guest"),
     "name-without-value": Row(("vm.run", "--name"), "--name needs a value"),
@@ -131,6 +132,53 @@ ROWS = {
     "results-truncated-diff": Row(("results.diff", "cut"), "is not valid JSON", files=TRUNCATED, broken_results=True),
     "results-off-contract": Row(("results.show", "--run", "bad"), "does not follow the result contract", files={"results/bad/results.json": _broken_results()}, broken_results=True),
     "diff-without-runs": Row(("results.diff",), "no run to compare: `invoke results.diff RUN_A [RUN_B]`"),
+    # hostile values: numbers past their bounds, selections naming nothing, folders that cannot hold files, a VM
+    # bigger than the host (more than any host this runs on has: 1000000 MiB)
+    "cycles-huge": Row(("test.kernel", "--module-dir", MODULE, "--cycles", "99999999999999999999"), "--cycles must be at most 100000, not 99999999999999999999"),
+    "stress-seconds-huge": Row(("test.fs", "--stress-seconds", "99999999999999999999"), "--stress-seconds must be at most 86400, not 99999999999999999999"),
+    "repeat-huge": Row(("test.kernel", "--module-dir", MODULE, "--repeat", "99999999999999999999"), "--repeat must be at most 1000"),
+    "matrix-jobs-huge": Row(("nox", "--jobs", "99999999999999999999"), "--jobs must be at most 64, not 99999999999999999999"),
+    "matrix-cycles-not-a-number": Row(("nox", "--cycles", "x"), "--cycles must be a whole number, not 'x'"),
+    "kernel-build-jobs-zero": Row(("kernel.build", "-j", "0"), "--jobs must be between 1 and"),
+    "kernel-build-jobs-negative": Row(("kernel.build", "--jobs", "-3"), "not -3: leave it out for one job per CPU"),
+    "kernel-build-jobs-huge": Row(("kernel.build", "-j", "99999999999999999999"), "not 99999999999999999999: leave it out"),
+    "env-cpus-huge": Row(("vm.up",), "cpus 100000 is too many: a test VM gets at most 64 vCPUs", env={"VEXFS_CPUS": "100000"}),
+    "toml-cpus-huge": Row(("test.kernel", "--module-dir", MODULE), "cpus 100000 is too many", files={"work/vmtest.toml": "cpus = 100000\n"}),
+    "env-memory-huge": Row(("vm.status",), "memory_mib 99999999999999999999 is too much", env={"VEXFS_MEMORY_MIB": "99999999999999999999"}),
+    "env-memory-beyond-the-host": Row(("vm.up",), "a VM needs 1000000 MiB and the host keeps", env={"VEXFS_MEMORY_MIB": "1000000"}),
+    "env-memory-beyond-the-host-test": Row(("test.fs", "--fs-type", "tmpfs"), "a VM needs 1000000 MiB", env={"VEXFS_MEMORY_MIB": "1000000"}),
+    "matrix-memory-beyond-the-host": Row(("nox",), "a VM needs 1000000 MiB", env={"VEXFS_MEMORY_MIB": "1000000"}),
+    "env-boot-timeout-infinite": Row(("vm.status",), "boot_timeout_s must be a positive number of seconds, got inf", env={"VEXFS_BOOT_TIMEOUT_S": "9" * 400}),
+    "env-boot-timeout-exponent": Row(("vm.status",), "VEXFS_BOOT_TIMEOUT_S='1e999' in the environment is not a number", env={"VEXFS_BOOT_TIMEOUT_S": "1e999"}),
+    "run-timeout-beyond-a-day": Row(("vm.run", "--timeout", "99999999999", "--", "true"), "command_timeout_s 1e+11 is more than a day"),
+    "only-empty": Row(("test.kernel", "--module-dir", MODULE, "--only", ""), "--only '' names no test: name one or more of build"),
+    "only-commas": Row(("test.fs", "--only", " , "), "--only ' , ' names no test"),
+    "matrix-only-empty": Row(("nox", "--only", ""), "--only '' names no test"),
+    "matrix-kernels-empty": Row(("nox", "--kernels", ""), "no kernel line given"),
+    "matrix-hosts-empty": Row(("nox", "--hosts", " , "), "--hosts ' , ' names no libvirt host"),
+    "env-results-dir-in-proc": Row(("test.kernel", "--module-dir", MODULE), "results_dir /proc/x cannot be written: /proc is the kernel's pseudo-filesystem", env={"VEXFS_RESULTS_DIR": "/proc/x"}),
+    "env-cache-dir-is-a-file": Row(("box.list",), "cache_dir /etc/passwd is a file: point cache_dir", env={"VEXFS_CACHE_DIR": "/etc/passwd"}),
+    "env-state-dir-is-a-file": Row(("vm.status",), "state_dir /etc/passwd is a file: point state_dir", env={"VEXFS_STATE_DIR": "/etc/passwd"}),
+    "env-state-dir-under-a-file": Row(("vm.status",), "state_dir {tmp}/afile/state cannot be made: {tmp}/afile is a file", env={"VEXFS_STATE_DIR": "{tmp}/afile/state"}, files={"afile": ""}),
+    "env-cache-dir-in-sys": Row(("vm.up",), "cache_dir /sys/x cannot be written: /sys is the kernel's pseudo-filesystem", env={"VEXFS_CACHE_DIR": "/sys/x"}),
+    "copy-out-to-proc": Row(("vm.copy", ":/etc/hostname", "/proc/forbidden"), "/proc/forbidden cannot be written: /proc is the kernel's pseudo-filesystem"),
+    "copy-a-device": Row(("vm.copy", "/dev/null", ":/tmp/"), "/dev/null: is not a regular file"),
+    "copy-name-too-long": Row(("vm.copy", "{tmp}/" + "n" * 300, ":/tmp/"), "File name too long"),
+    # VM names: every task checks them first; nothing outside vms/<name>/ is touched
+    "vm-name-empty-up": Row(("vm.up", "--name", ""), "VM name '' is not allowed: use 1 to 40 letters, digits"),
+    "vm-name-dot-destroy": Row(("vm.destroy", "--name", "."), "VM name '.' is not allowed", files=CORRUPT_VMS),
+    "vm-name-empty-destroy": Row(("vm.destroy", "--name", ""), "VM name '' is not allowed", files=CORRUPT_VMS),
+    "vm-name-dotdot-destroy": Row(("vm.destroy", "--name", ".."), "VM name '..' is not allowed", files=CORRUPT_VMS),
+    "vm-name-climbs-out": Row(("vm.up", "--name", "../../etc"), "VM name '../../etc' is not allowed"),
+    "vm-name-parent-test": Row(("test.kernel", "--name", "../x", "--module-dir", MODULE), "VM name '../x' is not allowed"),
+    "vm-name-slash": Row(("vm.up", "--name", "a/b"), "VM name 'a/b' is not allowed"),
+    "vm-name-huge": Row(("vm.up", "--name", "n" * 300), "is not allowed: use 1 to 40 letters"),
+    "vm-name-flag-like": Row(("vm.up", "--name=-x"), "VM name '-x' is not allowed"),
+    "vm-name-quotes-spaces": Row(("vm.run", "--name", "a 'b\"", "--", "true"), "is not allowed"),
+    "vm-name-status-empty": Row(("vm.status", "--name", ""), "VM name '' is not allowed", files=CORRUPT_VMS),
+    "vm-name-matrix-own": Row(("vm.up", "--name", "matrix-6.1"), "starts with 'matrix-', which names the matrix's own VMs"),
+    "vm-name-socket-too-long": Row(("vm.up", "--name", "n" * 40), "a socket's path takes at most 107", env={"VEXFS_STATE_DIR": "{tmp}/" + "s" * 70}),
+    "matrix-name-slash": Row(("nox", "--name", "a/b"), "VM name 'a/b' is not allowed"),
     # the matrix's argparse, through nox
     "matrix-flag-unknown": Row(("nox", "--bogus"), "unrecognized arguments: --bogus"),
     "matrix-jobs-not-a-number": Row(("nox", "--jobs", "abc"), "--jobs must be a whole number, not 'abc'"),
@@ -192,8 +240,10 @@ def _run(tmp: Path, row: Row) -> subprocess.CompletedProcess[str]:
 
 
 def _said(stderr: str, row: Row) -> list[str]:
-    """stderr's lines, without nox's own log lines (`nox > Running session ...`)."""
-    return [line for line in stderr.splitlines() if not (row.args[0] == "nox" and line.startswith("nox > "))]
+    """stderr's lines, without the one nox opens a session with (`nox > Running session kernel-matrix`): any other
+    line of nox's (`nox > uv binary not found.`) is one too many."""
+    opening = "nox > Running session "
+    return [line for line in stderr.splitlines() if not (row.args[0] == "nox" and line.startswith(opening))]
 
 
 @pytest.mark.parametrize("row", [pytest.param(row, id=name, marks=row.marks) for name, row in ROWS.items()])

@@ -78,12 +78,17 @@ def test_a_signal_during_boot_removes_the_vm_being_made(start, vm_name: str) -> 
 
 
 @pytest.mark.full
-def test_after_sigkill_of_a_matrix_the_next_command_removes_its_vm(start, tmp_path: Path) -> None:
+def test_after_sigkill_of_a_matrix_the_next_command_that_starts_a_vm_removes_its_vm(
+    start, vm_name: str, tmp_path: Path
+) -> None:
     run = start("-s", "kernel-matrix", "--", "--kernels", "6.1", "--cycles", "2",
                 program=str(Path(__file__).parents[2] / ".venv" / "bin" / "nox"))  # fmt: skip
     run.wait_for("(2/8) load")
     run.stop(signal.SIGKILL)
     assert processes_mentioning("vexfs-matrix-6.1")
-    cleanup = invoke("vm.status")
+    looked = invoke("vm.status")
+    assert "[stale] VM matrix-6.1 of a matrix run that did not finish" in looked.stderr
+    assert processes_mentioning("vexfs-matrix-6.1"), "a command that only looks removes nothing"
+    cleanup = invoke("vm.up", "--name", vm_name)
     assert "removed VM matrix-6.1 of a matrix run that did not finish, left by an interrupted run" in cleanup.stderr
     assert processes_mentioning("vexfs-matrix-6.1") == []

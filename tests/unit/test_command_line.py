@@ -13,6 +13,7 @@ from toolkit.errors import UserError
 from toolkit.run_options import MATRIX, TEST_FS, TEST_KERNEL
 from toolkit.short_flags import SHORT_FLAGS
 from toolkit.tasks import ns
+from toolkit.tasks.kernel import compile_jobs
 
 INVOKE_CORE = set("cdDefFhlprRTVw")  # invoke's own short flags, given before a task's name
 MODULE = str(Path(__file__).parents[2] / "kernel" / "vexfs")
@@ -115,6 +116,13 @@ def test_an_option_of_a_domain_the_run_leaves_out_is_refused() -> None:
         ({"kernels": "6.1,4.4"}, "unknown kernel line '4.4'"),
         ({"domains": "network"}, "unknown domain 'network'"),
         ({"provider": "xen"}, "unknown provider 'xen'"),
+        ({"jobs": "99999999999999999999"}, "--jobs must be at most 64, not 99999999999999999999"),
+        ({"repeat": "1001"}, "--repeat must be at most 1000, not 1001"),
+        ({"kernels": ""}, "no kernel line given: name one or more"),
+        ({"kernels": " , "}, "no kernel line given: name one or more"),
+        ({"only": ""}, "--only '' names no test: name one or more of"),
+        ({"domains": ""}, "no domain given"),
+        ({"hosts": " , "}, "--hosts ' , ' names no libvirt host"),
     ],
 )
 def test_the_matrix_checks_what_test_kernel_checks(values: dict[str, str], message: str) -> None:
@@ -148,3 +156,15 @@ def test_quick_shortens_what_each_domain_says_and_leaves_what_was_given() -> Non
     assert (fs.options.mount_cycles, fs.options.stress_s) == (7, 5)
     full = TEST_KERNEL.request({"module_dir": MODULE}, None).plans[0].options
     assert (full.cycles, full.watch_s, full.race_rounds) == (20, 12.0, 5)
+
+
+def test_a_task_flag_declared_int_or_none_takes_whole_numbers_only() -> None:
+    jobs = next(context for context in ns.to_contexts() if context.name == "kernel.build").args["jobs"]
+    assert (jobs.kind, jobs.default) == (int, None)
+
+
+@pytest.mark.parametrize("jobs", [0, -3, 9, 99999999999999999999])
+def test_kernel_build_refuses_compile_jobs_out_of_range_before_anything_starts(jobs: int) -> None:
+    with pytest.raises(UserError, match=f"--jobs must be between 1 and 8 \\(4 per CPU of this host's 2\\), not {jobs}"):
+        compile_jobs(jobs, 2)
+    assert (compile_jobs(None, 2), compile_jobs(1, 2), compile_jobs(8, 2)) == (2, 1, 8)

@@ -1,3 +1,4 @@
+import os
 import re
 from pathlib import Path
 
@@ -44,6 +45,12 @@ def test_env_paths_expand_home(tmp_path: Path) -> None:
         ('cpus = "many"\n', 'cpus = "many" in .* is not a whole number'),
         ("cpus = [\n", "not valid TOML"),
         ("boot_timeout_s = -1\n", "boot_timeout_s must be a positive number"),
+        ("cpus = 100000\n", "cpus 100000 is too many: a test VM gets at most 64 vCPUs"),
+        ("cpus = 99999999999999999999\n", "cpus 99999999999999999999 is too many"),
+        ("memory_mib = 1048577\n", "memory_mib 1048577 is too much: a test VM gets at most 1048576 MiB"),
+        ("boot_timeout_s = inf\n", "boot_timeout_s must be a positive number of seconds, got inf"),
+        ("boot_timeout_s = 1e300\n", "boot_timeout_s 1e\\+300 is more than a day: give at most 86400 seconds"),
+        ("command_timeout_s = 86401\n", "command_timeout_s 86401 is more than a day"),
     ],
 )
 def test_bad_config_file_is_a_user_error(tmp_path: Path, text: str, fragment: str) -> None:
@@ -186,6 +193,39 @@ def test_results_dir_that_is_a_file_is_refused_before_anything_starts(tmp_path: 
         config.load(cwd=tmp_path, environ={"VEXFS_RESULTS_DIR": str(tmp_path / "file")})
     with pytest.raises(UserError, match="cannot be made: .*/file is a file"):
         config.load(cwd=tmp_path, environ={"VEXFS_RESULTS_DIR": str(tmp_path / "file" / "runs")})
+
+
+@pytest.mark.parametrize("name", config.FOLDERS)
+def test_every_folder_setting_must_be_a_directory_that_can_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    variable = f"VEXFS_{name.upper()}"
+    (tmp_path / "file").write_text("")
+    (tmp_path / "locked").mkdir()
+    cases = {
+        str(tmp_path / "file"): f"{name} {tmp_path / 'file'} is a file: point {name} in vmtest.toml (or {variable})",
+        str(tmp_path / "file" / "x"): f"{name} {tmp_path / 'file' / 'x'} cannot be made: {tmp_path / 'file'} is a file",
+        "/proc/x": f"{name} /proc/x cannot be written: /proc is the kernel's pseudo-filesystem",
+        "/sys": f"{name} /sys cannot be written: /sys is the kernel's pseudo-filesystem",
+        str(tmp_path / "locked" / "new"): f"{name} {tmp_path / 'locked' / 'new'} cannot be written: "
+        f"{tmp_path / 'locked'} is not writable",
+        str(tmp_path / ("n" * 300) / "x"): "File name too long",
+    }
+    writable = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path / "locked" and writable(path, mode))
+    for value, message in cases.items():
+        with pytest.raises(UserError) as raised:
+            config.load(cwd=tmp_path, environ={variable: value})
+        assert message in str(raised.value)
+        assert str(raised.value).endswith("at a directory you can write"), value
+    assert getattr(config.load(cwd=tmp_path, environ={variable: str(tmp_path / "new" / "deeper")}), name)
+
+
+def test_a_path_with_a_nul_in_a_settings_file_is_refused(tmp_path: Path) -> None:
+    file = tmp_path / "vmtest.toml"
+    file.write_text('state_dir = "a\\u0000b"\n')
+    with pytest.raises(UserError, match="state_dir '.*a\\\\x00b' cannot be used \\(a path holds no NUL character\\)"):
+        config.load(config_file=file, environ={})
 
 
 def _layout(tmp_path: Path, files: dict[str, str]) -> None:

@@ -152,6 +152,27 @@ def test_inodes_left_busy_at_umount_fail_the_test_that_left_them(tmp_path: Path)
     assert verdict.status is Status.FAILED and verdict.message.startswith("posix operations: VFS: Busy inodes")
 
 
+def test_module_parameters_the_kernel_ignored_fail_the_test_that_loaded_it(tmp_path: Path) -> None:
+    ignored = "[ 9.0] vexfs: unknown parameter 'nosuchparam' ignored"
+    answer = Answer(json.dumps(posix_observations()) + "\n", log=(ignored,))
+    verdict = run(PosixOps(), subject_for(tmp_path, {"with-fs.sh": answer}, params=["nosuchparam=1"]))
+    assert verdict.status is Status.FAILED and not verdict.guest_dirty
+    assert verdict.message == (
+        "posix operations: the kernel did not take the module's parameters: vexfs: unknown parameter 'nosuchparam' "
+        "ignored"
+    )
+
+
+def test_a_module_parameter_value_refused_at_setup_is_quoted_from_the_kernel(tmp_path: Path) -> None:
+    refused = "[ 9.0] vexfs: `x' invalid for parameter `info_size'"
+    answer = Answer("failed=insmod\n", 3, "insmod: ERROR: could not insert module: Invalid parameters\n", (refused,))
+    verdict = run(MountCycles(), subject_for(tmp_path, {"mount-cycles.sh": answer}, params=["info_size=x"]))
+    assert verdict.message == (
+        "10 mount/umount cycles: the kernel did not take the module's parameters: vexfs: `x' invalid for parameter "
+        "`info_size'"
+    )
+
+
 # data_integrity
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -65,6 +66,29 @@ def test_what_is_wrong_on_the_host_is_said_before_the_guest_is_asked(tmp_path: P
         Copy.parse(str(tmp_path), ":/tmp/").check_host_side()
     with pytest.raises(UserError, match=f"{tmp_path / 'no'}: no such folder on the host"):
         Copy.parse(":/etc/hostname", str(tmp_path / "no" / "where")).check_host_side()
+
+
+def test_a_host_side_that_cannot_be_read_or_written_is_refused_before_the_guest_is_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "secret.ko").write_text("elf")
+    (tmp_path / "locked").mkdir()
+    cases = {
+        ("/dev/null", ":/tmp/"): "/dev/null: is not a regular file (a device, a pipe or a socket)",
+        (str(tmp_path / ("n" * 300)), ":/tmp/"): "File name too long",
+        (str(tmp_path / "secret.ko"), ":/tmp/"): f"{tmp_path / 'secret.ko'}: cannot be read: fix its permissions",
+        (":/etc/hostname", "/proc/forbidden"): "/proc/forbidden cannot be written: /proc is the kernel's pseudo",
+        (":/etc/hostname", "/sys"): "/sys cannot be written: /sys is the kernel's pseudo-filesystem",
+        (":/etc/hostname", str(tmp_path / "locked" / "x")): f"{tmp_path / 'locked' / 'x'} cannot be written: "
+        f"{tmp_path / 'locked'} is not writable",
+    }
+    allowed = os.access
+    unreadable = {tmp_path / "secret.ko", tmp_path / "locked"}
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) not in unreadable and allowed(path, mode))
+    for (source, destination), message in cases.items():
+        with pytest.raises(UserError) as raised:
+            Copy.parse(source, destination).check_host_side()
+        assert message in str(raised.value)
 
 
 def test_a_file_copied_into_a_guest_folder_keeps_its_name(tmp_path: Path) -> None:

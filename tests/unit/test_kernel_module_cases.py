@@ -15,7 +15,7 @@ from toolkit.domains.kernel_module.errors import ErrorHandling
 from toolkit.domains.kernel_module.hangs import HangDetection
 from toolkit.domains.kernel_module.leaks import MemoryLeak
 from toolkit.domains.kernel_module.lifecycle import Build, LifecycleStress, Load, Unload
-from toolkit.domains.kernel_module.subject import ModuleUnderTest
+from toolkit.domains.kernel_module.subject import ModuleUnderTest, kernel_arguments
 from toolkit.results.records import Status
 
 RELEASE = "6.1.0-50-amd64"
@@ -297,3 +297,50 @@ def test_an_init_that_keeps_insmod_past_the_hung_task_threshold_fails_load(tmp_p
 def test_an_insmod_blocked_past_the_hung_task_threshold_fails_hang_detection(tmp_path: Path) -> None:
     verdict = run(HangDetection(), {"sysctl -n": Answer("10\n5\n"), "insmod": Answer(duration_s=17.0)}, tmp_path)
     assert verdict.status is Status.FAILED and verdict.message.startswith("insmod blocked for 17.0 s")
+
+
+# The kernel's own lines when it loaded a module with parameters it does not take (6.1 guest, tests/unit/fixtures/
+# kernel_logs/clean.log has them for vexfs).
+IGNORED = ("[  132.373110] mod: unknown parameter 'nosuchparam' ignored",)
+REFUSED = ("[  133.401819] mod: `not-a-number' invalid for parameter `size'",)
+
+
+def test_a_load_whose_parameters_the_kernel_ignored_fails_in_its_words_and_unloads(tmp_path: Path) -> None:
+    machine = ScriptedMachine({"probe.sh": [ABSENT, probe()], "insmod": Answer(log=IGNORED)})
+    verdict = Load().run(_subject(machine, tmp_path, params=("nosuchparam=1",)))
+    assert verdict.status is Status.FAILED and not verdict.guest_dirty
+    assert (
+        verdict.message
+        == "loading: the kernel did not take the module's parameters: mod: unknown parameter 'nosuchparam' ignored"
+    )
+    assert verdict.kernel_log == IGNORED
+    assert any(command.endswith("rmmod mod") for command in machine.commands), "later tests load it as asked"
+
+
+def test_a_load_is_not_blamed_for_the_parameters_of_another_module(tmp_path: Path) -> None:
+    other = ("[  132.3] loop: unknown parameter 'nosuchparam' ignored", "[  132.4] mod: loading out-of-tree module")
+    machine = ScriptedMachine({"probe.sh": [ABSENT, probe()], "insmod": Answer(log=other)})
+    assert Load().run(_subject(machine, tmp_path)).status is Status.PASSED
+
+
+def test_an_insmod_refused_for_a_parameter_value_quotes_the_kernel(tmp_path: Path) -> None:
+    refused = Answer(stderr="insmod: ERROR: could not insert module /root/vexfs-vmtest/mod.ko: Invalid parameters\n",
+                     exit_status=1, log=REFUSED)  # fmt: skip
+    verdict = run(Load(), {"probe.sh": ABSENT, "insmod": refused}, tmp_path)
+    assert verdict.status is Status.FAILED
+    assert verdict.message == (
+        "insmod failed: insmod: ERROR: could not insert module /root/vexfs-vmtest/mod.ko: Invalid parameters "
+        "(the kernel: mod: `not-a-number' invalid for parameter `size')"
+    )
+
+
+def _subject(machine: ScriptedMachine, tmp_path: Path, **values: object) -> ModuleUnderTest:
+    module = BuiltModule("mod", tmp_path / "mod.ko", 4096, f"{RELEASE} SMP mod_unload", "ABC", {"size": "uint"}, {}, ())
+    build = BuildOutcome("chroot", 0, 1.5, "", (module,))
+    chosen = options.parse(kernel_module.ModuleOptions, {"module_dir": tmp_path, **values})
+    return ModuleUnderTest(Guest(machine), chosen, build, module, RELEASE, tmp_path)  # type: ignore[arg-type]
+
+
+def test_parameters_are_cut_as_the_kernel_cuts_them() -> None:
+    assert kernel_arguments('a b=1 s="x y" "t=u v"  flag') == ["a", "b=1", 's="x y"', '"t=u v"', "flag"]
+    assert kernel_arguments("  ") == []

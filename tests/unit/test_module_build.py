@@ -1,3 +1,7 @@
+from pathlib import Path
+
+import pytest
+
 from toolkit.domains.kernel_module.build import BuildOutcome
 from toolkit.domains.kernel_module.subject import with_errno
 
@@ -35,3 +39,17 @@ def test_errno_names_are_added_to_insmod_messages() -> None:
     assert with_errno(message) == f"{message} (ENODEV)"
     assert with_errno("insmod: ERROR: could not insert module m.ko: File exists\n").endswith("File exists (EEXIST)")
     assert with_errno("something else") == "something else"
+
+
+# Real output of failed chroot builds, each with the line its build test must quote in its header (second line).
+BUILD_LOGS = sorted((Path(__file__).parent / "fixtures" / "build_logs").glob("*.log"))
+
+
+@pytest.mark.parametrize("log", BUILD_LOGS, ids=[log.stem for log in BUILD_LOGS])
+def test_a_failed_kbuild_is_quoted_by_its_first_error_not_by_the_makes_that_failed_above_it(log: Path) -> None:
+    header, output = [], []
+    for line in log.read_text().splitlines():
+        (header if line.startswith("# ") and not output else output).append(line)
+    outcome = _outcome("\n".join(output) + "\n")
+    assert outcome.first_error == header[1].removeprefix("# ")
+    assert "Error 2" not in outcome.first_error

@@ -92,12 +92,17 @@ def test_a_failed_build_still_gives_one_subject_for_the_build_test_to_judge(tmp_
 
 
 def test_constraints_name_every_problem_before_a_vm_starts(tmp_path: Path) -> None:
-    settings = config.load({"cache_dir": str(tmp_path), "state_dir": str(tmp_path), "memory_mib": 2**30}, environ={})
-    values = {"module_dir": tmp_path / "missing", "params": ["novalue", "=x"]}
+    settings = config.load({"cache_dir": str(tmp_path), "state_dir": str(tmp_path), "memory_mib": 2**20}, environ={})
+    values = {"module_dir": tmp_path / "missing", "params": ["flag", "=x", "a b=1", "s=a b", 's="a b"']}
     problems = kernel_module.constraints(options.parse(kernel_module.ModuleOptions, values), settings)
     assert problems[0].startswith(f"module directory {tmp_path / 'missing'} does not exist")
-    assert "module parameter 'novalue' is not NAME=VALUE" in problems
-    assert "module parameter '=x' is not NAME=VALUE" in problems
+    assert "module parameter '=x' is not NAME=VALUE, nor NAME for a bool: '' is not a parameter name" in problems
+    assert "module parameter 'a b=1' is not NAME=VALUE, nor NAME for a bool: 'a b' is not a parameter name" in problems
+    assert (
+        "module parameter 's=a b' would reach the kernel as 's=a' and 'b' (insmod joins parameters with spaces): "
+        'put a value with spaces in double quotes, NAME="a b"' in problems
+    )
+    assert not any("'flag'" in problem or "a b\"'" in problem for problem in problems), "a bool, a quoted value"
     assert "lower memory_mib" in problems[-1]
     (tmp_path / "empty").mkdir()
     empty = options.parse(kernel_module.ModuleOptions, {"module_dir": tmp_path / "empty"})

@@ -9,7 +9,7 @@ import pytest
 
 from toolkit import domains
 from toolkit.domains.kernel_module import ModuleOptions
-from toolkit.domains.options import flags, merged_flags, option, parse
+from toolkit.domains.options import CEILING, flags, merged_flags, option, parse
 from toolkit.errors import UserError
 
 
@@ -73,3 +73,46 @@ def test_the_kernel_module_domain_declares_its_command_line_once() -> None:
     assert list(domains.registered()) == ["filesystem", "kernel_module"]
     with pytest.raises(UserError, match="no domain given"):
         domains.select_many(" , ")
+
+
+@dataclass(frozen=True)
+class Bounded:
+    rounds: int = option(3, "declared bounds", minimum=1, maximum=1000)
+    seconds: float = option(5.0, "a declared maximum", minimum=1, maximum=86_400)
+    count: int = option(2, "no maximum declared", minimum=1)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"rounds": "1001"}, "--rounds must be at most 1000, not 1001"),
+        ({"rounds": "99999999999999999999"}, "--rounds must be at most 1000, not 99999999999999999999"),
+        ({"rounds": "-" + "9" * 400}, "--rounds must be at least 1, not -9999"),
+        ({"seconds": "86401"}, "--seconds must be at most 86400, not 86401"),
+        ({"seconds": "1e999"}, "--seconds must be a finite number, not '1e999'"),
+        ({"seconds": "9" * 400}, "--seconds must be a finite number"),
+        ({"seconds": "nan"}, "--seconds must be a finite number, not 'nan'"),
+        ({"seconds": "-inf"}, "--seconds must be a finite number, not '-inf'"),
+        ({"count": "100001"}, f"--count must be at most {CEILING}, not 100001"),
+        ({"count": float("inf")}, "--count must be a whole number, not inf"),
+    ],
+)
+def test_numbers_are_bounded_above_too_so_none_overflows_later(values: dict[str, object], message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        parse(Bounded, values)
+
+
+def test_numbers_at_their_bounds_are_taken() -> None:
+    assert parse(Bounded, {"rounds": "1000", "seconds": "86400", "count": str(CEILING)}) == Bounded(
+        1000, 86400.0, CEILING
+    )
+
+
+def test_every_numeric_option_of_every_domain_and_run_is_bounded() -> None:
+    from toolkit.run_options import RunOptions
+
+    for cls in [RunOptions, *(domain.options for domain in domains.registered().values())]:
+        for flag in flags(cls):
+            if flag.kind in (int, float):
+                with pytest.raises(UserError, match=f"--{flag.flag} must be at most"):
+                    parse(cls, {flag.field: "99999999999999999999"})

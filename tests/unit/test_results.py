@@ -249,7 +249,17 @@ def test_the_stored_report_links_only_logs_the_run_folder_has(tmp_path: Path) ->
 
 def test_results_show_json_has_the_totals_and_each_tests_status() -> None:
     overview = reports.overview(_two_lines(Status.FAILED))
-    assert list(overview) == ["run_id", "started", "finished", "interrupted", "state", "planned", "summary", "exit_status", "rows"]
+    assert list(overview) == [
+        "run_id",
+        "started",
+        "finished",
+        "interrupted",
+        "state",
+        "planned",
+        "summary",
+        "exit_status",
+        "rows",
+    ]
     assert overview["exit_status"] == 1 and overview["rows"][1] == {
         "kernel_line": "6.12", "kernel": "6.12.0-1-amd64", "domain": "kernel_module", "subject": "vexfs",
         "tests": {"build": "passed", "memory_leak": "failed"},

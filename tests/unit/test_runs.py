@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 
 from tests.unit.scripted import Answer, ScriptedMachine
-from toolkit import config, domains, kernels, runs
+from toolkit import config, domains, host_capacity, kernels, runs
 from toolkit.domains.base import Domain, Health, Target, Verdict
 from toolkit.domains.guest import Guest
 from toolkit.domains.options import option
 from toolkit.errors import UserError
 from toolkit.host_pool import HostPool
 from toolkit.interrupts import Interrupted
+from toolkit.machines.base import GuestUnreachable
 from toolkit.results import schema
 from toolkit.results.records import RunState, Status, SubjectInfo
 
@@ -244,7 +245,24 @@ def test_a_vm_in_use_by_another_process_is_refused_at_once(settings, tmp_path) -
 
 def test_a_host_without_room_for_a_vm_starts_none(settings, monkeypatch) -> None:
     monkeypatch.setattr(
-        runs, "host_vitals", lambda settings: {"mem_available_mib": 900, "load_1m": 1.0, "disk_free_gib": 50.0}
+        host_capacity, "host_vitals", lambda settings: {"mem_available_mib": 900, "load_1m": 1.0, "disk_free_gib": 50.0}
     )
     with pytest.raises(UserError, match="the host has 900 MiB available, a VM needs 2048 MiB"):
         runs.require_host_capacity(settings)
+
+
+def test_a_machine_lost_mid_run_leaves_a_verdict_for_every_planned_test(settings, tmp_path, monkeypatch) -> None:
+    machine = _machine()
+    monkeypatch.setattr(runs.machines, "define", lambda settings, name: machine)
+
+    class Gone(Toy):
+        def recover(self) -> str:
+            raise GuestUnreachable("VM 'vm' is lost: its folder was removed while it was in use")
+
+    domain = dataclasses.replace(_toy_domain(tmp_path / "results"), cases=(LosesTheGuest(), Echo()),
+                                 subjects=lambda target, chosen: iter([Gone(Guest(target.machine), tmp_path)]))  # fmt: skip
+    record = runs.single_run(settings, [runs.Plan(domain, ToyOptions())], "vm", tmp_path / "results")
+    reason = "not run: the machine was lost: VM 'vm' is lost: its folder was removed while it was in use"
+    assert [(t.name, t.status, t.message) for t in record.runs[0].tests] == [
+        ("lost", Status.ERROR, reason), ("echo", Status.ERROR, reason)]  # fmt: skip
+    assert record.state is RunState.FINISHED and record.exit_status() == 1

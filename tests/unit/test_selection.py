@@ -28,6 +28,13 @@ def test_an_unknown_test_says_which_tests_the_run_has() -> None:
         Selection.parse("lod", 3, MODULE_TESTS)
 
 
+@pytest.mark.parametrize("only", ["", " , ", ","])
+def test_an_only_that_names_no_test_is_refused_rather_than_running_them_all(only: str) -> None:
+    with pytest.raises(UserError, match=f"--only {only!r} names no test: name one or more of build, load"):
+        Selection.parse(only, None, MODULE_TESTS)
+    assert Selection.parse(None, None, MODULE_TESTS).only == ()
+
+
 @dataclass
 class Guest:
     recoveries: int = 0

@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from toolkit import host
+from toolkit import build_errors, host
 from toolkit.boxes import kernel_config
 from toolkit.boxes.store import Box
 from toolkit.errors import UserError
@@ -261,11 +261,7 @@ def _run(command: list[str], log: Path, stage: str, capture: bool = False) -> st
 
 def _first_error(log: Path) -> str:
     lines = [line.strip() for line in log.read_text(errors="replace").splitlines()[-400:] if line.strip()]
-    for marker in (" error: ", "E: ", "Error ", "***"):
-        for line in lines:
-            if marker in line:
-                return line
-    return lines[-1] if lines else "no output"
+    return build_errors.first_error(lines) or (lines[-1] if lines else "no output")
 
 
 def _in_root(root: Path, ccache: Path, log: Path, *command: str, capture: bool = False) -> str:

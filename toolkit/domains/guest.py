@@ -14,7 +14,7 @@ import shlex
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,15 @@ def problem_verdict(what: str, problems: list[kernel_log.Problem], **metrics: An
     return Verdict.failed(
         f"{what}: {problems[0].summary()}{more}", excerpt, guest_dirty=True, problems=kinds, **metrics
     )
+
+
+def parameters_verdict(what: str, log: Sequence[str], module: str, **metrics: Any) -> Verdict | None:
+    """Failed, in the kernel's own words, when it ignored or refused some of module's parameters (in log)."""
+    said = kernel_log.parameter_complaints(log, module)
+    if not said:
+        return None
+    more = f" (and {len(said) - 1} more)" if len(said) > 1 else ""
+    return Verdict.failed(f"{what}: the kernel did not take the module's parameters: {said[0]}{more}", log, **metrics)
 
 
 @dataclass(frozen=True)

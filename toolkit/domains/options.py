@@ -1,7 +1,9 @@
 """A domain's options, declared once as a frozen dataclass of `option()` fields.
 
 Each field states its default, its help, the command-line flag it is given by and its
-constraints (a minimum, a set of choices). `parse` turns values from any command line into
+constraints (a minimum and a maximum, a set of choices). A number is bounded even when its
+option declares no maximum (`CEILING`), and must be finite, so no value given reaches a
+guest's loop or a timeout as an overflow. `parse` turns values from any command line into
 the dataclass, coercing text and collecting every problem into one UserError; `flags` lists
 what a command line offers, so invoke tasks and the matrix's argparse use one definition.
 """
@@ -9,6 +11,7 @@ what a command line offers, so invoke tasks and the matrix's argparse use one de
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -19,6 +22,9 @@ from typing import Any, TypeVar
 from toolkit.errors import UserError
 
 OptionsT = TypeVar("OptionsT")
+# The bound of a number whose option declares no maximum: counts and seconds beyond a hundred thousand (more than
+# a day) are a typo, not a test.
+CEILING = 100_000
 
 
 @dataclass(frozen=True)
@@ -45,11 +51,13 @@ def option(
     *,
     flag: str | None = None,
     minimum: float | None = None,
+    maximum: float | None = None,
     choices: tuple[str, ...] = (),
     cli: bool = True,
 ) -> Any:
-    """A declared option: flag defaults to the field's name with dashes (`module_dir` -> `--module-dir`)."""
-    metadata = {"help": help, "flag": flag, "minimum": minimum, "choices": choices, "cli": cli}
+    """A declared option: flag defaults to the field's name with dashes (`module_dir` -> `--module-dir`); a number
+    lies between minimum and maximum (without one: at most CEILING)."""
+    metadata = {"help": help, "flag": flag, "minimum": minimum, "maximum": maximum, "choices": choices, "cli": cli}
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -99,18 +107,31 @@ def _coerce(value: Any, kind: type, flag: str) -> Any:
         try:
             if isinstance(value, bool):
                 raise TypeError
-            return float(value)
-        except (TypeError, ValueError):
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
             raise ValueError(f"--{flag} must be a number, not {value!r}") from None
+        if not math.isfinite(number):
+            raise ValueError(f"--{flag} must be a finite number, not {value!r}")
+        return number
     if kind is Path:
         return Path(str(value)).expanduser().resolve()
     return str(value)
 
 
+def _shown(number: float) -> str:
+    """A number as a message shows it: a whole one in full (any size), another as %g."""
+    return str(number) if isinstance(number, int) else f"{number:g}"
+
+
 def _check(value: Any, field: dataclasses.Field[Any], flag: str) -> None:
     minimum = field.metadata.get("minimum")
     if minimum is not None and value < minimum:
-        raise ValueError(f"--{flag} must be at least {minimum:g}, not {value:g}")
+        raise ValueError(f"--{flag} must be at least {_shown(minimum)}, not {_shown(value)}")
+    maximum = field.metadata.get("maximum")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        maximum = CEILING if maximum is None else maximum
+        if value > maximum:
+            raise ValueError(f"--{flag} must be at most {_shown(maximum)}, not {_shown(value)}")
     choices = field.metadata.get("choices")
     if choices and value not in choices:
         raise ValueError(f"--{flag} must be one of {', '.join(choices)}, not {value!r}")

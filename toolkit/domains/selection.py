@@ -26,9 +26,14 @@ class Selection:
 
     @classmethod
     def parse(cls, only: str | None, repeat: int | None, known: Sequence[str]) -> Selection:
-        """From the command line's --only (comma-separated test names) and --repeat; a UserError for a name no
-        chosen domain has."""
+        """From the command line's --only (comma-separated test names; None: not given) and --repeat; a UserError
+        for a name no chosen domain has, or an --only that names no test."""
         names = tuple(dict.fromkeys(name.strip() for name in (only or "").split(",") if name.strip()))
+        if only is not None and not names:
+            raise UserError(
+                f"--only {only!r} names no test: name one or more of {', '.join(known)}, or leave --only out "
+                "to run them all"
+            )
         unknown = [name for name in names if name not in known]
         if unknown:
             raise UserError(f"--only {unknown[0]}: no such test in this run; its tests are {', '.join(known)}")

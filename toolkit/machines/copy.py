@@ -7,11 +7,13 @@ through the machine's SSH session, bounded like every transfer.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolkit import host
 from toolkit.errors import UserError
 from toolkit.machines.base import Machine
 
@@ -39,14 +41,37 @@ class Copy:
         return cls(True, Path(source).expanduser(), destination[1:] or ".")
 
     def check_host_side(self) -> None:
-        """What can be known wrong before the guest is asked: a source file missing, a destination folder."""
-        if self.to_guest and not self.local.is_file():
-            what = (
-                "is a folder: vm.copy copies one file (tar a folder first)" if self.local.is_dir() else "no such file"
-            )
-            raise UserError(f"{self.local}: {what}")
-        if not self.to_guest and not (self.local.is_dir() or self.local.parent.is_dir()):
-            raise UserError(f"{self.local.parent}: no such folder on the host to copy into")
+        """What can be known wrong before the guest is asked: a source file missing, not a file or unreadable; a
+        destination whose folder is missing or cannot be written."""
+        try:
+            problem = self._source_problem() if self.to_guest else self._destination_problem()
+        except (OSError, ValueError) as error:  # a name too long, a folder this user may not look into
+            problem = f"{self.local}: {getattr(error, 'strerror', None) or error}"
+        if problem:
+            raise UserError(problem)
+
+    def _source_problem(self) -> str | None:
+        if self.local.is_dir():
+            return f"{self.local}: is a folder: vm.copy copies one file (tar a folder first)"
+        if not self.local.exists():
+            return f"{self.local}: no such file"
+        if not self.local.is_file():
+            return f"{self.local}: is not a regular file (a device, a pipe or a socket): vm.copy copies one file"
+        if not os.access(self.local, os.R_OK):
+            return f"{self.local}: cannot be read: fix its permissions or copy a file you can read"
+        return None
+
+    def _destination_problem(self) -> str | None:
+        folder = self.local if self.local.is_dir() else self.local.parent
+        if not folder.is_dir():
+            return f"{folder}: no such folder on the host to copy into"
+        fix = "give a destination in a folder you can write"
+        reason = host.unwritable_reason(folder)
+        if reason:
+            return f"{self.local} cannot be written: {reason}: {fix}"
+        if folder != self.local and self.local.exists() and not os.access(self.local, os.W_OK):
+            return f"{self.local} cannot be written: it is not writable: {fix}"
+        return None
 
 
 def _guest_kind(machine: Machine, path: str) -> tuple[str, str]:

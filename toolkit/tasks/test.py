@@ -11,13 +11,14 @@ from toolkit import runs
 from toolkit.cli import chosen_config, run_command
 from toolkit.results import reports
 from toolkit.run_options import TEST_FS, TEST_KERNEL, RunCommand
-from toolkit.tasks.common import collection, stoppable, sweep
+from toolkit.tasks.common import collection, require_room, stoppable, sweep
 
 
 def _test(c: Context, run: RunCommand, values: dict[str, Any]) -> None:
     """Run the domains on one VM, print the table and exit 0 (all passed), 1 or, interrupted, 130/143."""
     request = run.request(values, chosen_config(c))
     found = request.settings
+    require_room(found, request.name or "")
     sweep(found)
     with stoppable(f"the tests finished so far are in {found.results_dir / 'latest'}"):
         record = runs.single_run(found, request.plans, request.name or "", found.results_dir)

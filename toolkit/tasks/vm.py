@@ -24,6 +24,7 @@ from toolkit.tasks.common import (
     collection,
     print_json,
     report_stale,
+    require_room,
     settings,
     stoppable,
     sweep,
@@ -53,6 +54,7 @@ def vm_up(
     """Start a VM from its box's ready snapshot (booting it the first time; building the box if needed)."""
     found = settings(c, kernel=kernel, provider=provider, debug=debug)
     machines.checked_new_name(found, name)
+    require_room(found, name)
     sweep(found)
     existed = machines.exists(found, name)
 

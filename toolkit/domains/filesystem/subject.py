@@ -18,7 +18,7 @@ from typing import Any
 
 from toolkit.boxes.recipe import STATIC_SHELL
 from toolkit.domains.base import Finding, Health, Verdict
-from toolkit.domains.guest import Guest, Step, script_command
+from toolkit.domains.guest import Guest, Step, parameters_verdict, script_command
 from toolkit.domains.kernel_module.subject import (
     BUILD_PLACES,
     KEEP_BUILD_HELP,
@@ -85,11 +85,15 @@ class FsOptions:
     build_in: str = option(
         "chroot", "where to build: chroot (the box's root filesystem) or guest", choices=BUILD_PLACES
     )
-    mount_cycles: int = option(10, "mount/umount cycles for mount_cycles", minimum=1)
-    stress_s: int = option(20, "seconds stress-ng runs its filesystem stressors", minimum=1, flag="stress-seconds")
+    mount_cycles: int = option(10, "mount/umount cycles for mount_cycles", minimum=1, maximum=100_000)
+    stress_s: int = option(
+        20, "seconds stress-ng runs its filesystem stressors", minimum=1, maximum=86_400, flag="stress-seconds"
+    )  # at most a day
     keep_build: bool = option(False, KEEP_BUILD_HELP)
-    image_mib: int = option(128, "MiB of the scratch image of a block-backed filesystem", minimum=16, cli=False)
-    build_timeout_s: float = option(600.0, "seconds the build may take", minimum=1, cli=False)
+    image_mib: int = option(
+        128, "MiB of the scratch image of a block-backed filesystem", minimum=16, maximum=65_536, cli=False
+    )  # at most 64 GiB: a sparse file behind a loop device
+    build_timeout_s: float = option(600.0, "seconds the build may take", minimum=1, maximum=86_400, cli=False)
 
     @property
     def profile(self) -> Profile:
@@ -172,20 +176,23 @@ class FilesystemUnderTest:
         return f'python3 "$FSOPS" {quoted}'
 
     def step(self, what: str, command: str, timeout: float, **metrics: Any) -> Step:
-        """A guest step on the filesystem: trouble setting it up or tearing it down, or inodes left busy
-        at umount, end the test."""
+        """A guest step on the filesystem: trouble setting it up or tearing it down, inodes left busy at umount,
+        or module parameters the kernel did not take, end the test."""
         step = self.guest.step(what, command, timeout, **metrics)
+        parameters = parameters_verdict(what, step.log, self.module.name, **metrics) if self.has_module else None
         failed = step.values().get("failed")
         detail = (step.result.stderr.strip().splitlines() or [""])[-1]
         if step.result.exit_status == 3 and failed:
             setup = f"{what}: could not set {self.fs_type} up: {failed} failed" + (f": {detail}" if detail else "")
-            raise Finding(Verdict.failed(setup, step.log, **metrics))
+            raise Finding(parameters or Verdict.failed(setup, step.log, **metrics))
         if step.result.exit_status == 4 and failed:
             teardown = f"{what}: {failed} failed after the test" + (f": {detail}" if detail else "")
             raise Finding(Verdict.failed(teardown, step.log, guest_dirty=True, **metrics))
         busy = [line for line in step.log if BUSY_INODES in line]
         if busy:
             raise Finding(Verdict.failed(f"{what}: {busy[0].split('] ')[-1].strip()}", busy, True, **metrics))
+        if parameters:
+            raise Finding(parameters)
         return step
 
     @staticmethod

@@ -24,7 +24,7 @@ from toolkit.domains.kernel_module.errors import ErrorHandling
 from toolkit.domains.kernel_module.hangs import HangDetection
 from toolkit.domains.kernel_module.leaks import MemoryLeak
 from toolkit.domains.kernel_module.lifecycle import Build, LifecycleStress, Load, Unload
-from toolkit.domains.kernel_module.subject import ModuleOptions, ModuleUnderTest
+from toolkit.domains.kernel_module.subject import ModuleOptions, ModuleUnderTest, parameter_problem
 from toolkit.errors import UserError
 from toolkit.results.records import SubjectInfo
 
@@ -34,14 +34,13 @@ def constraints(options: ModuleOptions, settings: Settings) -> list[str]:
     problems = []
     source = options.module_dir
     if not source.is_dir():
-        problems.append(f"module directory {source} does not exist (give --module-dir DIR)")
+        what = "is not a directory" if source.exists() else "does not exist"
+        problems.append(f"module directory {source} {what} (give --module-dir DIR)")
     elif not any((source / name).is_file() for name in ("Makefile", "Kbuild")):
         problems.append(f"{source} has no Makefile or Kbuild: an out-of-tree module needs one with obj-m")
     if options.build_in == "chroot" and os.geteuid() != 0:
         problems.append("building in the box's chroot needs root: run as root or pass --build-in guest")
-    for param in options.params:
-        if "=" not in param or param.startswith("="):
-            problems.append(f"module parameter {param!r} is not NAME=VALUE")
+    problems += [problem for problem in map(parameter_problem, options.params) if problem]
     available_mib = psutil.virtual_memory().available // 2**20
     if available_mib < settings.memory_mib + 256:
         problems.append(
@@ -55,7 +54,12 @@ def build(target: Target, options: ModuleOptions) -> BuildOutcome:
     machine = target.machine
     if options.build_in == "chroot" and machine.sysroot is not None:
         return build_in_chroot(
-            machine.sysroot, target.kernel_release, options.module_dir, target.work_dir, options.build_timeout_s
+            machine.sysroot,
+            target.kernel_release,
+            options.module_dir,
+            target.work_dir,
+            options.build_timeout_s,
+            target.progress.say,
         )
     return build_in_guest(machine, options.module_dir, target.work_dir, options.build_timeout_s)
 

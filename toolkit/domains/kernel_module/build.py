@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from toolkit import build_errors
 from toolkit.domains import elf
 from toolkit.domains.kernel_module import build_tree
 from toolkit.errors import UserError
@@ -76,12 +77,10 @@ class BuildOutcome:
 
     @property
     def first_error(self) -> str:
+        """The first line naming an error (a compiler's, make's own); else make's `Error N`, or the last line."""
         lines = self.output.splitlines()
-        for marker in (" error: ", "error:", "Error ", "No rule to make target", "***"):
-            for line in lines:
-                if marker in line:
-                    return line.strip()
-        return lines[-1].strip() if lines else f"make exited with status {self.returncode}"
+        found = build_errors.first_error(lines)
+        return found or (lines[-1].strip() if lines else f"make exited with status {self.returncode}")
 
 
 def _copy_sources(source_dir: Path, work_dir: Path) -> Path:
@@ -123,12 +122,14 @@ def _kill_group(leader: int) -> None:
         os.killpg(leader, signal.SIGKILL)
 
 
-def _make(command: list[str], timeout: float) -> tuple[int, str]:
-    """Run the build command in a session of its own; past timeout, or when the run is interrupted, its whole
-    process group is killed (make's compilers too: a terminal's Ctrl-C does not reach that session)."""
+def _make(command: list[str], timeout: float, running: Callable[[int], None] = lambda pid: None) -> tuple[int, str]:
+    """Run the build command in a session of its own (`running` is told its pid, the group's); past timeout, or
+    when the run is interrupted, its whole process group is killed (make's compilers too: a terminal's Ctrl-C
+    does not reach that session)."""
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                           text=True, start_new_session=True) as make:  # fmt: skip
         try:
+            running(make.pid)
             output = make.communicate(timeout=timeout)[0]
         except subprocess.TimeoutExpired:
             _kill_group(make.pid)
@@ -140,21 +141,31 @@ def _make(command: list[str], timeout: float) -> tuple[int, str]:
     return make.returncode, output
 
 
-def build_in_chroot(sysroot: Path, release: str, source_dir: Path, work_dir: Path, timeout: float) -> BuildOutcome:
+def build_in_chroot(
+    sysroot: Path,
+    release: str,
+    source_dir: Path,
+    work_dir: Path,
+    timeout: float,
+    say: Callable[[str], None] = lambda line: None,
+) -> BuildOutcome:
     """make against sysroot's /lib/modules/<release>/build in the module's kept tree (bind-mounted into the
-    chroot), so only what changed since the last run is compiled; the tree is then copied to the run's folder."""
+    chroot), so only what changed since the last run is compiled; the tree is then copied to the run's folder.
+
+    Another build of the same tree is waited for, as long as a build may take; `say` tells of that wait, and
+    of a make an earlier, killed build left running in the tree (ended before this one starts)."""
     if not (sysroot / "usr/src" / f"linux-headers-{release}").is_dir():
         raise UserError(f"the box has no headers for {release} at /lib/modules/{release}/build: rebuild the box")
     tree = build_tree.tree_for(sysroot, release, source_dir)
     mount_name = f"vexfs-vmtest-{tree.name}"
     command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", CHROOT_BUILD,
                "build", str(sysroot), str(tree), mount_name, release, str(os.cpu_count() or 1)]  # fmt: skip
-    with build_tree.building(tree) as held:
+    with build_tree.building(tree, f"building {source_dir} for {release}", timeout, say) as held:
         build_tree.sync(source_dir, tree)
         (sysroot / "mnt" / mount_name).mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         try:
-            returncode, output = _make(command, timeout)
+            returncode, output = _make(command, timeout, held.running)
         finally:
             (sysroot / "mnt" / mount_name).rmdir()
         duration = time.monotonic() - started

@@ -7,6 +7,7 @@ from typing import Any
 
 from toolkit import kernel_log
 from toolkit.domains.base import Verdict
+from toolkit.domains.guest import parameters_verdict
 from toolkit.domains.kernel_module.subject import ModuleUnderTest, with_errno
 
 SLAB_GROWTH_LIMIT_KIB = 4096
@@ -62,8 +63,16 @@ class Load:
         load_ms = step.result.duration_s * 1000
         if not step.ok:
             output = step.result.stderr or step.result.stdout
-            return Verdict.failed(f"insmod failed: {with_errno(output)}", step.log, exit_status=step.result.exit_status)
+            said = kernel_log.parameter_complaints(step.log, subject.name)
+            why = f" (the kernel: {said[0]})" if said else ""
+            return Verdict.failed(
+                f"insmod failed: {with_errno(output)}{why}", step.log, exit_status=step.result.exit_status
+            )
         subject.guest.judge(step, "loading")
+        ignored = parameters_verdict("loading", step.log, subject.name)
+        if ignored:
+            subject.unload_quietly()  # loaded all the same: the tests after it start without it
+            return ignored
         after = subject.probe()
         if after.get("loaded") != "1" or after.get("state") != "live":
             return Verdict.failed(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,38 @@ def with_errno(message: str) -> str:
     return message.strip()
 
 
+KERNEL_SPACE = " \t\n\v\f\r"  # C's isspace
+PARAMETER_NAME = re.compile(r"[A-Za-z0-9_-]+")  # a C identifier; the kernel takes - for _
+
+
+def kernel_arguments(text: str) -> list[str]:
+    """text cut into arguments as the kernel cuts a module's parameters (lib/cmdline.c's next_arg): at white
+    space outside double quotes. insmod joins its arguments with spaces, so each must stay one."""
+    found = []
+    rest = text.lstrip(KERNEL_SPACE)
+    while rest:
+        in_quote = rest.startswith('"')
+        end = 1 if in_quote else 0
+        while end < len(rest) and (in_quote or rest[end] not in KERNEL_SPACE):
+            in_quote ^= rest[end] == '"'
+            end += 1
+        found.append(rest[:end])
+        rest = rest[end:].lstrip(KERNEL_SPACE)
+    return found
+
+
+def parameter_problem(param: str) -> str | None:
+    """Why insmod could not pass param to the module as one NAME=VALUE (or NAME, for a bool); None when it can."""
+    name = param.removeprefix('"').split("=", 1)[0]  # the kernel takes a parameter quoted whole too
+    if not PARAMETER_NAME.fullmatch(name) or name == "--":
+        return f"module parameter {param!r} is not NAME=VALUE, nor NAME for a bool: {name!r} is not a parameter name"
+    cut = kernel_arguments(param)
+    if len(cut) != 1:
+        parts = " and ".join(repr(part) for part in cut)
+        return f'module parameter {param!r} would reach the kernel as {parts} (insmod joins parameters with spaces): put a value with spaces in double quotes, NAME="a b"'
+    return None
+
+
 VITALS = {"mem_available_kib": int, "slab_unreclaimable_kib": int, "load_1m": float, "module_core_bytes": int}
 
 
@@ -65,7 +98,7 @@ class ModuleOptions:
     build_in: str = option(
         "chroot", "where to build: chroot (the box's root filesystem) or guest", choices=BUILD_PLACES
     )
-    cycles: int = option(20, "load/unload cycles for lifecycle_stress", minimum=1)
+    cycles: int = option(20, "load/unload cycles for lifecycle_stress", minimum=1, maximum=100_000)
     keep_build: bool = option(False, KEEP_BUILD_HELP)
     load_timeout_s: float = option(25.0, "seconds insmod or rmmod may take", minimum=15, cli=False)
     watch_s: float = option(
