@@ -52,9 +52,10 @@ def test_a_run_killed_at_a_test_reads_as_abandoned_and_never_as_passed(start, vm
     run.stop(signal.SIGKILL)
     shown = _show(tmp_path / "results")
     assert (shown["state"], shown["exit_status"], _verdicts(shown)) == ("abandoned", 1, 8)
-    assert shown["summary"]["passed"] == 3 and shown["summary"]["error"] == 5
+    passed = shown["summary"]["passed"]
+    assert 3 <= passed < 8 and shown["summary"]["error"] == 8 - passed
     summary = tmp_path / "results" / shown["run_id"] / "summary.txt"
-    assert "still running: no verdict yet; 3 of 8 planned tests" in summary.read_text()
+    assert f"still running: no verdict yet; {passed} of 8 planned tests" in summary.read_text()
     pruned = invoke("results.prune", env={"VEXFS_RESULTS_DIR": str(tmp_path / "results")})
     assert f"run {shown['run_id']}, left running by a process now gone, marked abandoned" in pruned.stdout
     assert "abandoned: its process ended without finishing it" in summary.read_text()
