@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,3 +136,17 @@ def test_two_checkouts_run_side_by_side_while_a_third_looks_and_destroys_bad_nam
     assert refused and set(refused) == {2}, "every bad name refused with a usage error"
     assert not (REPO / "PWNED").exists()
     print(f"two checkouts 8/8 each while {len(refused)} destroys of bad names were refused")
+
+
+@pytest.mark.full
+def test_a_make_left_running_by_a_killed_run_is_ended_by_the_next_build(start, vm_name: str) -> None:
+    slow = str(MODULES / "slow_build")
+    run = start("test.kernel", "--name", vm_name, "--module-dir", slow, "--only", "build")
+    run.wait_for("building")
+    time.sleep(2)  # make has started: Kbuild holds it in its sleep
+    run.stop(signal.SIGKILL)
+    assert any("make" in line for line in processes_mentioning("slow_build")), "make outlives a SIGKILL"
+    again = invoke("test.kernel", "--name", vm_name, "--module-dir", slow, "--only", "build")
+    assert "a killed build had left its make running" in again.stderr, again.stderr
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert processes_mentioning("slow_build") == []
