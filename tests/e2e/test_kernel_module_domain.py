@@ -17,6 +17,7 @@ import pytest
 from toolkit import machines, runs
 from toolkit.config import Settings
 from toolkit.domains import kernel_module
+from toolkit.machines.record import vm_dir
 from toolkit.results import schema
 from toolkit.results.records import DomainRun, RunRecord, Status
 
@@ -188,15 +189,26 @@ def test_a_quick_run_keeps_every_test_of_vexfs_and_takes_its_watch_from_concurre
     assert tests["hang_detection"]["metrics"]["watched_in"] == "concurrency"
 
 
-def test_only_and_repeat_run_one_test_and_its_needs_again_and_again(vm, tmp_path) -> None:
+def test_only_and_repeat_run_one_test_and_its_needs_again_and_again(settings, vm, tmp_path) -> None:
+    """Two processes on one VM: this one holds the guest agent (as a test process that used the VM does), so the
+    run goes over SSH and rolls the guest back after each leak over it; then this process's agent reaches the guest
+    the run left."""
+    machine = machines.define(settings, vm)
+    machine.up()
+    assert machine.run("echo ${SSH_CONNECTION:-agent}", timeout=60).stdout == "agent\n"
+    commands_log = vm_dir(settings, vm) / "commands.log"
+    clock_set_over_ssh = commands_log.read_text().count("date -u -s @")
     done = _invoke(vm, tmp_path / "results", "-m", str(MODULES / "leaky"), "--only", "memory_leak", "--repeat", "2")
     assert done.returncode == 1, done.stdout + done.stderr
     [run] = json.loads((tmp_path / "results/latest/results.json").read_text())["runs"]
     tests = {test["name"]: test for test in run["tests"]}
     assert list(tests) == ["build", "load", "unload", "memory_leak"], done.stdout + done.stderr
     assert tests["load"]["message"].startswith("passed 2/2: loaded in")
-    assert tests["memory_leak"]["message"].startswith("failed 2/2: ")
+    assert tests["memory_leak"]["message"].startswith("failed 2/2: "), done.stdout + done.stderr
     assert tests["memory_leak"]["metrics"]["flaky"] is False
+    rolled_back_over_ssh = commands_log.read_text().count("date -u -s @") - clock_set_over_ssh
+    assert rolled_back_over_ssh >= 2, "the run's clock set over SSH after each roll-back: it did not hold the agent"
+    assert machine.run("echo ${SSH_CONNECTION:-agent}", timeout=60).stdout == "agent\n"
 
 
 @pytest.mark.full

@@ -188,3 +188,53 @@ def test_a_wedged_agent_ends_the_call_as_a_timeout_instead_of_hanging(
     assert time.monotonic() - started < 5
     assert "NO ANSWER within 2 s: uname -r" in session.log.path.read_text()
     guest.send_signal(signal.SIGCONT)
+
+
+def test_an_idle_connection_reads_as_hung_up_once_its_other_end_closed_and_not_before() -> None:
+    ours, theirs = socket.socketpair()
+    ours.settimeout(5)
+    started = time.monotonic()
+    assert not agent.hung_up(ours)
+    theirs.sendall(b"VX left over")
+    assert not agent.hung_up(ours) and ours.recv(64) == b"VX left over", "what was said stays to be read"
+    theirs.close()
+    assert agent.hung_up(ours)
+    assert time.monotonic() - started < 1, "nothing waits"
+    ours.close()
+
+
+@contextlib.contextmanager
+def _qemu(binary: Path, path: Path) -> Iterator[None]:
+    """One QEMU's end of the agent's port at path: the agent serving whoever connects; leaving kills the agent and
+    its connection with it, as a restart of the VM by another process does."""
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen(1)
+    agents: list[subprocess.Popen[bytes]] = []
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            client, _ = listener.accept()
+            agents.append(subprocess.Popen([str(binary), f"fd:{client.fileno()}"], pass_fds=[client.fileno()]))
+            client.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield
+    finally:
+        listener.close()
+        path.unlink()
+        for process in agents:
+            process.kill()
+            process.wait()
+
+
+def test_a_session_whose_vm_another_process_restarted_sends_its_next_command_to_the_new_one(
+    binary: Path, tmp_path: Path
+) -> None:
+    session = agent.AgentSession(tmp_path, CommandLog(tmp_path / "commands.log"))
+    with _qemu(binary, tmp_path / "agent.sock"):
+        assert session.run("echo before", timeout=10, user=USER).stdout == "before\n"
+    with _qemu(binary, tmp_path / "agent.sock"):
+        assert session.run("echo after", timeout=10, user=USER).stdout == "after\n"
+    session.close()

@@ -262,7 +262,9 @@ def test_a_machine_lost_mid_run_leaves_a_verdict_for_every_planned_test(settings
     domain = dataclasses.replace(_toy_domain(tmp_path / "results"), cases=(LosesTheGuest(), Echo()),
                                  subjects=lambda target, chosen: iter([Gone(Guest(target.machine), tmp_path)]))  # fmt: skip
     record = runs.single_run(settings, [runs.Plan(domain, ToyOptions())], "vm", tmp_path / "results")
-    reason = "not run: the machine was lost: VM 'vm' is lost: its folder was removed while it was in use"
+    gone = "VM 'vm' is lost: its folder was removed while it was in use"
     assert [(t.name, t.status, t.message) for t in record.runs[0].tests] == [
-        ("lost", Status.ERROR, reason), ("echo", Status.ERROR, reason)]  # fmt: skip
+        ("lost", Status.ERROR, "guest trouble: lost the guest while running 'vanish' (command: vanish) "
+                               f"[the guest could not be recovered: {gone}]"),
+        ("echo", Status.ERROR, f"not run: the machine was lost: {gone}")]  # fmt: skip
     assert record.state is RunState.FINISHED and record.exit_status() == 1

@@ -220,9 +220,11 @@ def run_cases(
             began = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
             reason = _blocked_by(case, done)
             with progress.beating(f"{prefix}({index}/{len(chosen)}) {case.name}"):
-                record = _record(case, subject, reason, began)
+                record, lost = _record(case, subject, reason, began)
             done[case.name] = record
             on_record(summarize([*rounds, list(done.values())]))
+            if lost is not None:
+                raise lost  # the verdict is saved; the machine is gone for the cases after it
             progress.say(
                 f"{prefix}({index}/{len(chosen)}) {case.name}: {progress.verdict(record.status.value)} in "
                 f"{record.duration_s:.1f} s"
@@ -232,8 +234,11 @@ def run_cases(
     return summarize(rounds)
 
 
-def _record(case: TestCase[Any], subject: Subject, skip_reason: str | None, began: str) -> TestRecord:
-    """One case run (or skipped for skip_reason), audited, its guest checked and recovered after trouble."""
+def _record(
+    case: TestCase[Any], subject: Subject, skip_reason: str | None, began: str
+) -> tuple[TestRecord, MachineError | None]:
+    """One case run (or skipped for skip_reason), audited, its guest checked and recovered after trouble; with
+    the error that kept the guest from being recovered, if one did."""
     started = time.monotonic()
     verdict = Verdict.skipped(skip_reason) if skip_reason else _run_case(case, subject)
     if verdict.status is Status.PASSED and not verdict.guest_dirty:
@@ -246,6 +251,11 @@ def _record(case: TestCase[Any], subject: Subject, skip_reason: str | None, bega
     if health is not None and not health.ok and verdict.status is Status.PASSED:
         verdict = _left_unfit(subject, health, verdict)
         message, metrics = verdict.message, {**metrics, **verdict.metrics}
+    lost = None
     if verdict.guest_dirty or (health is not None and not health.ok):
-        message += f" [{subject.recover()}]"
-    return TestRecord(case.name, verdict.status, duration, message, metrics, verdict.kernel_log, began)
+        try:
+            message += f" [{subject.recover()}]"
+        except MachineError as error:
+            message += f" [the guest could not be recovered: {error}]"
+            lost = error
+    return TestRecord(case.name, verdict.status, duration, message, metrics, verdict.kernel_log, began), lost

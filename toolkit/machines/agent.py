@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import secrets
+import select
 import socket
 import threading
 import time
@@ -46,6 +47,18 @@ class Reply:
     stderr: bytes
     status: int
     timed_out: bool
+
+
+def hung_up(connection: socket.socket) -> bool:
+    """Whether the other end of an idle connection has closed it (not waiting): it reads as ended, or fails."""
+    readable = select.poll()
+    readable.register(connection, select.POLLIN)
+    if not readable.poll(0):
+        return False
+    try:
+        return connection.recv(1, socket.MSG_PEEK) == b""  # what the agent still had to say stays to be read
+    except OSError:
+        return True
 
 
 class AgentSession:
@@ -96,9 +109,13 @@ class AgentSession:
             raise GuestUnreachable(f"no answer from the guest agent on {self.path} ({error or 'timed out'})") from None
 
     def _connected(self, deadline: float) -> socket.socket:
-        """The open connection, else a new one whose hello was answered before deadline."""
-        if self._socket is not None:
+        """The open connection, else a new one whose hello was answered before deadline. One whose QEMU is gone
+        (another process restarted the VM) is replaced before anything is sent on it."""
+        if self._socket is not None and not hung_up(self._socket):
             return self._socket
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
         if not self.claim():
             raise MachineError(f"the guest agent of {self.path.parent.name} is in use by another process")
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

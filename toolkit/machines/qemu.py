@@ -22,11 +22,18 @@ from toolkit.config import Settings
 from toolkit.errors import UserError
 from toolkit.files import atomic_write, remove_tree
 from toolkit.machines import agent, calibration, keys, ports, templates
-from toolkit.machines.base import CommandResult, GuestUnreachable, MachineError, MachineStatus
+from toolkit.machines.base import (
+    CommandResult,
+    CommandTimedOut,
+    GuestUnreachable,
+    MachineError,
+    MachineStatus,
+    NotRunning,
+)
 from toolkit.machines.qmp import Qmp, QmpError
-from toolkit.machines.record import VmRecord, save
+from toolkit.machines.record import VmRecord, load, save
 from toolkit.machines.recorded import GUEST_USER, RecordedMachine
-from toolkit.machines.ssh import SshTarget
+from toolkit.machines.ssh import SshSession, SshTarget
 from toolkit.machines.templates import Template
 
 KERNEL_ARGS = (
@@ -36,6 +43,11 @@ KERNEL_ARGS = (
 AGENT_PORT = "vexfs.agent"
 PORT_ATTEMPTS = 5
 CAPTURE_TIMEOUT_S = 120.0
+# Until a socket listens on port 22 (state 0A) in the guest: its sshd is ready for connections.
+SSHD_LISTENING = (
+    "until grep -qsE '^ *[0-9]+: [0-9A-F]+:0016 [0-9A-F]+:0000 0A ' /proc/net/tcp /proc/net/tcp6; do sleep 0.05; done"
+)
+SSHD_TIMEOUT_S = 60.0
 RESUME_NOTE = "\n--- vexfs-vmtest: the boot above was saved as the ready snapshot; resumed from it ---\n"
 
 
@@ -211,9 +223,11 @@ class QemuMachine(RecordedMachine):
         try:
             if template is not None:
                 with Qmp(self.dir / "qmp.sock") as monitor:
-                    monitor.load_devices(template.devices)
+                    monitor.load_devices(template.devices, self.settings.boot_timeout_s * self.slowdown)
             self._wait_ready()
-            if template is not None:
+            if template is None:
+                self._wait_for_sshd()
+            else:
                 self._set_clock()
         except MachineError:
             self._stop(keep_disk=template is None)
@@ -222,14 +236,25 @@ class QemuMachine(RecordedMachine):
     def _wait_ready(self) -> None:
         """Until the agent answers: init starts it once the boot script is done (or at once, restored); until SSH
         answers while another process holds the agent."""
-        if not self._agent.claim():
-            self._session(sudo=True).connection()
-            return
         deadline = time.monotonic() + self.settings.boot_timeout_s * self.slowdown
         try:
-            self._agent.wait_until_ready(deadline)
+            if self._agent.claim():
+                self._agent.wait_until_ready(deadline)
+            else:
+                self._session(sudo=True).wait_until_ready(deadline)
         except GuestUnreachable as error:
             raise GuestUnreachable(f"{error}; console: {self._console_tail()}") from None
+
+    def _wait_for_sshd(self) -> None:
+        """Until the booted guest's sshd listens. Init starts it beside the agent, so the agent may answer first; a
+        template captured then would give every VM restored from it a moment when SSH connections are reset."""
+        timeout = SSHD_TIMEOUT_S * self.slowdown
+        try:
+            self.run(SSHD_LISTENING, timeout=timeout, sudo=True)
+        except CommandTimedOut:
+            raise GuestUnreachable(
+                f"the guest's sshd did not listen within {timeout:g} s; console: {self._console_tail()}"
+            ) from None
 
     def _set_clock(self) -> None:
         """The host's time in a restored guest, which wakes with its template's."""
@@ -290,9 +315,22 @@ class QemuMachine(RecordedMachine):
         self._agent.close()
         super()._drop_sessions()
 
+    def _session(self, sudo: bool = False) -> SshSession:
+        """An SSH connection to the QEMU running now: one another process restarted listens on a port of its own,
+        saved in the VM's record, and what this process had opened to the old one leads nowhere."""
+        try:
+            saved = load(self.settings, self.name)
+        except UserError:
+            saved = self.record  # gone or unreadable: the call fails as it would have
+        if saved.ssh_port != self.record.ssh_port:
+            self.record = saved
+            super()._drop_sessions()
+        return super()._session(sudo)
+
     def _require_running(self) -> None:
+        self.require_folder()
         if not self.running():
-            raise UserError(f"VM {self.name!r} is not running: `invoke vm.up --name {self.name}`")
+            raise NotRunning(f"VM {self.name!r} is not running: `invoke vm.up --name {self.name}`")
 
     def run(self, command: str, timeout: float, sudo: bool = False) -> CommandResult:
         """Over the agent; over SSH while another process holds the agent."""

@@ -77,7 +77,19 @@ class Qmp:
         if state["status"] != "completed":
             raise QmpError(f"saving the device state to {path}: {state.get('error-desc', state['status'])}")
 
-    def load_devices(self, path: Path) -> None:
-        """Have a VM started with `-incoming defer` load its device state from path; it runs once loaded."""
+    def load_devices(self, path: Path, timeout: float) -> None:
+        """Have a VM started with `-incoming defer` load its device state from path; back once the guest runs.
+
+        Until then nothing reaches the guest: a TCP connection made to a forwarded port meanwhile waits
+        for the user-mode network's retransmission, seconds later.
+        """
         self.execute("migrate-set-capabilities", capabilities=IGNORE_SHARED)
         self.execute("migrate-incoming", uri=f"exec:cat {shlex.quote(str(path))}")
+        deadline = time.monotonic() + timeout
+        while self.execute("query-status")["status"] != "running":
+            state = self.execute("query-migrate")
+            if state.get("status") in ("failed", "cancelled"):
+                raise QmpError(f"loading the device state from {path}: {state.get('error-desc', state['status'])}")
+            if time.monotonic() > deadline:
+                raise QmpError(f"loading the device state from {path} took more than {timeout:g} s")
+            time.sleep(0.01)

@@ -4,6 +4,11 @@ Fabric bounds a command's run time, and paramiko bounds connecting, but not open
 or an SFTP transfer: a wedged guest would block those for an hour. So every call also runs
 under a deadline; when it passes, the connection is closed from a timer thread, which wakes
 paramiko wherever it waits, and the call fails as a timeout or an unreachable guest.
+
+Connecting is tried again after a transient failure, until a deadline of its own: a guest's sshd
+that is not listening yet (just restored or booted) answers with a reset, which reads as "Error
+reading SSH protocol banner". Only connecting is tried again: a command that may have started is
+never sent twice.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import invoke
 import paramiko
@@ -24,10 +30,16 @@ from fabric import Connection
 from toolkit.machines.base import CommandResult, GuestUnreachable, MachineError
 from toolkit.machines.command_log import TRANSFER_TIMEOUT_S, CommandLog
 
+T = TypeVar("T")
+
 CONNECT_ERRORS = (OSError, EOFError, socket.timeout, paramiko.SSHException)
-CONNECT_TIMEOUT_S = 10.0
-# Beyond a command's own timeout: connecting, opening the channel, stopping the command.
-SLACK_S = CONNECT_TIMEOUT_S + 10.0
+# The guest's sshd answered and turned this key or its host key down: no second attempt does better.
+REFUSALS = (paramiko.AuthenticationException, paramiko.BadHostKeyException)
+CONNECT_TIMEOUT_S = 10.0  # one attempt to connect: TCP, banner, key exchange, login
+CONNECT_DEADLINE_S = 30.0  # connecting, every attempt included
+RETRY_PAUSE_S = 0.2
+# Beyond a command's own timeout: opening the channel, stopping the command.
+SLACK_S = 20.0
 # How an OpenSSH client reaches a guest: only the installation's own key, and each guest's fresh host key
 # taken as it comes (a guest is made anew from its box, on a port that changes).
 CLIENT_OPTIONS = {"IdentitiesOnly": "yes", "StrictHostKeyChecking": "no", "UserKnownHostsFile": "/dev/null",
@@ -36,6 +48,26 @@ CLIENT_OPTIONS = {"IdentitiesOnly": "yes", "StrictHostKeyChecking": "no", "UserK
 
 class DeadlineExpired(Exception):
     """A call on the session outlived its deadline; the connection was closed under it."""
+
+
+def connect_until(
+    attempt: Callable[[float], T],
+    deadline: float,
+    attempt_timeout: float,
+    clock: Callable[[], float] = time.monotonic,
+    pause: Callable[[float], object] = time.sleep,
+) -> T:
+    """attempt(timeout), again after each transient failure until the monotonic deadline (then its last error);
+    a refusal is raised at once. For setting a connection up only: nothing has run in the guest yet."""
+    while True:
+        try:
+            return attempt(min(attempt_timeout, max(deadline - clock(), 0.1)))
+        except REFUSALS:
+            raise
+        except CONNECT_ERRORS:
+            if clock() + RETRY_PAUSE_S >= deadline:
+                raise
+            pause(RETRY_PAUSE_S)
 
 
 # Failed connection attempts while a guest boots are expected, and every channel is logged at
@@ -96,26 +128,29 @@ class SshSession:
             },
         )
         connection.client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-        connection.open()
+        try:
+            connection.open()
+        except BaseException:
+            connection.client.close()  # no transport or socket left behind by a failed attempt (Fabric's close skips it)
+            raise
         return connection
 
     def wait_until_ready(self, deadline: float, attempt_timeout: float = 3.0) -> None:
-        """Connect, retrying until the monotonic deadline; GuestUnreachable when it passes."""
-        last_error: Exception | None = None
-        while time.monotonic() < deadline:
-            try:
-                attempt = attempt_timeout * self.target.slowdown
-                self._connection = self._connect(min(attempt, max(deadline - time.monotonic(), 0.1)))
-                return
-            except CONNECT_ERRORS as error:
-                last_error = error
-                time.sleep(0.2)
-        raise GuestUnreachable(f"no SSH answer from {self.target.host}:{self.target.port} ({last_error})")
+        """Connect, trying again until the monotonic deadline (a booting guest); GuestUnreachable when it passes."""
+        self.close()
+        try:
+            self._connection = connect_until(self._connect, deadline, attempt_timeout * self.target.slowdown)
+        except CONNECT_ERRORS as error:
+            raise GuestUnreachable(f"no SSH answer from {self.target.host}:{self.target.port} ({error})") from None
 
     def connection(self) -> Connection:
+        """The open connection, else a new one (transient failures tried again for CONNECT_DEADLINE_S)."""
         if self._connection is None or not self._connection.is_connected:
+            self.close()
+            slowdown = self.target.slowdown
+            deadline = time.monotonic() + CONNECT_DEADLINE_S * slowdown
             try:
-                self._connection = self._connect(CONNECT_TIMEOUT_S * self.target.slowdown)
+                self._connection = connect_until(self._connect, deadline, CONNECT_TIMEOUT_S * slowdown)
             except CONNECT_ERRORS as error:
                 raise GuestUnreachable(f"cannot reach the guest over SSH on port {self.target.port}: {error}") from None
         return self._connection
@@ -159,10 +194,11 @@ class SshSession:
         """Run command in the guest; CommandTimedOut if it outlives timeout (the connection is then dropped)."""
         started = time.monotonic()
         user = self.target.user
+        connection = self.connection()  # bounded on its own; the command is sent once, on a connection made
         try:
             slack = SLACK_S * self.target.slowdown
             with self._deadline(timeout + slack):
-                result = self.connection().run(command, hide=True, warn=True, timeout=timeout, in_stream=False)
+                result = connection.run(command, hide=True, warn=True, timeout=timeout, in_stream=False)
         except invoke.CommandTimedOut as timed_out:
             self.close()
             raise self.log.timed_out(

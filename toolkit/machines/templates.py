@@ -3,10 +3,11 @@ VMs of the same shape restore in a fraction of a second.
 
 A template is captured once per box and shape (accelerator, CPUs, memory, SSH key, debug tier,
 and a digest of the boot arguments, the emulated hardware and the QEMU build: a restore only
-works into the same machine). It lives in the box's `ready/` folder, so removing the box removes
-it. Its files are never written once it is in place: VMs map `memory.ram` privately (pages load
-lazily, writes stay in the VM), read `devices.state` as an incoming migration and put a qcow2
-overlay of their own on `disk.qcow2`. Any number of VMs restore from one template at once.
+works into the same machine; and of what a capture waits for). It lives in the box's `ready/`
+folder, so removing the box removes it. Its files are never written once it is in place: VMs
+map `memory.ram` privately (pages load lazily, writes stay in the VM), read `devices.state` as
+an incoming migration and put a qcow2 overlay of their own on `disk.qcow2`. Any number of VMs
+restore from one template at once.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ class Template:
         return self.devices.is_file()
 
 
+# What a capture waits for before it saves the guest: templates captured before this changed are captured again.
+CAPTURED_WHEN = "agent answers, sshd listens"
+
+
 def qemu_build() -> str:
     """What tells one QEMU build from another without running it: its binary's size and change time."""
     binary = shutil.which("qemu-system-x86_64") or "qemu-system-x86_64"
@@ -63,7 +68,7 @@ def qemu_build() -> str:
 def for_vm(record: VmRecord, box: Box, key_fingerprint: str, machine: list[str]) -> Template:
     """The template for a VM of this record's shape: machine is what the restore depends on (the boot
     arguments and the emulated hardware's command line)."""
-    digest = hashlib.sha256(" ".join([*machine, qemu_build()]).encode()).hexdigest()[:8]
+    digest = hashlib.sha256(" ".join([*machine, qemu_build(), CAPTURED_WHEN]).encode()).hexdigest()[:8]
     shape = f"{record.accel}-{record.cpus}c-{record.memory_mib}m-{key_fingerprint}-{record.debug}-{digest}"
     return Template(box.path / "ready" / shape)
 
