@@ -3,18 +3,15 @@ the box's root filesystem (same gcc, headers and glibc as the guest), or inside 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
-import subprocess
 import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from toolkit import build_errors
+from toolkit import build_errors, process_group
 from toolkit.domains import elf
 from toolkit.domains.kernel_module import build_tree
 from toolkit.errors import UserError
@@ -114,31 +111,14 @@ mount -t proc proc "$1/proc"
 mount --bind "$2" "$1/mnt/$3"
 exec chroot "$1" env LC_ALL=C LANG=C make -j"$5" -C "/lib/modules/$4/build" "M=/mnt/$3" modules
 """
-TIMED_OUT = 124
-
-
-def _kill_group(leader: int) -> None:
-    with contextlib.suppress(ProcessLookupError):  # it may have ended by itself meanwhile
-        os.killpg(leader, signal.SIGKILL)
 
 
 def _make(command: list[str], timeout: float, running: Callable[[int], None] = lambda pid: None) -> tuple[int, str]:
-    """Run the build command in a session of its own (`running` is told its pid, the group's); past timeout, or
-    when the run is interrupted, its whole process group is killed (make's compilers too: a terminal's Ctrl-C
-    does not reach that session)."""
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                          text=True, start_new_session=True) as make:  # fmt: skip
-        try:
-            running(make.pid)
-            output = make.communicate(timeout=timeout)[0]
-        except subprocess.TimeoutExpired:
-            _kill_group(make.pid)
-            partial = make.communicate()[0]
-            return TIMED_OUT, f"{partial}\nerror: build timed out after {timeout:g} s"
-        except BaseException:
-            _kill_group(make.pid)
-            raise
-    return make.returncode, output
+    """Run the build command in a process group of its own, killed whole past timeout or when interrupted."""
+    status, output = process_group.run(command, timeout, running)
+    if status == process_group.TIMED_OUT:
+        return status, f"{output}\nerror: build timed out after {timeout:g} s"
+    return status, output
 
 
 def build_in_chroot(
@@ -169,7 +149,7 @@ def build_in_chroot(
         finally:
             (sysroot / "mnt" / mount_name).rmdir()
         duration = time.monotonic() - started
-        if returncode != TIMED_OUT:
+        if returncode != process_group.TIMED_OUT:
             held.ended()
         src = _copy_tree(tree, work_dir)
     output = output.replace(f"/mnt/{mount_name}", str(source_dir))
