@@ -100,3 +100,22 @@ def test_install_sends_files_in_one_transfer_and_unpacks_them(tmp_path: Path) ->
     guest.install({"scripts/a.sh": tmp_path / "a.sh"}, then="true")
     assert machine.commands[0] == "PUT /tmp/vexfs-vmtest-install-00000000.tar.gz"
     assert machine.commands[1].startswith("mkdir -p /root/vexfs-vmtest && tar xzf /tmp/vexfs-vmtest-install-00000000")
+
+
+def test_a_step_that_logged_more_than_the_kernels_ring_holds_reads_its_log_from_the_console(tmp_path: Path) -> None:
+    """A hundred-line report twenty times over overwrites the step's mark in the ring: kmsg gives nothing back,
+    the console has it all."""
+    console = tmp_path / "console.log"
+    console.write_text("[ 1.0] booted\n")
+    report = "[ 9.0] BUG buggydev_note (Tainted: G OE): Poison overwritten\n" + "[ 9.1] frame\n" * 400
+
+    class Flooding(ScriptedMachine):
+        def _run(self, command: str, timeout: float):  # noqa: ANN202
+            marker = command.split("echo ", 1)[1].split(" > /dev/kmsg")[0].strip("'")
+            console.write_text(console.read_text() + f"[ 8.0] {marker}\n" + report)
+            self.console = console.read_text()
+            return super()._run(command, timeout)
+
+    machine = Flooding(console_log=console)
+    step = Guest(machine).step("exercising", "true", 10, judge=False)
+    assert step.problems and step.problems[0].title.endswith("Poison overwritten")

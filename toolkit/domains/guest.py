@@ -27,7 +27,10 @@ from toolkit.results.records import Status
 GUEST_DIR = "/root/vexfs-vmtest"
 SCRIPTS_DIR = f"{GUEST_DIR}/scripts"
 KMSG_AFTER = "/usr/lib/vexfs-vmtest/kmsg-after"
-LOG_FOLLOWS = ": kernel log follows"  # after a step's mark, kmsg-after --follows's line between output and log
+LOG_FOLLOWS = ": kernel log follows"
+# A step whose kernel log came back empty while the console grew by more than this logged so much that the
+# kernel's ring overwrote its mark (a report a hundred lines long, many times over): the console has it all.
+CONSOLE_SLACK_BYTES = 4096  # after a step's mark, kmsg-after --follows's line between output and log
 
 
 def problem_verdict(what: str, problems: list[kernel_log.Problem], **metrics: Any) -> Verdict:
@@ -139,6 +142,12 @@ class Guest:
         problems = kernel_log.classify(kernel_log.lines_after(self.machine.console_text(), self.last_marker))
         return [line for problem in problems for line in problem.excerpt]
 
+    def _console_size(self) -> int:
+        try:
+            return self.machine.console_log.stat().st_size
+        except OSError:
+            return 0
+
     def silence_s(self) -> float:
         """Seconds since the guest last wrote to its console."""
         try:
@@ -165,9 +174,11 @@ class Guest:
         """Mark, run command as root under timeout, read the log; a hang (or, when judge, a problem) is a Finding.
 
         The log is read by the same guest call, when the command exits (an exit trap); a command that
-        left no log behind it (it replaced the shell) has it read by a call of its own.
+        left no log behind it (it replaced the shell) has it read by a call of its own; a step that logged more
+        than the kernel's ring holds has it read from the console.
         """
         marker = self._new_marker(what)
+        console_before = self._console_size()
         try:
             result = self.root(step_command(marker, command), timeout=timeout)
         except CommandTimedOut:
@@ -177,6 +188,8 @@ class Guest:
             step = Step(what, replace(result, stdout=output), tuple(log.splitlines()))
         else:
             step = Step(what, result, tuple(self.log_since(marker)))
+        if not step.log and self._console_size() - console_before > CONSOLE_SLACK_BYTES:
+            step = replace(step, log=tuple(kernel_log.lines_after(self.machine.console_text(), marker)))
         if judge:
             self.judge(step, **metrics)
         return step
