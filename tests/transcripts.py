@@ -120,6 +120,7 @@ class ReplayMachine:
     name = "replay"
     provider = "replay"
     sysroot = None
+    console_log = Path("/nonexistent/console.log")  # its text is replayed (console_text), not its file
 
     def __init__(self, calls: list[dict[str, Any]]) -> None:
         self.calls = deque(calls)

@@ -27,7 +27,7 @@ import psutil
 from toolkit import __version__, domains, kernel_log, kernels, machines
 from toolkit.config import Settings
 from toolkit.domains import options
-from toolkit.domains.base import Domain, Target, run_cases
+from toolkit.domains.base import Domain, Subject, Target, run_cases
 from toolkit.domains.selection import EVERY_TEST, Selection
 from toolkit.errors import UserError
 from toolkit.files import remove_tree
@@ -261,11 +261,11 @@ def run_line(settings: Settings, plans: Sequence[Plan], vm_name: str, run: Run) 
                                  machine.box.kernel_package_version, machine.record.debug,
                                  machine.record.libvirt_uri)  # fmt: skip
 
-                def save(records: list[TestRecord], base: DomainRun = base) -> None:
+                def save(records: list[TestRecord], base: DomainRun = base, subject: Subject = subject) -> None:
                     newest = records[-1]
                     metrics = {**newest.metrics, "host": host_vitals(settings)}
                     tests = (*records[:-1], dataclasses.replace(newest, metrics=metrics))
-                    run.put(dataclasses.replace(base, tests=tests))
+                    run.put(dataclasses.replace(base, tests=tests, surface=subject.surface))
 
                 label = Progress(f"{line.name} {subject.info.name}")
                 run_cases(plan.domain.cases, subject, label, save, plan.selection)

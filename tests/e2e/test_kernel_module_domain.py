@@ -61,7 +61,7 @@ def _test(run: DomainRun, name: str):  # noqa: ANN202
 
 def test_clean_module_passes_all_eight_tests(settings, vm, tmp_path) -> None:
     run = _run(settings, vm, tmp_path, "clean")
-    assert _statuses(run) == dict.fromkeys(_statuses(run), Status.PASSED) and len(run.tests) == 8
+    assert _statuses(run) == dict.fromkeys(_statuses(run), Status.PASSED) and len(run.tests) == 9
     assert _test(run, "memory_leak").metrics["leaked_bytes"] == 0
     assert _test(run, "build").metrics["where"] == "chroot"
 
@@ -131,7 +131,7 @@ def test_vexfs_from_the_command_line_is_all_green_and_writes_results(vm, tmp_pat
         env={**os.environ, "VEXFS_RESULTS_DIR": str(results)},
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "8 passed, 0 failed, 0 error, 0 skipped" in done.stdout
+    assert "9 passed, 0 failed, 0 error, 0 skipped" in done.stdout
     latest = results / "latest"
     assert {p.name for p in latest.iterdir()} >= {"results.json", "junit.xml", "summary.txt", "6.1"}
     assert "registers filesystem vexfs" in (latest / "summary.txt").read_text()
@@ -182,7 +182,7 @@ def test_a_quick_run_keeps_every_test_of_vexfs_and_takes_its_watch_from_concurre
     assert done.returncode == 0, done.stdout + done.stderr
     [run] = json.loads((tmp_path / "results/latest/results.json").read_text())["runs"]
     tests = {test["name"]: test for test in run["tests"]}
-    assert len(tests) == 8 and {test["status"] for test in tests.values()} == {"passed"}
+    assert len(tests) == 9 and {test["status"] for test in tests.values()} == {"passed"}
     quick = kernel_module.DOMAIN.quick
     assert tests["lifecycle_stress"]["metrics"]["cycles"] == quick["cycles"]
     assert tests["concurrency"]["metrics"]["watched_s"] >= quick["watch_s"]

@@ -105,7 +105,7 @@ def test_a_module_is_tested_on_a_libvirt_host_reached_over_ssh(box, remote_host:
                    VEXFS_RESULTS_DIR=str(results))  # fmt: skip
     try:
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        assert "8 passed, 0 failed, 0 error, 0 skipped" in done.stdout
+        assert "9 passed, 0 failed, 0 error, 0 skipped" in done.stdout
         run = json.loads((results / "latest" / "results.json").read_text())["runs"][0]
         assert (run["provider"], run["libvirt_uri"]) == ("vagrant", uri)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from toolkit import config
+from toolkit.domains import kernel_module
 from toolkit.machines import record
 
 from .conftest import INVOKE, MODULES, REPO, invoke, processes_mentioning
@@ -24,6 +25,7 @@ from .conftest import INVOKE, MODULES, REPO, invoke, processes_mentioning
 pytestmark = pytest.mark.e2e
 
 CLEAN = str(MODULES / "clean")
+TESTS = len(kernel_module.DOMAIN.cases)
 # Names a script with an unset or hostile variable may give: each refused, nothing touched.
 BAD_NAMES = ["", ".", "..", "../x", "a/b", "-x", "x" * 300, "a b", "$(touch PWNED)"]
 
@@ -49,14 +51,14 @@ def names() -> Iterator[list[str]]:
 
 def test_a_run_killed_at_a_test_reads_as_abandoned_and_never_as_passed(start, vm_name: str, tmp_path: Path) -> None:
     run = start("test.kernel", "--name", vm_name, "--module-dir", CLEAN)
-    run.wait_for("(4/8) lifecycle_stress")
+    run.wait_for("(4/9) lifecycle_stress")
     run.stop(signal.SIGKILL)
     shown = _show(tmp_path / "results")
-    assert (shown["state"], shown["exit_status"], _verdicts(shown)) == ("abandoned", 1, 8)
+    assert (shown["state"], shown["exit_status"], _verdicts(shown)) == ("abandoned", 1, TESTS)
     passed = shown["summary"]["passed"]
-    assert 3 <= passed < 8 and shown["summary"]["error"] == 8 - passed
+    assert 3 <= passed < TESTS and shown["summary"]["error"] == TESTS - passed
     summary = tmp_path / "results" / shown["run_id"] / "summary.txt"
-    assert f"still running: no verdict yet; {passed} of 8 planned tests" in summary.read_text()
+    assert f"still running: no verdict yet; {passed} of {TESTS} planned tests" in summary.read_text()
     pruned = invoke("results.prune", env={"VEXFS_RESULTS_DIR": str(tmp_path / "results")})
     assert f"run {shown['run_id']}, left running by a process now gone, marked abandoned" in pruned.stdout
     assert "abandoned: its process ended without finishing it" in summary.read_text()
@@ -66,11 +68,11 @@ def test_a_hangup_at_a_test_is_an_interruption_with_every_planned_test_accounted
     start, vm_name: str, tmp_path: Path
 ) -> None:
     run = start("test.kernel", "--name", vm_name, "--module-dir", CLEAN, "--quick")
-    run.wait_for("(3/8) unload: passed")
+    run.wait_for("(3/9) unload: passed")
     status, seconds = run.stop(signal.SIGHUP)
     assert (status, seconds < 20) == (129, True), run.text
     shown = _show(tmp_path / "results")
-    assert (shown["state"], shown["exit_status"], _verdicts(shown)) == ("interrupted", 1, 8)
+    assert (shown["state"], shown["exit_status"], _verdicts(shown)) == ("interrupted", 1, TESTS)
     assert processes_mentioning(f"vexfs-{vm_name}") == [], "the VM the run made goes with it"
 
 
@@ -81,17 +83,17 @@ def test_a_closed_output_pipe_does_not_end_the_run(vm_name: str, tmp_path: Path)
                           env={**os.environ, "VEXFS_RESULTS_DIR": str(results)}, timeout=900)  # fmt: skip
     assert len(done.stdout.splitlines()) == 2
     shown = _show(results)
-    assert (shown["state"], shown["exit_status"], shown["summary"]["passed"]) == ("finished", 0, 8)
+    assert (shown["state"], shown["exit_status"], shown["summary"]["passed"]) == ("finished", 0, TESTS)
 
 
 def test_a_vm_folder_removed_mid_run_is_no_silent_pass(start, vm_name: str, tmp_path: Path) -> None:
     run = start("test.kernel", "--name", vm_name, "--module-dir", CLEAN)
-    run.wait_for("(4/8) lifecycle_stress")
+    run.wait_for("(4/9) lifecycle_stress")
     shutil.rmtree(record.vm_dir(config.load(), vm_name))
     assert run.process.wait(timeout=300) == 1, run.text
     shown = _show(tmp_path / "results")
-    assert (shown["state"], _verdicts(shown)) == ("finished", 8)
-    assert shown["summary"]["passed"] < 8 and shown["summary"]["error"] >= 1
+    assert (shown["state"], _verdicts(shown)) == ("finished", TESTS)
+    assert shown["summary"]["passed"] < TESTS and shown["summary"]["error"] >= 1
     assert "is lost: its folder" in run.text or "guest trouble" in run.text
 
 
@@ -131,11 +133,11 @@ def test_two_checkouts_run_side_by_side_while_a_third_looks_and_destroys_bad_nam
     for name, process, output in zip(names, runs, outputs, strict=True):
         assert process.returncode == 0, output
         shown = _show(tmp_path / f"results-{name}")
-        assert (shown["state"], shown["summary"]["passed"]) == ("finished", 8), output
+        assert (shown["state"], shown["summary"]["passed"]) == ("finished", TESTS), output
         assert record.exists(config.load(), name) and processes_mentioning(f"vexfs-{name}")
     assert refused and set(refused) == {2}, "every bad name refused with a usage error"
     assert not (REPO / "PWNED").exists()
-    print(f"two checkouts 8/8 each while {len(refused)} destroys of bad names were refused")
+    print(f"two checkouts {TESTS}/{TESTS} each while {len(refused)} destroys of bad names were refused")
 
 
 @pytest.mark.full

@@ -23,7 +23,7 @@ from toolkit.host_pool import HostPool
 from toolkit.interrupts import Interrupted
 from toolkit.machines.base import GuestUnreachable
 from toolkit.results import schema
-from toolkit.results.records import RunState, Status, SubjectInfo
+from toolkit.results.records import RunState, Status, SubjectInfo, SurfaceEntry
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class Toy:
     guest: Guest
     results: Path
     recovered: int = 0
+    surface: tuple[SurfaceEntry, ...] = ()
 
     @property
     def info(self) -> SubjectInfo:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests import transcripts
+from tests.record_transcripts import source_of
 from toolkit.domains import kernel_module, options
 from toolkit.domains.base import Target, run_cases
 from toolkit.domains.guest import Guest
@@ -25,8 +26,7 @@ def replay(transcript: dict[str, Any], work_dir: Path) -> list[dict[str, str]]:
     """The fixture's verdicts, reached again from the recorded answers alone."""
     machine = transcripts.ReplayMachine(transcript["calls"])
     tokens = iter(transcript["tokens"])
-    module_dir = work_dir / transcript["fixture"]
-    module_dir.mkdir()
+    module_dir = source_of(transcript["fixture"])  # its sources: the ioctl commands they define
     chosen = options.parse(kernel_module.ModuleOptions, {**transcript["options"], "module_dir": module_dir})
     build = transcripts.build_from_json(transcript["build"], work_dir)
     progress = Progress("replay", io.StringIO())

@@ -21,7 +21,7 @@ from toolkit.config import Settings
 from toolkit.domains.selection import EVERY_TEST, Selection, summarize
 from toolkit.machines.base import Machine, MachineError
 from toolkit.progress import Progress
-from toolkit.results.records import Status, SubjectInfo, TestRecord
+from toolkit.results.records import Status, SubjectInfo, SurfaceEntry, TestRecord
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,11 @@ class Subject(Protocol):
 
     @property
     def info(self) -> SubjectInfo: ...
+
+    @property
+    def surface(self) -> tuple[SurfaceEntry, ...]:
+        """What the subject exposed when it loaded, once a test found it (empty until then)."""
+        ...
 
     def health(self) -> Health: ...
 

@@ -83,6 +83,16 @@ class SubjectInfo:
 
 
 @dataclass(frozen=True)
+class SurfaceEntry:
+    """One thing a module exposed when it loaded: a device node, a /proc, sysfs or debugfs entry, a network
+    interface, a block device, a filesystem type, its parameters."""
+
+    kind: str  # chardev, blockdev, proc, sysfs, debugfs, netdev, filesystem, parameters
+    path: str  # the path (a filesystem type: its name)
+    mode: str = ""  # as ls shows it, e.g. crw-------
+
+
+@dataclass(frozen=True)
 class DomainRun:
     """One domain's tests for one subject on one kernel."""
 
@@ -96,9 +106,11 @@ class DomainRun:
     kernel_package: str = ""
     debug: str = ""  # the guest's debug tier (toolkit/debug.py); "" in runs from before tiers
     libvirt_uri: str = ""  # the libvirt host the VM ran on (vagrant provider); "" for the qemu provider
+    surface: tuple[SurfaceEntry, ...] = ()  # what the subject exposed when it loaded, once a test found it
 
     def to_dict(self) -> dict[str, Any]:
         data = {**asdict(self), "subject": self.subject.to_dict(), "tests": [t.to_dict() for t in self.tests]}
+        data["surface"] = [asdict(entry) for entry in self.surface]
         if not self.libvirt_uri:
             del data["libvirt_uri"]
         if self.subject.kind == "module":
@@ -110,7 +122,8 @@ class DomainRun:
         fields = {key: value for key, value in data.items() if key != "module"}
         subject = SubjectInfo(**data["subject"]) if "subject" in data else SubjectInfo.from_wave1_module(data["module"])
         tests = tuple(TestRecord.from_dict(t) for t in data["tests"])
-        return cls(**{**fields, "subject": subject, "tests": tests})
+        surface = tuple(SurfaceEntry(**entry) for entry in data.get("surface", ()))
+        return cls(**{**fields, "subject": subject, "tests": tests, "surface": surface})
 
 
 @dataclass(frozen=True)

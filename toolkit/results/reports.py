@@ -206,6 +206,23 @@ def _anchor(run: DomainRun, row_name: str, test: str) -> str:
     return f"{run.kernel_line}-{row_name.replace('/', '-')}-{test}"
 
 
+def _surfaces(record: RunRecord) -> str:
+    """What each subject exposed when it loaded (kind, path, mode), for the runs whose tests found it."""
+    found = [run for run in record.runs if run.surface]
+    if not found:
+        return ""
+    parts = ["<h2>What each subject exposed</h2>"]
+    for run in found:
+        rows = "".join(f"<tr><td>{escape(e.kind)}</td><td>{escape(e.path)}</td><td><code>{escape(e.mode)}</code></td></tr>"
+                       for e in run.surface)  # fmt: skip
+        parts.append(
+            f"<h3>{escape(run.kernel_line)} {escape(run.subject.name)}</h3><div class='scroll'><table class='tests'>"
+            f"<thead><tr><th scope='col'>kind</th><th scope='col'>path</th><th scope='col'>mode</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></div>"
+        )
+    return "".join(parts)
+
+
 def html(record: RunRecord, exists: Callable[[str], bool] | None = None) -> str:
     """A self-contained page for a phone or a wide screen: the kernel x test heatmap (each cell linked to its
     test, a red one to its kernel log), every test with its message, links to each line's logs.
@@ -261,7 +278,7 @@ def html(record: RunRecord, exists: Callable[[str], bool] | None = None) -> str:
         f"{escape(str(record.host.get('hostname', '?')))}</p>"
         f"<h2>Kernel × test</h2><div class='scroll'><table class='matrix'><thead><tr><th scope='col'>kernel</th>"
         f"<th scope='col'>{subject}</th>{head}<th scope='col'>logs</th></tr></thead><tbody>{''.join(cells)}</tbody>"
-        "</table></div><h2>Failures</h2>"
+        f"</table></div>{_surfaces(record)}<h2>Failures</h2>"
         f"{''.join(details) or '<p>none</p>'}"
         "<h2>Every test</h2><div class='scroll'><table class='tests'><thead><tr><th scope='col'>kernel</th>"
         f"<th scope='col'>{subject}</th><th scope='col'>test</th><th scope='col'>status</th>"

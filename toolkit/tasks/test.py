@@ -29,7 +29,7 @@ def _test(c: Context, run: RunCommand, values: dict[str, Any]) -> None:
 
 @run_command(TEST_KERNEL)
 def test_kernel(c: Context, values: dict[str, Any]) -> None:
-    """Build a module against the VM's kernel and test it there (kernel_module domain: 8 tests); a table, results/."""
+    """Build a module against the VM's kernel and test it there (kernel_module domain: 9 tests); a table, results/."""
     _test(c, TEST_KERNEL, values)
 
 

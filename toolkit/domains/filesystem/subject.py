@@ -28,7 +28,7 @@ from toolkit.domains.kernel_module.subject import (
 )
 from toolkit.domains.options import option
 from toolkit.machines.base import MachineError
-from toolkit.results.records import SubjectInfo
+from toolkit.results.records import SubjectInfo, SurfaceEntry
 
 SCRIPTS = Path(__file__).with_name("scripts")
 GUEST_SCRIPTS = "fs"  # under the guest's scripts folder, apart from the kernel_module scripts
@@ -139,6 +139,10 @@ class FilesystemUnderTest:
     @property
     def has_module(self) -> bool:
         return self.module.module is not None
+
+    @property
+    def surface(self) -> tuple[SurfaceEntry, ...]:
+        return self.module.surface
 
     @property
     def info(self) -> SubjectInfo:

@@ -12,6 +12,7 @@ import psutil
 from toolkit.config import Settings
 from toolkit.domains.base import Domain, Target
 from toolkit.domains.guest import Guest
+from toolkit.domains.kernel_module import ioctls
 from toolkit.domains.kernel_module.build import (
     BuildOutcome,
     BuiltModule,
@@ -22,6 +23,7 @@ from toolkit.domains.kernel_module.build import (
 from toolkit.domains.kernel_module.concurrency import Concurrency
 from toolkit.domains.kernel_module.errors import ErrorHandling
 from toolkit.domains.kernel_module.hangs import HangDetection
+from toolkit.domains.kernel_module.interfaces import Interfaces
 from toolkit.domains.kernel_module.leaks import MemoryLeak
 from toolkit.domains.kernel_module.lifecycle import Build, LifecycleStress, Load, Unload
 from toolkit.domains.kernel_module.subject import ModuleOptions, ModuleUnderTest, parameter_problem
@@ -93,9 +95,12 @@ def subjects(target: Target, options: ModuleOptions) -> Iterator[ModuleUnderTest
 def built_subjects(
     target: Target, options: ModuleOptions, build: BuildOutcome, guest: Guest
 ) -> Iterator[ModuleUnderTest]:
-    """The subjects of a finished build, each prepared in the guest as it comes."""
+    """The subjects of a finished build, each prepared in the guest as it comes (with the ioctl commands the
+    module's sources define)."""
+    commands = ioctls.scan(options.module_dir, target.machine.sysroot).commands if build.ok else ()
     for module in _selected(build, options):
-        subject = ModuleUnderTest(guest, options, build, module, target.kernel_release, target.work_dir, target.debug)
+        subject = ModuleUnderTest(guest, options, build, module, target.kernel_release, target.work_dir, target.debug,
+                                  ioctls=commands)  # fmt: skip
         subject.prepare()
         yield subject
 
@@ -108,9 +113,19 @@ DOMAIN = Domain(
     name="kernel_module",
     summary="an out-of-tree module built against the guest's kernel: build, load, unload, stress, leaks, hangs, "
     "concurrency, error handling",
-    cases=(Build(), Load(), Unload(), LifecycleStress(), MemoryLeak(), Concurrency(), HangDetection(), ErrorHandling()),
+    cases=(
+        Build(),
+        Load(),
+        Unload(),
+        LifecycleStress(),
+        MemoryLeak(),
+        Concurrency(),
+        HangDetection(),
+        ErrorHandling(),
+        Interfaces(),
+    ),  # fmt: skip
     options=ModuleOptions,
-    quick={"cycles": 3, "watch_s": 3.0, "race_rounds": 2},
+    quick={"cycles": 3, "watch_s": 3.0, "race_rounds": 2, "exercise_s": 5.0},
     subjects=subjects,
     describe=describe,
     constraints=constraints,

@@ -14,9 +14,10 @@ from toolkit.boxes.recipe import STATIC_SHELL
 from toolkit.domains.base import Health, Verdict
 from toolkit.domains.guest import GUEST_DIR, Guest, problem_verdict, script_command
 from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
+from toolkit.domains.kernel_module.ioctls import IoctlCommand
 from toolkit.domains.options import option
 from toolkit.machines.base import MachineError
-from toolkit.results.records import SubjectInfo
+from toolkit.results.records import SubjectInfo, SurfaceEntry
 
 SCRIPTS = Path(__file__).with_name("scripts")
 MOUNT_POINT = "/mnt/vexfs-vmtest"
@@ -107,6 +108,10 @@ class ModuleOptions:
     )  # fmt: skip
     race_rounds: int = option(5, "load/unload rounds of each of concurrency's racers", minimum=1, cli=False)
     build_timeout_s: float = option(600.0, "seconds the build may take", minimum=1, cli=False)
+    exercise_s: float = option(
+        20.0, "seconds the interfaces test may spend walking what the module exposes", minimum=1, maximum=3600,
+        cli=False,
+    )  # fmt: skip
 
     @property
     def subject_name(self) -> str:
@@ -126,6 +131,8 @@ class ModuleUnderTest:
     debug: str = "off"
     filesystems: list[str] = field(default_factory=list)
     workload: str = ""  # a guest command using the loaded module instead of mounting its filesystems
+    ioctls: tuple[IoctlCommand, ...] = ()  # the ioctl commands its sources define
+    surface: tuple[SurfaceEntry, ...] = ()  # what it exposed when it loaded, once interfaces found it
     watched_s: float = 0.0  # the longest the module was loaded and used without a break, its kernel log clean
 
     @property
@@ -159,7 +166,7 @@ class ModuleUnderTest:
 
     def prepare(self) -> None:
         """Scripts and .ko into the guest, watchdogs armed (again after every rollback): one transfer."""
-        files = {f"scripts/{p.name}": p for p in sorted(SCRIPTS.iterdir()) if p.suffix in (".sh", ".c")}
+        files = {f"scripts/{p.name}": p for p in sorted(SCRIPTS.iterdir()) if p.suffix in (".sh", ".c", ".py")}
         if self.module:
             files[f"{self.name}.ko"] = self.module.path
         settings = " ".join(f"{key}={shlex.quote(value)}" for key, value in WATCHDOG_SYSCTLS.items())

@@ -1,0 +1,78 @@
+"""What a module exposes, walked on a real VM: the fixture driver tests/e2e/devices/buggydev is green and its
+surface is recorded; each bug it plants behind one path (open, read, write, an ioctl from its header, /proc,
+sysfs) turns interfaces red in the kernel's words, naming the path."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from toolkit import machines, runs
+from toolkit.config import Settings
+from toolkit.domains import kernel_module
+from toolkit.domains.selection import Selection
+from toolkit.results.records import DomainRun, Status, TestRecord
+
+from .conftest import qemu_processes_for
+
+pytestmark = pytest.mark.e2e
+
+BUGGYDEV = Path(__file__).parent / "devices" / "buggydev"
+ONLY = "interfaces"
+
+
+@pytest.fixture(scope="module")
+def vm(settings: Settings, box) -> Iterator[str]:  # noqa: ANN001
+    name = f"e2e-dev-{uuid.uuid4().hex[:6]}"
+    yield name
+    machines.open_existing(settings, name).destroy()
+    assert qemu_processes_for(name) == []
+
+
+def _interfaces(settings: Settings, vm: str, results: Path, *params: str) -> tuple[DomainRun, TestRecord]:
+    selection = Selection.parse(ONLY, None, kernel_module.DOMAIN.test_names)
+    plan = runs.plan("kernel_module", {"module_dir": BUGGYDEV, "params": params}, selection)
+    [run] = runs.single_run(settings, [plan], vm, results).runs
+    return run, next(test for test in run.tests if test.name == ONLY)
+
+
+def test_a_correct_driver_is_green_and_what_it_exposes_is_recorded(settings: Settings, vm: str, tmp_path) -> None:  # noqa: ANN001
+    run, test = _interfaces(settings, vm, tmp_path / "results")
+    assert test.status is Status.PASSED, test.message
+    exposed = {(entry.kind, entry.path) for entry in run.surface}
+    assert {("chardev", "/dev/buggydev"), ("proc", "/proc/buggydev"), ("sysfs", "/sys/class/misc/buggydev"),
+            ("parameters", "/sys/module/buggydev/parameters")} <= exposed  # fmt: skip
+    assert test.message.startswith("/dev/buggydev: 21 opens, ")
+    assert "ioctls from the source" in test.message and "unknown ioctls" in test.message
+    device = test.metrics["paths"]["/dev/buggydev"]
+    assert device["write"] >= 4 and device["ioctl bad pointer"] >= 3
+    print(f"buggydev: {test.message}")
+
+
+@pytest.mark.parametrize(
+    ("bug", "said"),
+    [
+        ("open_uaf", "exercising /dev/buggydev"),
+        ("read_oob", "exercising /dev/buggydev"),
+        ("write_overflow", "exercising /dev/buggydev"),
+        ("ioctl_uaf", "exercising /dev/buggydev"),
+        ("proc_read", "exercising /proc/buggydev"),
+        ("sysfs_store", "exercising /sys/class/misc/buggydev/fill"),
+        ("open_leak", "rmmod after the walk"),  # a slab cache left with objects: said when the module goes
+    ],
+)
+def test_a_bug_behind_a_path_turns_interfaces_red_naming_the_path(
+    settings: Settings,
+    vm: str,
+    tmp_path,
+    bug: str,
+    said: str,  # noqa: ANN001
+) -> None:
+    _, test = _interfaces(settings, vm, tmp_path / "results", f"bug={bug}")
+    assert test.status is Status.FAILED, test.message
+    assert test.message.startswith(f"{said} logged a problem: "), test.message
+    assert test.kernel_log, "the kernel's own lines are kept"
+    print(f"{bug}: {test.message}")

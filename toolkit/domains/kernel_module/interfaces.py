@@ -1,0 +1,129 @@
+"""interfaces: what the module exposes when it loads (device nodes, /proc, sysfs and debugfs files, network
+interfaces, block devices, filesystem types), found by comparing the system before and after insmod, and each
+path walked once, with good and bad input (scripts/exercise.py). Red when the kernel reports a problem while a
+path is exercised (the report names the path), when an unknown ioctl or a NULL argument is accepted, or when the
+module cannot be unloaded afterwards."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from toolkit.domains.base import Finding, Verdict
+from toolkit.domains.guest import GUEST_DIR, SCRIPTS_DIR, problem_verdict
+from toolkit.domains.kernel_module.subject import ModuleUnderTest
+from toolkit.results.records import SurfaceEntry
+
+MARK = "vexfs-vmtest: exercising "  # exercise.py writes it to the kernel log before each path
+BEFORE = f"{GUEST_DIR}/surface-before.json"
+DEBUGFS = "/sys/kernel/debug"
+UNLOADING = "(rmmod)"  # marked before the module is unloaded: a report after it is rmmod's
+
+
+@dataclass(frozen=True)
+class PathReport:
+    """What exercising one path did: operations by kind, and how they ended (`read:ok`, `write:EINVAL`...)."""
+
+    path: str
+    kind: str
+    counts: Mapping[str, int]
+    outcomes: Mapping[str, int]
+
+    def summary(self) -> str:
+        """`/dev/x: 22 opens, 8 reads, 4 writes, 4 ioctls from the source, 6 with bad pointers, 2 unknown`."""
+        counts = dict(self.counts)
+        commands = [op for op in counts if op.startswith("ioctl ") and op not in ("ioctl bad pointer", "ioctl unknown")]
+        calls = sum(counts[op] for op in commands)
+        said = [f"{counts[op]} {op}s" for op in ("open", "read", "write", "lseek", "poll", "mmap") if counts.get(op)]
+        if commands:
+            said.append(f"{len(commands)} ioctls from the source x {calls // len(commands)} calls")
+        if counts.get("ioctl bad pointer"):
+            said.append(f"{counts['ioctl bad pointer']} with bad pointers")
+        if counts.get("ioctl unknown"):
+            said.append(f"{counts['ioctl unknown']} unknown ioctls")
+        refused = sum(n for outcome, n in self.outcomes.items() if not outcome.endswith((":ok", ":blocked")))
+        return f"{self.path}: {', '.join(said) or 'nothing could be done'}" + (
+            f" ({refused} refused)" if refused else ""
+        )
+
+
+def command(subject: ModuleUnderTest, budget_s: float) -> str:
+    """The guest command: debugfs mounted, the system's surface noted, insmod, the walk, rmmod."""
+    ioctls = json.dumps([asdict(ioctl) for ioctl in subject.ioctls])
+    exercise = f"python3 {SCRIPTS_DIR}/exercise.py"
+    walk = shlex.join([*exercise.split(), "walk", BEFORE, subject.name, ioctls, f"{budget_s:g}"])
+    return (
+        f"{{ mountpoint -q {DEBUGFS} || mount -t debugfs none {DEBUGFS}; }} 2>/dev/null; "
+        f"{exercise} snapshot {BEFORE} && {subject.insmod_command()} && {walk}; "
+        f"status=$?; echo '{MARK}{UNLOADING}' >/dev/kmsg; rmmod {subject.name} || exit 3; exit $status"
+    )
+
+
+def reports(walked: Mapping[str, Any]) -> list[PathReport]:
+    return [PathReport(path, entry["kind"], entry["counts"], entry["outcomes"])
+            for path, entry in walked.get("paths", {}).items()]  # fmt: skip
+
+
+def culprit(log: tuple[str, ...] | list[str], title: str) -> str:
+    """The path being exercised when the kernel reported the problem titled so, from the marks before it ("" when
+    no mark came before it)."""
+    exercising = ""
+    for line in log:
+        if MARK in line:
+            exercising = line.split(MARK, 1)[1].strip()
+        elif title in line:
+            break
+    return exercising
+
+
+class Interfaces:
+    name = "interfaces"
+    needs = ("load", "unload")
+
+    def run(self, subject: ModuleUnderTest) -> Verdict:
+        budget_s = subject.options.exercise_s
+        step = subject.guest.step("exercising what the module exposes", command(subject, budget_s),
+                                  60 + 3 * budget_s, judge=False)  # fmt: skip
+        problems = step.problems
+        if problems:
+            where = culprit(step.log, problems[0].title)
+            what = "rmmod after the walk" if where == UNLOADING else f"exercising {where or 'what the module exposes'}"
+            raise Finding(problem_verdict(f"{what} logged a problem", problems))
+        if step.result.exit_status == 3:
+            return Verdict.failed(f"rmmod failed after the walk: {step.result.stderr.strip()}", guest_dirty=True)
+        try:
+            walked = json.loads(step.result.stdout.strip().splitlines()[-1])
+        except (IndexError, json.JSONDecodeError):
+            tail = (step.result.stderr or step.result.stdout).strip().splitlines()[-3:]
+            return Verdict.error(f"the walk did not report (exit {step.result.exit_status}): {' | '.join(tail)}")
+        subject.surface = tuple(SurfaceEntry(**entry) for entry in walked["surface"])
+        return verdict(walked, budget_s)
+
+
+def verdict(walked: Mapping[str, Any], budget_s: float) -> Verdict:
+    """What the walk's report means: red for an input that should have been refused, else what was done."""
+    paths = reports(walked)
+    metrics = {
+        "surface": walked["surface"],
+        "paths": {report.path: dict(report.counts) for report in paths},
+        "key_metric": f"{len(walked['surface'])} entries, {len(paths)} paths",
+    }
+    if walked["wrong"]:
+        more = f" (and {len(walked['wrong']) - 1} more)" if len(walked["wrong"]) > 1 else ""
+        return Verdict.failed(f"{walked['wrong'][0]}{more}", **metrics)
+    if not walked["surface"]:
+        return Verdict.passed(
+            "the module exposes nothing to exercise: no device, /proc, sysfs or debugfs entry, network interface, "
+            "block device or filesystem appeared when it loaded", **metrics,
+        )  # fmt: skip
+    unreached = walked["out_of_time"]
+    late = f"; {len(unreached)} paths not reached within {budget_s:g} s" if unreached else ""
+    files = [report for report in paths if report.kind not in ("chardev", "blockdev")]
+    devices = [report.summary() for report in paths if report.kind in ("chardev", "blockdev")]
+    reads = sum(report.counts.get("read", 0) for report in files)
+    writes = sum(report.counts.get("write", 0) for report in files)
+    said = devices + ([f"{len(files)} files read {reads} times, written {writes} times"] if files else [])
+    return Verdict.passed("; ".join(said or ["nothing it exposes could be opened"]) + late, **metrics)
