@@ -10,7 +10,7 @@ from toolkit.domains import elf, kernel_module, options
 from toolkit.domains.base import Finding, Verdict
 from toolkit.domains.guest import Guest
 from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
-from toolkit.domains.kernel_module.concurrency import Concurrency
+from toolkit.domains.kernel_module.concurrency import Concurrency, use_of
 from toolkit.domains.kernel_module.errors import ErrorHandling
 from toolkit.domains.kernel_module.hangs import HangDetection
 from toolkit.domains.kernel_module.leaks import MemoryLeak
@@ -212,12 +212,21 @@ def test_a_soft_lockup_while_watched_fails_hang_detection_with_the_watchdogs_wor
 
 
 def test_the_users_of_concurrency_are_the_watch_when_they_kept_the_module_busy_long_enough(tmp_path: Path) -> None:
-    rules: dict[str, Answer | list[Answer]] = {"sysctl -n": ARMED, "users.sh": Answer("watched_s=13\n"),
+    said = "     96 parameters_read\nwatched_s=13\nparameters=2\n"
+    rules: dict[str, Answer | list[Answer]] = {"sysctl -n": ARMED, "users.sh": Answer(said),
                                               "grep -q": Answer(exit_status=1)}  # fmt: skip
     users, hangs = run_in_order([Concurrency(), HangDetection()], rules, tmp_path)
-    assert users.status is Status.PASSED and users.message.endswith("then 8 users for 13 s: no kernel problem")
+    assert users.message.endswith("then 8 users for 13 s: 96 reads of its 2 parameters: no kernel problem")
     assert hangs.status is Status.PASSED and hangs.metrics["watched_in"] == "concurrency"
-    assert hangs.message.startswith("no hung task, soft lockup or RCU stall in 13 s with the module loaded and used by")
+    assert hangs.message.startswith("no hung task, soft lockup or RCU stall in 13 s with the module loaded without a "
+                                    "break while concurrency's users ran (96 reads of its 2 parameters;")  # fmt: skip
+
+
+def test_users_who_found_nothing_to_use_say_so_instead_of_claiming_use() -> None:
+    assert use_of("watched_s=12\nparameters=0\n", {"parameters": "0"}, []) == (
+        "they found nothing of the module to use (no parameters, no filesystem), it only stayed loaded")  # fmt: skip
+    assert use_of("  40 filesystem_walk\n  40 extra_mount\n", {}, ["vexfs"]) == (
+        "40 walks of vexfs, 40 extra mounts of vexfs")  # fmt: skip
 
 
 def test_hang_detection_watches_itself_when_concurrency_did_not_keep_the_module_busy_long_enough(

@@ -13,6 +13,21 @@ RACERS = 4
 USERS = 8
 
 
+def use_of(output: str, values: dict[str, str], filesystems: list[str]) -> str:
+    """What the users did, with counts (users.sh's `COUNT what` lines), or that they found nothing to use."""
+    counts = {word: int(count) for count, word in (line.split() for line in output.splitlines() if
+                                                   len(line.split()) == 2 and line.split()[0].isdigit())}  # fmt: skip
+    on = ", ".join(filesystems)
+    done = [
+        f"{counts['parameters_read']} reads of its {values.get('parameters', '?')} parameters"
+        if counts.get("parameters_read") else "",
+        f"{counts['filesystem_walk']} walks of {on}" if counts.get("filesystem_walk") else "",
+        f"{counts['extra_mount']} extra mounts of {on}" if counts.get("extra_mount") else "",
+    ]  # fmt: skip
+    said = ", ".join(part for part in done if part)
+    return said or "they found nothing of the module to use (no parameters, no filesystem), it only stayed loaded"
+
+
 class Concurrency:
     name = "concurrency"
     needs = ("unload",)
@@ -35,11 +50,10 @@ class Concurrency:
         if subject.loaded():
             return Verdict.failed("the module is still loaded after the last racer unloaded it", guest_dirty=True)
         subject.watched_s = max(subject.watched_s, watched)
-        users = f"{USERS} users for {watched:.0f} s" + (
-            f" over {', '.join(subject.filesystems)}" if subject.filesystems else ""
-        )
+        subject.use = use_of(step.result.stdout, step.values(), subject.filesystems)
         return Verdict.passed(
-            f"{RACERS} racers x {options.race_rounds} load/unload rounds, then {users}: no kernel problem",
+            f"{RACERS} racers x {options.race_rounds} load/unload rounds, then {USERS} users for {watched:.0f} s: "
+            f"{subject.use}: no kernel problem",
             racers=RACERS,
             race_rounds=options.race_rounds,
             users=USERS,

@@ -36,8 +36,9 @@ class HangDetection:
             metrics.update(watched_s=subject.watched_s, watched_in="concurrency",
                            key_metric=f"{subject.watched_s:.0f} s watched")  # fmt: skip
             return Verdict.passed(
-                f"no hung task, soft lockup or RCU stall in {subject.watched_s:.0f} s with the module loaded and used "
-                f"by concurrency's users without a break (hung_task_timeout {armed[0]} s, watchdog_thresh {armed[1]} s)",
+                f"no hung task, soft lockup or RCU stall in {subject.watched_s:.0f} s with the module loaded without a "
+                f"break while concurrency's users ran ({subject.use}; hung_task_timeout {armed[0]} s, "
+                f"watchdog_thresh {armed[1]} s)",
                 **metrics,
             )
         subject.unload_quietly()

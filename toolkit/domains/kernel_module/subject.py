@@ -134,6 +134,7 @@ class ModuleUnderTest:
     ioctls: tuple[IoctlCommand, ...] = ()  # the ioctl commands its sources define
     surface: tuple[SurfaceEntry, ...] = ()  # what it exposed when it loaded, once interfaces found it
     watched_s: float = 0.0  # the longest the module was loaded and used without a break, its kernel log clean
+    use: str = ""  # what concurrency's users did with it, with counts
 
     @property
     def name(self) -> str:
