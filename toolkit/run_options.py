@@ -99,12 +99,12 @@ class RunCommand:
 
     def vm_names(self, settings: config.Settings, lines: Sequence[KernelLine], name: str | None) -> list[str]:
         """The VMs a run of these lines uses: one per line for the matrix (`runs.matrix_vm`), else the one named;
-        a UserError for a name no VM can have."""
+        a UserError for a name no VM can have (the matrix's given name first, then each VM's whole name)."""
         if "kernels" not in self.run_options:
             return [machines.checked_new_name(settings, name or "")]
         if name is not None:
             machines.checked_name(settings, name)
-        return [runs.matrix_vm(line, name) for line in lines]
+        return [machines.checked_name(settings, runs.matrix_vm(line, name)) for line in lines]
 
     def flags(self) -> list[Flag]:
         """Its flags in the order help lists them: the run's, then every registered domain's."""
@@ -129,8 +129,7 @@ class RunCommand:
         picked = [domain for domain in chosen if not run.only or selection.cases(domain.cases)]
         plans = tuple(runs.plan(domain.name, dict(values), selection, run.quick) for domain in picked)
         lines = kernels.select_many(run.kernels) if run.kernels is not None else [kernels.select(settings.kernel)]
-        for vm_name in self.vm_names(settings, lines, run.name):
-            machines.checked_name(settings, vm_name)
+        self.vm_names(settings, lines, run.name)
         hosts = tuple(uri.strip() for uri in (run.hosts or "").split(",") if uri.strip())
         if run.hosts is not None and not hosts:
             raise UserError(

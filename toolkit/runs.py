@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-import os
 import platform
 import shutil
 import subprocess
@@ -79,19 +78,11 @@ def plan(domain_name: str, values: dict[str, Any], selection: Selection = EVERY_
 
 
 def check(plans: Sequence[Plan], settings: Settings) -> None:
-    """Every plan's constraints, and a results folder that can be written, before anything starts:
-    all problems in one UserError."""
+    """Every plan's constraints before anything starts, all problems in one UserError (the results folder was
+    checked with the settings: Settings.validate)."""
     problems = [problem for plan in plans for problem in plan.domain.constraints(plan.options, settings)]
-    problems += _results_dir_problems(settings.results_dir)
     if problems:
         raise UserError("; ".join(dict.fromkeys(problems)))
-
-
-def _results_dir_problems(results_dir: Path) -> list[str]:
-    existing = next((path for path in (results_dir, *results_dir.parents) if path.exists()), Path("/"))
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        return [f"results cannot be written to {results_dir}: make it writable or set results_dir (VEXFS_RESULTS_DIR)"]
-    return []
 
 
 class Run:
@@ -145,8 +136,8 @@ class Run:
         is an error saying reason."""
         with self._lock:
             runs = tuple(self._runs.values())
-            for planned in self.plan:
-                if planned.kernel_line == line and self.state is RunState.RUNNING:
+            for planned in self.plan if self.state is RunState.RUNNING else ():
+                if planned.kernel_line == line:
                     for run in planned.unrun(runs, f"not run: {reason}"):
                         self._runs[(run.kernel_line, run.domain, run.subject.name)] = run
             return self._save()
@@ -195,11 +186,6 @@ def planned(settings: Settings, plans: Sequence[Plan], lines: Sequence[KernelLin
     return [PlannedRun(line.name, plan.domain.name, settings.provider, plan.domain.describe(plan.options),
                        tuple(case.name for case in plan.selection.cases(plan.domain.cases)))
             for line in lines for plan in plans]  # fmt: skip
-
-
-def _libvirt_uri(settings: Settings) -> str:
-    """The libvirt host a line's VM runs on ("" for the qemu provider, which runs QEMU here)."""
-    return settings.libvirt_uri if settings.provider == "vagrant" else ""
 
 
 def _keep_logs(machine: Machine, out: Path) -> None:

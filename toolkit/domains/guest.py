@@ -27,10 +27,10 @@ from toolkit.results.records import Status
 GUEST_DIR = "/root/vexfs-vmtest"
 SCRIPTS_DIR = f"{GUEST_DIR}/scripts"
 KMSG_AFTER = "/usr/lib/vexfs-vmtest/kmsg-after"
-LOG_FOLLOWS = ": kernel log follows"
+LOG_FOLLOWS = ": kernel log follows"  # after a step's mark, kmsg-after --follows's line between output and log
 # A step whose kernel log came back empty while the console grew by more than this logged so much that the
 # kernel's ring overwrote its mark (a report a hundred lines long, many times over): the console has it all.
-CONSOLE_SLACK_BYTES = 4096  # after a step's mark, kmsg-after --follows's line between output and log
+CONSOLE_SLACK_BYTES = 4096
 
 
 def problem_verdict(what: str, problems: list[kernel_log.Problem], **metrics: Any) -> Verdict:

@@ -208,12 +208,10 @@ class RunRecord:
         return replace(self, runs=tuple(completed.values()), state=state, finished=finished)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["runs"] = [run.to_dict() for run in self.runs]
-        data["state"] = self.state.value
-        data["interrupted"] = self.interrupted
-        data["plan"] = [planned.to_dict() for planned in self.plan]
-        data["summary"] = self.summary()
+        """The contract's form; where the run stands comes first (a reader finds it in the file's first lines)."""
+        data = {"run_id": self.run_id, "state": self.state.value, "interrupted": self.interrupted, **asdict(self)}
+        data.update(state=self.state.value, runs=[run.to_dict() for run in self.runs],
+                    plan=[planned.to_dict() for planned in self.plan], summary=self.summary())  # fmt: skip
         return data
 
     @classmethod

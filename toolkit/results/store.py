@@ -18,6 +18,7 @@ from toolkit.results import reports, schema
 from toolkit.results.records import RunRecord, RunState
 
 LATEST = "latest"
+STATE_WITHIN = 4096  # a results.json says where its run stands within its first bytes (RunRecord.to_dict)
 RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{4}")  # new_run_id's names: they sort by time
 
 
@@ -80,19 +81,24 @@ def settle_abandoned(results_root: Path) -> list[str]:
     report.html say so too); one line for each. `latest` stays where it is."""
     settled = []
     folders = sorted(p for p in results_root.iterdir() if RUN_ID.fullmatch(p.name)) if results_root.is_dir() else []
-    for folder in folders:
-        path = folder / "results.json"
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            if f'"state": "{RunState.RUNNING.value}"' not in path.read_text():
-                continue
-            try:
-                record = load(results_root, folder.name)
-            except UserError:
-                continue
-            if record.state is RunState.ABANDONED:
-                _write_files(folder, record)
-                settled.append(f"run {folder.name}, left running by a process now gone, marked abandoned")
+    for folder in filter(_saved_as_running, folders):
+        try:
+            record = load(results_root, folder.name)
+        except UserError:
+            continue
+        if record.state is RunState.ABANDONED:
+            _write_files(folder, record)
+            settled.append(f"run {folder.name}, left running by a process now gone, marked abandoned")
     return settled
+
+
+def _saved_as_running(folder: Path) -> bool:
+    """Whether the run's results.json says it is running, read from the file's head (not all of every run)."""
+    try:
+        with open(folder / "results.json", errors="replace") as saved:
+            return f'"state": "{RunState.RUNNING.value}"' in saved.read(STATE_WITHIN)
+    except OSError:
+        return False
 
 
 def _standing(record: RunRecord, run_dir: Path) -> RunRecord:

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from typing import IO
 
 import psutil
 
+from toolkit import process_group
 from toolkit.errors import UserError
 from toolkit.files import atomic_write, remove_tree
 
@@ -149,8 +149,7 @@ def _left_running(held: HeldTree) -> int | None:
 
 def _end_group(group: int) -> None:
     """SIGKILL to the process group; then a (bounded) wait until none of it runs on."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(group, signal.SIGKILL)
+    process_group.kill_group(group)
     deadline = time.monotonic() + GONE_WAIT_S
     while time.monotonic() < deadline and _group_runs(group):
         time.sleep(0.05)

@@ -66,7 +66,7 @@ def entries(directory: str, depth: int) -> list[str]:
     except OSError:
         return found
     for name in names:
-        if directory == "/proc" and name.isdigit() or name == "self" or name == "thread-self":
+        if name in ("self", "thread-self") or (directory == "/proc" and name.isdigit()):  # processes: not a module's
             continue
         below = f"{directory}/{name}"
         found.append(below)
