@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import config
+from toolkit import config, machines
 from toolkit.domains import kernel_module
 from toolkit.machines import record
 
@@ -95,6 +95,7 @@ def test_a_vm_folder_removed_mid_run_is_no_silent_pass(start, vm_name: str, tmp_
     assert (shown["state"], _verdicts(shown)) == ("finished", TESTS)
     assert shown["summary"]["passed"] < TESTS and shown["summary"]["error"] >= 1
     assert "is lost: its folder" in run.text or "guest trouble" in run.text
+    machines.sweep(config.load())  # its QEMU, whose folder is gone, as the next command that starts VMs would
 
 
 def _another_checkout(tmp_path: Path) -> Path:
