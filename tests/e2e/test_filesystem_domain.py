@@ -14,6 +14,7 @@ import pytest
 
 from toolkit import machines, runs
 from toolkit.config import Settings
+from toolkit.domains.selection import EVERY_TEST, Selection
 from toolkit.results import schema
 from toolkit.results.records import DomainRun, Status, TestRecord
 
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).parents[2]
 BUGGYFS = Path(__file__).parent / "filesystems" / "buggyfs"
+BUGGYFS_LIMITS = "max_files={files},max_bytes={bytes}"  # its mount options, as a user gives them with --fs-limits
 RED = {Status.FAILED, Status.ERROR}
 
 
@@ -34,18 +36,23 @@ def vm(settings: Settings, box) -> Iterator[str]:  # noqa: ANN001
     assert qemu_processes_for(name) == []
 
 
-def run_fs(settings: Settings, vm: str, tmp_path: Path, **values: object) -> DomainRun:
+def run_fs(
+    settings: Settings, vm: str, tmp_path: Path, selection: Selection = EVERY_TEST, **values: object
+) -> DomainRun:
     """The filesystem domain as `invoke test.fs` runs it; its results.json keeps the contract."""
     results = tmp_path / "results"
-    record = runs.single_run(settings, [runs.plan("filesystem", values)], vm, results)
+    record = runs.single_run(settings, [runs.plan("filesystem", values, selection)], vm, results)
     assert schema.problems(json.loads((results / record.run_id / "results.json").read_text())) == []
     [run] = record.runs
     assert run.domain == "filesystem" and run.subject.kind == "filesystem"
     return run
 
 
-def buggyfs(settings: Settings, vm: str, tmp_path: Path, bug: str) -> DomainRun:
-    return run_fs(settings, vm, tmp_path, module_dir=BUGGYFS, fs_type="buggyfs", params=(f"bug={bug}",))
+def buggyfs(settings: Settings, vm: str, tmp_path: Path, bug: str, selection: Selection = EVERY_TEST,
+            fs_limits: str | None = BUGGYFS_LIMITS) -> DomainRun:  # fmt: skip
+    """buggyfs with one planted bug; the toolkit knows nothing of it, so its limits are given as --fs-limits."""
+    return run_fs(settings, vm, tmp_path, selection, module_dir=BUGGYFS, fs_type="buggyfs", params=(f"bug={bug}",),
+                  fs_limits=fs_limits)  # fmt: skip
 
 
 def _test(run: DomainRun, name: str) -> TestRecord:
@@ -85,6 +92,16 @@ def test_limits_not_enforced_turn_limits_red(settings, vm, tmp_path) -> None:
     limits = _test(run, "limits")
     assert limits.status is Status.FAILED and "not ENOSPC" in limits.message
     assert set(_red(run)) == {"limits"}
+
+
+def test_a_module_filesystem_without_declared_limits_skips_limits(settings, vm, tmp_path) -> None:
+    # enforcing no limit is no bug when nobody said which options set one: skipped, never red
+    run = buggyfs(settings, vm, tmp_path, "enospc", Selection(("limits",)), fs_limits=None)
+    limits = _test(run, "limits")
+    assert limits.status is Status.SKIPPED and limits.message.startswith(
+        "no limits declared for buggyfs: give --fs-limits"
+    )
+    assert _red(run) == {}
 
 
 @pytest.mark.full

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.unit.scripted import LOG_READ, Answer, ScriptedMachine
-from toolkit import config
+from toolkit import config, runs
 from toolkit.domains import elf, filesystem, options
 from toolkit.domains.base import Finding, Target, Verdict
 from toolkit.domains.filesystem import limits, reference, xattrs
@@ -25,6 +25,7 @@ from toolkit.domains.filesystem.xattrs import EXPECTED_XATTRS, XattrsAndVectors
 from toolkit.domains.guest import Guest
 from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
 from toolkit.domains.kernel_module.subject import ModuleUnderTest
+from toolkit.errors import UserError
 from toolkit.progress import Progress
 from toolkit.results.records import Status
 
@@ -336,6 +337,39 @@ def test_each_broken_limit_is_named(change: dict[str, Any], complaint: str) -> N
     assert limits.judge({**GOOD_FILL, **change}, 16, 262144) == [complaint]
 
 
+def test_fs_limits_sets_the_limits_of_a_module_filesystem_without_a_profile(tmp_path: Path) -> None:
+    subject = subject_for(tmp_path, {"with-fs.sh": reported(GOOD_FILL)}, "myfs",
+                          fs_limits="files={files},blocks={bytes}")  # fmt: skip
+    verdict = run(Limits(), subject)
+    assert verdict.status is Status.PASSED, verdict.message
+    assert "EXTRA_OPTIONS=files=16,blocks=262144" in " ".join(subject.guest.machine.commands)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("fs_type", ["vexfs", "tmpfs"])
+def test_fs_limits_comes_before_the_types_own_limits(tmp_path: Path, fs_type: str) -> None:
+    subject = subject_for(
+        tmp_path, {"with-fs.sh": reported(GOOD_FILL)}, fs_type, fs_limits="lim_n={files},lim_b={bytes}"
+    )
+    assert run(Limits(), subject).status is Status.PASSED
+    commands = " ".join(subject.guest.machine.commands)  # type: ignore[attr-defined]
+    assert "EXTRA_OPTIONS=lim_n=16,lim_b=262144" in commands and "max_files=16" not in commands
+    assert "nr_inodes=16" not in commands
+
+
+@pytest.mark.parametrize("fs_type", ["myfs", "buggyfs"])
+def test_a_module_filesystem_without_declared_limits_skips_limits_without_touching_the_guest(
+    tmp_path: Path, fs_type: str
+) -> None:
+    subject = subject_for(tmp_path, {"with-fs.sh": reported(GOOD_FILL)}, fs_type)
+    verdict = run(Limits(), subject)
+    assert verdict.status is Status.SKIPPED
+    assert verdict.message == (
+        f"no limits declared for {fs_type}: give --fs-limits 'max_files={{files}},max_bytes={{bytes}}' (the mount "
+        f"options of {fs_type} setting a files and a bytes limit) to test ENOSPC at its limits"
+    )
+    assert not any("with-fs.sh" in c for c in subject.guest.machine.commands)  # type: ignore[attr-defined]
+
+
 def test_a_block_filesystem_without_limit_options_fills_a_small_device(tmp_path: Path) -> None:
     seen = {
         "bytes": {"written": 14 << 20, "stopped": "errno:ENOSPC"},
@@ -415,6 +449,49 @@ def test_builtin_filesystems_need_no_module_directory(tmp_path: Path) -> None:
     assert not any("module directory" in p for p in filesystem.constraints(chosen, settings))
     bad = options.parse(FsOptions, {"fs_type": "ext4; rm", "mount_options": "a b"})
     assert len(filesystem.constraints(bad, settings)) >= 2
+
+
+@pytest.mark.parametrize(
+    ("given", "complaint"),
+    [
+        ("", "is empty"),
+        ("{", "has braces other than {files} and {bytes}"),
+        ("{x}", "has braces other than {files} and {bytes}"),
+        ("max_files={files},max_bytes={bytes},{0}", "has braces other than {files} and {bytes}"),
+        ("max_files={files!r},max_bytes={bytes}", "has braces other than {files} and {bytes}"),
+        ("max_files={{files}},max_bytes={bytes}", "has braces other than {files} and {bytes}"),
+        ("max_files=10,max_bytes=20", "lacks {files} and {bytes}"),
+        ("max_files={files}", "lacks {bytes}"),
+        ("max_files={files}, max_bytes={bytes}", "has a space in it"),
+        ("max_files={files},max_bytes={bytes}\nx", "has a newline in it"),
+        ("max_files='{files}',max_bytes={bytes}", "has a quote in it"),
+        ('max_files="{files}",max_bytes={bytes}', "has a quote in it"),
+        ("max_files={files},max_bytes={bytes}\\", "has a backslash in it"),
+        ("max_files={files},max_bytes={bytes}\x00", "has a control character in it"),
+        ("max_files={files},max_bytes={bytes}," + "a" * 100_000, "is 100036 characters long (at most 256)"),
+    ],
+)
+def test_an_unusable_fs_limits_is_one_problem_saying_how_to_give_it(given: str, complaint: str) -> None:
+    chosen = options.parse(FsOptions, {"fs_type": "tmpfs", "fs_limits": given})
+    [problem] = filesystem.constraints(chosen, config.load({}))
+    assert problem.startswith("--fs-limits ") and f" {complaint}: " in problem
+    assert problem.endswith("in place of the numbers, e.g. --fs-limits 'max_files={files},max_bytes={bytes}'")
+    assert len(problem) < 400 and "\n" not in problem
+
+
+@pytest.mark.parametrize(
+    "given", ["max_files={files},max_bytes={bytes}", "size={bytes},nr_inodes={files}", "x={files},y={bytes},z=1"]
+)
+def test_a_fs_limits_with_both_numbers_passes_the_constraints(given: str) -> None:
+    chosen = options.parse(FsOptions, {"fs_type": "tmpfs", "fs_limits": given})
+    assert filesystem.constraints(chosen, config.load({})) == []
+
+
+def test_a_bad_fs_limits_stops_the_run_before_a_vm_as_a_usage_error() -> None:
+    plan = runs.plan("filesystem", {"fs_type": "tmpfs", "fs_limits": "max_files=1"})
+    with pytest.raises(UserError, match=r"^--fs-limits 'max_files=1' lacks \{files\} and \{bytes\}: ") as raised:
+        runs.check([plan], config.load({}))
+    assert raised.value.exit_code == 2
 
 
 def test_a_builtin_filesystem_is_prepared_without_a_build(tmp_path: Path) -> None:

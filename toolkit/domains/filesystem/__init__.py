@@ -10,7 +10,7 @@ from toolkit.config import Settings
 from toolkit.domains import kernel_module
 from toolkit.domains.base import Domain, Target
 from toolkit.domains.filesystem.integrity import DataIntegrity
-from toolkit.domains.filesystem.limits import Limits
+from toolkit.domains.filesystem.limits import Limits, template_problem
 from toolkit.domains.filesystem.memory import Memory
 from toolkit.domains.filesystem.mounts import Build, MountCycles
 from toolkit.domains.filesystem.posix import PosixOps
@@ -31,6 +31,8 @@ def constraints(options: FsOptions, settings: Settings) -> list[str]:
         problems.append(f"--fs-type {options.fs_type!r} is not a filesystem type name")
     if any(character in (options.mount_options or "") for character in " \t\n'\""):
         problems.append(f"--mount-options {options.mount_options!r}: give them as a,b=c without spaces or quotes")
+    if options.fs_limits is not None and (problem := template_problem(options.fs_limits)):
+        problems.append(problem)
     return problems
 
 

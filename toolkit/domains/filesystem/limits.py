@@ -1,4 +1,9 @@
-"""limits: ENOSPC at the configured limits (files, bytes), the filesystem usable after, umount while busy EBUSY."""
+"""limits: ENOSPC at the configured limits (files, bytes), the filesystem usable after, umount while busy EBUSY.
+
+The limits are set by mount options, a template with {files} and {bytes} in place of the numbers: --fs-limits,
+else the type's profile's. A built-in type without one that needs a device (ext4) fills a small device instead;
+a module's filesystem without one is skipped: nobody said which of its options set a limit.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,46 @@ FILES_LIMIT = 16
 BYTES_LIMIT = 256 * 1024
 IMAGE_MIB = 16  # a block-backed filesystem without limit options fills its (small) device instead
 FILES_SLACK = 3  # the root directory and files of the filesystem's own may count against the limit
+PLACEHOLDERS = ("{files}", "{bytes}")
+EXAMPLE = "max_files={files},max_bytes={bytes}"
+TEMPLATE_MAX = 256  # characters: a few mount options, far below the page the kernel takes them in
+
+
+def _unfit(character: str) -> str | None:
+    """What a character a template must not have is, for a message (None: it may have it)."""
+    if character == "\n":
+        return "a newline"
+    if character.isspace():
+        return "a space"
+    if character in "'\"`":
+        return "a quote"
+    if character == "\\":
+        return "a backslash"
+    return None if character.isprintable() else "a control character"
+
+
+def template_problem(template: str) -> str | None:
+    """Why template cannot set the limits (--fs-limits), saying how to give it; None when it can."""
+    unfit = next((what for what in map(_unfit, template) if what), None)
+    rest = template.replace(PLACEHOLDERS[0], "").replace(PLACEHOLDERS[1], "")
+    missing = [placeholder for placeholder in PLACEHOLDERS if placeholder not in template]
+    if not template:
+        reason = "is empty"
+    elif len(template) > TEMPLATE_MAX:
+        reason = f"is {len(template)} characters long (at most {TEMPLATE_MAX})"
+    elif unfit:
+        reason = f"has {unfit} in it"
+    elif "{" in rest or "}" in rest:
+        reason = "has braces other than {files} and {bytes}"
+    elif missing:
+        reason = f"lacks {' and '.join(missing)}"
+    else:
+        return None
+    shown = template if len(template) <= 60 else f"{template[:40]}..."
+    return (
+        f"--fs-limits {shown!r} {reason}: give the mount options setting a files and a bytes limit, "
+        f"without spaces or quotes, with {{files}} and {{bytes}} in place of the numbers, e.g. --fs-limits '{EXAMPLE}'"
+    )
 
 
 def judge(seen: dict[str, Any], files: int, size: int) -> list[str]:
@@ -40,7 +85,12 @@ class Limits:
     timeout_s = 300.0
 
     def run(self, subject: FilesystemUnderTest) -> Verdict:
-        template = subject.profile.limits
+        template = subject.options.limits
+        if not template and not subject.options.builtin:
+            return Verdict.skipped(
+                f"no limits declared for {subject.fs_type}: give --fs-limits '{EXAMPLE}' (the mount options of "
+                f"{subject.fs_type} setting a files and a bytes limit) to test ENOSPC at its limits"
+            )
         files, size = (FILES_LIMIT, BYTES_LIMIT) if template else (0, IMAGE_MIB * 2**20)
         extra = template.format(files=files, bytes=size) if template else ""
         fill = subject.fsops("fill", "$MOUNT_POINT", files, size)

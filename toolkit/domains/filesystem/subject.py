@@ -54,7 +54,6 @@ PROFILES = {
         limits="max_files={files},max_bytes={bytes}",
         vectors=True,
     ),
-    "buggyfs": Profile(limits="max_files={files},max_bytes={bytes}"),
     "tmpfs": Profile(
         builtin=True,
         bad_options=("vexfs_vmtest_bogus=1", "size=12Q", "nr_inodes=x"),
@@ -81,6 +80,11 @@ class FsOptions:
         "vexfs", "filesystem type to test: one the module registers, or tmpfs or ext4 (built in: no module)"
     )
     mount_options: str | None = option(None, "options for every mount (mount -o), e.g. max_files=1000,dim=16")
+    fs_limits: str | None = option(
+        None,
+        "mount options setting a files and a bytes limit, with {files} and {bytes} in place of the numbers, "
+        "e.g. max_files={files},max_bytes={bytes} (default: the type's own, if known)",
+    )
     params: tuple[str, ...] = option((), "NAME=VALUE passed to insmod (repeatable)", flag="module-param")
     build_in: str = option(
         "chroot", "where to build: chroot (the box's root filesystem) or guest", choices=BUILD_PLACES
@@ -102,6 +106,11 @@ class FsOptions:
     @property
     def builtin(self) -> bool:
         return self.profile.builtin
+
+    @property
+    def limits(self) -> str | None:
+        """The mount options template setting the limits: --fs-limits when given, else the type's profile's."""
+        return self.fs_limits if self.fs_limits is not None else self.profile.limits
 
     def module_options(self) -> ModuleOptions:
         """The kernel_module domain's options for this filesystem's module (or its stand-in)."""
