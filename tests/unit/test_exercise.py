@@ -108,11 +108,36 @@ def test_a_device_is_opened_read_written_polled_mapped_and_sent_ioctls(root: Pat
     tally = exercise.Tally()
     ioctl = {"name": "GET_SIZE", "number": 0x80046201, "size": 4, "direction": "read"}
     exercise.signal.signal(exercise.signal.SIGALRM, exercise._alarm)
-    exercise.exercise_device("/dev/zero", [ioctl], tally)
+    exercise.use_device("/dev/zero", [ioctl], tally, opens=20)
     assert tally.counts["open"] == 21 and tally.counts["close"] == 20
     assert tally.counts["read"] == 8 and tally.counts["write"] == 4 and tally.counts["poll"] == 1
-    assert tally.outcomes["ioctl GET_SIZE:ENOTTY"] == 4 and tally.outcomes["ioctl unknown:ENOTTY"] == 2
-    assert tally.counts["ioctl bad pointer"] == 3 and tally.wrong == []
+    assert tally.outcomes["ioctl GET_SIZE:ENOTTY"] == 4 and "ioctl unknown" not in tally.counts
+    exercise.misuse_device("/dev/zero", [ioctl], tally)
+    assert tally.outcomes["ioctl unknown:ENOTTY"] == 2 and tally.counts["ioctl bad pointer"] == 3
+    assert tally.wrong == []
+
+
+def test_users_use_the_surface_with_good_input_round_after_round(root: Path, tmp_path: Path) -> None:
+    exercise = _script()
+    exercise.write_json(str(tmp_path / "before.json"), exercise.snapshot())
+    _load_module(root)
+    (root / "dev/buggydev").unlink()
+    exercise.main(["exercise.py", "surface", str(tmp_path / "before.json"), "buggydev", str(tmp_path / "s.json")])
+    surface = exercise.read_json(str(tmp_path / "s.json"))
+    assert ["proc", "/proc/buggydev"] in surface and ["parameters", "/sys/module/buggydev/parameters"] in surface
+    used = exercise.use(surface, [], 0.0)
+    assert used["rounds"] == 1
+    assert used["paths"]["/proc/buggydev"]["counts"] == {"open": 1, "read": 1}
+    fill = used["paths"]["/sys/class/misc/buggydev/fill"]["counts"]
+    assert fill == {"open": 2, "read": 1, "write": 1}  # what it read, written back; nothing malformed
+    assert (root / "sys/class/misc/buggydev/fill").read_text() == "0\n"
+    assert not (root / "dev/kmsg").exists()  # no marks: with several users at once they would name no culprit
+
+
+def test_users_with_nothing_to_use_keep_the_module_loaded_for_their_time(root: Path) -> None:
+    exercise = _script()
+    used = exercise.use([], [], 0.2)
+    assert used == {"rounds": 0, "paths": {}}
 
 
 def test_a_walk_past_its_budget_says_which_paths_it_did_not_reach(root: Path) -> None:
@@ -158,3 +183,13 @@ def test_a_kernel_report_is_blamed_on_the_path_exercised_before_it() -> None:
            "[ 1.2] BUG: KASAN: slab-use-after-free in buggydev_open", "[ 1.3] vexfs-vmtest: exercising /x"]  # fmt: skip
     assert interfaces.culprit(log, "KASAN: slab-use-after-free in buggydev_open") == "/dev/buggydev"
     assert interfaces.culprit(log[2:3], "KASAN") == ""
+
+
+def test_ioctl_buffers_include_small_values_a_driver_accepts() -> None:
+    exercise = _script()
+    zeros, wide, narrow, pattern = exercise.buffers(32)  # a struct of u64 offset, u32 length, u32 flags, char[16]
+    assert zeros == bytes(32) and pattern[:4] == b"\x00\x01\x02\x03"
+    assert int.from_bytes(wide[:8], "little") == 1 and int.from_bytes(wide[8:12], "little") == 1
+    assert int.from_bytes(wide[12:16], "little") == 0 and wide[16:18] == b"\x01\x00"  # flags 0, pattern "\x01"
+    assert int.from_bytes(narrow[:4], "little") == 1 and len(narrow) == 32
+    assert exercise.buffers(3) == (bytes(3), b"\x01\x00\x00", b"\x01\x00\x00", b"\x00\x01\x02")

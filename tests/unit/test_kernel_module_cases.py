@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 from tests.unit.scripted import Answer, ScriptedMachine
@@ -211,28 +212,53 @@ def test_a_soft_lockup_while_watched_fails_hang_detection_with_the_watchdogs_wor
     assert verdict.metrics["hung_task_timeout_s"] == "10"
 
 
+def _users(*paths: tuple[str, str, dict[str, int]], users: int = 8, rounds: int = 12) -> str:
+    """Lines as users.sh prints them: each user's `exercised JSON`."""
+    report = {"rounds": rounds, "paths": {path: {"kind": kind, "counts": counts} for path, kind, counts in paths}}
+    return "".join(f"exercised {json.dumps(report)}\n" for _ in range(users))
+
+
+PARAMETERS = ("/sys/module/mod/parameters/size", "parameters", {"open": 12, "read": 12})
+DEVICE = ("/dev/mod", "chardev", {"open": 60, "close": 48, "read": 96, "write": 48, "ioctl MOD_GET": 48})
+
+
 def test_the_users_of_concurrency_are_the_watch_when_they_kept_the_module_busy_long_enough(tmp_path: Path) -> None:
-    said = "     96 parameters_read\nwatched_s=13\nparameters=2\n"
+    said = f"watched_s=13\n{_users(PARAMETERS)}"
     rules: dict[str, Answer | list[Answer]] = {"sysctl -n": ARMED, "users.sh": Answer(said),
                                               "grep -q": Answer(exit_status=1)}  # fmt: skip
     users, hangs = run_in_order([Concurrency(), HangDetection()], rules, tmp_path)
-    assert users.message.endswith("then 8 users for 13 s: 96 reads of its 2 parameters: no kernel problem")
+    assert users.message.endswith("then 8 users for 13 s: 1 files read 96 times: no kernel problem")
+    assert users.metrics["exercised"] == {"/sys/module/mod/parameters/size": {"open": 96, "read": 96}}
     assert hangs.status is Status.PASSED and hangs.metrics["watched_in"] == "concurrency"
     assert hangs.message.startswith("no hung task, soft lockup or RCU stall in 13 s with the module loaded without a "
-                                    "break while concurrency's users ran (96 reads of its 2 parameters;")  # fmt: skip
+                                    "break while concurrency's users ran (1 files read 96 times;")  # fmt: skip
+
+
+def test_the_users_say_what_they_did_to_each_device_with_counts() -> None:
+    said = use_of(_users(DEVICE, PARAMETERS), [])
+    assert said == ("/dev/mod: 480 opens, 768 reads, 384 writes, 1 ioctls from the source x 384 calls; "
+                    "1 files read 96 times")  # fmt: skip
 
 
 def test_users_who_found_nothing_to_use_say_so_instead_of_claiming_use() -> None:
-    assert use_of("watched_s=12\nparameters=0\n", {"parameters": "0"}, []) == (
-        "they found nothing of the module to use (no parameters, no filesystem), it only stayed loaded")  # fmt: skip
-    assert use_of("  40 filesystem_walk\n  40 extra_mount\n", {}, ["vexfs"]) == (
-        "40 walks of vexfs, 40 extra mounts of vexfs")  # fmt: skip
+    assert use_of(f"watched_s=12\n{_users(rounds=0)}", []) == (
+        "they found nothing the module exposes (no device, file, parameter or filesystem): it only stayed loaded")  # fmt: skip
+    assert use_of("  40 filesystem_walk\n  40 extra_mount\n", ["vexfs"]) == (
+        "40 walks of vexfs; 40 extra mounts of vexfs")  # fmt: skip
+
+
+def test_users_that_did_not_report_make_concurrency_an_error(tmp_path: Path) -> None:
+    said = f"watched_s=13\n{_users(PARAMETERS, users=6)}"
+    rules: dict[str, Answer | list[Answer]] = {"users.sh": Answer(said, stderr="MemoryError"),
+                                              "grep -q": Answer(exit_status=1)}  # fmt: skip
+    verdict = run(Concurrency(), rules, tmp_path)
+    assert verdict.status is Status.ERROR and verdict.message == "parallel use: 2 of 8 users did not report: MemoryError"
 
 
 def test_hang_detection_watches_itself_when_concurrency_did_not_keep_the_module_busy_long_enough(
     tmp_path: Path,
 ) -> None:
-    rules: dict[str, Answer | list[Answer]] = {"sysctl -n": ARMED, "users.sh": Answer("watched_s=4\n"),
+    rules: dict[str, Answer | list[Answer]] = {"sysctl -n": ARMED, "users.sh": Answer(f"watched_s=4\n{_users()}"),
                                               "grep -q": Answer(exit_status=1),
                                               "watch.sh": Answer(timeout=True, log=SOFT_LOCKUP)}  # fmt: skip
     users, hangs = run_in_order([Concurrency(), HangDetection()], rules, tmp_path)
@@ -241,8 +267,8 @@ def test_hang_detection_watches_itself_when_concurrency_did_not_keep_the_module_
 
 
 def test_failed_parallel_operations_fail_concurrency(tmp_path: Path) -> None:
-    verdict = run(Concurrency(), {"users.sh": Answer("      3 error\n")}, tmp_path)
-    assert verdict.status is Status.FAILED and verdict.message == "parallel use: operations failed: 3 error"
+    verdict = run(Concurrency(), {"users.sh": Answer(f"      3 error\n{_users()}")}, tmp_path)
+    assert verdict.status is Status.FAILED and verdict.message == "parallel use: 3 operations on its filesystems failed"
 
 
 def test_a_race_script_that_cannot_finish_fails_concurrency(tmp_path: Path) -> None:

@@ -7,25 +7,31 @@ the guest runs with: that window is also what hang_detection needs, so it need n
 from __future__ import annotations
 
 from toolkit.domains.base import Verdict
+from toolkit.domains.kernel_module import exercised
 from toolkit.domains.kernel_module.subject import ModuleUnderTest
 
 RACERS = 4
 USERS = 8
 
 
-def use_of(output: str, values: dict[str, str], filesystems: list[str]) -> str:
-    """What the users did, with counts (users.sh's `COUNT what` lines), or that they found nothing to use."""
-    counts = {word: int(count) for count, word in (line.split() for line in output.splitlines() if
-                                                   len(line.split()) == 2 and line.split()[0].isdigit())}  # fmt: skip
+def use_of(output: str, filesystems: list[str]) -> str:
+    """What the users did, with counts: what exercise.py did to each path the module exposes, and users.sh's
+    `COUNT what` lines for its filesystems; or that they found nothing to use."""
+    counts = word_counts(output)
     on = ", ".join(filesystems)
     done = [
-        f"{counts['parameters_read']} reads of its {values.get('parameters', '?')} parameters"
-        if counts.get("parameters_read") else "",
+        exercised.use_of(output).said(),
         f"{counts['filesystem_walk']} walks of {on}" if counts.get("filesystem_walk") else "",
         f"{counts['extra_mount']} extra mounts of {on}" if counts.get("extra_mount") else "",
-    ]  # fmt: skip
-    said = ", ".join(part for part in done if part)
-    return said or "they found nothing of the module to use (no parameters, no filesystem), it only stayed loaded"
+    ]
+    said = "; ".join(part for part in done if part)
+    return said or "they found nothing the module exposes (no device, file, parameter or filesystem): it only stayed loaded"
+
+
+def word_counts(output: str) -> dict[str, int]:
+    """users.sh's `COUNT what` lines (sort | uniq -c)."""
+    pairs = (line.split() for line in output.splitlines())
+    return {words[1]: int(words[0]) for words in pairs if len(words) == 2 and words[0].isdigit()}
 
 
 class Concurrency:
@@ -44,13 +50,18 @@ class Concurrency:
             if not step.ok:
                 output = (step.result.stderr or step.result.stdout).strip()
                 return Verdict.failed(f"{what} failed (exit {step.result.exit_status}): {output}", guest_dirty=True)
-            if "error" in step.result.stdout:
-                return Verdict.failed(f"{what}: operations failed: {step.result.stdout.strip()}", guest_dirty=True)
-        watched = float(step.values().get("watched_s", "0"))  # the users' step, the last one
+        failed = word_counts(step.result.stdout).get("error", 0)
+        if failed:
+            return Verdict.failed(f"parallel use: {failed} operations on its filesystems failed", guest_dirty=True)
         if subject.loaded():
             return Verdict.failed("the module is still loaded after the last racer unloaded it", guest_dirty=True)
+        use = exercised.use_of(step.result.stdout)
+        if use.users < USERS:
+            tail = " | ".join(step.result.stderr.strip().splitlines()[-3:])
+            return Verdict.error(f"parallel use: {USERS - use.users} of {USERS} users did not report: {tail}")
+        watched = float(step.values().get("watched_s", "0"))  # the users' step, the last one
         subject.watched_s = max(subject.watched_s, watched)
-        subject.use = use_of(step.result.stdout, step.values(), subject.filesystems)
+        subject.use = use_of(step.result.stdout, subject.filesystems)
         return Verdict.passed(
             f"{RACERS} racers x {options.race_rounds} load/unload rounds, then {USERS} users for {watched:.0f} s: "
             f"{subject.use}: no kernel problem",
@@ -58,5 +69,6 @@ class Concurrency:
             race_rounds=options.race_rounds,
             users=USERS,
             watched_s=watched,
+            exercised=exercised.totals(use.paths),
             key_metric=f"{RACERS} racers, {USERS} users",
         )

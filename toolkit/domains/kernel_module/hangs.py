@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from toolkit.domains.base import Verdict
+from toolkit.domains.kernel_module import exercised
 from toolkit.domains.kernel_module.lifecycle import SLOW_INIT_S
 from toolkit.domains.kernel_module.subject import WATCHDOG_SYSCTLS, ModuleUnderTest, with_errno
 
@@ -42,6 +43,7 @@ class HangDetection:
                 **metrics,
             )
         subject.unload_quietly()
+        subject.note_surface()
         load = guest.step("insmod", subject.insmod_command(), options.load_timeout_s, **metrics)
         if not load.ok:
             output = load.result.stderr or load.result.stdout
@@ -56,6 +58,7 @@ class HangDetection:
             )
         use = f"using the module for {options.watch_s:g} s"
         elapsed = load.result.duration_s
+        said = ""
         for what, command, timeout in (
             (use, subject.script("watch.sh", WATCH_S=int(options.watch_s)), options.watch_s + options.load_timeout_s),
             ("rmmod", f"rmmod {subject.name}", options.load_timeout_s),
@@ -65,9 +68,21 @@ class HangDetection:
             if not step.ok:
                 output = step.result.stderr or step.result.stdout
                 return Verdict.failed(f"{what} failed: {with_errno(output)}", guest_dirty=True, **metrics)
+            if what == use:
+                said = watched_use(step.result.stdout, subject.filesystems)
         metrics["key_metric"] = f"{elapsed:.0f} s watched"
         return Verdict.passed(
-            f"no hung task, soft lockup or RCU stall in {elapsed:.0f} s with the module loaded and used "
-            f"(hung_task_timeout {armed[0]} s, watchdog_thresh {armed[1]} s)",
+            f"no hung task, soft lockup or RCU stall in {elapsed:.0f} s with the module loaded ({said}; "
+            f"hung_task_timeout {armed[0]} s, watchdog_thresh {armed[1]} s)",
             **metrics,
         )
+
+
+def watched_use(output: str, filesystems: list[str]) -> str:
+    """What watch.sh did with the module, with counts, or that it found nothing to use."""
+    done = [
+        exercised.use_of(output).said(),
+        f"its {', '.join(filesystems)} mounted and read once a second" if filesystems else "",
+    ]
+    said = "; ".join(part for part in done if part)
+    return said or "nothing it exposes to use: it only stayed loaded"

@@ -9,62 +9,27 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from toolkit.domains.base import Finding, Verdict
 from toolkit.domains.guest import GUEST_DIR, SCRIPTS_DIR, problem_verdict
-from toolkit.domains.kernel_module.subject import ModuleUnderTest
+from toolkit.domains.kernel_module import exercised
+from toolkit.domains.kernel_module.subject import IOCTLS_FILE, ModuleUnderTest
 from toolkit.results.records import SurfaceEntry
 
 MARK = "vexfs-vmtest: exercising "  # exercise.py writes it to the kernel log before each path
 BEFORE = f"{GUEST_DIR}/surface-before.json"
-DEBUGFS = "/sys/kernel/debug"
 UNLOADING = "(rmmod)"  # marked before the module is unloaded: a report after it is rmmod's
 
 
-@dataclass(frozen=True)
-class PathReport:
-    """What exercising one path did: operations by kind, and how they ended (`read:ok`, `write:EINVAL`...)."""
-
-    path: str
-    kind: str
-    counts: Mapping[str, int]
-    outcomes: Mapping[str, int]
-
-    def summary(self) -> str:
-        """`/dev/x: 22 opens, 8 reads, 4 writes, 4 ioctls from the source, 6 with bad pointers, 2 unknown`."""
-        counts = dict(self.counts)
-        commands = [op for op in counts if op.startswith("ioctl ") and op not in ("ioctl bad pointer", "ioctl unknown")]
-        calls = sum(counts[op] for op in commands)
-        said = [f"{counts[op]} {op}s" for op in ("open", "read", "write", "lseek", "poll", "mmap") if counts.get(op)]
-        if commands:
-            said.append(f"{len(commands)} ioctls from the source x {calls // len(commands)} calls")
-        if counts.get("ioctl bad pointer"):
-            said.append(f"{counts['ioctl bad pointer']} with bad pointers")
-        if counts.get("ioctl unknown"):
-            said.append(f"{counts['ioctl unknown']} unknown ioctls")
-        refused = sum(n for outcome, n in self.outcomes.items() if not outcome.endswith((":ok", ":blocked")))
-        return f"{self.path}: {', '.join(said) or 'nothing could be done'}" + (
-            f" ({refused} refused)" if refused else ""
-        )
-
-
 def command(subject: ModuleUnderTest, budget_s: float) -> str:
-    """The guest command: debugfs mounted, the system's surface noted, insmod, the walk, rmmod."""
-    ioctls = json.dumps([asdict(ioctl) for ioctl in subject.ioctls])
+    """The guest command: the system's surface noted, insmod, the walk, rmmod."""
     exercise = f"python3 {SCRIPTS_DIR}/exercise.py"
-    walk = shlex.join([*exercise.split(), "walk", BEFORE, subject.name, ioctls, f"{budget_s:g}"])
+    walk = shlex.join([*exercise.split(), "walk", BEFORE, subject.name, f"{GUEST_DIR}/{IOCTLS_FILE}", f"{budget_s:g}"])
     return (
-        f"{{ mountpoint -q {DEBUGFS} || mount -t debugfs none {DEBUGFS}; }} 2>/dev/null; "
         f"{exercise} snapshot {BEFORE} && {subject.insmod_command()} && {walk}; "
         f"status=$?; echo '{MARK}{UNLOADING}' >/dev/kmsg; rmmod {subject.name} || exit 3; exit $status"
     )
-
-
-def reports(walked: Mapping[str, Any]) -> list[PathReport]:
-    return [PathReport(path, entry["kind"], entry["counts"], entry["outcomes"])
-            for path, entry in walked.get("paths", {}).items()]  # fmt: skip
 
 
 def culprit(log: tuple[str, ...] | list[str], title: str) -> str:
@@ -105,10 +70,10 @@ class Interfaces:
 
 def verdict(walked: Mapping[str, Any], budget_s: float) -> Verdict:
     """What the walk's report means: red for an input that should have been refused, else what was done."""
-    paths = reports(walked)
+    paths = exercised.walked(walked.get("paths", {}))
     metrics = {
         "surface": walked["surface"],
-        "paths": {report.path: dict(report.counts) for report in paths},
+        "paths": exercised.totals(paths),
         "key_metric": f"{len(walked['surface'])} entries, {len(paths)} paths",
     }
     if walked["wrong"]:
@@ -121,8 +86,8 @@ def verdict(walked: Mapping[str, Any], budget_s: float) -> Verdict:
         )  # fmt: skip
     unreached = walked["out_of_time"]
     late = f"; {len(unreached)} paths not reached within {budget_s:g} s" if unreached else ""
-    files = [report for report in paths if report.kind not in ("chardev", "blockdev")]
-    devices = [report.summary() for report in paths if report.kind in ("chardev", "blockdev")]
+    files = [report for report in paths if not report.is_device]
+    devices = [report.summary() for report in paths if report.is_device]
     reads = sum(report.counts.get("read", 0) for report in files)
     writes = sum(report.counts.get("write", 0) for report in files)
     said = devices + ([f"{len(files)} files read {reads} times, written {writes} times"] if files else [])

@@ -16,7 +16,7 @@ from typing import Any
 
 from toolkit.domains import elf
 from toolkit.domains.base import Verdict
-from toolkit.domains.kernel_module import kmemleak
+from toolkit.domains.kernel_module import exercised, kmemleak
 from toolkit.domains.kernel_module.subject import ModuleUnderTest
 from toolkit.results.records import Status
 
@@ -127,8 +127,9 @@ class MemoryLeak:
             "leak-trace.sh", EVENTS=" ".join(ALLOC_EVENTS + FREE_EVENTS), SECTIONS=" ".join(code), TRACE_OUT=trace_file
         )
         timeout = subject.options.load_timeout_s * 2 + 60
-        step = subject.guest.step("load, exercise and unload under tracing", command, timeout)
+        step = subject.guest.step("load, exercise and unload under tracing", command, timeout, judge=False)
         if not step.ok:
+            subject.guest.judge(step)
             return Verdict.failed(
                 f"load/unload under tracing failed (exit {step.result.exit_status}): {step.result.stderr.strip()}",
                 guest_dirty=True,
@@ -156,12 +157,22 @@ class MemoryLeak:
             metrics["kmemleak_objects"] = len(unreferenced)
         kmemleak_sites = sorted({site for site, _ in unreferenced})
         kmemleak_lines = [line for _, leak in unreferenced[:10] for line in leak.lines]
-        if overrun:
-            return Verdict(Status.ERROR, f"trace buffer overran ({overrun} events lost): result unreliable", metrics)
+        use = exercised.use_of(step.result.stdout)
+        window = f"between insmod and rmmod: {use.said()}" if use.paths else ""
+        metrics["exercised"] = exercised.totals(use.paths)
         found = [f"leaked {leaked_objects} objects, {leaked_bytes} bytes: {'; '.join(call_sites)}"] if leaks else []
         if unreferenced:
             found.append(f"kmemleak: {len(unreferenced)} unreferenced objects allocated at {', '.join(kmemleak_sites)}")
+        if step.problems and not found:
+            subject.guest.judge(step)
+        if overrun:
+            return Verdict(Status.ERROR, f"trace buffer overran ({overrun} events lost): result unreliable", metrics)
+        if step.problems:  # e.g. slub's "Objects remaining in CACHE on __kmem_cache_shutdown()" at rmmod
+            found.append(f"the kernel: {step.problems[0].summary()}")
         if found:
             evidence = [line for leak in leaks for line in leak.trace_lines[:20]] + kmemleak_lines
-            return Verdict.failed("; ".join(found), evidence, guest_dirty=True, **metrics)
-        return Verdict.passed(f"no leaks: {events} allocation/free events paired", **metrics)
+            evidence += [line for problem in step.problems[:1] for line in problem.excerpt]
+            return Verdict.failed("; ".join(found) + (f" ({window})" if window else ""), evidence, guest_dirty=True,
+                                  **metrics)  # fmt: skip
+        return Verdict.passed(f"no leaks: {events} allocation/free events paired" + (f" ({window})" if window else ""),
+                              **metrics)  # fmt: skip

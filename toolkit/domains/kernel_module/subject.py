@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import shlex
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from toolkit import kernel_log
 from toolkit.boxes.recipe import STATIC_SHELL
 from toolkit.domains.base import Health, Verdict
-from toolkit.domains.guest import GUEST_DIR, Guest, problem_verdict, script_command
+from toolkit.domains.guest import GUEST_DIR, SCRIPTS_DIR, Guest, problem_verdict, script_command
 from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
 from toolkit.domains.kernel_module.ioctls import IoctlCommand
 from toolkit.domains.options import option
@@ -21,6 +23,9 @@ from toolkit.results.records import SubjectInfo, SurfaceEntry
 
 SCRIPTS = Path(__file__).with_name("scripts")
 MOUNT_POINT = "/mnt/vexfs-vmtest"
+IOCTLS_FILE = "ioctls.json"  # in GUEST_DIR: the ioctl commands of the module's sources, for scripts/exercise.py
+SURFACE = "/tmp/vexfs-vmtest-surface.json"  # what it exposes (exercise.py surface); SURFACE.before: before insmod
+DEBUGFS = "/sys/kernel/debug"
 BUILD_PLACES = ("chroot", "guest")
 KEEP_BUILD_HELP = "keep the module's build tree (sources and objects) in the run folder; the build log stays anyway"
 # The kernel reports hangs itself: hung tasks after 10 s, soft lockups after 2 x 5 s.
@@ -161,6 +166,8 @@ class ModuleUnderTest:
             "KO": self.guest_ko,
             "FILESYSTEMS": " ".join(self.filesystems),
             "MOUNT_POINT": MOUNT_POINT,
+            "IOCTLS": f"{GUEST_DIR}/{IOCTLS_FILE}",
+            "SURFACE": SURFACE,
             **({"WORKLOAD": self.workload} if self.workload else {}),
         }
         return script_command(name, *self.options.params, env={**base, **env}, shell=shell)
@@ -171,7 +178,15 @@ class ModuleUnderTest:
         if self.module:
             files[f"{self.name}.ko"] = self.module.path
         settings = " ".join(f"{key}={shlex.quote(value)}" for key, value in WATCHDOG_SYSCTLS.items())
-        self.guest.install(files, then=f"sysctl -q -w {settings} && mkdir -p {MOUNT_POINT}")
+        debugfs = f"{{ mountpoint -q {DEBUGFS} || mount -t debugfs none {DEBUGFS}; }} 2>/dev/null"
+        with tempfile.TemporaryDirectory() as scratch:
+            files[IOCTLS_FILE] = Path(scratch, IOCTLS_FILE)
+            files[IOCTLS_FILE].write_text(json.dumps([asdict(ioctl) for ioctl in self.ioctls]))
+            self.guest.install(files, then=f"sysctl -q -w {settings} && mkdir -p {MOUNT_POINT}; {debugfs}; true")
+
+    def note_surface(self) -> None:
+        """Before insmod: what the system exposes, so that a script can find what the module adds (its surface)."""
+        self.guest.root(f"python3 {SCRIPTS_DIR}/exercise.py snapshot {SURFACE}.before", timeout=60)
 
     def probe(self) -> dict[str, str]:
         """Module and kernel state in one round trip."""

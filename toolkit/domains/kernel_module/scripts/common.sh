@@ -3,8 +3,12 @@
 #   MODULE       the module's name          KO           its .ko in the guest
 #   FILESYSTEMS  filesystem types it registered, space-separated (may be empty)
 #   MOUNT_POINT  where to mount them
+#   IOCTLS       the JSON file of the ioctl commands its sources define (for exercise.py)
+#   SURFACE      the JSON file of what it exposes (found_surface); SURFACE.before: the system before insmod
 #   WORKLOAD     a command that uses the module instead of the mounts below (optional; the filesystem domain's)
 # Arguments of the script that sources this file: the module's parameters, for insmod.
+
+EXERCISE=$(dirname "$0")/exercise.py
 
 # Mount each of the module's filesystems, list and read everything in it, unmount it.
 exercise() {
@@ -19,4 +23,20 @@ exercise() {
         umount "$MOUNT_POINT" || return 1
         [ "$used" -eq 0 ] || return 1
     done
+}
+
+# Before insmod: what the system exposes, so that what the module adds can be told apart after it.
+note_surface() {
+    python3 "$EXERCISE" snapshot "$SURFACE.before"
+}
+
+# After insmod: what the module added since note_surface (its devices, /proc, sysfs and debugfs files...).
+found_surface() {
+    python3 "$EXERCISE" surface "$SURFACE.before" "$MODULE" "$SURFACE"
+}
+
+# Use everything the module exposes with good input for $1 seconds (one round at least); prints one line,
+# "exercised JSON": the rounds done and the operations on each path.
+use_surface() {
+    printf 'exercised %s\n' "$(python3 "$EXERCISE" use "$SURFACE" "$IOCTLS" "$1")"
 }

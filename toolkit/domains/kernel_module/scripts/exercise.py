@@ -1,8 +1,14 @@
 """What a loaded module exposes, found and exercised in the guest; the host decides what is wrong.
 
-    exercise.py snapshot FILE                          what the system exposes now (before insmod), JSON in FILE
-    exercise.py walk BEFORE MODULE [IOCTLS [SECONDS]]  what appeared since BEFORE (the module's surface), each
-                                                       path exercised once with good and bad input; JSON out
+    exercise.py snapshot FILE                       what the system exposes now (before insmod), JSON in FILE
+    exercise.py walk BEFORE MODULE IOCTLS SECONDS   what appeared since BEFORE (the module's surface), each path
+                                                    exercised once with good and bad input; JSON out
+    exercise.py surface BEFORE MODULE FILE          what appeared since BEFORE, JSON in FILE (for `use`)
+    exercise.py use SURFACE IOCTLS SECONDS          every path of SURFACE used with good input, round after round
+                                                    for SECONDS (at least one round; with nothing to use, the
+                                                    module just stays loaded that long); JSON out
+
+IOCTLS is a JSON file of the ioctl commands the module's sources define (number, size, direction, name).
 
 The surface: device nodes whose device number belongs to a new misc minor, a new major or a new
 /sys/class device; new entries in /proc, /proc/driver, /proc/fs, /proc/sys, /sys/class, /sys/bus/*/drivers,
@@ -38,7 +44,9 @@ MAX_FILES = 200  # files of one new directory exercised at most
 OP_TIMEOUT_S = 1.0
 PATTERN = bytes(range(256))
 MALFORMED = (b"", b"\n", b"-1", b"99999999999999999999", b"\xff\xfe\x00", b"A" * 4096)
-IOCTL_CALLS = 4  # calls of each ioctl from the sources
+WALK_OPENS = 20  # open/close pairs of a device in the walk (then one more open for the rest)
+WALK_READS = 5  # reads of a file in the walk
+USE_OPENS = 4  # open/close pairs of a device in each round of a user
 UNKNOWN_IOCTLS = (0x0000DEAD, 0xC0DE0000 | (0x7F << 8) | 0xFE)  # no type a driver would use, no size
 
 
@@ -190,11 +198,10 @@ def open_any(name: str, tally: Tally) -> tuple[int | None, str]:
     return None, ""
 
 
-def exercise_device(name: str, ioctls: list[dict[str, Any]], tally: Tally) -> None:
-    """open/close many times; reads short, long and at offsets; writes of 16 B, 4 KiB and 64 KiB; poll, lseek,
-    mmap; every ioctl from the module's sources with a buffer of its size (zeros, then a pattern), unknown ones,
-    bad pointers."""
-    for _ in range(20):
+def use_device(name: str, ioctls: list[dict[str, Any]], tally: Tally, opens: int) -> None:
+    """open/close `opens` times; reads short, long and at offsets; writes of 16 B, 4 KiB and 64 KiB; poll, lseek,
+    mmap; every ioctl from the module's sources with a buffer of its size (zeros, then a pattern)."""
+    for _ in range(opens):
         fd, _how = open_any(name, tally)
         if fd is not None:
             tally.add("close", bounded(os.close, fd))
@@ -219,23 +226,48 @@ def exercise_device(name: str, ioctls: list[dict[str, Any]], tally: Tally) -> No
         if mapped[0] == "ok":
             tally.add("mmap_read", bounded(lambda area: area[:16], mapped[1]))
             mapped[1].close()
-        exercise_ioctls(fd, ioctls, tally)
+        for command in ioctls:
+            call_ioctl(fd, command, tally)
     finally:
         os.close(fd)
 
 
-def exercise_ioctls(fd: int, ioctls: list[dict[str, Any]], tally: Tally) -> None:
+def misuse_device(name: str, ioctls: list[dict[str, Any]], tally: Tally) -> None:
+    """The ioctls from the sources with NULL and bad pointers, and unknown ioctls: each must be refused."""
+    fd, _how = open_any(name, tally)
+    if fd is None:
+        return
+    try:
+        misuse_ioctls(fd, ioctls, tally)
+    finally:
+        os.close(fd)
+
+
+def buffers(size: int) -> tuple[bytes, ...]:
+    """Arguments of an ioctl taking `size` bytes, one per shape: zeros; every 64-bit word 1 and every 32-bit word
+    1 (small counts, offsets, lengths and indexes, short strings: what a driver's checks let through); a pattern."""
+    def words(width: int) -> bytes:
+        return ((1).to_bytes(width, "little") * (size // width + 1))[:size]
+    return bytes(size), words(8), words(4), (PATTERN * (size // 256 + 1))[:size]
+
+
+def call_ioctl(fd: int, command: dict[str, Any], tally: Tally) -> None:
+    """The ioctl once with each shape of buffer of its encoded size (with no size: 0 as the argument, each time):
+    again and again, as a use after free shows when the object is allocated again."""
+    number, size, direction = command["number"], command["size"], command["direction"]
+    for buffer in buffers(size):
+        argument: bytes | bytearray | int = (buffer if direction == "write" else bytearray(buffer)) if size else 0
+        tally.add(f"ioctl {command['name']}", bounded(fcntl.ioctl, fd, number, argument))
+
+
+def misuse_ioctls(fd: int, ioctls: list[dict[str, Any]], tally: Tally) -> None:
     for command in ioctls:
-        number, size, direction = command["number"], command["size"], command["direction"]
-        for call in range(IOCTL_CALLS):  # again: a use after free shows when the object is allocated again
-            buffer = bytes(size) if call % 2 == 0 else (PATTERN * (size // 256 + 1))[:size]  # zeros pass more checks
-            argument: bytes | bytearray | int = (buffer if direction == "write" else bytearray(buffer)) if size else 0
-            tally.add(f"ioctl {command['name']}", bounded(fcntl.ioctl, fd, number, argument))
-        if size:
-            for pointer in (0, 1, 0xFFFF888000000000):
-                outcome = tally.add("ioctl bad pointer", bounded(fcntl.ioctl, fd, number, pointer))
-                if outcome[0] == "ok" and pointer == 0 and direction != "none":
-                    tally.wrong.append(f"{command['name']} with a NULL pointer succeeded")
+        if not command["size"]:
+            continue
+        for pointer in (0, 1, 0xFFFF888000000000):
+            outcome = tally.add("ioctl bad pointer", bounded(fcntl.ioctl, fd, command["number"], pointer))
+            if outcome[0] == "ok" and pointer == 0 and command["direction"] != "none":
+                tally.wrong.append(f"{command['name']} with a NULL pointer succeeded")
     for number in UNKNOWN_IOCTLS:
         outcome = tally.add("ioctl unknown", bounded(fcntl.ioctl, fd, number, 0))
         if outcome[0] == "ok":
@@ -244,28 +276,39 @@ def exercise_ioctls(fd: int, ioctls: list[dict[str, Any]], tally: Tally) -> None
             tally.wrong.append(f"unknown ioctl {number:#x} failed with {outcome[1]}, not ENOTTY or EINVAL")
 
 
-def exercise_file(name: str, tally: Tally) -> None:
-    """Read it several times; when it can be written, write back what was read, then malformed strings."""
+def use_file(name: str, tally: Tally, reads: int) -> bytes:
+    """Read it `reads` times; when it can be written too, write back what was read. What was read last."""
     text = b""
-    for _ in range(5):
+    for _ in range(reads):
         outcome = tally.add("open", bounded(os.open, path(name), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
         if outcome[0] != "ok":
             break
-        fd = outcome[1]
-        read = tally.add("read", bounded(os.read, fd, 65536))
+        read = tally.add("read", bounded(os.read, outcome[1], 65536))
         text = read[1] if read[0] == "ok" else text
-        os.close(fd)
+        os.close(outcome[1])
+    if text and writable(name):
+        write_file(name, text, tally)
+    return text
+
+
+def misuse_file(name: str, tally: Tally) -> None:
+    """When it can be written: empty, huge, negative and binary strings."""
+    if writable(name):
+        for data in MALFORMED:
+            write_file(name, data or b"\n", tally)
+
+
+def writable(name: str) -> bool:
     try:
-        writable = stat.S_IMODE(os.stat(path(name)).st_mode) & 0o222
+        return bool(stat.S_IMODE(os.stat(path(name)).st_mode) & 0o222)
     except OSError:
-        writable = 0
-    if not writable:
-        return
-    for data in (text, *MALFORMED):
-        outcome = tally.add("open", bounded(os.open, path(name), os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC))
-        if outcome[0] != "ok":
-            return
-        tally.add("write", bounded(os.write, outcome[1], data or b"\n"))
+        return False
+
+
+def write_file(name: str, data: bytes, tally: Tally) -> None:
+    outcome = tally.add("open", bounded(os.open, path(name), os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+    if outcome[0] == "ok":
+        tally.add("write", bounded(os.write, outcome[1], data))
         os.close(outcome[1])
 
 
@@ -284,7 +327,7 @@ def mark(name: str) -> None:
 
 
 def walk(before: dict[str, Any], module: str, ioctls: list[dict[str, Any]], budget_s: float) -> dict[str, Any]:
-    """The module's surface and what exercising each path once did."""
+    """The module's surface and what exercising each path once, with good and bad input, did."""
     signal.signal(signal.SIGALRM, _alarm)
     ends = time.monotonic() + budget_s
     surface = added(before, snapshot(), module)
@@ -302,26 +345,64 @@ def walk(before: dict[str, Any], module: str, ioctls: list[dict[str, Any]], budg
             mark(file)
             tally = Tally()
             if kind in ("chardev", "blockdev"):
-                exercise_device(file, ioctls if kind == "chardev" else [], tally)
+                device_ioctls = ioctls if kind == "chardev" else []
+                use_device(file, device_ioctls, tally, opens=WALK_OPENS)
+                misuse_device(file, device_ioctls, tally)
             else:
-                exercise_file(file, tally)
+                use_file(file, tally, reads=WALK_READS)
+                misuse_file(file, tally)
             report["paths"][file] = {"kind": kind, "counts": tally.counts, "outcomes": tally.outcomes}
             report["wrong"] += [f"{file}: {what}" for what in tally.wrong]
     return report
 
 
+def use(surface: list[list[str]], ioctls: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """Every path of the surface used with good input, round after round until `seconds` have passed (at least
+    one round). With nothing to use, the module just stays loaded that long."""
+    signal.signal(signal.SIGALRM, _alarm)
+    ends = time.monotonic() + seconds
+    files = [(kind, file) for kind, name in surface for file in files_of(kind, name)]
+    tallies = {file: Tally() for _, file in files}
+    rounds = 0
+    while rounds == 0 or time.monotonic() < ends:
+        if not files:
+            time.sleep(max(0.0, ends - time.monotonic()))
+            break
+        rounds += 1
+        for kind, file in files:
+            if kind in ("chardev", "blockdev"):
+                use_device(file, ioctls if kind == "chardev" else [], tallies[file], opens=USE_OPENS)
+            else:
+                use_file(file, tallies[file], reads=1)
+    paths = {file: {"kind": kind, "counts": tallies[file].counts} for kind, file in files}
+    return {"rounds": rounds, "paths": paths}
+
+
 def main(argv: list[str]) -> int:
-    if argv[1] == "snapshot":
-        with open(argv[2], "w") as out:
-            json.dump(snapshot(), out)
-        return 0
-    with open(argv[2]) as source:
-        before = json.load(source)
-    ioctls = json.loads(argv[4]) if len(argv) > 4 else []
-    budget_s = float(argv[5]) if len(argv) > 5 else 10.0
-    json.dump(walk(before, argv[3], ioctls, budget_s), sys.stdout)
-    print()
+    command, arguments = argv[1], argv[2:]
+    if command == "snapshot":
+        write_json(arguments[0], snapshot())
+    elif command == "surface":
+        write_json(arguments[2], added(read_json(arguments[0]), snapshot(), arguments[1]))
+    elif command == "walk":
+        walked = walk(read_json(arguments[0]), arguments[1], read_json(arguments[2]), float(arguments[3]))
+        print(json.dumps(walked))
+    elif command == "use":
+        print(json.dumps(use(read_json(arguments[0]), read_json(arguments[1]), float(arguments[2]))))
+    else:
+        print(f"exercise.py: unknown command {command!r}", file=sys.stderr)
+        return 2
     return 0
+
+
+def read_json(name: str) -> Any:
+    with open(name) as source:
+        return json.load(source)
+
+
+def write_json(name: str, value: Any) -> None:
+    with open(name, "w") as out:
+        json.dump(value, out)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 #!/bin/sh
-# Load, use and unload the module with the kmem tracepoints on; the trace goes to TRACE_OUT.
+# Load, use and unload the module with the kmem tracepoints on; the trace goes to TRACE_OUT. Use: one
+# round of everything it exposes (exercise.py use; prints "exercised JSON"), and its filesystems.
 # Prints "section NAME ADDRESS" for each code section while loaded and "overrun N" (events lost).
 # usage: MODULE=m KO=m.ko EVENTS="kmalloc kfree ..." SECTIONS=".text .init.text" TRACE_OUT=/tmp/t
-#        FILESYSTEMS="..." MOUNT_POINT=/mnt/x leak-trace.sh [PARAM=VALUE ...]
+#        FILESYSTEMS="..." MOUNT_POINT=/mnt/x IOCTLS=f SURFACE=f leak-trace.sh [PARAM=VALUE ...]
 # shellcheck source=common.sh
 . "$(dirname "$0")/common.sh"
 tracing=/sys/kernel/tracing
@@ -12,6 +13,7 @@ events() {
         if [ -e "$control" ]; then echo "$1" >"$control"; fi
     done
 }
+note_surface || exit 2
 echo 0 >$tracing/tracing_on
 echo >$tracing/trace
 echo 16384 >$tracing/buffer_size_kb
@@ -25,6 +27,7 @@ fi
 for section in $SECTIONS; do
     echo "section $section $(cat "/sys/module/$MODULE/sections/$section" 2>/dev/null)"
 done
+found_surface && use_surface 0
 exercise
 rmmod "$MODULE"
 status=$?

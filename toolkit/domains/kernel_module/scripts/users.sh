@@ -1,15 +1,19 @@
 #!/bin/sh
 # USERS parallel users of what the loaded module exposes, round after round for USE_S seconds (at
-# least one round each): its parameters, and each filesystem it registers (read at a shared mount,
-# plus a mount and unmount of their own). Prints "COUNT error" when operations failed, "COUNT what"
-# for each kind of operation done (parameters_read, filesystem_walk, extra_mount), "parameters=N"
-# and "watched_s=N": the seconds the module was loaded and used without a break. Exit 2: the module
-# could not be set up.
-# usage: MODULE=m KO=m.ko USERS=8 USE_S=12 FILESYSTEMS="..." MOUNT_POINT=/mnt/x users.sh [PARAM=VALUE ...]
-parameters=/sys/module/$MODULE/parameters
+# least one round each): everything it added (devices, /proc, sysfs and debugfs files, its parameters:
+# exercise.py use), and each filesystem it registers (read at a shared mount, plus a mount and unmount
+# of their own). Prints "exercised JSON" for each user, "COUNT error" when filesystem operations
+# failed, "COUNT what" for each kind done on them (filesystem_walk, extra_mount) and "watched_s=N":
+# the seconds the module was loaded and used without a break. Exit 2: the module could not be set up.
+# usage: MODULE=m KO=m.ko USERS=8 USE_S=12 FILESYSTEMS="..." MOUNT_POINT=/mnt/x IOCTLS=f users.sh [PARAM=VALUE ...]
+# shellcheck source=common.sh
+. "$(dirname "$0")/common.sh"
+rm -f "$SURFACE".[0-9]*
+note_surface || exit 2
 insmod "$KO" "$@" || exit 2
 loaded=$(date +%s)
 end=$((loaded + USE_S))
+found_surface || exit 2
 index=0
 for fs in $FILESYSTEMS; do
     point=$MOUNT_POINT-$index
@@ -25,13 +29,10 @@ for fs in $FILESYSTEMS; do
     index=$((index + 1))
 done
 
-use() {
+use_filesystems() {
     round=0
     while [ "$round" -eq 0 ] || [ "$(date +%s)" -lt "$end" ]; do
         round=$((round + 1))
-        if [ -d "$parameters" ]; then
-            if cat "$parameters"/* >/dev/null; then echo parameters_read; else echo error; fi
-        fi
         index=0
         for fs in $FILESYSTEMS; do
             point=$MOUNT_POINT-$index
@@ -43,21 +44,20 @@ use() {
             fi
             index=$((index + 1))
         done
-        [ -n "$FILESYSTEMS" ] || sleep 1  # only parameters to read: a round a second
     done
 }
 
 (
     user=0
     while [ "$user" -lt "$USERS" ]; do
-        use "$user" &
+        [ -z "$FILESYSTEMS" ] || use_filesystems "$user" &
+        use_surface "$((end - $(date +%s)))" >"$SURFACE.$user" &
         user=$((user + 1))
     done
     wait
 ) | sort | uniq -c
 echo "watched_s=$(($(date +%s) - loaded))"
-set -- "$parameters"/*
-[ -e "$1" ] && echo "parameters=$#" || echo "parameters=0"
+cat "$SURFACE".[0-9]*
 index=0
 for fs in $FILESYSTEMS; do
     umount "$MOUNT_POINT-$index" || exit 1

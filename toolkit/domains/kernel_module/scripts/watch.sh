@@ -1,10 +1,16 @@
 #!/bin/sh
-# Use the loaded module for WATCH_S seconds, once a second, while the kernel's watchdogs look on.
-# usage: WATCH_S=12 FILESYSTEMS="..." MOUNT_POINT=/mnt/x watch.sh
+# Use the loaded module for WATCH_S seconds while the kernel's watchdogs look on: everything it exposes
+# (exercise.py use, as one user; prints "exercised JSON") and its filesystems, once a second.
+# SURFACE.before: the system before insmod (note_surface).
+# usage: WATCH_S=12 FILESYSTEMS="..." MOUNT_POINT=/mnt/x IOCTLS=f SURFACE=f watch.sh
 # shellcheck source=common.sh
 . "$(dirname "$0")/common.sh"
 end=$(($(date +%s) + WATCH_S))
+found_surface || exit 1
+use_surface "$WATCH_S" >"$SURFACE.0" &
 while [ "$(date +%s)" -lt "$end" ]; do
-    exercise || exit 1
+    exercise || { wait; exit 1; }
     sleep 1
 done
+wait
+cat "$SURFACE.0"
