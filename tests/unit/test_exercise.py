@@ -165,8 +165,8 @@ def test_the_verdict_says_what_was_exercised_with_counts() -> None:
     verdict = interfaces.verdict(_walked(), 20.0)
     assert verdict.status is Status.PASSED
     assert verdict.message == (
-        "/dev/buggydev: 22 opens, 8 reads, 4 writes, 1 ioctls from the source x 1 calls, 3 with bad pointers, "
-        "2 unknown ioctls (1 refused); 1 files read 5 times, written 0 times"
+        "/dev/buggydev: 22 opens, 8 reads, 4 writes, 1 ioctl from the source x 1 call, 3 with bad pointers, "
+        "2 unknown ioctls (1 refused); 1 file read 5 times"
     )
     assert verdict.metrics["surface"][0] == {"kind": "chardev", "path": "/dev/buggydev", "mode": "crw-------"}
 

@@ -10,6 +10,7 @@ from tests.unit.scripted import Answer, ScriptedMachine
 from toolkit.domains import elf, kernel_module, options
 from toolkit.domains.base import Finding, Verdict
 from toolkit.domains.guest import Guest
+from toolkit.domains.kernel_module import workload
 from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
 from toolkit.domains.kernel_module.concurrency import Concurrency, use_of
 from toolkit.domains.kernel_module.errors import ErrorHandling
@@ -53,14 +54,16 @@ def run_in_order(
     rules: dict[str, Answer | list[Answer]],
     tmp_path: Path,
     guest_files: dict[str, str] | None = None,
+    values: dict[str, object] | None = None,
     **changes: object,
 ) -> list[Verdict]:
-    """The verdicts of cases run one after another on one subject, as the runner runs them."""
+    """The verdicts of cases run one after another on one subject (its options given by values), as the runner
+    runs them."""
     module = BuiltModule("mod", tmp_path / "mod.ko", 4096, f"{RELEASE} SMP mod_unload", "ABC", {"size": "uint"},
                          {".text": 64, ".init.text": 32}, (elf.Symbol("mod_init", ".init.text", 0, 32),))  # fmt: skip
     module = dataclasses.replace(module, **changes)
     build = BuildOutcome("chroot", 0, 1.5, "  CC [M] mod.o\n", (module,))
-    chosen = options.parse(kernel_module.ModuleOptions, {"module_dir": tmp_path, "cycles": 3})
+    chosen = options.parse(kernel_module.ModuleOptions, {"module_dir": tmp_path, "cycles": 3, **(values or {})})
     machine = ScriptedMachine(rules, files=guest_files or {})
     subject = ModuleUnderTest(Guest(machine), chosen, build, module, RELEASE, tmp_path)  # type: ignore[arg-type]
     verdicts = []
@@ -227,17 +230,17 @@ def test_the_users_of_concurrency_are_the_watch_when_they_kept_the_module_busy_l
     rules: dict[str, Answer | list[Answer]] = {"sysctl -n": ARMED, "users.sh": Answer(said),
                                               "grep -q": Answer(exit_status=1)}  # fmt: skip
     users, hangs = run_in_order([Concurrency(), HangDetection()], rules, tmp_path)
-    assert users.message.endswith("then 8 users for 13 s: 1 files read 96 times: no kernel problem")
+    assert users.message.endswith("then 8 users for 13 s: 1 file read 96 times: no kernel problem")
     assert users.metrics["exercised"] == {"/sys/module/mod/parameters/size": {"open": 96, "read": 96}}
     assert hangs.status is Status.PASSED and hangs.metrics["watched_in"] == "concurrency"
     assert hangs.message.startswith("no hung task, soft lockup or RCU stall in 13 s with the module loaded without a "
-                                    "break while concurrency's users ran (1 files read 96 times;")  # fmt: skip
+                                    "break while concurrency's users ran (1 file read 96 times;")  # fmt: skip
 
 
 def test_the_users_say_what_they_did_to_each_device_with_counts() -> None:
     said = use_of(_users(DEVICE, PARAMETERS), [])
-    assert said == ("/dev/mod: 480 opens, 768 reads, 384 writes, 1 ioctls from the source x 384 calls; "
-                    "1 files read 96 times")  # fmt: skip
+    assert said == ("/dev/mod: 480 opens, 768 reads, 384 writes, 1 ioctl from the source x 384 calls; "
+                    "1 file read 96 times")  # fmt: skip
 
 
 def test_users_who_found_nothing_to_use_say_so_instead_of_claiming_use() -> None:
@@ -379,3 +382,33 @@ def _subject(machine: ScriptedMachine, tmp_path: Path, **values: object) -> Modu
 def test_parameters_are_cut_as_the_kernel_cuts_them() -> None:
     assert kernel_arguments('a b=1 s="x y" "t=u v"  flag') == ["a", "b=1", 's="x y"', '"t=u v"', "flag"]
     assert kernel_arguments("  ") == []
+
+
+def test_a_workload_that_fails_fails_concurrency_with_its_last_words(tmp_path: Path) -> None:
+    script = tmp_path / "load.sh"
+    script.write_text("exec cat /dev/mod\n")
+    said = f"     94 workload_ok\n      2 workload_failed\nwatched_s=13\n{_users(DEVICE)}"
+    rules: dict[str, Answer | list[Answer]] = {"users.sh": Answer(said, stderr="cat: /dev/mod: Device busy\n"),
+                                              "grep -q": Answer(exit_status=1)}  # fmt: skip
+    verdict = run(Concurrency(), rules, tmp_path, values={"workload": script})
+    assert verdict.status is Status.FAILED
+    assert verdict.message == "parallel use: the workload load.sh failed 2 of 96 runs: cat: /dev/mod: Device busy"
+
+
+def test_the_runs_of_a_workload_are_counted_with_what_the_users_did(tmp_path: Path) -> None:
+    script = tmp_path / "load.sh"
+    script.write_text("true\n")
+    said = f"     96 workload_ok\nwatched_s=13\n{_users(PARAMETERS)}"
+    rules: dict[str, Answer | list[Answer]] = {"users.sh": Answer(said), "grep -q": Answer(exit_status=1)}
+    verdict = run(Concurrency(), rules, tmp_path, values={"workload": script})
+    assert verdict.message.endswith("8 users for 13 s: 1 file read 96 times; 96 runs of load.sh: no kernel problem")
+
+
+def test_a_workload_must_be_a_readable_script_of_reasonable_size(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.sh"
+    huge.write_bytes(b"#" * (workload.MAX_BYTES + 1))
+    for path, said in ((tmp_path / "absent.sh", "does not exist"), (tmp_path, "is not a file"),
+                       (huge, f"is {workload.MAX_BYTES + 1} bytes")):  # fmt: skip
+        problem = workload.problem(path)
+        assert problem is not None and said in problem and problem.startswith(f"--workload {path} ")
+    assert workload.problem(Path(__file__)) is None

@@ -66,6 +66,7 @@ def test_the_kernel_module_domain_declares_its_command_line_once() -> None:
         "module",
         "module-param",
         "build-in",
+        "workload",
         "cycles",
         "keep-build",
     ]

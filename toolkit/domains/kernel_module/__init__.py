@@ -12,7 +12,7 @@ import psutil
 from toolkit.config import Settings
 from toolkit.domains.base import Domain, Target
 from toolkit.domains.guest import Guest
-from toolkit.domains.kernel_module import ioctls
+from toolkit.domains.kernel_module import ioctls, workload
 from toolkit.domains.kernel_module.build import (
     BuildOutcome,
     BuiltModule,
@@ -43,6 +43,8 @@ def constraints(options: ModuleOptions, settings: Settings) -> list[str]:
     if options.build_in == "chroot" and os.geteuid() != 0:
         problems.append("building in the box's chroot needs root: run as root or pass --build-in guest")
     problems += [problem for problem in map(parameter_problem, options.params) if problem]
+    if options.workload is not None and (said := workload.problem(options.workload)):
+        problems.append(said)
     available_mib = psutil.virtual_memory().available // 2**20
     if available_mib < settings.memory_mib + 256:
         problems.append(

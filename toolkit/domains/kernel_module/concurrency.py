@@ -7,25 +7,29 @@ the guest runs with: that window is also what hang_detection needs, so it need n
 from __future__ import annotations
 
 from toolkit.domains.base import Verdict
-from toolkit.domains.kernel_module import exercised
+from toolkit.domains.kernel_module import exercised, workload
 from toolkit.domains.kernel_module.subject import ModuleUnderTest
 
 RACERS = 4
 USERS = 8
 
 
-def use_of(output: str, filesystems: list[str]) -> str:
-    """What the users did, with counts: what exercise.py did to each path the module exposes, and users.sh's
-    `COUNT what` lines for its filesystems; or that they found nothing to use."""
+def use_of(output: str, filesystems: list[str], workload_name: str = "") -> str:
+    """What the users did, with counts: what exercise.py did to each path the module exposes, users.sh's
+    `COUNT what` lines for its filesystems and the runs of the user's workload; or that they found nothing to use."""
     counts = word_counts(output)
     on = ", ".join(filesystems)
     done = [
         exercised.use_of(output).said(),
         f"{counts['filesystem_walk']} walks of {on}" if counts.get("filesystem_walk") else "",
         f"{counts['extra_mount']} extra mounts of {on}" if counts.get("extra_mount") else "",
+        workload.said(output, workload_name),
     ]
     said = "; ".join(part for part in done if part)
-    return said or "they found nothing the module exposes (no device, file, parameter or filesystem): it only stayed loaded"
+    return (
+        said
+        or "they found nothing the module exposes (no device, file, parameter or filesystem): it only stayed loaded"
+    )
 
 
 def word_counts(output: str) -> dict[str, int]:
@@ -53,6 +57,9 @@ class Concurrency:
         failed = word_counts(step.result.stdout).get("error", 0)
         if failed:
             return Verdict.failed(f"parallel use: {failed} operations on its filesystems failed", guest_dirty=True)
+        workload_failed = workload.failure(step.result.stdout, step.result.stderr, subject.workload_name)
+        if workload_failed:
+            return Verdict.failed(f"parallel use: {workload_failed}", guest_dirty=True)
         if subject.loaded():
             return Verdict.failed("the module is still loaded after the last racer unloaded it", guest_dirty=True)
         use = exercised.use_of(step.result.stdout)
@@ -61,7 +68,7 @@ class Concurrency:
             return Verdict.error(f"parallel use: {USERS - use.users} of {USERS} users did not report: {tail}")
         watched = float(step.values().get("watched_s", "0"))  # the users' step, the last one
         subject.watched_s = max(subject.watched_s, watched)
-        subject.use = use_of(step.result.stdout, subject.filesystems)
+        subject.use = use_of(step.result.stdout, subject.filesystems, subject.workload_name)
         return Verdict.passed(
             f"{RACERS} racers x {options.race_rounds} load/unload rounds, then {USERS} users for {watched:.0f} s: "
             f"{subject.use}: no kernel problem",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 DEVICES = ("chardev", "blockdev")
@@ -35,18 +35,23 @@ class PathReport:
         """`/dev/x: 22 opens, 8 reads, 4 writes, 4 ioctls from the source x 4 calls, 6 with bad pointers`."""
         counts = dict(self.counts)
         commands = [op for op in counts if op.startswith(SOURCE_IOCTL) and op not in MISUSE]
-        said = [f"{counts[op]} {op}s" for op in ("open", "read", "write", "lseek", "poll", "mmap") if counts.get(op)]
+        said = [counted(counts[op], op) for op in ("open", "read", "write", "lseek", "poll", "mmap") if counts.get(op)]
         if commands:
             calls = sum(counts[op] for op in commands)
-            said.append(f"{len(commands)} ioctls from the source x {calls // len(commands)} calls")
+            said.append(f"{counted(len(commands), 'ioctl')} from the source x {counted(calls // len(commands), 'call')}")
         if counts.get("ioctl bad pointer"):
             said.append(f"{counts['ioctl bad pointer']} with bad pointers")
         if counts.get("ioctl unknown"):
-            said.append(f"{counts['ioctl unknown']} unknown ioctls")
+            said.append(f"{counted(counts['ioctl unknown'], 'unknown ioctl')}")
         refused = sum(n for outcome, n in self.outcomes.items() if not outcome.endswith((":ok", ":blocked")))
         return f"{self.path}: {', '.join(said) or 'nothing could be done'}" + (
             f" ({refused} refused)" if refused else ""
         )
+
+
+def counted(number: int, thing: str) -> str:
+    """`1 open`, `22 opens`."""
+    return f"{number} {thing}" if number == 1 else f"{number} {thing}s"
 
 
 def walked(report: Mapping[str, Mapping[str, object]]) -> list[PathReport]:
@@ -64,15 +69,19 @@ class Use:
     paths: tuple[PathReport, ...]
 
     def said(self) -> str:
-        """Devices path by path; files together (`3 files read 600 times, written 40 times`)."""
-        devices = [report.summary() for report in self.paths if report.is_device]
-        files = [report for report in self.paths if not report.is_device]
-        reads = sum(report.counts.get("read", 0) for report in files)
-        writes = sum(report.counts.get("write", 0) for report in files)
-        if files:
-            written = f", written {writes} times" if writes else ""
-            devices.append(f"{len(files)} files read {reads} times{written}")
-        return "; ".join(devices)
+        return said(self.paths)
+
+
+def said(reports: Sequence[PathReport]) -> str:
+    """Devices path by path; files together (`3 files read 600 times, written 40 times`)."""
+    devices = [report.summary() for report in reports if report.is_device]
+    files = [report for report in reports if not report.is_device]
+    reads = sum(report.counts.get("read", 0) for report in files)
+    writes = sum(report.counts.get("write", 0) for report in files)
+    if files:
+        written = f", written {counted(writes, 'time')}" if writes else ""
+        devices.append(f"{counted(len(files), 'file')} read {counted(reads, 'time')}{written}")
+    return "; ".join(devices)
 
 
 def use_of(output: str) -> Use:

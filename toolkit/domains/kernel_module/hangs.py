@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from toolkit.domains.base import Verdict
-from toolkit.domains.kernel_module import exercised
+from toolkit.domains.kernel_module import exercised, workload
 from toolkit.domains.kernel_module.lifecycle import SLOW_INIT_S
 from toolkit.domains.kernel_module.subject import WATCHDOG_SYSCTLS, ModuleUnderTest, with_errno
 
@@ -69,7 +69,10 @@ class HangDetection:
                 output = step.result.stderr or step.result.stdout
                 return Verdict.failed(f"{what} failed: {with_errno(output)}", guest_dirty=True, **metrics)
             if what == use:
-                said = watched_use(step.result.stdout, subject.filesystems)
+                failed = workload.failure(step.result.stdout, step.result.stderr, subject.workload_name)
+                if failed:
+                    return Verdict.failed(f"{what}: {failed}", guest_dirty=True, **metrics)
+                said = watched_use(step.result.stdout, subject.filesystems, subject.workload_name)
         metrics["key_metric"] = f"{elapsed:.0f} s watched"
         return Verdict.passed(
             f"no hung task, soft lockup or RCU stall in {elapsed:.0f} s with the module loaded ({said}; "
@@ -78,11 +81,12 @@ class HangDetection:
         )
 
 
-def watched_use(output: str, filesystems: list[str]) -> str:
+def watched_use(output: str, filesystems: list[str], workload_name: str) -> str:
     """What watch.sh did with the module, with counts, or that it found nothing to use."""
     done = [
         exercised.use_of(output).said(),
         f"its {', '.join(filesystems)} mounted and read once a second" if filesystems else "",
+        workload.said(output, workload_name),
     ]
     said = "; ".join(part for part in done if part)
     return said or "nothing it exposes to use: it only stayed loaded"

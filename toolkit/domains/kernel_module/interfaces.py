@@ -86,9 +86,5 @@ def verdict(walked: Mapping[str, Any], budget_s: float) -> Verdict:
         )  # fmt: skip
     unreached = walked["out_of_time"]
     late = f"; {len(unreached)} paths not reached within {budget_s:g} s" if unreached else ""
-    files = [report for report in paths if not report.is_device]
-    devices = [report.summary() for report in paths if report.is_device]
-    reads = sum(report.counts.get("read", 0) for report in files)
-    writes = sum(report.counts.get("write", 0) for report in files)
-    said = devices + ([f"{len(files)} files read {reads} times, written {writes} times"] if files else [])
-    return Verdict.passed("; ".join(said or ["nothing it exposes could be opened"]) + late, **metrics)
+    said = exercised.said(paths) or "nothing it exposes could be opened"
+    return Verdict.passed(said + late, **metrics)

@@ -16,7 +16,7 @@ from typing import Any
 
 from toolkit.domains import elf
 from toolkit.domains.base import Verdict
-from toolkit.domains.kernel_module import exercised, kmemleak
+from toolkit.domains.kernel_module import exercised, kmemleak, workload
 from toolkit.domains.kernel_module.subject import ModuleUnderTest
 from toolkit.results.records import Status
 
@@ -158,11 +158,17 @@ class MemoryLeak:
         kmemleak_sites = sorted({site for site, _ in unreferenced})
         kmemleak_lines = [line for _, leak in unreferenced[:10] for line in leak.lines]
         use = exercised.use_of(step.result.stdout)
-        window = f"between insmod and rmmod: {use.said()}" if use.paths else ""
+        used = "; ".join(
+            part for part in (use.said(), workload.said(step.result.stdout, subject.workload_name)) if part
+        )
+        window = f"between insmod and rmmod: {used}" if used else ""
         metrics["exercised"] = exercised.totals(use.paths)
         found = [f"leaked {leaked_objects} objects, {leaked_bytes} bytes: {'; '.join(call_sites)}"] if leaks else []
         if unreferenced:
             found.append(f"kmemleak: {len(unreferenced)} unreferenced objects allocated at {', '.join(kmemleak_sites)}")
+        workload_failed = workload.failure(step.result.stdout, step.result.stderr, subject.workload_name)
+        if workload_failed:
+            found.append(workload_failed)
         if step.problems and not found:
             subject.guest.judge(step)
         if overrun:

@@ -15,6 +15,7 @@ from toolkit import kernel_log
 from toolkit.boxes.recipe import STATIC_SHELL
 from toolkit.domains.base import Health, Verdict
 from toolkit.domains.guest import GUEST_DIR, SCRIPTS_DIR, Guest, problem_verdict, script_command
+from toolkit.domains.kernel_module import workload
 from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
 from toolkit.domains.kernel_module.ioctls import IoctlCommand
 from toolkit.domains.options import option
@@ -104,6 +105,11 @@ class ModuleOptions:
     build_in: str = option(
         "chroot", "where to build: chroot (the box's root filesystem) or guest", choices=BUILD_PLACES
     )
+    workload: Path | None = option(
+        None, "shell script the guest runs with the module loaded: by each of concurrency's users round after "
+        "round, once in memory_leak's window, throughout hang_detection's watch (MODULE and SURFACE in its "
+        "environment); a run that exits non-zero fails the test",
+    )  # fmt: skip
     cycles: int = option(20, "load/unload cycles for lifecycle_stress", minimum=1, maximum=100_000)
     keep_build: bool = option(False, KEEP_BUILD_HELP)
     load_timeout_s: float = option(25.0, "seconds insmod or rmmod may take", minimum=15, cli=False)
@@ -151,6 +157,11 @@ class ModuleUnderTest:
         return SubjectInfo("module", self.name, str(self.options.module_dir), version)
 
     @property
+    def workload_name(self) -> str:
+        """The user's workload's file name ("" without one)."""
+        return self.options.workload.name if self.options.workload else ""
+
+    @property
     def guest_ko(self) -> str:
         return f"{GUEST_DIR}/{self.name}.ko"
 
@@ -168,6 +179,7 @@ class ModuleUnderTest:
             "MOUNT_POINT": MOUNT_POINT,
             "IOCTLS": f"{GUEST_DIR}/{IOCTLS_FILE}",
             "SURFACE": SURFACE,
+            **({"WORKLOAD_SCRIPT": f"{GUEST_DIR}/{workload.GUEST_NAME}"} if self.options.workload else {}),
             **({"WORKLOAD": self.workload} if self.workload else {}),
         }
         return script_command(name, *self.options.params, env={**base, **env}, shell=shell)
@@ -177,6 +189,8 @@ class ModuleUnderTest:
         files = {f"scripts/{p.name}": p for p in sorted(SCRIPTS.iterdir()) if p.suffix in (".sh", ".c", ".py")}
         if self.module:
             files[f"{self.name}.ko"] = self.module.path
+        if self.options.workload:
+            files[workload.GUEST_NAME] = self.options.workload
         settings = " ".join(f"{key}={shlex.quote(value)}" for key, value in WATCHDOG_SYSCTLS.items())
         debugfs = f"{{ mountpoint -q {DEBUGFS} || mount -t debugfs none {DEBUGFS}; }} 2>/dev/null"
         with tempfile.TemporaryDirectory() as scratch:

@@ -6,6 +6,7 @@
 #   IOCTLS       the JSON file of the ioctl commands its sources define (for exercise.py)
 #   SURFACE      the JSON file of what it exposes (found_surface); SURFACE.before: the system before insmod
 #   WORKLOAD     a command that uses the module instead of the mounts below (optional; the filesystem domain's)
+#   WORKLOAD_SCRIPT  the user's workload (--workload), run by run_workload (optional)
 # Arguments of the script that sources this file: the module's parameters, for insmod.
 
 EXERCISE=$(dirname "$0")/exercise.py
@@ -39,4 +40,14 @@ found_surface() {
 # "exercised JSON": the rounds done and the operations on each path.
 use_surface() {
     printf 'exercised %s\n' "$(python3 "$EXERCISE" use "$SURFACE" "$IOCTLS" "$1")"
+}
+
+# The user's workload, once, if there is one: prints "workload_ok" or "workload_failed" (its output to stderr).
+run_workload() {
+    [ -n "${WORKLOAD_SCRIPT:-}" ] || return 0
+    if MODULE="$MODULE" SURFACE="$SURFACE" sh "$WORKLOAD_SCRIPT" >&2; then
+        echo workload_ok
+    else
+        echo workload_failed
+    fi
 }

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Load, use and unload the module with the kmem tracepoints on; the trace goes to TRACE_OUT. Use: one
-# round of everything it exposes (exercise.py use; prints "exercised JSON"), and its filesystems.
+# round of everything it exposes (exercise.py use; prints "exercised JSON"), its filesystems, the user's
+# workload once (prints "workload_ok" or "workload_failed").
 # Prints "section NAME ADDRESS" for each code section while loaded and "overrun N" (events lost).
 # usage: MODULE=m KO=m.ko EVENTS="kmalloc kfree ..." SECTIONS=".text .init.text" TRACE_OUT=/tmp/t
 #        FILESYSTEMS="..." MOUNT_POINT=/mnt/x IOCTLS=f SURFACE=f leak-trace.sh [PARAM=VALUE ...]
@@ -28,6 +29,7 @@ for section in $SECTIONS; do
     echo "section $section $(cat "/sys/module/$MODULE/sections/$section" 2>/dev/null)"
 done
 found_surface && use_surface 0
+run_workload
 exercise
 rmmod "$MODULE"
 status=$?

@@ -2,8 +2,9 @@
 # USERS parallel users of what the loaded module exposes, round after round for USE_S seconds (at
 # least one round each): everything it added (devices, /proc, sysfs and debugfs files, its parameters:
 # exercise.py use), and each filesystem it registers (read at a shared mount, plus a mount and unmount
-# of their own). Prints "exercised JSON" for each user, "COUNT error" when filesystem operations
-# failed, "COUNT what" for each kind done on them (filesystem_walk, extra_mount) and "watched_s=N":
+# of their own), and the user's workload if there is one. Prints "exercised JSON" for each user, "COUNT
+# error" when filesystem operations failed, "COUNT what" for each kind done on them (filesystem_walk,
+# extra_mount), "COUNT workload_ok" and "COUNT workload_failed" for the workload's runs and "watched_s=N":
 # the seconds the module was loaded and used without a break. Exit 2: the module could not be set up.
 # usage: MODULE=m KO=m.ko USERS=8 USE_S=12 FILESYSTEMS="..." MOUNT_POINT=/mnt/x IOCTLS=f users.sh [PARAM=VALUE ...]
 # shellcheck source=common.sh
@@ -47,10 +48,16 @@ use_filesystems() {
     done
 }
 
+run_workloads() {
+    run_workload
+    while [ "$(date +%s)" -lt "$end" ]; do run_workload; done
+}
+
 (
     user=0
     while [ "$user" -lt "$USERS" ]; do
         [ -z "$FILESYSTEMS" ] || use_filesystems "$user" &
+        [ -z "${WORKLOAD_SCRIPT:-}" ] || run_workloads &
         use_surface "$((end - $(date +%s)))" >"$SURFACE.$user" &
         user=$((user + 1))
     done
