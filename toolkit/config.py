@@ -9,16 +9,22 @@ else `$XDG_DATA_HOME/vexfs-vmtest/results`. Every value remembers where it came 
 (`invoke config.show`).
 
 Every layer is read strictly: a TOML value must have its setting's type (whole numbers for
-counts, no booleans, floats only for seconds, strings for names and paths), and text (the
-environment, flags) must spell one. Nothing is rounded or guessed.
+counts, no booleans, floats only for seconds, strings for names and paths, a list of strings for
+module_params), and text (the environment, flags) must spell one (a list as a shell splits words:
+shlex). A path is never empty. Nothing is rounded or guessed.
+
+A module repository's own test setup (module_dir, module_params, workload) is the default of the
+run's domain options of those names (toolkit/run_options.py); unset, each domain keeps its own.
 """
 
 from __future__ import annotations
 
 import difflib
+import errno
 import math
 import os
 import re
+import shlex
 import sys
 import tomllib
 from collections.abc import Callable, Mapping
@@ -76,6 +82,10 @@ class Settings:
     boot_timeout_s: float = 180.0
     command_timeout_s: float = 600.0
     debug: str = debug_tiers.DEFAULT
+    # A module repository's test setup: defaults of the run's domain options (toolkit/run_options.py).
+    module_dir: Path | None = None
+    module_params: tuple[str, ...] = ()
+    workload: Path | None = None
 
     def validate(self) -> Settings:
         """Check values against their limits and catalogues, and the folders, before anything is started or
@@ -114,6 +124,8 @@ class Settings:
         debug_tiers.select(self.debug)
         for name in FOLDERS:
             _require_folder(name, getattr(self, name))
+        for name in ("module_dir", "workload"):
+            _require_usable_path(name, getattr(self, name))
         return self
 
 
@@ -136,8 +148,32 @@ def _require_folder(name: str, path: Path) -> None:
         raise UserError(f"{name} {path} cannot be written: {reason}: {fix}")
 
 
+def _require_usable_path(name: str, path: Path | None) -> None:
+    """path (when set) can be looked up at all: whether it exists is for the run to say (a flag may replace it)."""
+    if path is None:
+        return
+    fix = f"fix {name} in {CONFIG_FILE} (or {ENV_PREFIX}{name.upper()})"
+    if "\0" in str(path):
+        raise UserError(f"{name} {str(path)!r} cannot be used (a path holds no NUL character): {fix}")
+    try:
+        path.stat()
+    except OSError as error:  # a name too long, a folder this user may not look into
+        if error.errno not in (errno.ENOENT, errno.ENOTDIR):
+            raise UserError(f"{name} {path} cannot be used ({error.strerror}): {fix}") from None
+
+
+# Each setting's type as its annotation spells it: int, float, str, Path, Path | None, tuple[str, ...].
 KINDS = {field.name: str(field.type) for field in fields(Settings)}
-WHAT = {"int": "a whole number", "float": "a number", "str": "a string", "Path": "a string (a path)"}
+PATHS = ("Path", "Path | None")
+LIST = "tuple[str, ...]"
+WHAT = {
+    "int": "a whole number",
+    "float": "a number",
+    "str": "a string",
+    "Path": "a string (a path)",
+    "Path | None": "a string (a path)",
+    LIST: "a list of strings",
+}
 # Each setting's value and where it came from: "default", a file's path, a variable's name, "command line".
 Values = dict[str, tuple[Any, str]]
 
@@ -152,18 +188,44 @@ class Effective:
 
     def rows(self) -> list[dict[str, str]]:
         """Each setting, its value and where it came from, in declaration order (`config.show --json`)."""
-        return [{"setting": name, "value": str(getattr(self.settings, name)), "from": self.origins[name]}
+        return [{"setting": name, "value": _shown(getattr(self.settings, name)), "from": self.origins[name]}
                 for name in KINDS]  # fmt: skip
+
+
+def _shown(value: object) -> str:
+    """A setting's value as text: nothing for one not set, a list as the shell words VEXFS_MODULE_PARAMS takes."""
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        return shlex.join(value)
+    return str(value)
 
 
 def _example(name: str) -> str:
     default = next(field.default for field in fields(Settings) if field.name == name)
-    return "PATH" if default is MISSING else str(default)
+    if KINDS[name] == LIST:
+        return "NAME=VALUE"
+    return "PATH" if default is MISSING or default is None else str(default)
 
 
 def _anchored(name: str, value: Any, base: Path) -> Any:
     """A path setting made absolute against base (a file's folder, or the working directory)."""
-    return base / value.expanduser() if KINDS[name] == "Path" else value
+    return base / value.expanduser() if KINDS[name] in PATHS else value
+
+
+class BadPath(ValueError):
+    """A path setting's text that names no path, saying why: "" (Path("") would be the folder it is relative to),
+    `~name/...` of no user."""
+
+
+def _path(text: str) -> Path:
+    if not text:
+        raise BadPath("is an empty path")
+    try:
+        Path(text).expanduser()
+    except RuntimeError:  # ~name of no user
+        raise BadPath(f"starts with the home of an unknown user ({text.split('/')[0]})") from None
+    return Path(text)
 
 
 def _typed(name: str, value: object) -> Any:
@@ -173,13 +235,16 @@ def _typed(name: str, value: object) -> Any:
         return value
     if kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if kind in ("str", "Path") and isinstance(value, str):
-        return Path(value) if kind == "Path" else value
+    if kind in ("str", *PATHS) and isinstance(value, str):
+        return _path(value) if kind in PATHS else value
+    if kind == LIST and isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+        return tuple(value)
     raise ValueError(name)
 
 
 def _spelled(name: str, text: str) -> Any:
-    """The setting's value spelled as text (environment, flags), else ValueError: `2.7` is no count."""
+    """The setting's value spelled as text (environment, flags), else ValueError: `2.7` is no count, a list is
+    words as a shell splits them (`bug=none 'name="a b"'`)."""
     kind = KINDS[name]
     if kind == "int":
         if not WHOLE.fullmatch(text):
@@ -189,7 +254,41 @@ def _spelled(name: str, text: str) -> Any:
         if not NUMBER.fullmatch(text):
             raise ValueError(name)
         return float(text)
-    return Path(text) if kind == "Path" else text
+    if kind == LIST:
+        return tuple(shlex.split(text))  # a quote left open: ValueError
+    return _path(text) if kind in PATHS else text
+
+
+def _toml(value: object) -> str:
+    """value written as TOML (a message's suggestion)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(map(_toml, value)) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{key} = {_toml(item)}" for key, item in value.items()) + " }"
+    return str(value)
+
+
+def _bare(item: object) -> str | None:
+    """A TOML scalar as the string it most likely meant ("a" as a, 4 as 4, true as true); None for a list or table."""
+    if isinstance(item, (list, dict)):
+        return None
+    return item if isinstance(item, str) else _toml(item)
+
+
+def _as_strings(value: object) -> list[str] | None:
+    """The list of strings a value of another type most likely meant: `"a=1"`, `{ a = 1 }` or `["a=1", 2]`."""
+    if isinstance(value, dict):
+        named = [(f"{key}=", item) for key, item in value.items()]
+    elif isinstance(value, (list, str)):
+        named = [("", item) for item in (value if isinstance(value, list) else [value])]
+    else:
+        return None
+    texts = [key + text for key, item in named if (text := _bare(item)) is not None]
+    return texts if len(texts) == len(named) else None
 
 
 def _require_known(names: Mapping[str, object], origin: str) -> None:
@@ -207,9 +306,18 @@ def _written(text: str, name: str) -> str | None:
 def _file_value(name: str, value: object, path: Path, text: str) -> Any:
     try:
         return _anchored(name, _typed(name, value), path.parent)
+    except BadPath as why:
+        raise UserError(
+            f"{name} = {_toml(value)} in {path} {why}: write a path, relative to {path.parent} or absolute, "
+            f'e.g. {name} = "{_example(name)}", or leave {name} out'
+        ) from None
     except ValueError:
         written = _written(text, name) or repr(value)
-        if KINDS[name] in ("int", "float"):
+        if KINDS[name] == LIST:
+            meant = _as_strings(value) or [_example(name)]
+            written = _toml(value) if isinstance(value, (list, dict)) else written
+            how = f"write a list of quoted strings, e.g. {name} = {_toml(meant)}"
+        elif KINDS[name] in ("int", "float"):
             how = f"write {WHAT[KINDS[name]]}, e.g. {name} = {_example(name)}"
         else:
             quoted = written if isinstance(value, (int, float)) else _example(name)
@@ -253,7 +361,17 @@ def _variable(name: str) -> str:
 def _env_value(variable: str, name: str, text: str) -> Any:
     try:
         return _spelled(name, text)
-    except ValueError:
+    except BadPath as why:
+        raise UserError(
+            f"{variable}={text!r} in the environment {why}: set it to a path, e.g. {variable}={_example(name)}, "
+            "or unset it"
+        ) from None
+    except ValueError as error:
+        if KINDS[name] == LIST:
+            raise UserError(
+                f"{variable}={text!r} in the environment is not words a shell can split ({error}): separate the "
+                f"items with spaces, quoting one as a shell would, e.g. {variable}='bug=none size=4'"
+            ) from None
         raise UserError(
             f"{variable}={text!r} in the environment is not {WHAT[KINDS[name]]}: "
             f"set it to one, e.g. {variable}={_example(name)}"
@@ -291,6 +409,8 @@ def _from_env(environ: Mapping[str, str], cwd: Path, warn: Callable[[str], None]
 def _flag_value(name: str, value: object) -> Any:
     try:
         return _spelled(name, value) if isinstance(value, str) else _typed(name, value)
+    except BadPath as why:
+        raise UserError(f"{name} {value!r} on the command line {why}: give a path, e.g. {_example(name)}") from None
     except ValueError:
         raise UserError(
             f"{name} {value!r} on the command line is not {WHAT[KINDS[name]]}: give one, e.g. {_example(name)}"

@@ -1,6 +1,8 @@
 """A test run's command line, declared once: `invoke test.kernel`, `invoke test.fs` and `nox -s kernel-matrix`
 are all made from `RunOptions` and the registered domains' options, so they share every flag's name,
 help, default and checks (`--kernel` on one VM, the matrix's `--kernels`, `--jobs` and `--hosts`, aside).
+A module repository's settings (module_dir, module_params, workload in its vmtest.toml) are the defaults of
+the domain options they name; a flag given wins.
 """
 
 from __future__ import annotations
@@ -78,8 +80,23 @@ class RunRequest:
     hosts: tuple[str, ...]  # libvirt hosts to spread a matrix's lines over (none: the configured one)
 
 
+# The domain options a setting gives the default of (a domain without the option ignores it): option -> setting.
+FROM_SETTINGS = {"module_dir": "module_dir", "params": "module_params", "workload": "workload"}
+
+
 def _given(value: Any) -> bool:
     return value is not None and value is not False and value != () and value != []
+
+
+def _with_settings(values: Mapping[str, Any], settings: config.Settings) -> dict[str, Any]:
+    """values with each domain option not given on the command line taken from its setting when that is set: a
+    flag replaces its setting whole (`--module-param` given, none of module_params is kept)."""
+    taken = dict(values)
+    for option_name, setting in FROM_SETTINGS.items():
+        value = getattr(settings, setting)
+        if _given(value) and not _given(values.get(option_name)):
+            taken[option_name] = value
+    return taken
 
 
 def _left_out(chosen: Sequence[domains.Domain[Any]], values: Mapping[str, Any]) -> list[str]:
@@ -127,7 +144,8 @@ class RunCommand:
         known = [name for domain in chosen for name in domain.test_names]
         selection = Selection.parse(run.only, run.repeat, known)
         picked = [domain for domain in chosen if not run.only or selection.cases(domain.cases)]
-        plans = tuple(runs.plan(domain.name, dict(values), selection, run.quick) for domain in picked)
+        options = _with_settings(values, settings)
+        plans = tuple(runs.plan(domain.name, options, selection, run.quick) for domain in picked)
         lines = kernels.select_many(run.kernels) if run.kernels is not None else [kernels.select(settings.kernel)]
         self.vm_names(settings, lines, run.name)
         hosts = tuple(uri.strip() for uri in (run.hosts or "").split(",") if uri.strip())

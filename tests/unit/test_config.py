@@ -1,3 +1,4 @@
+import json
 import os
 import re
 from pathlib import Path
@@ -303,3 +304,188 @@ def test_without_a_projects_file_results_go_to_the_checkout_or_the_users_data(
     monkeypatch.setattr(config, "CHECKOUT", tmp_path / "site-packages")
     settings = config.load(cwd=tmp_path, environ={"XDG_DATA_HOME": str(tmp_path / "data")})
     assert settings.results_dir == tmp_path / "data" / "vexfs-vmtest" / "results"
+
+
+def test_a_module_repositorys_test_setup_is_read_from_its_file_relative_to_that_file(tmp_path: Path) -> None:
+    _layout(tmp_path, {
+        "repo/vmtest.toml": 'module_dir = "."\nmodule_params = ["bug=none", "size=4"]\nworkload = "tools/load.sh"\n',
+        "repo/deep/.keep": "",
+    })  # fmt: skip
+    found = config.effective(cwd=tmp_path / "repo" / "deep", environ={})
+    settings, file = found.settings, str(tmp_path / "repo" / "vmtest.toml")
+    assert settings.module_dir == tmp_path / "repo" / "."
+    assert settings.module_params == ("bug=none", "size=4")
+    assert settings.workload == tmp_path / "repo" / "tools" / "load.sh"
+    assert [found.origins[name] for name in ("module_dir", "module_params", "workload")] == [file, file, file]
+
+
+def test_without_a_test_setup_nothing_is_set_and_show_says_so_with_an_empty_value(tmp_path: Path) -> None:
+    found = config.effective(cwd=tmp_path, environ={})
+    assert (found.settings.module_dir, found.settings.module_params, found.settings.workload) == (None, (), None)
+    rows = {row["setting"]: row for row in found.rows()}
+    assert [rows[name]["value"] for name in ("module_dir", "module_params", "workload")] == ["", "", ""]
+    assert rows["workload"]["from"] == "default"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        ("bug=none", "size=4"),
+        ('name="a b"', "quote='", "dollar=$HOME", "back=\\", "star=*", "semi=;rm -rf /"),
+        ("../x=y", "a/b=c", "x" * 10_000),
+        (),
+    ],
+)
+def test_show_prints_module_params_as_the_words_vexfs_module_params_takes_back(
+    tmp_path: Path, params: tuple[str, ...]
+) -> None:
+    file = tmp_path / "vmtest.toml"
+    file.write_text(f"module_params = {json.dumps(list(params))}\n")  # a JSON list of strings is a TOML one
+    shown = {row["setting"]: row["value"] for row in config.effective(config_file=file, environ={}).rows()}
+    assert config.load(config_file=file, environ={}).module_params == params
+    assert config.load(cwd=tmp_path, environ={"VEXFS_MODULE_PARAMS": shown["module_params"]}).module_params == params
+
+
+def test_module_params_in_the_environment_are_words_as_a_shell_splits_them_and_replace_the_files(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "vmtest.toml").write_text('module_params = ["bug=none", "size=4"]\n')
+    cases = {
+        "bug=leak  size=8\t": ("bug=leak", "size=8"),
+        "'name=\"a b\"' x=1": ('name="a b"', "x=1"),
+        "": (),  # set but empty: no parameters, whatever the file says
+    }
+    for text, params in cases.items():
+        found = config.effective(cwd=tmp_path, environ={"VEXFS_MODULE_PARAMS": text})
+        assert (found.settings.module_params, found.origins["module_params"]) == (params, "VEXFS_MODULE_PARAMS")
+
+
+def test_a_module_dir_or_workload_in_the_environment_is_relative_to_the_working_directory(tmp_path: Path) -> None:
+    (tmp_path / "vmtest.toml").write_text('module_dir = "from-file"\n')
+    (tmp_path / "sub").mkdir()
+    environ = {"VEXFS_MODULE_DIR": "../my mod", "VEXFS_WORKLOAD": "~/load.sh"}
+    settings = config.load(cwd=tmp_path / "sub", environ=environ)
+    assert settings.module_dir == tmp_path / "sub" / ".." / "my mod"
+    assert settings.workload == Path.home() / "load.sh"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            'module_params = "bug=none"\n',
+            'module_params = "bug=none" in {file} is not a list of strings: write a list of quoted strings, '
+            'e.g. module_params = ["bug=none"]',
+        ),
+        (
+            "module_params = 4\n",
+            "module_params = 4 in {file} is not a list of strings: write a list of quoted strings, "
+            'e.g. module_params = ["NAME=VALUE"]',
+        ),
+        (
+            'module_params = ["size=4", 4, true]\n',
+            'module_params = ["size=4", 4, true] in {file} is not a list of strings: '
+            'write a list of quoted strings, e.g. module_params = ["size=4", "4", "true"]',
+        ),
+        (
+            'module_params = [\n  "bug=none",\n  2.5,\n]\n',
+            'module_params = ["bug=none", 2.5] in {file} is not a list of strings',
+        ),
+        (
+            'module_params = { bug = "none", size = 4 }\n',
+            'module_params = {{ bug = "none", size = 4 }} in {file} is not a list of strings: '
+            'write a list of quoted strings, e.g. module_params = ["bug=none", "size=4"]',
+        ),
+        ('module_params = [["a=1"]]\n', 'e.g. module_params = ["NAME=VALUE"]'),
+        (
+            "module_dir = 3\n",
+            'module_dir = 3 in {file} is not a string (a path): write it as a string: module_dir = "3"',
+        ),
+        ("module_dir = true\n", "module_dir = true in {file} is not a string (a path): write it as a string"),
+        ('workload = ["load.sh"]\n', 'workload = ["load.sh"] in {file} is not a string (a path)'),
+        (
+            'module_dir = ""\n',
+            'module_dir = "" in {file} is an empty path: write a path, relative to {folder} or absolute, '
+            'e.g. module_dir = "PATH", or leave module_dir out',
+        ),
+        ('workload = ""\n', 'workload = "" in {file} is an empty path'),
+        ('results_dir = ""\n', 'results_dir = "" in {file} is an empty path'),
+        (
+            'cache_dir = "~nosuchuser/cache"\n',
+            'cache_dir = "~nosuchuser/cache" in {file} starts with the home of an unknown user (~nosuchuser): '
+            "write a path",
+        ),
+    ],
+)
+def test_a_test_setup_of_the_wrong_type_is_one_line_saying_how_to_write_it(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    file = tmp_path / "vmtest.toml"
+    file.write_text(text)
+    with pytest.raises(UserError) as raised:
+        config.load(config_file=file, environ={})
+    assert message.format(file=file, folder=tmp_path) in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        (
+            "VEXFS_MODULE_DIR",
+            "",
+            "VEXFS_MODULE_DIR='' in the environment is an empty path: set it to a path, e.g. VEXFS_MODULE_DIR=PATH, "
+            "or unset it",
+        ),
+        ("VEXFS_WORKLOAD", "", "VEXFS_WORKLOAD='' in the environment is an empty path"),
+        ("VEXFS_CACHE_DIR", "", "VEXFS_CACHE_DIR='' in the environment is an empty path"),
+        (
+            "VEXFS_WORKLOAD",
+            "~nosuchuser/load.sh",
+            "VEXFS_WORKLOAD='~nosuchuser/load.sh' in the environment starts with the home of an unknown user "
+            "(~nosuchuser): set it to a path",
+        ),
+        (
+            "VEXFS_MODULE_PARAMS",
+            'name="a b',
+            "VEXFS_MODULE_PARAMS='name=\"a b' in the environment is not words a shell can split (No closing "
+            "quotation): separate the items with spaces, quoting one as a shell would, e.g. "
+            "VEXFS_MODULE_PARAMS='bug=none size=4'",
+        ),
+        ("VEXFS_MODULE_PARAMS", "a=1 \\", "is not words a shell can split (No escaped character)"),
+    ],
+)
+def test_a_test_setup_in_the_environment_is_read_strictly(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
+    with pytest.raises(UserError) as raised:
+        config.load(cwd=tmp_path, environ={variable: value})
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize("name", ["module_dir", "workload"])
+def test_a_module_path_that_cannot_even_be_looked_up_is_refused_but_a_missing_one_is_for_the_run(
+    tmp_path: Path, name: str
+) -> None:
+    file = tmp_path / "vmtest.toml"
+    fix = f"fix {name} in vmtest.toml (or VEXFS_{name.upper()})"
+    for value, message in {
+        "n" * 300: f"{name} {tmp_path / ('n' * 300)} cannot be used (File name too long): {fix}",
+        "a\\u0000b": f"{name} '{tmp_path}/a\\x00b' cannot be used (a path holds no NUL character): {fix}",
+    }.items():
+        file.write_text(f'{name} = "{value}"\n')
+        with pytest.raises(UserError) as raised:
+            config.load(config_file=file, environ={})
+        assert str(raised.value) == message
+    file.write_text(f'{name} = "../not here/\\"quoted\\" it\'s"\n')
+    assert getattr(config.load(config_file=file, environ={}), name) == tmp_path / ".." / "not here" / '"quoted" it\'s'
+
+
+def test_a_test_setup_given_as_flags_is_typed_like_the_rest(tmp_path: Path) -> None:
+    settings = config.load({"module_params": ["a=1"], "module_dir": "m"}, cwd=tmp_path, environ={})
+    assert (settings.module_params, settings.module_dir) == (("a=1",), tmp_path / "m")
+    assert config.load({"module_params": "a=1 'b=x y'"}, cwd=tmp_path, environ={}).module_params == ("a=1", "b=x y")
+    with pytest.raises(UserError, match=re.escape("module_params 3 on the command line is not a list of strings")):
+        config.load({"module_params": 3}, cwd=tmp_path, environ={})
+    with pytest.raises(UserError, match=re.escape("module_dir '' on the command line is an empty path")):
+        config.load({"module_dir": ""}, cwd=tmp_path, environ={})
