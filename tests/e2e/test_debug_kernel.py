@@ -125,6 +125,7 @@ def test_a_clean_module_stays_green_on_the_debug_kernel(
     debug_settings: Settings, debug_vm: str, tmp_path: Path
 ) -> None:
     tests = _tests(debug_settings, debug_vm, tmp_path, "clean")
-    assert {name: test.status for name, test in tests.items()} == dict.fromkeys(tests, Status.PASSED)
+    assert {name: test.status for name, test in tests.items()} == {**dict.fromkeys(tests, Status.PASSED),
+                                                                   "module_tests": Status.SKIPPED}  # fmt: skip
     assert tests["memory_leak"].metrics["kmemleak_objects"] == 0
     assert "failed cleanly" in tests["error_handling"].metrics["checks"]["fault injection"]

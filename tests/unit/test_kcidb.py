@@ -9,7 +9,7 @@ from kcidb_io.schema import LATEST, V5_3
 
 from toolkit.errors import UserError
 from toolkit.results import kcidb, store
-from toolkit.results.records import DomainRun, RunRecord, Status, SubjectInfo, TestRecord
+from toolkit.results.records import DomainRun, RunRecord, Status, SubjectInfo, Subtest, TestRecord
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 REAL_RUN = "20261128-032950-a3a1"  # double_free on 5.10, 6.12 and 7.x: passes, failures, skips
@@ -156,3 +156,22 @@ def test_git_remotes_become_the_https_url_kcidb_wants(remote: str, url: str) -> 
 
 def test_export_writes_the_document_as_json() -> None:
     assert json.loads(kcidb.export(_real(), known=_facts())) == kcidb.document(_real(), known=_facts())
+
+
+def test_each_subtest_is_a_test_under_its_tests_path() -> None:
+    subtests = (Subtest("ioctl.sh/big write", Status.FAILED, "write returned -1 (EFBIG)\nmore"),
+                Subtest("modules.sh/reads /proc/modules", Status.PASSED),
+                Subtest("taptest/taptest_widths/width 64", Status.PASSED),
+                Subtest("ioctl.sh/big write", Status.SKIPPED, "again"))  # fmt: skip
+    began = "2026-11-27T12:00:05+00:00"
+    run = _run("kernel_module", (TestRecord("module_tests", Status.FAILED, 3.0, "1 failed", started=began,
+                                            subtests=subtests),))  # fmt: skip
+    whole, failed, slashed, passed, again = _valid(kcidb.document(_record(run)))["tests"]
+    assert slashed["path"] == "kmod.module_tests.modules_sh.reads__proc_modules"  # its own slashes: no levels
+    assert whole["path"] == "kmod.module_tests" and failed["id"] == f"{whole['id']}/1"
+    assert (failed["path"], failed["status"], failed["comment"]) == (
+        "kmod.module_tests.ioctl_sh.big_write", "FAIL", "write returned -1 (EFBIG)"
+    )  # fmt: skip
+    assert failed["misc"]["message"] == "write returned -1 (EFBIG)\nmore" and failed["start_time"] == began
+    assert (passed["path"], passed["status"]) == ("kmod.module_tests.taptest.taptest_widths_width_64", "PASS")
+    assert again["path"] == failed["path"] and again["id"] != failed["id"]  # names may repeat, ids never

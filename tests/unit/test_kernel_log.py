@@ -118,5 +118,6 @@ def test_lines_after_takes_what_follows_the_last_marker() -> None:
 
 def test_out_of_tree_and_unsigned_taint_is_expected_anything_else_is_not() -> None:
     assert kernel_log.unexpected_taint(0, 4096 | 8192) == []
+    assert kernel_log.unexpected_taint(0, 4096 | 8192 | 1 << 18) == []  # N: a module's KUnit suites ran
     assert kernel_log.unexpected_taint(4096, 4096 | 512 | 128) == ["D kernel died (oops)", "W kernel warning"]
     assert kernel_log.taint_flags(16384) == ["L soft lockup"]

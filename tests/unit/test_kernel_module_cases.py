@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from tests.unit.scripted import Answer, ScriptedMachine
+from toolkit import config
 from toolkit.domains import elf, kernel_module, options
 from toolkit.domains.base import Finding, Verdict
 from toolkit.domains.guest import Guest
@@ -17,7 +18,7 @@ from toolkit.domains.kernel_module.errors import ErrorHandling
 from toolkit.domains.kernel_module.hangs import HangDetection
 from toolkit.domains.kernel_module.leaks import MemoryLeak
 from toolkit.domains.kernel_module.lifecycle import Build, LifecycleStress, Load, Unload
-from toolkit.domains.kernel_module.subject import ModuleUnderTest, kernel_arguments
+from toolkit.domains.kernel_module.subject import MAX_PARAMETERS, ModuleUnderTest, kernel_arguments
 from toolkit.results.records import Status
 
 RELEASE = "6.1.0-50-amd64"
@@ -412,3 +413,20 @@ def test_a_workload_must_be_a_readable_script_of_reasonable_size(tmp_path: Path)
         problem = workload.problem(path)
         assert problem is not None and said in problem and problem.startswith(f"--workload {path} ")
     assert workload.problem(Path(__file__)) is None
+
+
+def test_hostile_module_inputs_are_refused_before_anything_starts(tmp_path: Path) -> None:
+    (tmp_path / "Kbuild").write_text("obj-m := mod.o\n")
+    settings = config.load({"results_dir": str(tmp_path / "results")})
+    long_name = tmp_path / ("n" * 300)
+    cases = {
+        "module_dir": (long_name, "cannot be used (File name too long)"),
+        "workload": (long_name, "cannot be used (File name too long)"),
+        "params": (tuple(f"p{i}=1" for i in range(MAX_PARAMETERS + 1)), f"give at most {MAX_PARAMETERS}"),
+    }
+    for field, (value, said) in cases.items():
+        chosen = options.parse(kernel_module.ModuleOptions, {"module_dir": tmp_path, field: value})
+        problems = kernel_module.constraints(chosen, settings)
+        assert any(said in problem for problem in problems), problems
+    huge = options.parse(kernel_module.ModuleOptions, {"module_dir": tmp_path, "params": ("a=" + "x" * 5000,)})
+    assert any("is 5002 bytes: give at most 4096" in problem for problem in kernel_module.constraints(huge, settings))

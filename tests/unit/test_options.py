@@ -41,6 +41,8 @@ def test_text_from_a_command_line_becomes_the_declared_types(tmp_path: Path) -> 
         ({"ratio": "x"}, "--ratio must be a number, not 'x'"),
         ({"mode": "warp"}, "--mode must be one of fast, slow, not 'warp'"),
         ({"nothing": 1}, "unknown option 'nothing'"),
+        ({"where": ""}, "--where must be a path, not ''"),
+        ({"where": "  "}, "--where must be a path, not '  '"),
     ],
 )
 def test_bad_values_are_refused_with_the_flag_and_the_rule(values: dict[str, object], message: str) -> None:
@@ -66,6 +68,7 @@ def test_the_kernel_module_domain_declares_its_command_line_once() -> None:
         "module",
         "module-param",
         "build-in",
+        "guest-tests",
         "workload",
         "cycles",
         "keep-build",

@@ -7,7 +7,7 @@ import pytest
 
 from toolkit.errors import UserError
 from toolkit.results import reports, schema, store
-from toolkit.results.records import DomainRun, RunRecord, Status, SubjectInfo, TestRecord, worst
+from toolkit.results.records import DomainRun, RunRecord, Status, SubjectInfo, Subtest, TestRecord, worst
 
 
 def _record(run_id: str = "20261127-120000-abcd") -> RunRecord:
@@ -295,3 +295,76 @@ def test_prune_removes_what_killed_runs_left_but_never_a_run_being_written(tmp_p
         ]
     assert sorted(p.name for p in tmp_path.iterdir()) == [kept, writing, "latest"]
     assert (tmp_path / writing / ".summary.txt.x81kq0").exists()
+
+
+def _with_subtests() -> RunRecord:
+    subtests = (
+        Subtest("ioctl.sh/opens /dev/taptest", Status.PASSED),
+        Subtest("ioctl.sh/big write", Status.FAILED, "write of 65536 bytes returned -1 (EFBIG)"),
+        Subtest("ioctl.sh/poll", Status.SKIPPED, "no poll"),
+        Subtest("taptest/taptest_widths/width 64", Status.ERROR, "not run: the suite ended after 2 of 3"),
+    )
+    tests = (
+        TestRecord("load", Status.PASSED, 0.2, "loaded in 200 ms"),
+        TestRecord(
+            "module_tests",
+            Status.FAILED,
+            3.0,
+            "1 script, 3 TAP tests: 1 passed, 1 failed, 1 skipped",
+            {"key_metric": "1/4 passed"},
+            subtests=subtests,
+        ),  # fmt: skip
+    )
+    run = DomainRun("6.1.0-50-amd64", "6.1", "qemu", "tcg", SubjectInfo("module", "taptest", "/src/taptest"),
+                    "kernel_module", tests)  # fmt: skip
+    return RunRecord("20261206-120000-abcd", "2026-12-06T12:00:00+00:00", "2026-12-06T12:01:00+00:00", "0.1.0",
+                     {"hostname": "h"}, (run,))  # fmt: skip
+
+
+def test_subtests_round_trip_through_the_contract_and_older_files_have_none() -> None:
+    record = _with_subtests()
+    data = json.loads(json.dumps(record.to_dict()))
+    assert data["runs"][0]["tests"][1]["subtests"][1] == {
+        "name": "ioctl.sh/big write", "status": "failed", "message": "write of 65536 bytes returned -1 (EFBIG)"
+    }  # fmt: skip
+    assert "subtests" not in data["runs"][0]["tests"][0]  # a test without: as files were before subtests
+    assert schema.problems(data) == [] and RunRecord.from_dict(data) == record
+    assert data["summary"] == {"passed": 1, "failed": 1, "error": 0, "skipped": 0}  # tests, not subtests
+    data["runs"][0]["tests"][1]["subtests"][0]["status"] = "green"
+    assert schema.problems(data) == ["runs/0/tests/1/subtests/0/status: 'green' is not one of "
+                                     "['passed', 'failed', 'error', 'skipped']"]  # fmt: skip
+
+
+def test_junit_gives_each_subtest_a_testcase_named_after_its_test() -> None:
+    xml = reports.junit(_with_subtests())
+    suite = ET.fromstring(xml).find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == (
+        "6",
+        "2",
+        "1",
+        "1",
+    )
+    cases = suite.findall("testcase")
+    assert [case.get("name") for case in cases][2:] == [
+        "module_tests/ioctl.sh/opens /dev/taptest", "module_tests/ioctl.sh/big write", "module_tests/ioctl.sh/poll",
+        "module_tests/taptest/taptest_widths/width 64",
+    ]  # fmt: skip
+    assert {case.get("classname") for case in cases} == {"kernel_module.6.1.taptest"}
+    failure = cases[3].find("failure")
+    assert failure is not None and failure.get("message") == "write of 65536 bytes returned -1 (EFBIG)"
+    assert cases[5].find("error") is not None and cases[4].find("skipped") is not None
+    parsed = junitparser.JUnitXml.fromstring(xml)
+    assert sum(1 for suite in parsed for _ in suite) == 6
+
+
+def test_the_table_and_the_page_show_each_red_subtest_and_count_the_others() -> None:
+    record = _with_subtests()
+    lines = reports.table(record).splitlines()
+    at = next(i for i, line in enumerate(lines) if "module_tests" in line)
+    assert "↳ ioctl.sh/big write" in lines[at + 1] and "FAIL" in lines[at + 1] and "EFBIG" in lines[at + 1]
+    assert "↳ taptest/taptest_widths/width 64" in lines[at + 2] and "ERROR" in lines[at + 2]
+    assert "↳ 1 passed, 1 skipped" in lines[at + 3] and "poll" not in reports.table(record)
+    page = reports.html(record)
+    assert page.count("<b>FAIL</b> ioctl.sh/big write: write of 65536 bytes returned -1 (EFBIG)") == 2  # test, failure
+    assert "<li>and 1 passed, 1 skipped</li>" in page and "opens /dev/taptest" not in page

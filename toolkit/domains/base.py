@@ -21,7 +21,7 @@ from toolkit.config import Settings
 from toolkit.domains.selection import EVERY_TEST, Selection, summarize
 from toolkit.machines.base import Machine, MachineError
 from toolkit.progress import Progress
-from toolkit.results.records import Status, SubjectInfo, SurfaceEntry, TestRecord
+from toolkit.results.records import Status, SubjectInfo, Subtest, SurfaceEntry, TestRecord
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class Verdict:
     kernel_log: tuple[str, ...] = ()
     guest_dirty: bool = False
     duration_s: float | None = None  # for work done before the case ran (a shared build)
+    subtests: tuple[Subtest, ...] = ()  # the results inside it (a module's own TAP tests, its KUnit cases)
 
     @classmethod
     def passed(cls, message: str, **metrics: Any) -> Verdict:
@@ -174,7 +175,8 @@ def _audited(case: TestCase[Any], subject: Subject, passed: Verdict) -> Verdict:
         found = _guest_trouble(error, subject)
     if found is None:
         return passed
-    return replace(found, metrics={**passed.metrics, **found.metrics}, duration_s=passed.duration_s)
+    return replace(found, metrics={**passed.metrics, **found.metrics}, duration_s=passed.duration_s,
+                   subtests=found.subtests or passed.subtests)  # fmt: skip
 
 
 def _left_unfit(subject: Subject, health: Health, passed: Verdict) -> Verdict:
@@ -188,8 +190,9 @@ def _left_unfit(subject: Subject, health: Health, passed: Verdict) -> Verdict:
     if problems:
         kinds = sorted({problem.kind for problem in problems})
         message = f"{what}: {problems[0].summary()}"
-        return Verdict(Status.FAILED, message, {**passed.metrics, "problems": kinds}, evidence, True)
-    return Verdict(Status.ERROR, what, passed.metrics, evidence, guest_dirty=True)
+        return Verdict(Status.FAILED, message, {**passed.metrics, "problems": kinds}, evidence, True,
+                       subtests=passed.subtests)  # fmt: skip
+    return Verdict(Status.ERROR, what, passed.metrics, evidence, guest_dirty=True, subtests=passed.subtests)
 
 
 def _guest_trouble(error: MachineError, subject: Subject) -> Verdict:
@@ -263,4 +266,6 @@ def _record(
         except MachineError as error:
             message += f" [the guest could not be recovered: {error}]"
             lost = error
-    return TestRecord(case.name, verdict.status, duration, message, metrics, verdict.kernel_log, began), lost
+    record = TestRecord(case.name, verdict.status, duration, message, metrics, verdict.kernel_log, began,
+                        verdict.subtests)  # fmt: skip
+    return record, lost

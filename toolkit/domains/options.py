@@ -114,6 +114,8 @@ def _coerce(value: Any, kind: type, flag: str) -> Any:
             raise ValueError(f"--{flag} must be a finite number, not {value!r}")
         return number
     if kind is Path:
+        if not str(value).strip():
+            raise ValueError(f"--{flag} must be a path, not {value!r}")
         return Path(str(value)).expanduser().resolve()
     return str(value)
 

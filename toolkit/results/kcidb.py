@@ -1,5 +1,5 @@
 """A run as KernelCI KCIDB v5 data: one checkout per subject source, one build per kernel line and subject,
-one test per test case (the `build` case is the build's status).
+one test per test case (the `build` case is the build's status) and one per subtest, under its test's path.
 
 `document` is pure: what it needs beyond the record (git facts of each source, the compiler of each
 kernel line's box, the run folder for log links) comes in `Facts`, which `facts` reads from disk.
@@ -17,7 +17,7 @@ from typing import Any
 from toolkit.boxes import store as box_store
 from toolkit.errors import UserError
 from toolkit.results import reports
-from toolkit.results.records import DomainRun, RunRecord, Status, TestRecord
+from toolkit.results.records import DomainRun, RunRecord, Status, Subtest, TestRecord
 
 ORIGIN = "vexfs_vmtest"
 VERSION = {"major": 5, "minor": 3}
@@ -185,9 +185,12 @@ def _build(run: DomainRun, record: RunRecord, facts: Facts, origin: str, checkou
     return data
 
 
-def _path(domain: str, test: str) -> str:
-    """`kmod.load`: the domain's prefix, a dot, the test (KCIDB allows letters, digits, _ and - between dots)."""
-    return ".".join(re.sub(r"[^a-zA-Z0-9_-]", "_", part) for part in (PATH_PREFIX.get(domain, domain), test))
+def _path(domain: str, test: str, subtest: str = "") -> str:
+    """`kmod.load`: the domain's prefix, a dot, the test (KCIDB allows letters, digits, _ and - between dots); a
+    subtest below it as its source (a script, a KUnit suite), a dot, the rest of its name in one part
+    (`kmod.module_tests.ioctl_sh.big_write`): a TAP test's name may hold slashes of its own (`reads /proc/x`)."""
+    parts = (PATH_PREFIX.get(domain, domain), test, *(name for name in subtest.split("/", 1) if name))
+    return ".".join(re.sub(r"[^a-zA-Z0-9_-]", "_", part) for part in parts)
 
 
 def _test(
@@ -223,6 +226,20 @@ def _test(
     return data
 
 
+def _subtest(
+    run: DomainRun, test: TestRecord, index: int, subtest: Subtest, build_id: str, origin: str
+) -> dict[str, Any]:
+    """A subtest as a test of its own, below its test's path; its id numbered in the test's (names may repeat)."""
+    data: dict[str, Any] = {"id": f"{build_id}:{test.name}/{index}", "origin": origin, "build_id": build_id,
+                            "path": _path(run.domain, test.name, subtest.name),
+                            "status": "MISS" if not run.kernel else STATUS[subtest.status],
+                            "comment": (subtest.message.splitlines() or [subtest.name])[0],
+                            "misc": {"test": test.name, "subtest": subtest.name, "message": subtest.message}}  # fmt: skip
+    if test.started:
+        data["start_time"] = test.started
+    return data
+
+
 def document(record: RunRecord, origin: str = ORIGIN, known: Facts | None = None) -> dict[str, Any]:
     """The run as KCIDB data: checkouts, builds and tests, ids prefixed with `origin:`."""
     if not re.fullmatch(r"[a-z0-9_]+", origin):
@@ -237,7 +254,12 @@ def document(record: RunRecord, origin: str = ORIGIN, known: Facts | None = None
             checkouts[source] = _checkout(checkout, record, origin, f"{origin}:{record.run_id}:{len(checkouts)}")
         build = _build(run, record, known, origin, checkouts[source]["id"])
         builds.append(build)
-        tests += [_test(run, test, record, known, origin, build["id"]) for test in run.tests if test.name != BUILD_TEST]
+        for test in run.tests:
+            if test.name != BUILD_TEST:
+                tests.append(_test(run, test, record, known, origin, build["id"]))
+            tests += [
+                _subtest(run, test, index, sub, build["id"], origin) for index, sub in enumerate(test.subtests, 1)
+            ]
     return {"version": dict(VERSION), "checkouts": list(checkouts.values()), "builds": builds, "tests": tests}
 
 

@@ -37,6 +37,25 @@ def worst(statuses: list[Status]) -> Status:
 
 
 @dataclass(frozen=True)
+class Subtest:
+    """One result inside a test: a TAP test of the module's own scripts (`ioctl.sh/big write`), a KUnit case
+    (`suite/case`, `suite/case/param`)."""
+
+    __test__ = False  # not a pytest test class
+
+    name: str  # its path inside the test, names joined by /
+    status: Status
+    message: str = ""  # why it failed, was skipped or did not run ("" when it passed and said nothing)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "status": self.status.value, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Subtest:
+        return cls(data["name"], Status(data["status"]), data.get("message", ""))
+
+
+@dataclass(frozen=True)
 class TestRecord:
     __test__ = False  # not a pytest test class
 
@@ -47,6 +66,7 @@ class TestRecord:
     metrics: dict[str, Any] = field(default_factory=dict)
     kernel_log: tuple[str, ...] = ()
     started: str = ""  # when the test began (ISO 8601, UTC); "" in runs from before it was recorded
+    subtests: tuple[Subtest, ...] = ()  # the results inside it (module_tests: each TAP test, each KUnit case)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -55,11 +75,20 @@ class TestRecord:
         data["kernel_log"] = list(self.kernel_log)
         if not self.started:
             del data["started"]
+        data["subtests"] = [subtest.to_dict() for subtest in self.subtests]
+        if not self.subtests:
+            del data["subtests"]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TestRecord:
-        return cls(**{**data, "status": Status(data["status"]), "kernel_log": tuple(data.get("kernel_log", ()))})
+        """A test as results.json has it; files from before subtests were recorded have none."""
+        return cls(**{**data, "status": Status(data["status"]), "kernel_log": tuple(data.get("kernel_log", ())),
+                      "subtests": tuple(Subtest.from_dict(sub) for sub in data.get("subtests", ()))})  # fmt: skip
+
+    def subtest_counts(self) -> dict[str, int]:
+        """How many of its subtests ended in each status."""
+        return {status.value: sum(sub.status is status for sub in self.subtests) for status in Status}
 
 
 @dataclass(frozen=True)

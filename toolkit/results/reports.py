@@ -12,15 +12,28 @@ from html import escape
 
 from tabulate import tabulate
 
-from toolkit.results.records import DomainRun, RunRecord, RunState, Status
+from toolkit.results.records import DomainRun, RunRecord, RunState, Status, Subtest, TestRecord
 
 MESSAGE_WIDTH = 70
+SUBTEST_WIDTH = 40
 SYMBOL = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.SKIPPED: "SKIP"}
+RED = (Status.FAILED, Status.ERROR)
 
 
 def _short(text: str, width: int = MESSAGE_WIDTH) -> str:
     line = text.splitlines()[0] if text else ""
     return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def red_subtests(test: TestRecord) -> list[Subtest]:
+    """The subtests a report shows one by one: those that failed or did not run."""
+    return [subtest for subtest in test.subtests if subtest.status in RED]
+
+
+def subtests_counted(test: TestRecord) -> str:
+    """The other subtests, counted: `13 passed, 1 skipped` ("" when there are none)."""
+    counts = test.subtest_counts()
+    return ", ".join(f"{counts[s.value]} {s.value}" for s in (Status.PASSED, Status.SKIPPED) if counts[s.value])
 
 
 def subject_heading(record: RunRecord) -> str:
@@ -39,7 +52,8 @@ def row_label(run: DomainRun, by_domain: bool) -> str:
 
 
 def table(record: RunRecord) -> str:
-    """One row per test: kernel, subject, test, status, duration, key metric, message; then totals."""
+    """One row per test: kernel, subject, test, status, duration, key metric, message; below a test with red
+    subtests, a row for each of them and one counting the others; then totals."""
     rows = []
     by_domain = several_domains(record)
     for run in record.runs:
@@ -55,6 +69,12 @@ def table(record: RunRecord) -> str:
                     _short(test.message),
                 ]
             )
+            red = red_subtests(test)
+            for subtest in red:
+                rows.append(["", "", f"  ↳ {_short(subtest.name, SUBTEST_WIDTH)}", SYMBOL[subtest.status], "", "",
+                             _short(subtest.message)])  # fmt: skip
+            if red and subtests_counted(test):
+                rows.append(["", "", f"  ↳ {subtests_counted(test)}", "", "", "", ""])
     body = tabulate(
         rows,
         headers=["kernel", subject_heading(record), "test", "status", "duration", "key metric", "message"],
@@ -101,36 +121,41 @@ def suite_properties(run: DomainRun) -> dict[str, str]:
             "subject": run.subject.name, "subject_source": run.subject.source}  # fmt: skip
 
 
+def _outcome(case: ET.Element, status: Status, message: str, details: str) -> None:
+    """A JUnit testcase's failure, error or skipped element (none when it passed)."""
+    kind = {Status.FAILED: "failure", Status.ERROR: "error", Status.SKIPPED: "skipped"}.get(status)
+    if kind == "skipped":
+        ET.SubElement(case, kind, message=_short(message, 200))
+    elif kind:
+        ET.SubElement(case, kind, message=_short(message, 200)).text = details
+
+
 def junit(record: RunRecord) -> str:
-    """JUnit XML: one testsuite per kernel line and module (when, where, on what), one testcase per test."""
+    """JUnit XML: one testsuite per kernel line and module (when, where, on what), one testcase per test, and one
+    per subtest after it (named `test/subtest`)."""
     suites = ET.Element("testsuites", name=f"vexfs-vmtest {record.run_id}")
     for run in record.runs:
-        counts = {s: sum(t.status is s for t in run.tests) for s in Status}
+        statuses = [status for t in run.tests for status in (t.status, *(sub.status for sub in t.subtests))]
+        counts = {s: statuses.count(s) for s in Status}
         began = next((t.started for t in run.tests if t.started), record.started)
         suite = ET.SubElement(
             suites, "testsuite", name=f"{run.domain}.{run.kernel_line}.{run.subject.name}",
-            tests=str(len(run.tests)), failures=str(counts[Status.FAILED]), errors=str(counts[Status.ERROR]),
+            tests=str(len(statuses)), failures=str(counts[Status.FAILED]), errors=str(counts[Status.ERROR]),
             skipped=str(counts[Status.SKIPPED]), time=f"{sum(t.duration_s for t in run.tests):.3f}",
             timestamp=_utc(began), hostname=str(record.host.get("hostname", "")),
         )  # fmt: skip
         properties = ET.SubElement(suite, "properties")
         for key, value in suite_properties(run).items():
             ET.SubElement(properties, "property", name=key, value=value)
+        classname = f"{run.domain}.{run.kernel_line}.{run.subject.name}"
         for test in run.tests:
-            case = ET.SubElement(
-                suite,
-                "testcase",
-                classname=f"{run.domain}.{run.kernel_line}.{run.subject.name}",
-                name=test.name,
-                time=f"{test.duration_s:.3f}",
-            )
-            if test.status is Status.FAILED:
-                ET.SubElement(case, "failure", message=_short(test.message, 200)).text = "\n".join(test.kernel_log)
-            elif test.status is Status.ERROR:
-                ET.SubElement(case, "error", message=_short(test.message, 200)).text = "\n".join(test.kernel_log)
-            elif test.status is Status.SKIPPED:
-                ET.SubElement(case, "skipped", message=_short(test.message, 200))
+            case = ET.SubElement(suite, "testcase", classname=classname, name=test.name, time=f"{test.duration_s:.3f}")
+            _outcome(case, test.status, test.message, "\n".join(test.kernel_log))
             ET.SubElement(case, "system-out").text = json.dumps(test.metrics, sort_keys=True)
+            for subtest in test.subtests:
+                part = ET.SubElement(suite, "testcase", classname=classname, name=f"{test.name}/{subtest.name}",
+                                     time="0.000")  # fmt: skip
+                _outcome(part, subtest.status, subtest.message or subtest.status.value, subtest.message)
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -191,6 +216,7 @@ STYLE = (
     ".matrix td.logs{color:inherit;font-weight:normal;text-align:left}.matrix td.logs a{color:#0b57d0}"
     + "".join(f".{status.value}{{background:{colour}}}" for status, colour in COLOURS.items())
     + ".tests td.message{white-space:pre-wrap;overflow-wrap:anywhere;min-width:20em}"
+    ".subtests{margin:.3em 0 0;padding-left:1.2em;white-space:normal}.subtests li{white-space:pre-wrap}"
     ".tests .status{font-weight:bold}pre{background:#f4f4f4;padding:1em;overflow:auto;font-size:85%}"
     "@media (max-width:40em){body{padding:0 .5em}td,th{padding:.3em .4em}.tests td.message{min-width:14em}}"
 )
@@ -200,6 +226,16 @@ def run_files(run: DomainRun) -> dict[str, str]:
     """The logs a run folder keeps for a kernel line, relative to that folder."""
     return {"build log": f"{run.kernel_line}/build.log", "console": f"{run.kernel_line}/vm/console.log",
             "commands": f"{run.kernel_line}/vm/commands.log"}  # fmt: skip
+
+
+def _subtests(test: TestRecord) -> str:
+    """A test's red subtests as a list, each with its message, and the others counted ("" when it has none)."""
+    items = "".join(f"<li><b>{SYMBOL[sub.status]}</b> {escape(sub.name)}"
+                    + (f": {escape(sub.message)}" if sub.message else "") + "</li>"
+                    for sub in red_subtests(test))  # fmt: skip
+    counted = subtests_counted(test)
+    more = f"<li>{'and ' if items else ''}{escape(counted)}</li>" if counted else ""
+    return f"<ul class='subtests'>{items}{more}</ul>" if items or more else ""
 
 
 def _anchor(run: DomainRun, row_name: str, test: str) -> str:
@@ -252,13 +288,14 @@ def html(record: RunRecord, exists: Callable[[str], bool] | None = None) -> str:
             rows.append(
                 f'<tr id="test-{escape(anchor)}"><td>{escape(run.kernel_line)}</td><td>{escape(row_name)}</td>'
                 f'<td>{escape(name)}</td><td class="status">{SYMBOL[test.status]}</td>'
-                f'<td>{test.duration_s:.1f}&nbsp;s</td><td class="message">{escape(test.message)}</td></tr>'
+                f'<td>{test.duration_s:.1f}&nbsp;s</td><td class="message">{escape(test.message)}'
+                f"{_subtests(test)}</td></tr>"
             )
             if test.status in (Status.FAILED, Status.ERROR):
                 log = "\n".join(test.kernel_log) or "(no kernel log lines)"
                 details.append(
                     f'<h3 id="{escape(anchor)}">{escape(run.kernel_line)} {escape(row_name)} {escape(name)}: '
-                    f"{test.status.value}</h3><p>{escape(test.message)}</p><pre>{escape(log)}</pre>"
+                    f"{test.status.value}</h3><p>{escape(test.message)}</p>{_subtests(test)}<pre>{escape(log)}</pre>"
                     f"<p>{' · '.join(logs)}</p>"
                 )
         row.append(f"<td class='logs'>{'<br>'.join(logs)}</td>")

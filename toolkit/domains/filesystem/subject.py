@@ -22,6 +22,9 @@ from toolkit.domains.guest import Guest, Step, parameters_verdict, script_comman
 from toolkit.domains.kernel_module.subject import (
     BUILD_PLACES,
     KEEP_BUILD_HELP,
+    MODULE_DIR_DEFAULT,
+    MODULE_DIR_HELP,
+    PARAMS_HELP,
     ModuleOptions,
     ModuleUnderTest,
     vitals,
@@ -75,7 +78,7 @@ def profile(fs_type: str) -> Profile:
 class FsOptions:
     """Which filesystem, from which module, mounted how; how hard to push it."""
 
-    module_dir: Path = option(Path("kernel/vexfs"), "directory with the module's Kbuild/Makefile")
+    module_dir: Path = option(MODULE_DIR_DEFAULT, MODULE_DIR_HELP)
     fs_type: str = option(
         "vexfs", "filesystem type to test: one the module registers, or tmpfs or ext4 (built in: no module)"
     )
@@ -85,7 +88,7 @@ class FsOptions:
         "mount options setting a files and a bytes limit, with {files} and {bytes} in place of the numbers, "
         "e.g. max_files={files},max_bytes={bytes} (default: the type's own, if known)",
     )
-    params: tuple[str, ...] = option((), "NAME=VALUE passed to insmod (repeatable)", flag="module-param")
+    params: tuple[str, ...] = option((), PARAMS_HELP, flag="module-param")
     build_in: str = option(
         "chroot", "where to build: chroot (the box's root filesystem) or guest", choices=BUILD_PLACES
     )

@@ -1,15 +1,16 @@
 """The kernel_module domain: build an out-of-tree module against the guest's kernel and put it
-through build, load, unload, lifecycle_stress, memory_leak, concurrency, hang_detection and
-error_handling, in the guest."""
+through build, load, unload, lifecycle_stress, memory_leak, concurrency, hang_detection,
+error_handling, interfaces and its own tests (module_tests), in the guest."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 
-from toolkit.config import Settings
+from toolkit.config import CONFIG_FILE, Settings
 from toolkit.domains.base import Domain, Target
 from toolkit.domains.guest import Guest
 from toolkit.domains.kernel_module import ioctls, workload
@@ -22,11 +23,12 @@ from toolkit.domains.kernel_module.build import (
 )
 from toolkit.domains.kernel_module.concurrency import Concurrency
 from toolkit.domains.kernel_module.errors import ErrorHandling
+from toolkit.domains.kernel_module.guest_tests import ModuleTests
 from toolkit.domains.kernel_module.hangs import HangDetection
 from toolkit.domains.kernel_module.interfaces import Interfaces
 from toolkit.domains.kernel_module.leaks import MemoryLeak
 from toolkit.domains.kernel_module.lifecycle import Build, LifecycleStress, Load, Unload
-from toolkit.domains.kernel_module.subject import ModuleOptions, ModuleUnderTest, parameter_problem
+from toolkit.domains.kernel_module.subject import MAX_PARAMETERS, ModuleOptions, ModuleUnderTest, parameter_problem
 from toolkit.errors import UserError
 from toolkit.results.records import SubjectInfo
 
@@ -35,11 +37,19 @@ def constraints(options: ModuleOptions, settings: Settings) -> list[str]:
     """What can be known wrong before a VM starts."""
     problems = []
     source = options.module_dir
-    if not source.is_dir():
-        what = "is not a directory" if source.exists() else "does not exist"
-        problems.append(f"module directory {source} {what} (give --module-dir DIR)")
-    elif not any((source / name).is_file() for name in ("Makefile", "Kbuild")):
-        problems.append(f"{source} has no Makefile or Kbuild: an out-of-tree module needs one with obj-m")
+    try:
+        if not source.is_dir():
+            what = "is not a directory" if source.exists() else "does not exist"
+            problems.append(f"module directory {source} {what} (give --module-dir DIR, or module_dir in {CONFIG_FILE})")
+        elif not any((source / name).is_file() for name in ("Makefile", "Kbuild")):
+            problems.append(f"{source} has no Makefile or Kbuild: an out-of-tree module needs one with obj-m")
+    except OSError as error:  # a name too long, a folder this user may not look into
+        problems.append(f"module directory {str(source)[:80]} cannot be used ({error.strerror}): give --module-dir DIR")
+    if options.guest_tests is not None and not _is_dir(options.guest_tests):
+        problems.append(f"--guest-tests {str(options.guest_tests)[:80]} is not a directory: give the folder of the "
+                        "module's own test scripts (*.sh)")  # fmt: skip
+    if len(options.params) > MAX_PARAMETERS:
+        problems.append(f"{len(options.params)} module parameters: give at most {MAX_PARAMETERS}")
     if options.build_in == "chroot" and os.geteuid() != 0:
         problems.append("building in the box's chroot needs root: run as root or pass --build-in guest")
     problems += [problem for problem in map(parameter_problem, options.params) if problem]
@@ -51,6 +61,13 @@ def constraints(options: ModuleOptions, settings: Settings) -> list[str]:
             f"the VM needs {settings.memory_mib} MiB but the host has {available_mib} MiB available: lower memory_mib"
         )
     return problems
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long, a folder this user may not look into
+        return False
 
 
 def build(target: Target, options: ModuleOptions) -> BuildOutcome:
@@ -114,7 +131,7 @@ def describe(options: ModuleOptions) -> SubjectInfo:
 DOMAIN = Domain(
     name="kernel_module",
     summary="an out-of-tree module built against the guest's kernel: build, load, unload, stress, leaks, hangs, "
-    "concurrency, error handling",
+    "concurrency, error handling, interfaces, its own tests",
     cases=(
         Build(),
         Load(),
@@ -125,6 +142,7 @@ DOMAIN = Domain(
         HangDetection(),
         ErrorHandling(),
         Interfaces(),
+        ModuleTests(),
     ),  # fmt: skip
     options=ModuleOptions,
     quick={"cycles": 3, "watch_s": 3.0, "race_rounds": 2, "exercise_s": 5.0},

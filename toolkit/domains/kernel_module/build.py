@@ -20,6 +20,7 @@ from toolkit.machines.base import Machine
 
 GUEST_SRC = "/root/vexfs-vmtest/src"
 CODE_SECTION_PREFIXES = (".text", ".init.text", ".exit.text")
+KUNIT_SECTION = ".kunit_test_suites"  # where a module's kunit_test_suites() puts its KUnit suites
 
 
 @dataclass(frozen=True)
@@ -34,15 +35,15 @@ class BuiltModule:
     parameters: dict[str, str]
     code_sections: dict[str, int]
     symbols: tuple[elf.Symbol, ...]
+    kunit_suites: bool = False  # it carries KUnit suites, which run as it loads on a kernel with KUnit
 
     @classmethod
     def read(cls, path: Path) -> BuiltModule:
         info = elf.modinfo(path)
         parameters = dict(entry.split(":", 1) for entry in info.get("parmtype", []) if ":" in entry)
+        sections = elf.sections(path)
         code = {
-            name: s.size
-            for name, s in sorted(elf.sections(path).items())
-            if name.startswith(CODE_SECTION_PREFIXES) and s.size
+            name: s.size for name, s in sorted(sections.items()) if name.startswith(CODE_SECTION_PREFIXES) and s.size
         }
         return cls(
             name=info.get("name", [path.stem])[0],
@@ -53,6 +54,7 @@ class BuiltModule:
             parameters=parameters,
             code_sections=code,
             symbols=tuple(elf.function_symbols(path)),
+            kunit_suites=KUNIT_SECTION in sections,
         )
 
 

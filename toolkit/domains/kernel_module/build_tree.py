@@ -46,7 +46,7 @@ def tree_for(sysroot: Path, release: str, source_dir: Path) -> Path:
     return sysroot.parent / TREES / f"{plain}-{key}"
 
 
-def _sources(source_dir: Path) -> list[str]:
+def sources(source_dir: Path) -> list[str]:
     """Every file and link of source_dir that is not an artefact, relative to it."""
     found = []
     for folder, subdirs, files in os.walk(source_dir):
@@ -83,7 +83,7 @@ def sync(source_dir: Path, tree: Path) -> None:
     """Make tree's sources source_dir's: changed and new ones copied in, stamped now; ones removed there go."""
     listing = tree.parent / f"{tree.name}.sources"
     previous = set(json.loads(listing.read_text())) if listing.exists() and tree.is_dir() else set()
-    current = _sources(source_dir)
+    current = sources(source_dir)
     for gone in previous - set(current):
         (tree / gone).unlink(missing_ok=True)
     for relative in current:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from toolkit import kernel_log
 from toolkit.boxes.recipe import STATIC_SHELL
+from toolkit.config import CONFIG_FILE
 from toolkit.domains.base import Health, Verdict
 from toolkit.domains.guest import GUEST_DIR, SCRIPTS_DIR, Guest, problem_verdict, script_command
 from toolkit.domains.kernel_module import workload
@@ -28,6 +29,9 @@ IOCTLS_FILE = "ioctls.json"  # in GUEST_DIR: the ioctl commands of the module's 
 SURFACE = "/tmp/vexfs-vmtest-surface.json"  # what it exposes (exercise.py surface); SURFACE.before: before insmod
 DEBUGFS = "/sys/kernel/debug"
 BUILD_PLACES = ("chroot", "guest")
+MODULE_DIR_DEFAULT = Path("kernel/vexfs")
+MODULE_DIR_HELP = f"directory with the module's Kbuild/Makefile (or module_dir in {CONFIG_FILE})"
+PARAMS_HELP = f"NAME=VALUE passed to insmod (repeatable; replaces module_params of {CONFIG_FILE})"
 KEEP_BUILD_HELP = "keep the module's build tree (sources and objects) in the run folder; the build log stays anyway"
 # The kernel reports hangs itself: hung tasks after 10 s, soft lockups after 2 x 5 s.
 WATCHDOG_SYSCTLS = {
@@ -69,8 +73,14 @@ def kernel_arguments(text: str) -> list[str]:
     return found
 
 
+MAX_PARAMETERS = 256  # insmod's arguments: far more than any module declares
+MAX_PARAMETER_BYTES = 4096  # one NAME=VALUE: a page, as the kernel's own parameter strings
+
+
 def parameter_problem(param: str) -> str | None:
     """Why insmod could not pass param to the module as one NAME=VALUE (or NAME, for a bool); None when it can."""
+    if len(param.encode()) > MAX_PARAMETER_BYTES:
+        return f"module parameter {param[:40]!r}... is {len(param.encode())} bytes: give at most {MAX_PARAMETER_BYTES}"
     name = param.removeprefix('"').split("=", 1)[0]  # the kernel takes a parameter quoted whole too
     if not PARAMETER_NAME.fullmatch(name) or name == "--":
         return f"module parameter {param!r} is not NAME=VALUE, nor NAME for a bool: {name!r} is not a parameter name"
@@ -99,12 +109,16 @@ def vitals(state: dict[str, str]) -> dict[str, float]:
 class ModuleOptions:
     """How to test: which source, which module, its parameters, limits."""
 
-    module_dir: Path = option(Path("kernel/vexfs"), "directory with the module's Kbuild/Makefile")
+    module_dir: Path = option(MODULE_DIR_DEFAULT, MODULE_DIR_HELP)
     module: str | None = option(None, "test only this module when the directory builds several")
-    params: tuple[str, ...] = option((), "NAME=VALUE passed to insmod (repeatable)", flag="module-param")
+    params: tuple[str, ...] = option((), PARAMS_HELP, flag="module-param")
     build_in: str = option(
         "chroot", "where to build: chroot (the box's root filesystem) or guest", choices=BUILD_PLACES
     )
+    guest_tests: Path | None = option(
+        None, "folder of the module's own tests run in the guest by module_tests (*.sh printing TAP or KTAP; "
+        "default: tests/ in the module directory)",
+    )  # fmt: skip
     workload: Path | None = option(
         None, "shell script the guest runs with the module loaded: by each of concurrency's users round after "
         "round, once in memory_leak's window, throughout hang_detection's watch (MODULE and SURFACE in its "

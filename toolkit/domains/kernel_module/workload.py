@@ -16,6 +16,12 @@ MAX_BYTES = 1 << 20  # a script, not a payload: larger ones are a mistake
 
 def problem(path: Path) -> str | None:
     """What is wrong with path as a workload, saying how to fix it (None: nothing)."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        pass
+    except OSError as error:  # a name too long, a folder this user may not look into
+        return f"--workload {str(path)[:80]} cannot be used ({error.strerror}): give a shell script"
     if not path.exists():
         return f"--workload {path} does not exist: give a shell script the guest runs with the module loaded"
     if not path.is_file():

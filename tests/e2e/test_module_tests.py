@@ -1,0 +1,69 @@
+"""A module's own tests on a real VM: tests/e2e/modules/taptest's two TAP scripts run with it loaded, each TAP
+test a subtest in results.json; loaded with answer=41, one of them fails and the test says which."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from toolkit import machines, runs
+from toolkit.config import Settings
+from toolkit.domains import kernel_module
+from toolkit.domains.selection import Selection
+from toolkit.results import schema
+
+from .conftest import qemu_processes_for
+
+pytestmark = pytest.mark.e2e
+
+TAPTEST = Path(__file__).parent / "modules" / "taptest"
+ONLY = "module_tests"
+VM = "taptest"
+
+
+@pytest.fixture(scope="module")
+def vm(settings: Settings, box) -> Iterator[str]:  # noqa: ANN001
+    yield VM
+    machines.open_existing(settings, VM).destroy()
+    assert qemu_processes_for(VM) == []
+
+
+def _module_tests(settings: Settings, vm: str, results: Path, *params: str) -> dict:
+    """module_tests of taptest (and the tests it needs) as `--only module_tests` runs it: results.json's entry."""
+    selection = Selection.parse(ONLY, None, kernel_module.DOMAIN.test_names)
+    plan = runs.plan("kernel_module", {"module_dir": TAPTEST, "params": params}, selection)
+    record = runs.single_run(settings, [plan], vm, results)
+    data = json.loads((results / record.run_id / "results.json").read_text())
+    assert schema.problems(data) == []
+    [run] = data["runs"]
+    assert [test["name"] for test in run["tests"]] == ["build", "load", ONLY]
+    return run["tests"][-1]
+
+
+def test_each_tap_test_of_the_modules_scripts_is_a_subtest(settings: Settings, vm: str, tmp_path: Path) -> None:
+    test = _module_tests(settings, vm, tmp_path / "results")
+    assert test["status"] == "passed", test["message"]
+    assert test["message"].startswith("2 scripts, 7 TAP tests: 6 passed, 1 skipped; no KUnit in 6.1."), test["message"]
+    assert [(sub["name"], sub["status"]) for sub in test["subtests"]] == [
+        ("modules.sh/taptest is live in /proc/modules", "passed"),
+        ("modules.sh/its taint says out of tree (O)", "passed"),
+        ("modules.sh/device /dev/taptest opens", "skipped"),
+        ("sysfs.sh/it is in /sys/module/taptest", "passed"),
+        ("sysfs.sh/its refcnt is 0", "passed"),
+        ("sysfs.sh/parameter answer reads 42", "passed"),
+        ("sysfs.sh/parameter answer takes 7", "passed"),
+    ]
+    assert test["subtests"][2]["message"] == "taptest makes no device node"
+    print(f"taptest: {test['message']}")
+
+
+def test_a_failing_tap_test_fails_the_test_naming_it(settings: Settings, vm: str, tmp_path: Path) -> None:
+    test = _module_tests(settings, vm, tmp_path / "results", "answer=41")
+    assert test["status"] == "failed"
+    assert test["message"].endswith("(tests/sysfs.sh: 3 - parameter answer reads 42)"), test["message"]
+    failed = [sub for sub in test["subtests"] if sub["status"] == "failed"]
+    assert failed == [{"name": "sysfs.sh/parameter answer reads 42", "status": "failed", "message": "answer reads 41"}]
+    print(f"taptest answer=41: {test['message']}")
