@@ -4,6 +4,7 @@ test a subtest in results.json; loaded with answer=41, one of them fails and the
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,14 +22,14 @@ pytestmark = pytest.mark.e2e
 
 TAPTEST = Path(__file__).parent / "modules" / "taptest"
 ONLY = "module_tests"
-VM = "taptest"
 
 
 @pytest.fixture(scope="module")
 def vm(settings: Settings, box) -> Iterator[str]:  # noqa: ANN001
-    yield VM
-    machines.open_existing(settings, VM).destroy()
-    assert qemu_processes_for(VM) == []
+    name = f"e2e-tap-{uuid.uuid4().hex[:6]}"
+    yield name
+    machines.open_existing(settings, name).destroy()
+    assert qemu_processes_for(name) == []
 
 
 def _module_tests(settings: Settings, vm: str, results: Path, *params: str) -> dict:
