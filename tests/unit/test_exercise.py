@@ -8,12 +8,14 @@ import importlib.util
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from toolkit.domains.kernel_module import interfaces
+from toolkit.domains.kernel_module import exercised, interfaces
 from toolkit.results.records import Status
 
 SCRIPT = Path(__file__).parents[2] / "toolkit/domains/kernel_module/scripts/exercise.py"
@@ -137,7 +139,7 @@ def test_users_use_the_surface_with_good_input_round_after_round(root: Path, tmp
 def test_users_with_nothing_to_use_keep_the_module_loaded_for_their_time(root: Path) -> None:
     exercise = _script()
     used = exercise.use([], [], 0.2)
-    assert used == {"rounds": 0, "paths": {}}
+    assert used == {"rounds": 0, "paths": {}, "wrong": []}
 
 
 def test_a_walk_past_its_budget_says_which_paths_it_did_not_reach(root: Path) -> None:
@@ -193,3 +195,262 @@ def test_ioctl_buffers_include_small_values_a_driver_accepts() -> None:
     assert int.from_bytes(wide[12:16], "little") == 0 and wide[16:18] == b"\x01\x00"  # flags 0, pattern "\x01"
     assert int.from_bytes(narrow[:4], "little") == 1 and len(narrow) == 32
     assert exercise.buffers(3) == (bytes(3), b"\x01\x00\x00", b"\x01\x00\x00", b"\x00\x01\x02")
+
+
+MIB = 1 << 20
+
+
+def _block_module(root: Path) -> None:
+    """What loading a module with an 8 MiB disk of one partition and a network interface changes: its major, its
+    devices' folders (reached through /sys/block, /sys/class and /sys/dev/block) and nodes, the interface."""
+    (root / "proc/devices").write_text("Character devices:\n  1 mem\n 10 misc\n\nBlock devices:\n252 vmtestblk\n")
+    disk = root / "sys/devices/virtual/block/vmtestblk0"
+    for folder, number in ((disk, "252:0"), (disk / "vmtestblk0p1", "252:1")):
+        (folder / "holders").mkdir(parents=True)
+        (folder / "dev").write_text(f"{number}\n")
+        (root / "sys/dev/block").mkdir(parents=True, exist_ok=True)
+        os.symlink(os.path.relpath(folder, root / "sys/dev/block"), root / f"sys/dev/block/{number}")
+    (disk / "size").write_text("16384\n")
+    (disk / "vmtestblk0p1/size").write_text("14336\n")
+    (disk / "vmtestblk0p1/partition").write_text("1\n")
+    (disk / "vmtestblk0p1/start").write_text("2048\n")
+    (root / "sys/block").mkdir(exist_ok=True)
+    (root / "sys/class/block").mkdir(exist_ok=True)
+    for name, target in (("sys/block/vmtestblk0", disk), ("sys/class/block/vmtestblk0", disk),
+                         ("sys/class/block/vmtestblk0p1", disk / "vmtestblk0p1")):  # fmt: skip
+        os.symlink(os.path.relpath(target, (root / name).parent), root / name)
+    os.mknod(root / "dev/vmtestblk0", 0o660 | stat.S_IFBLK, os.makedev(252, 0))
+    os.mknod(root / "dev/vmtestblk0p1", 0o660 | stat.S_IFBLK, os.makedev(252, 1))
+    (root / "sys/class/net/vmtestnet0/statistics").mkdir(parents=True)
+    (root / "sys/class/net/vmtestnet0/statistics/tx_packets").write_text("0\n")
+
+
+def test_a_disk_is_exercised_through_its_nodes_in_dev_and_an_interface_as_itself(root: Path) -> None:
+    exercise = _script()
+    for folder in ("sys/class/net/lo", "sys/class/block", "sys/block"):
+        (root / folder).mkdir(parents=True)
+    before = exercise.snapshot()
+    _block_module(root)
+    surface = exercise.added(before, exercise.snapshot(), "vmtestblk")
+    assert surface == [
+        ("blockdev", "/dev/vmtestblk0"), ("blockdev", "/dev/vmtestblk0p1"),  # /sys/block/vmtestblk0 is the first
+        ("sysfs", "/sys/class/block/vmtestblk0"), ("sysfs", "/sys/class/block/vmtestblk0p1"),
+        ("sysfs", "/sys/class/net/vmtestnet0"), ("netdev", "/sys/class/net/vmtestnet0"),
+    ]  # fmt: skip
+    assert exercise.files_of("blockdev", "/dev/vmtestblk0") == ["/dev/vmtestblk0"]
+    assert exercise.files_of("blockdev", "/sys/block/vmtestblk1") == []  # a disk without a node: nothing to open
+    assert exercise.files_of("netdev", "/sys/class/net/vmtestnet0") == ["/sys/class/net/vmtestnet0"]
+
+
+def _disk(root: Path, size: int = 8 * MIB) -> bytes:
+    """A regular file standing in for the block device /dev/vmtestblk0 (its device number 0:0 is in
+    /sys/dev/block), holding random bytes."""
+    content = os.urandom(size)
+    (root / "dev/vmtestblk0").write_bytes(content)
+    (root / "sys/dev/block/0:0/holders").mkdir(parents=True)
+    (root / "sys/dev/block/0:0/size").write_text(f"{size // 512}\n")
+    return content
+
+
+def _writes(exercise: ModuleType, monkeypatch: pytest.MonkeyPatch, corrupt_at: int | None = None) -> list:
+    """Every write of a region, as (offset, bytes), written as they are or with one byte flipped."""
+    writes: list[tuple[int, bytes]] = []
+    write = exercise.pwrite_all
+
+    def recorded(fd: int, data: bytes, offset: int) -> int:
+        writes.append((offset, data))
+        if corrupt_at is not None:
+            data = data[:corrupt_at] + bytes([data[corrupt_at] ^ 1]) + data[corrupt_at + 1 :]
+        return write(fd, data, offset)
+
+    monkeypatch.setattr(exercise, "pwrite_all", recorded)
+    return writes
+
+
+def test_a_block_device_is_read_whole_and_regions_are_written_verified_and_given_back(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exercise = _script()
+    content = _disk(root)
+    writes = _writes(exercise, monkeypatch)
+    tally = exercise.Tally()
+    exercise.signal.signal(exercise.signal.SIGALRM, exercise._alarm)
+    exercise.use_block("/dev/vmtestblk0", tally, opens=20, regions=exercise.walk_regions, ends=None)
+    assert [offset for offset, _ in writes] == [4 * MIB, 4 * MIB, 8 * MIB - 65536, 8 * MIB - 65536]
+    pattern, restored = writes[2][1], writes[3][1]
+    assert pattern != content[-65536:] and restored == content[-65536:]
+    assert int.from_bytes(pattern[512:520], "little") == 8 * MIB - 65536 + 512  # each sector says where it belongs
+    assert (root / "dev/vmtestblk0").read_bytes() == content
+    assert tally.outcomes["read whole:ok"] == 2 and tally.bytes["read whole"] == 16 * MIB
+    assert tally.outcomes["verify region:ok"] == 2 and tally.counts["open"] == 21 and tally.wrong == []
+    report = exercised.walked({"/dev/vmtestblk0": tally.entry("blockdev")})[0]
+    assert (
+        report.summary() == "/dev/vmtestblk0: 21 opens, 2 reads of all 8 MiB, 2 regions of 64 KiB written and verified"
+    )
+
+
+def test_a_region_that_reads_back_different_is_wrong_saying_where(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    exercise = _script()
+    _disk(root, size=32 * 1024)  # smaller than a region: the region is the whole device
+    _writes(exercise, monkeypatch, corrupt_at=1000)  # a driver that flips a bit of what it stores
+    tally = exercise.Tally()
+    exercise.signal.signal(exercise.signal.SIGALRM, exercise._alarm)
+    exercise.use_block("/dev/vmtestblk0", tally, opens=0, regions=exercise.walk_regions, ends=None)
+    assert tally.wrong == ["32768 bytes written at offset 0 read back different (first at byte 1000)"]
+    assert tally.outcomes["verify region:different"] == 1
+    summary = exercised.walked({"/dev/x": tally.entry("blockdev")})[0].summary()
+    assert summary == "/dev/x: 1 open, 2 reads of all 32 KiB, 1 region written, 0 read back the same"
+
+
+def test_the_walk_says_which_block_device_read_back_different(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    exercise = _script()
+    _disk(root)
+    _writes(exercise, monkeypatch, corrupt_at=7)
+    monkeypatch.setattr(exercise, "added", lambda before, after, module: [("blockdev", "/dev/vmtestblk0")])
+    walked = exercise.walk(exercise.snapshot(), "vmtestblk", [], 30.0)
+    assert walked["wrong"] == [
+        "/dev/vmtestblk0: 65536 bytes written at offset 4194304 read back different (first at byte 7)",
+        "/dev/vmtestblk0: 65536 bytes written at offset 8323072 read back different (first at byte 7)",
+    ]
+    assert walked["paths"]["/dev/vmtestblk0"]["size"] == 8 * MIB
+    assert "vexfs-vmtest: exercising /dev/vmtestblk0" in (root / "dev/kmsg").read_text()
+    red = interfaces.verdict(walked, 30.0)
+    assert red.status is Status.FAILED and red.message == f"{walked['wrong'][0]} (and 1 more)"
+
+
+def test_a_block_device_in_use_is_read_but_never_written(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    exercise = _script()
+    content = _disk(root)
+    writes = _writes(exercise, monkeypatch)
+    tally = exercise.Tally()
+    (root / "proc/self").mkdir()
+    (root / "proc/self/mountinfo").write_text("29 1 0:0 / /mnt rw,relatime shared:1 - ext4 /dev/vmtestblk0 rw\n")
+    exercise.signal.signal(exercise.signal.SIGALRM, exercise._alarm)
+    exercise.use_block("/dev/vmtestblk0", tally, opens=0, regions=exercise.walk_regions, ends=None)
+    assert writes == [] and (root / "dev/vmtestblk0").read_bytes() == content
+    assert tally.outcomes == {"open:ok": 1, "read whole:ok": 2, "read region:ok": 2, "write region:busy": 2}
+    summary = exercised.walked({"/dev/x": tally.entry("blockdev")})[0].summary()
+    assert summary == "/dev/x: 1 open, 2 reads of all 8 MiB, 2 regions not written: the device is in use"
+
+
+def test_a_disk_is_in_use_when_a_partition_of_it_is_and_the_other_way_round(root: Path) -> None:
+    exercise = _script()
+    _block_module(root)
+    assert exercise.disk_of("252:1") == ("252:0", MIB)  # users lock a partition's regions in its disk's bytes
+    assert exercise.disk_of("252:0") == ("252:0", 0)
+    assert exercise.related_numbers("252:0") == {"252:0", "252:1"}
+    assert exercise.related_numbers("252:1") == {"252:0", "252:1"}
+    assert exercise.used_by("252:0") == exercise.used_by("252:1") == ""
+    (root / "proc/self").mkdir()
+    (root / "proc/self/mountinfo").write_text("29 1 252:1 / /srv rw - ext4 /dev/vmtestblk0p1 rw\n")
+    assert exercise.used_by("252:0") == "mounted at /srv"
+    (root / "proc/self/mountinfo").write_text("30 1 0:52 / /b rw - btrfs /dev/vmtestblk0 rw\n")  # btrfs: its own
+    assert exercise.used_by("252:1") == "mounted at /b"
+    (root / "proc/self/mountinfo").write_text("")
+    (root / "proc/swaps").write_text("Filename Type Size Used Priority\n/dev/vmtestblk0p1 partition 7164 0 -2\n")
+    assert exercise.used_by("252:0") == "swap"
+    (root / "proc/swaps").write_text("")
+    (root / "sys/devices/virtual/block/vmtestblk0/vmtestblk0p1/holders/dm-0").mkdir()
+    assert exercise.used_by("252:0") == "held by dm-0"
+
+
+def test_a_region_another_user_holds_is_left_alone(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    exercise = _script()
+    content = _disk(root)
+    writes = _writes(exercise, monkeypatch)
+    monkeypatch.setattr(exercise, "OP_TIMEOUT_S", 0.2)
+    holder = subprocess.Popen(  # another user, writing the disk's last region
+        [sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+         "fcntl.lockf(fd, fcntl.LOCK_EX, 65536, 8 * 2**20 - 65536); print(flush=True); time.sleep(30)",
+         exercise.lock_file("0:0")], stdout=subprocess.PIPE)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"\n"
+        tally = exercise.Tally()
+        exercise.signal.signal(exercise.signal.SIGALRM, exercise._alarm)
+        exercise.use_block("/dev/vmtestblk0", tally, opens=0, regions=exercise.walk_regions, ends=None)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert [offset for offset, _ in writes] == [4 * MIB, 4 * MIB]  # the middle only
+    assert tally.outcomes["write region:blocked"] == 1 and tally.outcomes["verify region:ok"] == 1
+    assert (root / "dev/vmtestblk0").read_bytes() == content
+
+
+def test_the_regions_are_the_middle_and_the_end_in_the_walk_and_move_with_a_users_rounds() -> None:
+    exercise = _script()
+    assert exercise.walk_regions(8 * MIB) == [4 * MIB, 8 * MIB - 65536]
+    assert exercise.walk_regions(4096) == [0] and exercise.walk_regions(0) == []
+    assert exercise.walk_regions(300 * 512) == [65536, 300 * 512 - 65536]  # 150 KiB: 64 KiB from the middle on
+    assert exercise.use_region(8 * MIB, 1) == [8 * MIB - 65536]
+    later = {exercise.use_region(8 * MIB, n)[0] for n in range(2, 200)}
+    assert len(later) == 128 and all(offset % 65536 == 0 and offset < 8 * MIB for offset in later)
+
+
+def test_a_users_block_device_says_its_reads_and_regions_summed_over_users(root: Path) -> None:
+    exercise = _script()
+    _disk(root)
+    used = exercise.use([["blockdev", "/dev/vmtestblk0"]], [], 0.0)
+    entry = used["paths"]["/dev/vmtestblk0"]
+    assert used["rounds"] == 1 and used["wrong"] == [] and entry["size"] == 8 * MIB
+    assert entry["outcomes"]["verify region:ok"] == 1 and entry["counts"]["open"] == 5
+    line = f"exercised {json.dumps(used)}"
+    use = exercised.use_of(f"{line}\n{line}\n")
+    assert use.users == 2 and use.wrong == ()
+    assert use.said() == "/dev/vmtestblk0: 10 opens, 2 reads of all 8 MiB, 2 regions of 64 KiB written and verified"
+
+
+def test_an_ifreq_is_the_kernels_struct_with_the_flags_after_the_name() -> None:
+    exercise = _script()
+    request = exercise.ifreq("vmtestnet0", 0x1003)
+    assert len(request) == 40  # sizeof(struct ifreq) on x86_64
+    assert request[:16] == b"vmtestnet0" + bytes(6) and request[16:18] == (0x1003).to_bytes(2, "little")
+    assert exercise.IFREQ.unpack(request) == (b"vmtestnet0" + bytes(6), 0x1003)
+    assert exercise.ifreq("a-very-long-interface-name")[:16] == b"a-very-long-int\0"  # IFNAMSIZ, NUL-terminated
+
+
+def test_a_frame_is_ethernet_to_a_local_address_of_the_local_experimental_type() -> None:
+    exercise = _script()
+    frame = exercise.frame(bytes.fromhex("020000000001"), 60, 7)
+    assert (
+        len(frame) == 60 and frame[:6] == bytes.fromhex("027665786673") and frame[6:12] == bytes.fromhex("020000000001")
+    )
+    assert frame[12:14] == b"\x88\xb5" and frame[14:18] == (7).to_bytes(4, "big")
+    assert len(exercise.frame(b"", 1514, 0)) == 1514
+
+
+def test_an_interface_that_is_gone_is_an_outcome_not_a_wrong(root: Path) -> None:
+    exercise = _script()
+    tally = exercise.Tally()
+    exercise.signal.signal(exercise.signal.SIGALRM, exercise._alarm)
+    exercise.use_netdev("/sys/class/net/vexfsgone0", tally, cycles=2, frames=6)
+    assert tally.outcomes == {"link flags:ENODEV": 1} and tally.wrong == []
+
+
+def test_an_interface_says_its_links_frames_and_attributes_by_its_name() -> None:
+    counts = {"link up": 2, "link down": 2, "send": 12, "open": 54, "read": 54}
+    outcomes = {"link up:ok": 2, "link down:ok": 2, "send:ok": 10, "send:EMSGSIZE": 2, "read:ok": 50, "read:EIO": 4}
+    report = exercised.PathReport("/sys/class/net/vmtestnet0", "netdev", counts, outcomes)
+    assert (
+        report.summary()
+        == "net vmtestnet0: link up/down 2 times, 10 of 12 packets sent, 54 attribute reads (6 refused)"
+    )
+    refused = exercised.PathReport("/sys/class/net/n0", "netdev", {"link up": 2, "link down": 2},
+                                   {"link up:EPERM": 2, "link down:ok": 2})  # fmt: skip
+    assert refused.summary() == "net n0: link up/down 2 times (2 refused)"
+    once = exercised.PathReport(
+        "/sys/class/net/n0", "netdev", {"link up": 3, "link down": 2, "send": 1}, {"send:ok": 1}
+    )
+    assert once.summary() == "net n0: link up 3 times, down 2 times, 1 packet sent"
+
+
+def test_a_large_block_device_says_how_much_of_it_was_read() -> None:
+    report = exercised.PathReport(
+        "/dev/big", "blockdev", {"open": 1, "read whole": 2}, {"read whole:ok": 2}, {"read whole": 128 * MIB}, 1 << 30
+    )
+    assert report.summary() == "/dev/big: 1 open, 2 reads of the first 64 MiB of 1 GiB"
+
+
+def test_a_region_read_back_different_turns_interfaces_red() -> None:
+    wrong = "/dev/vmtestblk0: 65536 bytes written at offset 8323072 read back different (first at byte 0)"
+    red = interfaces.verdict(_walked(wrong=[wrong]), 20.0)
+    assert red.status is Status.FAILED and red.message == wrong

@@ -430,3 +430,12 @@ def test_hostile_module_inputs_are_refused_before_anything_starts(tmp_path: Path
         assert any(said in problem for problem in problems), problems
     huge = options.parse(kernel_module.ModuleOptions, {"module_dir": tmp_path, "params": ("a=" + "x" * 5000,)})
     assert any("is 5002 bytes: give at most 4096" in problem for problem in kernel_module.constraints(huge, settings))
+
+
+def test_a_region_a_user_read_back_different_fails_concurrency(tmp_path: Path) -> None:
+    region = "/dev/blk0: 65536 bytes written at offset 4128768 read back different (first at byte 8)"
+    report = {"rounds": 3, "paths": {"/dev/blk0": {"kind": "blockdev", "counts": {"open": 4}}}, "wrong": [region]}
+    said = f"watched_s=13\n{_users()}exercised {json.dumps(report)}\n"
+    rules: dict[str, Answer | list[Answer]] = {"users.sh": Answer(said), "grep -q": Answer(exit_status=1)}
+    verdict = run(Concurrency(), rules, tmp_path)
+    assert verdict.status is Status.FAILED and verdict.message == f"parallel use: {region}"

@@ -66,6 +66,8 @@ class Concurrency:
         if use.users < USERS:
             tail = " | ".join(step.result.stderr.strip().splitlines()[-3:])
             return Verdict.error(f"parallel use: {USERS - use.users} of {USERS} users did not report: {tail}")
+        if use.wrong:
+            return Verdict.failed(f"parallel use: {use.wrong_said()}", guest_dirty=True)
         watched = float(step.values().get("watched_s", "0"))  # the users' step, the last one
         subject.watched_s = max(subject.watched_s, watched)
         subject.use = use_of(step.result.stdout, subject.filesystems, subject.workload_name)

@@ -69,7 +69,9 @@ class HangDetection:
                 output = step.result.stderr or step.result.stdout
                 return Verdict.failed(f"{what} failed: {with_errno(output)}", guest_dirty=True, **metrics)
             if what == use:
-                failed = workload.failure(step.result.stdout, step.result.stderr, subject.workload_name)
+                failed = exercised.use_of(step.result.stdout).wrong_said() or workload.failure(
+                    step.result.stdout, step.result.stderr, subject.workload_name
+                )
                 if failed:
                     return Verdict.failed(f"{what}: {failed}", guest_dirty=True, **metrics)
                 said = watched_use(step.result.stdout, subject.filesystems, subject.workload_name)

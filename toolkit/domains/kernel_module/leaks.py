@@ -166,6 +166,8 @@ class MemoryLeak:
         found = [f"leaked {leaked_objects} objects, {leaked_bytes} bytes: {'; '.join(call_sites)}"] if leaks else []
         if unreferenced:
             found.append(f"kmemleak: {len(unreferenced)} unreferenced objects allocated at {', '.join(kmemleak_sites)}")
+        if use.wrong:
+            found.append(use.wrong_said())
         workload_failed = workload.failure(step.result.stdout, step.result.stderr, subject.workload_name)
         if workload_failed:
             found.append(workload_failed)
