@@ -129,3 +129,17 @@ def test_a_clean_module_stays_green_on_the_debug_kernel(
                                                                    "module_tests": Status.SKIPPED}  # fmt: skip
     assert tests["memory_leak"].metrics["kmemleak_objects"] == 0
     assert "failed cleanly" in tests["error_handling"].metrics["checks"]["fault injection"]
+
+
+def test_the_kunit_suites_a_module_carries_are_subtests_where_the_kernel_has_kunit(
+    debug_settings: Settings, debug_vm: str, tmp_path: Path
+) -> None:
+    tests = _tests(debug_settings, debug_vm, tmp_path, "taptest")
+    module_tests = tests["module_tests"]
+    assert module_tests.status is Status.PASSED, module_tests.message
+    assert module_tests.message.endswith("KUnit: 1 suite, 2 tests: 2 passed"), module_tests.message
+    kunit = [(subtest.name, subtest.status) for subtest in module_tests.subtests if subtest.name.startswith("taptest/")]
+    assert kunit == [
+        ("taptest/taptest_answer_is_42", Status.PASSED),
+        ("taptest/taptest_buffer_round_trip", Status.PASSED),
+    ]

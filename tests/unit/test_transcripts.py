@@ -63,8 +63,12 @@ def _verdicts(line: str, fixture: str) -> dict[str, dict[str, str]]:
 
 @pytest.mark.parametrize("line", ["6.1", "7.x"])
 def test_the_recorded_verdicts_are_the_ones_each_fixture_exists_for(line: str) -> None:
-    clean, vexfs = _verdicts(line, "clean"), _verdicts(line, "vexfs")
-    assert {entry["status"] for entry in [*clean.values(), *vexfs.values()]} == {"passed"}
+    clean, vexfs, taptest = _verdicts(line, "clean"), _verdicts(line, "vexfs"), _verdicts(line, "taptest")
+    assert clean.pop("module_tests")["status"] == "skipped"  # it has no tests of its own
+    assert {entry["status"] for entry in [*clean.values(), *vexfs.values(), *taptest.values()]} == {"passed"}
+    assert vexfs["module_tests"]["message"].startswith("1 script; tests/smoke.sh exited 0")
+    assert taptest["module_tests"]["message"].startswith("2 scripts, 7 TAP tests: 6 passed, 1 skipped")
+    assert "walks of vexfs" in vexfs["concurrency"]["message"] and "files read" in vexfs["concurrency"]["message"]
     assert "registers filesystem vexfs" in vexfs["load"]["message"]
     assert _verdicts(line, "leaky")["memory_leak"]["message"].startswith("leaked 4 objects, 256 bytes: leaky_init+0x")
     assert "BUG: kernel NULL pointer dereference" in _verdicts(line, "oops_exit")["unload"]["message"]

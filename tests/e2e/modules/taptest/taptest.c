@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * A well-behaved module with tests of its own (tests/*.sh, TAP): module_tests runs them with the
- * module loaded. It shows one parameter, `answer`; loaded with answer=41, one of them fails.
+ * A well-behaved module with tests of its own (shell scripts in tests/, printing TAP): module_tests
+ * runs them with the module loaded. It shows one parameter, `answer`; loaded with answer=41, one of them fails.
  * Built against a kernel with KUnit, it carries a suite too (taptest), which the kernel runs as
- * the module loads; answer=41 fails its case answer_is_42.
+ * the module loads: before its parameters are applied, so answer is 42 there whatever insmod says.
  */
 #include <linux/module.h>
 #if IS_ENABLED(CONFIG_KUNIT)
