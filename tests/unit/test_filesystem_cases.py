@@ -78,6 +78,15 @@ def test_a_module_filesystem_is_built_as_the_kernel_module_domain_builds(tmp_pat
     assert verdict.status is Status.PASSED and verdict.metrics["where"] == "chroot"
 
 
+def test_a_module_that_registers_another_filesystem_or_none_skips_the_domain_saying_so(tmp_path: Path) -> None:
+    listed = "sysfs proc ext4\nsysfs proc ext4 otherfs\n"
+    verdict = run(Build(), subject_for(tmp_path, {"awk": Answer(listed)}))
+    assert verdict.status is Status.SKIPPED
+    assert verdict.message.startswith("vexfs registers no filesystem vexfs (it registers otherfs): nothing for the")
+    registers_it = run(Build(), subject_for(tmp_path, {"awk": Answer("sysfs ext4\nsysfs ext4 vexfs\n")}))
+    assert registers_it.status is Status.PASSED
+
+
 def test_clean_mount_cycles_and_refused_bad_options_pass(tmp_path: Path) -> None:
     bad = FsOptions().profile.bad_options
     answer = Answer("cycles=10\n" + "".join(f"bad {option} errno:EINVAL\n" for option in bad))

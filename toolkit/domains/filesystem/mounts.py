@@ -7,6 +7,7 @@ from typing import Any
 from toolkit.domains.base import Verdict
 from toolkit.domains.filesystem.subject import FilesystemUnderTest
 from toolkit.domains.kernel_module.lifecycle import Build as BuildModule
+from toolkit.results.records import Status
 
 BAD_OPTION_ERRNO = "errno:EINVAL"
 
@@ -20,7 +21,33 @@ class Build:
             return Verdict.passed(
                 f"{subject.fs_type} is built into {subject.kernel_release}: nothing to build", key_metric="built in"
             )
-        return BuildModule().run(subject.module)
+        built = BuildModule().run(subject.module)
+        if built.status is not Status.PASSED:
+            return built
+        registered = registers(subject)
+        if registered is None or subject.fs_type in registered:
+            return built
+        said = ", ".join(registered) or "none"
+        return Verdict.skipped(
+            f"{subject.module.name} registers no filesystem {subject.fs_type} (it registers {said}): nothing for the "
+            "filesystem domain to test; give --fs-type with a type it registers, or leave this domain out "
+            "(--domains kernel_module)"
+        )
+
+
+def registers(subject: FilesystemUnderTest) -> list[str] | None:
+    """The filesystem types the module adds to /proc/filesystems as it loads (None: it did not load; the tests
+    will say why)."""
+    types = "awk '{ print $NF }' /proc/filesystems"
+    command = (f"before=$({types}) && {subject.module.insmod_command()} && after=$({types}) && "
+               f"rmmod {subject.module.name} && echo $before && echo $after")  # fmt: skip
+    loaded = subject.guest.root(command, timeout=subject.module.options.load_timeout_s * 2)
+    lines = loaded.stdout.splitlines()
+    if not loaded.ok or len(lines) != 2:
+        subject.module.unload_quietly()
+        return None
+    before = set(lines[0].split())
+    return [name for name in lines[1].split() if name not in before]
 
 
 class MountCycles:
