@@ -27,7 +27,18 @@ from toolkit.progress import Progress
 
 REPO = Path(__file__).parents[1]
 MODULES = REPO / "tests" / "e2e" / "modules"
-FIXTURES = ("clean", "leaky", "oops_exit", "hang_init", "busy_init", "init_fail", "compile_error", "pair", "vexfs", "taptest")
+FIXTURES = (
+    "clean",
+    "leaky",
+    "oops_exit",
+    "hang_init",
+    "busy_init",
+    "init_fail",
+    "compile_error",
+    "pair",
+    "vexfs",
+    "taptest",
+)
 OPTIONS: dict[str, dict[str, Any]] = {"pair": {"module": "second"}}
 CYCLES = 5
 

@@ -256,7 +256,9 @@ def test_users_that_did_not_report_make_concurrency_an_error(tmp_path: Path) -> 
     rules: dict[str, Answer | list[Answer]] = {"users.sh": Answer(said, stderr="MemoryError"),
                                               "grep -q": Answer(exit_status=1)}  # fmt: skip
     verdict = run(Concurrency(), rules, tmp_path)
-    assert verdict.status is Status.ERROR and verdict.message == "parallel use: 2 of 8 users did not report: MemoryError"
+    assert (
+        verdict.status is Status.ERROR and verdict.message == "parallel use: 2 of 8 users did not report: MemoryError"
+    )
 
 
 def test_hang_detection_watches_itself_when_concurrency_did_not_keep_the_module_busy_long_enough(

@@ -132,7 +132,10 @@ def test_a_module_dir_from_a_file_that_is_not_there_is_refused_by_the_domain_wit
     repo = _repo(tmp_path, 'module_dir = "../gone"\nmodule_params = ["", "a b"]\nworkload = "no such.sh"\n')
     request = TEST_KERNEL.request(_typed(TEST_KERNEL), repo / "vmtest.toml")
     problems = kernel_module.constraints(request.plans[0].options, request.settings)
-    assert f"module directory {tmp_path / 'gone'} does not exist (give --module-dir DIR, or module_dir in vmtest.toml)" in problems
+    assert (
+        f"module directory {tmp_path / 'gone'} does not exist (give --module-dir DIR, or module_dir in vmtest.toml)"
+        in problems
+    )
     assert "module parameter '' is not NAME=VALUE, nor NAME for a bool: '' is not a parameter name" in problems
     assert f"--workload {repo / 'no such.sh'} does not exist: give a shell script the guest runs with the module " \
            "loaded" in problems  # fmt: skip
