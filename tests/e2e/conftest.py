@@ -9,6 +9,9 @@ import pytest
 
 from toolkit import config, machines
 from toolkit.config import Settings
+from toolkit.domains import kernel_module
+
+VEXFS_TESTS = len(kernel_module.DOMAIN.test_names)  # a run of kernel/vexfs: every kernel_module test, all green
 
 
 @pytest.fixture(scope="session")

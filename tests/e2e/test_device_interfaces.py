@@ -52,7 +52,7 @@ def test_a_correct_driver_is_green_and_what_it_exposes_is_recorded(vm: tuple[Set
     exposed = {(entry.kind, entry.path) for entry in run.surface}
     assert {("chardev", "/dev/buggydev"), ("proc", "/proc/buggydev"), ("sysfs", "/sys/class/misc/buggydev"),
             ("parameters", "/sys/module/buggydev/parameters")} <= exposed  # fmt: skip
-    assert test.message.startswith("/dev/buggydev: 21 opens, ")
+    assert test.message.startswith("/dev/buggydev: 22 opens, ")
     assert "ioctls from the source" in test.message and "unknown ioctls" in test.message
     device = test.metrics["paths"]["/dev/buggydev"]
     assert device["write"] >= 4 and device["ioctl bad pointer"] >= 3

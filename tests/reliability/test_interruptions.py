@@ -11,11 +11,14 @@ from pathlib import Path
 import pytest
 
 from toolkit import config
+from toolkit.domains import kernel_module
 from toolkit.machines import record
 
 from .conftest import MODULES, SIGNALS, invoke, processes_mentioning
 
 pytestmark = pytest.mark.e2e
+
+TESTS = len(kernel_module.DOMAIN.cases)
 
 
 def _saved(tmp_path: Path) -> dict:
@@ -28,7 +31,7 @@ def test_a_signal_during_a_test_keeps_the_finished_tests_and_removes_the_vm_the_
 ) -> None:
     signum, expected = SIGNALS[name]
     run = start("test.kernel", "--name", vm_name, "--module-dir", str(MODULES / "clean"))
-    run.wait_for("(3/9) unload: passed")
+    run.wait_for(f"(3/{TESTS}) unload: passed")
     status, seconds = run.stop(signum)
     assert status == expected, run.text
     assert seconds < 20, f"took {seconds:.1f} s to stop"
@@ -83,7 +86,7 @@ def test_after_sigkill_of_a_matrix_the_next_command_that_starts_a_vm_removes_its
 ) -> None:
     run = start("-s", "kernel-matrix", "--", "--kernels", "6.1", "--cycles", "2",
                 program=str(Path(__file__).parents[2] / ".venv" / "bin" / "nox"))  # fmt: skip
-    run.wait_for("(2/9) load")
+    run.wait_for(f"(2/{TESTS}) load")
     run.stop(signal.SIGKILL)
     assert processes_mentioning("vexfs-matrix-6.1")
     looked = invoke("vm.status")
