@@ -454,3 +454,14 @@ def test_a_region_read_back_different_turns_interfaces_red() -> None:
     wrong = "/dev/vmtestblk0: 65536 bytes written at offset 8323072 read back different (first at byte 0)"
     red = interfaces.verdict(_walked(wrong=[wrong]), 20.0)
     assert red.status is Status.FAILED and red.message == wrong
+
+
+def test_several_users_are_forked_from_one_start_and_each_reports(root: Path) -> None:
+    exercise = _script()
+    before = exercise.snapshot()
+    _load_module(root)
+    (root / "dev/buggydev").unlink()
+    surface = exercise.added(before, exercise.snapshot(), "buggydev")
+    reports = [json.loads(report) for report in exercise.users_at_once(surface, [], 0.0, 3)]
+    assert len(reports) == 3 and all(report["rounds"] == 1 for report in reports)
+    assert {report["paths"]["/proc/buggydev"]["counts"]["read"] for report in reports} == {1}

@@ -36,10 +36,10 @@ found_surface() {
     python3 "$EXERCISE" surface "$SURFACE.before" "$MODULE" "$SURFACE"
 }
 
-# Use everything the module exposes with good input for $1 seconds (one round at least); prints one line,
-# "exercised JSON": the rounds done and the operations on each path.
+# Use everything the module exposes with good input for $1 seconds (one round at least), by $2 users at once
+# (1); prints a line "exercised JSON" for each: the rounds done and the operations on each path.
 use_surface() {
-    printf 'exercised %s\n' "$(python3 "$EXERCISE" use "$SURFACE" "$IOCTLS" "$1")"
+    python3 "$EXERCISE" use "$SURFACE" "$IOCTLS" "$1" "${2:-1}"
 }
 
 # The user's workload, once, if there is one: prints "workload_ok" or "workload_failed" (its output to stderr).

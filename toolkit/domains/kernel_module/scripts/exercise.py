@@ -4,9 +4,10 @@
     exercise.py walk BEFORE MODULE IOCTLS SECONDS   what appeared since BEFORE (the module's surface), each path
                                                     exercised once with good and bad input; JSON out
     exercise.py surface BEFORE MODULE FILE          what appeared since BEFORE, JSON in FILE (for `use`)
-    exercise.py use SURFACE IOCTLS SECONDS          every path of SURFACE used with good input, round after round
+    exercise.py use SURFACE IOCTLS SECONDS [USERS]  every path of SURFACE used with good input, round after round
                                                     for SECONDS (at least one round; with nothing to use, the
-                                                    module just stays loaded that long); JSON out
+                                                    module just stays loaded that long) by USERS processes at
+                                                    once (1); a line `exercised JSON` out for each
 
 IOCTLS is a JSON file of the ioctl commands the module's sources define (number, size, direction, name).
 
@@ -57,6 +58,7 @@ PATTERN = bytes(range(256))
 MALFORMED = (b"", b"\n", b"-1", b"99999999999999999999", b"\xff\xfe\x00", b"A" * 4096)
 WALK_OPENS = 20  # open/close pairs of a device in the walk (then one more open for the rest)
 WALK_READS = 5  # reads of a file in the walk
+USED = "exercised "  # how each user's report starts (the host reads it: toolkit/domains/kernel_module/exercised.py)
 USE_OPENS = 4  # open/close pairs of a device in each round of a user
 UNKNOWN_IOCTLS = (0x0000DEAD, 0xC0DE0000 | (0x7F << 8) | 0xFE)  # no type a driver would use, no size
 WHOLE_READ_MAX = 64 << 20  # bytes of a block device read from its start each time, at most
@@ -775,6 +777,27 @@ def use(surface: list[list[str]], ioctls: list[dict[str, Any]], seconds: float) 
     return {"rounds": rounds, "paths": paths, "wrong": wrong}
 
 
+def users_at_once(surface: list[list[str]], ioctls: list[dict[str, Any]], seconds: float, users: int) -> list[str]:
+    """`use` by `users` processes at once, forked after this one started (Python starts once: under emulation
+    that is seconds); each one's report as JSON, in order."""
+    children = {}
+    with tempfile.TemporaryDirectory() as reports:
+        for user in range(users):
+            pid = os.fork()
+            if pid == 0:
+                status = 1
+                try:
+                    write_json(os.path.join(reports, str(user)), use(surface, ioctls, seconds))
+                    status = 0
+                finally:
+                    os._exit(status)
+            children[user] = pid
+        for pid in children.values():
+            os.waitpid(pid, 0)
+        found = [os.path.join(reports, str(user)) for user in children]
+        return [json.dumps(read_json(name)) for name in found if os.path.exists(name)]
+
+
 def main(argv: list[str]) -> int:
     command, arguments = argv[1], argv[2:]
     if command == "snapshot":
@@ -785,7 +808,9 @@ def main(argv: list[str]) -> int:
         walked = walk(read_json(arguments[0]), arguments[1], read_json(arguments[2]), float(arguments[3]))
         print(json.dumps(walked))
     elif command == "use":
-        print(json.dumps(use(read_json(arguments[0]), read_json(arguments[1]), float(arguments[2]))))
+        users = int(arguments[3]) if len(arguments) > 3 else 1
+        for report in users_at_once(read_json(arguments[0]), read_json(arguments[1]), float(arguments[2]), users):
+            print(f"{USED}{report}")
     else:
         print(f"exercise.py: unknown command {command!r}", file=sys.stderr)
         return 2

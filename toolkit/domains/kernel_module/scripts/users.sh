@@ -9,7 +9,7 @@
 # usage: MODULE=m KO=m.ko USERS=8 USE_S=12 FILESYSTEMS="..." MOUNT_POINT=/mnt/x IOCTLS=f users.sh [PARAM=VALUE ...]
 # shellcheck source=common.sh
 . "$(dirname "$0")/common.sh"
-rm -f "$SURFACE".[0-9]*
+rm -f "$SURFACE.users"
 note_surface || exit 2
 insmod "$KO" "$@" || exit 2
 loaded=$(date +%s)
@@ -54,17 +54,17 @@ run_workloads() {
 }
 
 (
+    use_surface "$((end - $(date +%s)))" "$USERS" >"$SURFACE.users" &
     user=0
     while [ "$user" -lt "$USERS" ]; do
         [ -z "$FILESYSTEMS" ] || use_filesystems "$user" &
         [ -z "${WORKLOAD_SCRIPT:-}" ] || run_workloads &
-        use_surface "$((end - $(date +%s)))" >"$SURFACE.$user" &
         user=$((user + 1))
     done
     wait
 ) | sort | uniq -c
 echo "watched_s=$(($(date +%s) - loaded))"
-cat "$SURFACE".[0-9]*
+cat "$SURFACE.users"
 index=0
 for fs in $FILESYSTEMS; do
     umount "$MOUNT_POINT-$index" || exit 1
