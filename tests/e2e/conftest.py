@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Iterator
@@ -37,3 +38,14 @@ def vm_name() -> Iterator[str]:
     yield name
     for process in qemu_processes_for(name):
         process.kill()
+
+
+@pytest.fixture(scope="module", params=["6.1", pytest.param("7.x", marks=pytest.mark.full)])
+def line_vm(request: pytest.FixtureRequest, settings: Settings) -> Iterator[tuple[Settings, str]]:
+    """Settings for 6.1 and for 7.x (7.x in the full suites) and a VM of the test module's own on that line."""
+    on_line = dataclasses.replace(settings, kernel=request.param)
+    machines.box_for(on_line, on_line.kernel)
+    name = f"e2e-line-{uuid.uuid4().hex[:6]}"
+    yield on_line, name
+    machines.open_existing(on_line, name).destroy()
+    assert qemu_processes_for(name) == []

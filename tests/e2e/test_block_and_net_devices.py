@@ -6,42 +6,26 @@ I/O, a link going down then up, or a frame sent turns interfaces red in the kern
 
 from __future__ import annotations
 
-import dataclasses
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from toolkit import machines, runs
+from toolkit import runs
 from toolkit.config import Settings
 from toolkit.domains import kernel_module
 from toolkit.domains.selection import Selection
 from toolkit.results.records import DomainRun, Status, TestRecord
 
-from .conftest import qemu_processes_for
-
 pytestmark = pytest.mark.e2e
 
 DEVICES = Path(__file__).parent / "devices"
 BLOCK, NET = DEVICES / "vmtestblk", DEVICES / "vmtestnet"
-LINES = ["6.1", pytest.param("7.x", marks=pytest.mark.full)]
-
-
-@pytest.fixture(scope="module", params=LINES)
-def line(request: pytest.FixtureRequest, settings: Settings) -> Iterator[tuple[Settings, str]]:
-    on_line = dataclasses.replace(settings, kernel=request.param)
-    machines.box_for(on_line, on_line.kernel)
-    name = f"e2e-blknet-{uuid.uuid4().hex[:6]}"
-    yield on_line, name
-    machines.open_existing(on_line, name).destroy()
-    assert qemu_processes_for(name) == []
 
 
 def _run(
-    line: tuple[Settings, str], results: Path, module: Path, only: str, *params: str
+    line_vm: tuple[Settings, str], results: Path, module: Path, only: str, *params: str
 ) -> tuple[DomainRun, dict[str, TestRecord]]:
-    settings, vm = line
+    settings, vm = line_vm
     selection = Selection.parse(only, None, kernel_module.DOMAIN.test_names)
     plan = runs.plan("kernel_module", {"module_dir": module, "params": params}, selection, quick=True)
     [run] = runs.single_run(settings, [plan], vm, results).runs
@@ -49,9 +33,9 @@ def _run(
 
 
 def test_a_correct_block_driver_is_read_whole_and_written_region_by_region(
-    line: tuple[Settings, str], tmp_path: Path
+    line_vm: tuple[Settings, str], tmp_path: Path
 ) -> None:
-    run, tests = _run(line, tmp_path / "results", BLOCK, "interfaces,concurrency")
+    run, tests = _run(line_vm, tmp_path / "results", BLOCK, "interfaces,concurrency")
     walk, users = tests["interfaces"], tests["concurrency"]
     assert walk.status is Status.PASSED, walk.message
     assert users.status is Status.PASSED, users.message
@@ -65,23 +49,25 @@ def test_a_correct_block_driver_is_read_whole_and_written_region_by_region(
     assert walk.metrics["paths"]["/dev/vmtestblk0"]["verify region"] == 2
     assert "reads of all 8 MiB" in users.message and "read back the same" not in users.message
     assert users.metrics["exercised"]["/dev/vmtestblk0"]["verify region"] >= 8  # each user's first round, at least
-    print(f"{line[0].kernel}: {walk.message} | {users.message}")
+    print(f"{line_vm[0].kernel}: {walk.message} | {users.message}")
 
 
 def test_a_write_past_a_buffer_at_the_disks_end_turns_interfaces_red_naming_the_disk(
-    line: tuple[Settings, str], tmp_path: Path
+    line_vm: tuple[Settings, str], tmp_path: Path
 ) -> None:
-    _, tests = _run(line, tmp_path / "results", BLOCK, "interfaces", "bug=write_end")
+    _, tests = _run(line_vm, tmp_path / "results", BLOCK, "interfaces", "bug=write_end")
     test = tests["interfaces"]
     assert test.status is Status.FAILED, test.message
     assert test.message.startswith("exercising /dev/vmtestblk0 logged a problem: "), test.message
     assert "Right Redzone overwritten" in test.message
     assert any("vmtestblk_queue_rq" in entry for entry in test.kernel_log)
-    print(f"{line[0].kernel}: {test.message}")
+    print(f"{line_vm[0].kernel}: {test.message}")
 
 
-def test_a_correct_net_driver_goes_up_and_down_and_is_sent_frames(line: tuple[Settings, str], tmp_path: Path) -> None:
-    run, tests = _run(line, tmp_path / "results", NET, "interfaces,concurrency")
+def test_a_correct_net_driver_goes_up_and_down_and_is_sent_frames(
+    line_vm: tuple[Settings, str], tmp_path: Path
+) -> None:
+    run, tests = _run(line_vm, tmp_path / "results", NET, "interfaces,concurrency")
     walk, users = tests["interfaces"], tests["concurrency"]
     assert walk.status is Status.PASSED, walk.message
     assert users.status is Status.PASSED, users.message
@@ -89,7 +75,7 @@ def test_a_correct_net_driver_goes_up_and_down_and_is_sent_frames(line: tuple[Se
     assert walk.message.startswith("net vmtestnet0: link up/down 2 times, 12 packets sent, "), walk.message
     assert walk.metrics["paths"]["/sys/class/net/vmtestnet0"]["send"] == 12
     assert "net vmtestnet0: link up" in users.message and " packets sent" in users.message  # up/down, or apart
-    print(f"{line[0].kernel}: {walk.message} | {users.message}")
+    print(f"{line_vm[0].kernel}: {walk.message} | {users.message}")
 
 
 @pytest.mark.parametrize(
@@ -100,11 +86,11 @@ def test_a_correct_net_driver_goes_up_and_down_and_is_sent_frames(line: tuple[Se
     ],
 )
 def test_a_bug_behind_a_link_change_or_a_frame_turns_interfaces_red_naming_the_interface(
-    line: tuple[Settings, str], tmp_path: Path, bug: str, said: str
+    line_vm: tuple[Settings, str], tmp_path: Path, bug: str, said: str
 ) -> None:
-    _, tests = _run(line, tmp_path / "results", NET, "interfaces", f"bug={bug}")
+    _, tests = _run(line_vm, tmp_path / "results", NET, "interfaces", f"bug={bug}")
     test = tests["interfaces"]
     assert test.status is Status.FAILED, test.message
     assert test.message.startswith("exercising /sys/class/net/vmtestnet0 logged a problem: "), test.message
     assert said in test.message
-    print(f"{line[0].kernel} {bug}: {test.message}")
+    print(f"{line_vm[0].kernel} {bug}: {test.message}")

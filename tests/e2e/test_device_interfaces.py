@@ -4,20 +4,15 @@ sysfs) turns interfaces red in the kernel's words, naming the path."""
 
 from __future__ import annotations
 
-import dataclasses
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from toolkit import machines, runs
+from toolkit import runs
 from toolkit.config import Settings
 from toolkit.domains import kernel_module
 from toolkit.domains.selection import Selection
 from toolkit.results.records import DomainRun, Status, TestRecord
-
-from .conftest import qemu_processes_for
 
 pytestmark = pytest.mark.e2e
 
@@ -25,29 +20,18 @@ BUGGYDEV = Path(__file__).parent / "devices" / "buggydev"
 ONLY = "interfaces"
 
 
-LINES = ["6.1", pytest.param("7.x", marks=pytest.mark.full)]
-
-
-@pytest.fixture(scope="module", params=LINES)
-def vm(request: pytest.FixtureRequest, settings: Settings) -> Iterator[tuple[Settings, str]]:
-    on_line = dataclasses.replace(settings, kernel=request.param)
-    machines.box_for(on_line, on_line.kernel)
-    name = f"e2e-dev-{uuid.uuid4().hex[:6]}"
-    yield on_line, name
-    machines.open_existing(on_line, name).destroy()
-    assert qemu_processes_for(name) == []
-
-
-def _interfaces(vm: tuple[Settings, str], results: Path, *params: str) -> tuple[DomainRun, TestRecord]:
-    settings, name = vm
+def _interfaces(line_vm: tuple[Settings, str], results: Path, *params: str) -> tuple[DomainRun, TestRecord]:
+    settings, name = line_vm
     selection = Selection.parse(ONLY, None, kernel_module.DOMAIN.test_names)
     plan = runs.plan("kernel_module", {"module_dir": BUGGYDEV, "params": params}, selection)
     [run] = runs.single_run(settings, [plan], name, results).runs
     return run, next(test for test in run.tests if test.name == ONLY)
 
 
-def test_a_correct_driver_is_green_and_what_it_exposes_is_recorded(vm: tuple[Settings, str], tmp_path: Path) -> None:
-    run, test = _interfaces(vm, tmp_path / "results")
+def test_a_correct_driver_is_green_and_what_it_exposes_is_recorded(
+    line_vm: tuple[Settings, str], tmp_path: Path
+) -> None:
+    run, test = _interfaces(line_vm, tmp_path / "results")
     assert test.status is Status.PASSED, test.message
     exposed = {(entry.kind, entry.path) for entry in run.surface}
     assert {("chardev", "/dev/buggydev"), ("proc", "/proc/buggydev"), ("sysfs", "/sys/class/misc/buggydev"),
@@ -56,7 +40,7 @@ def test_a_correct_driver_is_green_and_what_it_exposes_is_recorded(vm: tuple[Set
     assert "ioctls from the source" in test.message and "unknown ioctls" in test.message
     device = test.metrics["paths"]["/dev/buggydev"]
     assert device["write"] >= 4 and device["ioctl bad pointer"] >= 3
-    print(f"{vm[0].kernel} buggydev: {test.message}")
+    print(f"{line_vm[0].kernel} buggydev: {test.message}")
 
 
 @pytest.mark.parametrize(
@@ -72,10 +56,10 @@ def test_a_correct_driver_is_green_and_what_it_exposes_is_recorded(vm: tuple[Set
     ],
 )
 def test_a_bug_behind_a_path_turns_interfaces_red_naming_the_path(
-    vm: tuple[Settings, str], tmp_path: Path, bug: str, said: str
+    line_vm: tuple[Settings, str], tmp_path: Path, bug: str, said: str
 ) -> None:
-    _, test = _interfaces(vm, tmp_path / "results", f"bug={bug}")
+    _, test = _interfaces(line_vm, tmp_path / "results", f"bug={bug}")
     assert test.status is Status.FAILED, test.message
     assert test.message.startswith(f"{said} logged a problem: "), test.message
     assert test.kernel_log, "the kernel's own lines are kept"
-    print(f"{vm[0].kernel} {bug}: {test.message}")
+    print(f"{line_vm[0].kernel} {bug}: {test.message}")

@@ -5,40 +5,24 @@ open in memory_leak, and the user's own workload runs beside them (a failing run
 
 from __future__ import annotations
 
-import dataclasses
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from toolkit import machines, runs
+from toolkit import runs
 from toolkit.config import Settings
 from toolkit.domains import kernel_module
 from toolkit.domains.selection import Selection
 from toolkit.results.records import Status, TestRecord
 
-from .conftest import qemu_processes_for
-
 pytestmark = pytest.mark.e2e
 
 BUGGYDEV = Path(__file__).parent / "devices" / "buggydev"
 USED = "memory_leak,concurrency,hang_detection"
-LINES = ["6.1", pytest.param("7.x", marks=pytest.mark.full)]
 
 
-@pytest.fixture(scope="module", params=LINES)
-def line(request: pytest.FixtureRequest, settings: Settings) -> Iterator[tuple[Settings, str]]:
-    on_line = dataclasses.replace(settings, kernel=request.param)
-    machines.box_for(on_line, on_line.kernel)
-    name = f"e2e-use-{uuid.uuid4().hex[:6]}"
-    yield on_line, name
-    machines.open_existing(on_line, name).destroy()
-    assert qemu_processes_for(name) == []
-
-
-def _tests(line: tuple[Settings, str], results: Path, only: str, **values: object) -> dict[str, TestRecord]:
-    settings, vm = line
+def _tests(line_vm: tuple[Settings, str], results: Path, only: str, **values: object) -> dict[str, TestRecord]:
+    settings, vm = line_vm
     selection = Selection.parse(only, None, kernel_module.DOMAIN.test_names)
     plan = runs.plan("kernel_module", {"module_dir": BUGGYDEV, **values}, selection, quick=True)
     [run] = runs.single_run(settings, [plan], vm, results).runs
@@ -46,9 +30,9 @@ def _tests(line: tuple[Settings, str], results: Path, only: str, **values: objec
 
 
 def test_a_correct_driver_is_green_and_each_message_counts_what_was_done_to_it(
-    line: tuple[Settings, str], tmp_path: Path
+    line_vm: tuple[Settings, str], tmp_path: Path
 ) -> None:
-    tests = _tests(line, tmp_path / "results", USED)
+    tests = _tests(line_vm, tmp_path / "results", USED)
     for name in USED.split(","):
         assert tests[name].status is Status.PASSED, tests[name].message
     users = tests["concurrency"]
@@ -57,37 +41,37 @@ def test_a_correct_driver_is_green_and_each_message_counts_what_was_done_to_it(
     assert users.metrics["exercised"]["/dev/buggydev"]["open"] >= 8 * 5
     assert "between insmod and rmmod: /dev/buggydev: 5 opens" in tests["memory_leak"].message
     assert "/dev/buggydev: " in tests["hang_detection"].message
-    print(f"{line[0].kernel}: {users.message}")
+    print(f"{line_vm[0].kernel}: {users.message}")
 
 
 def test_a_race_between_two_users_of_one_ioctl_turns_concurrency_red(
-    line: tuple[Settings, str], tmp_path: Path
+    line_vm: tuple[Settings, str], tmp_path: Path
 ) -> None:
-    test = _tests(line, tmp_path / "results", "concurrency", params=("bug=ioctl_race",))["concurrency"]
+    test = _tests(line_vm, tmp_path / "results", "concurrency", params=("bug=ioctl_race",))["concurrency"]
     assert test.status is Status.FAILED, test.message
     assert test.message.startswith("parallel use logged a problem: list_corruption: list_add corruption"), test.message
-    print(f"{line[0].kernel}: {test.message}")
+    print(f"{line_vm[0].kernel}: {test.message}")
 
 
-def test_a_leak_per_open_is_counted_and_attributed_to_the_open(line: tuple[Settings, str], tmp_path: Path) -> None:
-    test = _tests(line, tmp_path / "results", "memory_leak", params=("bug=open_leak",))["memory_leak"]
+def test_a_leak_per_open_is_counted_and_attributed_to_the_open(line_vm: tuple[Settings, str], tmp_path: Path) -> None:
+    test = _tests(line_vm, tmp_path / "results", "memory_leak", params=("bug=open_leak",))["memory_leak"]
     assert test.status is Status.FAILED, test.message
     assert test.message.startswith("leaked 5 objects, "), test.message
     assert "buggydev_open+0x" in test.message and "between insmod and rmmod: /dev/buggydev: 5 opens" in test.message
-    print(f"{line[0].kernel}: {test.message}")
+    print(f"{line_vm[0].kernel}: {test.message}")
 
 
 def test_the_users_workload_runs_beside_the_toolkits_use_and_a_failing_run_is_red(
-    line: tuple[Settings, str], tmp_path: Path
+    line_vm: tuple[Settings, str], tmp_path: Path
 ) -> None:
     good, bad = tmp_path / "reads.sh", tmp_path / "fails.sh"
     good.write_text('head -c 64 /dev/buggydev >/dev/null && grep -q . /proc/"$MODULE"\n')
     bad.write_text('echo "cannot use $MODULE" >&2; exit 3\n')
-    passed = _tests(line, tmp_path / "good", "memory_leak,concurrency", workload=good)
+    passed = _tests(line_vm, tmp_path / "good", "memory_leak,concurrency", workload=good)
     assert passed["concurrency"].status is Status.PASSED, passed["concurrency"].message
     assert " runs of reads.sh" in passed["concurrency"].message
     assert "1 run of reads.sh" in passed["memory_leak"].message
-    failed = _tests(line, tmp_path / "bad", "concurrency", workload=bad)["concurrency"]
+    failed = _tests(line_vm, tmp_path / "bad", "concurrency", workload=bad)["concurrency"]
     assert failed.status is Status.FAILED
     assert failed.message.startswith("parallel use: the workload fails.sh failed "), failed.message
     assert "runs: cannot use buggydev" in failed.message

@@ -249,14 +249,19 @@ def open_any(name: str, tally: Tally) -> tuple[int | None, str]:
     return None, ""
 
 
-def use_device(name: str, ioctls: list[dict[str, Any]], tally: Tally, opens: int) -> None:
-    """open/close `opens` times; reads short, long and at offsets; writes of 16 B, 4 KiB and 64 KiB; poll, lseek,
-    mmap; every ioctl from the module's sources with a buffer of its size (zeros, then a pattern)."""
+def opened_again(name: str, tally: Tally, opens: int) -> tuple[int | None, str]:
+    """Opened and closed `opens` times, then opened once more to be used: (fd, mode), (None, "") when it cannot."""
     for _ in range(opens):
         fd, _how = open_any(name, tally)
         if fd is not None:
             tally.add("close", bounded(os.close, fd))
-    fd, how = open_any(name, tally)
+    return open_any(name, tally)
+
+
+def use_device(name: str, ioctls: list[dict[str, Any]], tally: Tally, opens: int) -> None:
+    """open/close `opens` times; reads short, long and at offsets; writes of 16 B, 4 KiB and 64 KiB; poll, lseek,
+    mmap; every ioctl from the module's sources with a buffer of its size (zeros, then a pattern)."""
+    fd, how = opened_again(name, tally, opens)
     if fd is None:
         return
     try:
@@ -335,11 +340,7 @@ def use_block(
     """open/close `opens` times; read the device whole (its first WHOLE_READ_MAX bytes), write and verify the
     regions starting at `regions(size)`, and when `again`, read it whole again. A read back that differs from what
     was written is wrong; stops reading at `ends` (monotonic) when given."""
-    for _ in range(opens):
-        fd, _how = open_any(name, tally)
-        if fd is not None:
-            tally.add("close", bounded(os.close, fd))
-    fd, how = open_any(name, tally)
+    fd, how = opened_again(name, tally, opens)
     if fd is None:
         return
     try:
