@@ -511,6 +511,12 @@ def test_a_builtin_filesystem_is_prepared_without_a_build(tmp_path: Path) -> Non
     assert not subject.has_module and "KO=''" in subject.script("with-fs.sh")
 
 
+def test_a_debug_kernels_slowdown_scales_the_filesystem_guests_timeouts(tmp_path: Path) -> None:
+    target = Target(ScriptedMachine({}), RELEASE, tmp_path / "out", Progress("6.1", io.StringIO()), slowdown=4.0)  # type: ignore[arg-type]
+    [subject] = filesystem.subjects(target, options.parse(FsOptions, {"fs_type": "ext4"}))
+    assert subject.guest.slowdown == 4.0 and subject.module.guest.slowdown == 4.0
+
+
 def test_the_module_registering_the_type_is_chosen_among_several(tmp_path: Path) -> None:
     def built(name: str) -> BuiltModule:
         return BuiltModule(name, tmp_path / f"{name}.ko", 1, "", "", {}, {}, ())

@@ -59,7 +59,7 @@ def subjects(target: Target, options: FsOptions) -> Iterator[FilesystemUnderTest
         with target.progress.step(f"building {where}"):
             build = kernel_module.build(target, module_options)
         (target.work_dir / "build.log").write_text(build.output)
-    guest = Guest(target.machine)
+    guest = Guest(target.machine, slowdown=target.slowdown)  # timeouts scaled on debug kernels, as the module's
     module = ModuleUnderTest(guest, module_options, build, module_for(build, options), target.kernel_release,
                              target.work_dir, target.debug)  # fmt: skip
     subject = FilesystemUnderTest(guest, options, module, target.kernel_release, target.work_dir, target.debug)
