@@ -24,14 +24,13 @@ from toolkit.domains.base import Finding, Verdict
 from toolkit.domains.guest import GUEST_DIR, Guest, problem_verdict
 from toolkit.domains.kernel_module import build_tree
 from toolkit.domains.kernel_module.build import KUNIT_SECTION
-from toolkit.domains.kernel_module.subject import ModuleOptions, ModuleUnderTest, with_errno
+from toolkit.domains.kernel_module.subject import DEBUGFS, ModuleOptions, ModuleUnderTest, with_errno
 from toolkit.machines.base import MachineError
 from toolkit.results.records import Status, Subtest
 
 TESTS = "tests"  # the module directory's own tests: tests/*.sh
 SOURCE = "module-src"  # the copy of the module's sources in the guest, under GUEST_DIR
 OUTPUT = f"{GUEST_DIR}/module-tests-out"  # what each script printed, kept there in case it never returns
-DEBUGFS = "/sys/kernel/debug"
 KUNIT = f"{DEBUGFS}/kunit"
 KSFT_SKIP = 4  # kselftest's exit status for a test that skipped itself
 SCRIPT_TIMEOUT_S = 120.0  # each script's; scaled for debug kernels like every guest timeout

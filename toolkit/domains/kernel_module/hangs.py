@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from toolkit.domains.base import Verdict
+from toolkit.domains.guest import Step
 from toolkit.domains.kernel_module import exercised, workload
 from toolkit.domains.kernel_module.lifecycle import SLOW_INIT_S
 from toolkit.domains.kernel_module.subject import WATCHDOG_SYSCTLS, ModuleUnderTest, with_errno
@@ -57,24 +58,19 @@ class HangDetection:
                 **metrics,
             )
         use = f"using the module for {options.watch_s:g} s"
-        elapsed = load.result.duration_s
-        said = ""
-        for what, command, timeout in (
-            (use, subject.script("watch.sh", WATCH_S=int(options.watch_s)), options.watch_s + options.load_timeout_s),
-            ("rmmod", f"rmmod {subject.name}", options.load_timeout_s),
-        ):
-            step = guest.step(what, command, timeout, **metrics)
-            elapsed += step.result.duration_s
-            if not step.ok:
-                output = step.result.stderr or step.result.stdout
-                return Verdict.failed(f"{what} failed: {with_errno(output)}", guest_dirty=True, **metrics)
-            if what == use:
-                failed = exercised.use_of(step.result.stdout).wrong_said() or workload.failure(
-                    step.result.stdout, step.result.stderr, subject.workload_name
-                )
-                if failed:
-                    return Verdict.failed(f"{what}: {failed}", guest_dirty=True, **metrics)
-                said = watched_use(step.result.stdout, subject.filesystems, subject.workload_name)
+        watch = guest.step(use, subject.script("watch.sh", WATCH_S=int(options.watch_s)),
+                           options.watch_s + options.load_timeout_s, **metrics)  # fmt: skip
+        if not watch.ok:
+            return step_failed(use, watch, metrics)
+        used = exercised.use_of(watch.result.stdout)
+        wrong = used.wrong_said() or workload.failure(watch.result.stdout, watch.result.stderr, subject.workload_name)
+        if wrong:
+            return Verdict.failed(f"{use}: {wrong}", guest_dirty=True, **metrics)
+        said = watched_use(used, watch.result.stdout, subject.filesystems, subject.workload_name)
+        unload = guest.step("rmmod", f"rmmod {subject.name}", options.load_timeout_s, **metrics)
+        if not unload.ok:
+            return step_failed("rmmod", unload, metrics)
+        elapsed = load.result.duration_s + watch.result.duration_s + unload.result.duration_s
         metrics["key_metric"] = f"{elapsed:.0f} s watched"
         return Verdict.passed(
             f"no hung task, soft lockup or RCU stall in {elapsed:.0f} s with the module loaded ({said}; "
@@ -83,10 +79,15 @@ class HangDetection:
         )
 
 
-def watched_use(output: str, filesystems: list[str], workload_name: str) -> str:
+def step_failed(what: str, step: Step, metrics: dict[str, Any]) -> Verdict:
+    output = step.result.stderr or step.result.stdout
+    return Verdict.failed(f"{what} failed: {with_errno(output)}", guest_dirty=True, **metrics)
+
+
+def watched_use(used: exercised.Use, output: str, filesystems: list[str], workload_name: str) -> str:
     """What watch.sh did with the module, with counts, or that it found nothing to use."""
     done = [
-        exercised.use_of(output).said(),
+        used.said(),
         f"its {', '.join(filesystems)} mounted and read once a second" if filesystems else "",
         workload.said(output, workload_name),
     ]

@@ -8,6 +8,7 @@ exposes) in its environment; a run that exits non-zero is a failed operation of 
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 GUEST_NAME = "workload.sh"  # in GUEST_DIR
@@ -17,22 +18,19 @@ MAX_BYTES = 1 << 20  # a script, not a payload: larger ones are a mistake
 def problem(path: Path) -> str | None:
     """What is wrong with path as a workload, saying how to fix it (None: nothing)."""
     try:
-        path.stat()
+        info = path.stat()
     except FileNotFoundError:
-        pass
+        return f"--workload {path} does not exist: give a shell script the guest runs with the module loaded"
     except OSError as error:  # a name too long, a folder this user may not look into
         return f"--workload {str(path)[:80]} cannot be used ({error.strerror}): give a shell script"
-    if not path.exists():
-        return f"--workload {path} does not exist: give a shell script the guest runs with the module loaded"
-    if not path.is_file():
+    if not stat.S_ISREG(info.st_mode):
         return f"--workload {path} is not a file: give a shell script the guest runs with the module loaded"
     try:
-        size = path.stat().st_size
         path.open("rb").close()
     except OSError as error:
         return f"--workload {path} cannot be read ({error.strerror}): fix its permissions"
-    if size > MAX_BYTES:
-        return f"--workload {path} is {size} bytes: a workload is a shell script of at most {MAX_BYTES} bytes"
+    if info.st_size > MAX_BYTES:
+        return f"--workload {path} is {info.st_size} bytes: a workload is a shell script of at most {MAX_BYTES} bytes"
     return None
 
 
