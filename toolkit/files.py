@@ -16,6 +16,11 @@ from toolkit.errors import UserError
 SHARED_MODE = 0o644
 
 
+def as_named(path: Path) -> str:
+    """path as a user at the command line names it: relative to the working directory when under it."""
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
 def atomic_write(path: Path, data: str | bytes) -> None:
     """Write path whole or not at all: a temp file beside it, fsynced, then renamed over it.
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit import ktap
+from toolkit.files import as_named
 from toolkit.domains.base import Finding, Verdict
 from toolkit.domains.guest import GUEST_DIR, Guest, problem_verdict
 from toolkit.domains.kernel_module import build_tree
@@ -45,7 +46,8 @@ def tests_dir(options: ModuleOptions) -> Path:
 
 def _no_tests(options: ModuleOptions, where: Path) -> str:
     """Where no script was found, as the user names it: `tests/*.sh in kernel/mymod`."""
-    return f"{TESTS}/*.sh in {options.module_dir}" if where == options.module_dir / TESTS else f"*.sh in {where}"
+    named = as_named(options.module_dir)
+    return f"{TESTS}/*.sh in {named}" if where == options.module_dir / TESTS else f"*.sh in {as_named(where)}"
 
 
 @dataclass(frozen=True)
