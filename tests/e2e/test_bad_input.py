@@ -21,7 +21,7 @@ INVOKE = str(REPO / ".venv/bin/invoke")
 NOX = str(REPO / ".venv/bin/nox")
 PROGRAM = str(REPO / ".venv/bin/vexfs-vmtest")
 MODULE = str(REPO / "kernel/vexfs")
-WAVE1 = REPO / "tests/unit/fixtures/results/wave1.json"
+VERSION1 = REPO / "tests/unit/fixtures/results/version1.json"
 
 
 def _vm_record(name: str) -> str:
@@ -31,13 +31,13 @@ def _vm_record(name: str) -> str:
 
 
 def _broken_results() -> str:
-    data = json.loads(WAVE1.read_text())
+    data = json.loads(VERSION1.read_text())
     data["runs"][0]["tests"][0]["status"] = "green"
     return json.dumps(data)
 
 
-ONE_RUN = {"results/good/results.json": WAVE1.read_text(), "results/latest": "->good"}
-TRUNCATED = {"results/cut/results.json": WAVE1.read_text()[:300], "results/latest": "->cut"}
+ONE_RUN = {"results/good/results.json": VERSION1.read_text(), "results/latest": "->good"}
+TRUNCATED = {"results/cut/results.json": VERSION1.read_text()[:300], "results/latest": "->cut"}
 CORRUPT_VMS = {
     "state/vms/good/machine.json": _vm_record("good"),
     "state/vms/broken/machine.json": "{garbage",
@@ -279,7 +279,7 @@ def _two_runs(later: str) -> dict[str, str]:
     """Runs a and b (the latest) of the same module, b's load test ending as later."""
     files = {"results/latest": "->b"}
     for run, status in (("a", "passed"), ("b", later)):
-        data = json.loads(WAVE1.read_text())
+        data = json.loads(VERSION1.read_text())
         data["run_id"] = run
         data["runs"][0]["tests"][1]["status"] = status
         files[f"results/{run}/results.json"] = json.dumps(data)
@@ -339,7 +339,7 @@ def test_results_prune_and_box_prune_remove_what_killed_runs_left_and_nothing_el
              "kernel_release": "6.1.0-1-amd64", "kernel_package_version": "6.1.1-1"}  # fmt: skip
     kept = "20261201-090000-aaaa"
     _lay_out(tmp_path, {
-        f"results/{kept}/results.json": WAVE1.read_text(),
+        f"results/{kept}/results.json": VERSION1.read_text(),
         f"results/{kept}/.results.json.x8k2a1": "{half",
         "results/latest": f"->{kept}",
         "results/.latest.999999999": f"->{kept}",

@@ -150,14 +150,14 @@ def test_diff_lists_only_what_changed_per_kernel_and_test() -> None:
     assert reports.diff_table(_two_lines(Status.PASSED), _two_lines(Status.PASSED)).startswith("no changes")
 
 
-WAVE1 = Path(__file__).parent / "fixtures" / "results" / "wave1.json"
+VERSION1 = Path(__file__).parent / "fixtures" / "results" / "version1.json"
 
 
-def test_a_wave1_results_file_keeps_the_contract_and_loads_for_show_and_diff(tmp_path: Path) -> None:
-    data = json.loads(WAVE1.read_text())
+def test_a_version1_results_file_keeps_the_contract_and_loads_for_show_and_diff(tmp_path: Path) -> None:
+    data = json.loads(VERSION1.read_text())
     assert "subject" not in data["runs"][0] and schema.problems(data) == []
     (tmp_path / data["run_id"]).mkdir()
-    (tmp_path / data["run_id"] / "results.json").write_text(WAVE1.read_text())
+    (tmp_path / data["run_id"] / "results.json").write_text(VERSION1.read_text())
     old = store.load(tmp_path, data["run_id"])
     assert old.runs[0].subject == SubjectInfo("module", "vexfs", "/work/main/kernel/vexfs", "")
     assert "vexfs" in reports.matrix(old) and "8 passed" in reports.table(old)
@@ -166,14 +166,14 @@ def test_a_wave1_results_file_keeps_the_contract_and_loads_for_show_and_diff(tmp
 
 @pytest.mark.breaks_results_on_purpose
 def test_results_that_break_the_contract_are_refused_in_one_line(tmp_path: Path) -> None:
-    broken = json.loads(WAVE1.read_text())
+    broken = json.loads(VERSION1.read_text())
     broken["runs"][0]["tests"][0]["status"] = "green"
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "results.json").write_text(json.dumps(broken))
     with pytest.raises(UserError, match="runs/0/tests/0/status: 'green' is not one of"):
         store.load(tmp_path, "bad")
     (tmp_path / "cut").mkdir()
-    (tmp_path / "cut" / "results.json").write_text(WAVE1.read_text()[:300])
+    (tmp_path / "cut" / "results.json").write_text(VERSION1.read_text()[:300])
     with pytest.raises(UserError, match="is not valid JSON"):
         store.load(tmp_path, "cut")
 

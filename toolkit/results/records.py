@@ -1,7 +1,7 @@
 """Result records: plain frozen data, serialised to the result contract (schema.json beside this file).
 
-Wave-1 files carried a `module` object where records now carry a generic `subject`; they
-still load, and module subjects are still written with `module` too for wave-1 readers.
+Files of schema version 1 carried a `module` object where version 2 carries a generic `subject`;
+they still load, and module subjects are still written with `module` too for version-1 readers.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from typing import Any
+
+SCHEMA_VERSION = 2  # results.json's contract: 2 adds subjects (version 1 has no schema_version key)
 
 
 class Status(str, Enum):
@@ -103,11 +105,11 @@ class SubjectInfo:
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
 
-    def as_wave1_module(self) -> dict[str, str]:
+    def as_version1_module(self) -> dict[str, str]:
         return {"name": self.name, "dir": self.source, "srcversion": self.version}
 
     @classmethod
-    def from_wave1_module(cls, module: dict[str, str]) -> SubjectInfo:
+    def from_version1_module(cls, module: dict[str, str]) -> SubjectInfo:
         return cls("module", module["name"], module.get("dir", ""), module.get("srcversion", ""))
 
 
@@ -143,13 +145,13 @@ class DomainRun:
         if not self.libvirt_uri:
             del data["libvirt_uri"]
         if self.subject.kind == "module":
-            data["module"] = self.subject.as_wave1_module()
+            data["module"] = self.subject.as_version1_module()
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DomainRun:
         fields = {key: value for key, value in data.items() if key != "module"}
-        subject = SubjectInfo(**data["subject"]) if "subject" in data else SubjectInfo.from_wave1_module(data["module"])
+        subject = SubjectInfo(**data["subject"]) if "subject" in data else SubjectInfo.from_version1_module(data["module"])
         tests = tuple(TestRecord.from_dict(t) for t in data["tests"])
         surface = tuple(SurfaceEntry(**entry) for entry in data.get("surface", ()))
         return cls(**{**fields, "subject": subject, "tests": tests, "surface": surface})
@@ -238,14 +240,16 @@ class RunRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The contract's form; where the run stands comes first (a reader finds it in the file's first lines)."""
-        data = {"run_id": self.run_id, "state": self.state.value, "interrupted": self.interrupted, **asdict(self)}
+        data = {"schema_version": SCHEMA_VERSION, "run_id": self.run_id, "state": self.state.value,
+                "interrupted": self.interrupted, **asdict(self)}  # fmt: skip
         data.update(state=self.state.value, runs=[run.to_dict() for run in self.runs],
                     plan=[planned.to_dict() for planned in self.plan], summary=self.summary())  # fmt: skip
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
-        fields = {k: v for k, v in data.items() if k not in ("summary", "interrupted", "state", "plan", "runs")}
+        derived = ("schema_version", "summary", "interrupted", "state", "plan", "runs")
+        fields = {k: v for k, v in data.items() if k not in derived}
         older = RunState.INTERRUPTED if data.get("interrupted") else RunState.FINISHED  # files from before states
         return cls(
             **fields,
