@@ -1,6 +1,7 @@
 """Nox sessions: the kernel matrix, one session per kernel line, and the tests split by cost.
 
 nox -s kernel-matrix [-- --kernels 6.1,6.12 --domains kernel_module --module-dir DIR --provider qemu|vagrant --jobs N]
+  (the matrix's flags are `invoke test.matrix`'s: `nox -s kernel-matrix -- --help` lists them)
 nox -s "kernel-line(line='6.12')" [-- --module-dir DIR]
 nox -s lint | unit | e2e | reliability | tests | record-transcripts [-- --kernel 7.x]
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import nox
 
-from toolkit import kernels, matrix_cli
+from toolkit import kernels, program
 
 nox.options.sessions = ["kernel-matrix"]
 # Sessions run in the toolkit's own environment (.venv): its tools come first on PATH.
@@ -42,15 +43,15 @@ def _finish(session: nox.Session, status: int) -> None:
 
 @nox.session(name="kernel-matrix", python=False)
 def kernel_matrix(session: nox.Session) -> None:
-    """Every kernel line in parallel, one kernel x test table, results/<run>/ with report.html."""
-    _finish(session, matrix_cli.main(list(session.posargs)))
+    """Every kernel line in parallel, one kernel x test table, results/<run>/ with report.html (`invoke test.matrix`)."""
+    _finish(session, program.run_task(["test.matrix", *session.posargs]))
 
 
 @nox.session(name="kernel-line", python=False)
 @nox.parametrize("line", LINES)
 def kernel_line(session: nox.Session, line: str) -> None:
     """One kernel line, the same way the matrix runs it."""
-    _finish(session, matrix_cli.main(["--kernels", line, *session.posargs]))
+    _finish(session, program.run_task(["test.matrix", "--kernels", line, *session.posargs]))
 
 
 @nox.session(python=False)

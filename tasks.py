@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from invoke.main import program
 
-from toolkit.cli import strict_command_line
+from toolkit.program import strict
 from toolkit.tasks import ns
 
-# `invoke` imports this file before it parses the tasks' words: from here on its usage errors
-# (unknown flag or task, a flag without its value) are one line and exit status 2, like ours.
-strict_command_line(program)
+# `invoke` imports this file before it parses the tasks' words: from here on it parses them as `vexfs-vmtest`
+# does (a usage error is one line and exit status 2; a task's help shows its flags' types).
+strict(program)
 
 __all__ = ["ns"]

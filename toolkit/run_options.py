@@ -1,6 +1,7 @@
-"""A test run's command line, declared once: `invoke test.kernel`, `invoke test.fs` and `nox -s kernel-matrix`
-are all made from `RunOptions` and the registered domains' options, so they share every flag's name,
-help, default and checks (`--kernel` on one VM, the matrix's `--kernels`, `--jobs` and `--hosts`, aside).
+"""A test run's command line, declared once: `invoke test.kernel`, `test.fs`, `test.all` and `test.matrix` (which
+`nox -s kernel-matrix` runs) are all made from `RunOptions` and the options of the domains each can run, so they
+share every flag's name, help, default and checks (`--kernel` on one VM, the matrix's `--kernels`, `--jobs` and
+`--hosts`, aside); a command offers only the flags of its domains.
 A module repository's settings (module_dir, module_params, workload in its vmtest.toml) are the defaults of
 the domain options they name; a flag given wins.
 """
@@ -113,6 +114,10 @@ class RunCommand:
     invocation: str  # how it is typed, for messages
     run_options: tuple[str, ...]
     defaults: Mapping[str, Any]
+    domain_names: tuple[str, ...] = ()  # the domains it can run, whose flags it offers (none named: every one)
+
+    def offered(self) -> list[domains.Domain[Any]]:
+        return [domain for name, domain in domains.registered().items() if not self.domain_names or name in self.domain_names]
 
     def vm_names(self, settings: config.Settings, lines: Sequence[KernelLine], name: str | None) -> list[str]:
         """The VMs a run of these lines uses: one per line for the matrix (`runs.matrix_vm`), else the one named;
@@ -124,10 +129,10 @@ class RunCommand:
         return [machines.checked_name(settings, runs.matrix_vm(line, name)) for line in lines]
 
     def flags(self) -> list[Flag]:
-        """Its flags in the order help lists them: the run's, then every registered domain's."""
+        """Its flags in the order help lists them: the run's, then those of each domain it can run."""
         run = [dataclasses.replace(flag, default=self.defaults.get(flag.field, flag.default))
                for flag in flags(RunOptions) if flag.field in self.run_options]  # fmt: skip
-        return [*run, *merged_flags([domain.options for domain in domains.registered().values()])]
+        return [*run, *merged_flags([domain.options for domain in self.offered()])]
 
     def request(self, values: Mapping[str, Any], config_file: Path | None) -> RunRequest:
         """values (by field name, None: not given) checked and turned into what runs.py takes; a UserError else."""
@@ -157,9 +162,13 @@ class RunCommand:
         return RunRequest(settings, plans, tuple(lines), run.name, run.jobs, hosts)
 
 
-ONE_VM = ("kernel", "domains", "name", "provider", "debug", "only", "repeat", "quick")
-TEST_KERNEL = RunCommand("invoke test.kernel", ONE_VM, {"domains": "kernel_module", "name": "default"})
-TEST_FS = RunCommand("invoke test.fs", ONE_VM, {"domains": "filesystem", "name": "default"})
+ONE_DOMAIN = ("kernel", "name", "provider", "debug", "only", "repeat", "quick")
+TEST_KERNEL = RunCommand("invoke test.kernel", ONE_DOMAIN, {"domains": "kernel_module", "name": "default"},
+                         ("kernel_module",))  # fmt: skip
+TEST_FS = RunCommand("invoke test.fs", ONE_DOMAIN, {"domains": "filesystem", "name": "default"}, ("filesystem",))
+TEST_ALL = RunCommand(
+    "invoke test.all", ("domains", *ONE_DOMAIN), {"domains": ",".join(domains.registered()), "name": "default"}
+)
 MATRIX = RunCommand(
     "nox -s kernel-matrix --",
     ("kernels", "domains", "name", "provider", "debug", "only", "repeat", "quick", "jobs", "hosts"),

@@ -94,8 +94,10 @@ ROWS = {
     "module-dir-without-kbuild": Row(("test.kernel", "--module-dir", str(REPO / "tests/e2e")), "has no Makefile or Kbuild"),
     "build-in-unknown": Row(("test.kernel", "--module-dir", MODULE, "--build-in", "cloud"), "--build-in must be one of chroot, guest"),
     "name-without-value": Row(("vm.run", "--name"), "--name needs a value"),
-    "option-of-a-domain-left-out": Row(("test.kernel", "--module-dir", MODULE, "--fs-type", "ext4"), "--fs-type: no domain of this run (kernel_module) takes it; add its domain with --domains"),
-    "domain-unknown": Row(("test.kernel", "--module-dir", MODULE, "--domains", "net"), "unknown domain 'net': choose one of filesystem, kernel_module"),
+    "option-of-another-domain": Row(("test.kernel", "--module-dir", MODULE, "--fs-type", "ext4"), "no idea what '--fs-type' is: see `invoke --help test.kernel`"),
+    "option-of-a-domain-left-out": Row(("test.all", "--module-dir", MODULE, "--domains", "kernel_module", "--fs-type", "ext4"), "--fs-type: no domain of this run (kernel_module) takes it; add its domain with --domains"),
+    "domain-unknown": Row(("test.all", "--module-dir", MODULE, "--domains", "net"), "unknown domain 'net': choose one of filesystem, kernel_module"),
+    "invoke-core-option-not-ours": Row(("vexfs-vmtest", "-R", "vm.status"), "no idea what '-R' is: see `vexfs-vmtest --list`"),
     # settings files
     "config-missing": Row(("config.show", "--config", "{tmp}/nope.toml"), "--config {tmp}/nope.toml: no such settings file ({tmp}/nope.toml)"),
     "config-missing-relative": Row(("test.kernel", "--config", "nope.toml"), "--config nope.toml: no such settings file ({tmp}/work/nope.toml)"),
@@ -179,14 +181,14 @@ ROWS = {
     "vm-name-matrix-own": Row(("vm.up", "--name", "matrix-6.1"), "starts with 'matrix-', which names the matrix's own VMs"),
     "vm-name-socket-too-long": Row(("vm.up", "--name", "n" * 40), "a socket's path takes at most 107", env={"VEXFS_STATE_DIR": "{tmp}/" + "s" * 70}),
     "matrix-name-slash": Row(("nox", "--name", "a/b"), "VM name 'a/b' is not allowed"),
-    # the matrix's argparse, through nox
-    "matrix-flag-unknown": Row(("nox", "--bogus"), "unrecognized arguments: --bogus"),
+    # the matrix's task (test.matrix), through nox
+    "matrix-flag-unknown": Row(("nox", "--bogus"), "no idea what '--bogus' is: see `vexfs-vmtest --help test.matrix`"),
     "matrix-jobs-not-a-number": Row(("nox", "--jobs", "abc"), "--jobs must be a whole number, not 'abc'"),
     "matrix-jobs-zero": Row(("nox", "--jobs", "0"), "--jobs must be at least 1, not 0"),
     "matrix-option-of-a-domain-left-out": Row(("nox", "--domains", "kernel_module", "--mount-cycles", "3"), "--mount-cycles: no domain of this run (kernel_module) takes it"),
     "matrix-config-missing": Row(("nox", "--config", "{tmp}/nope.toml"), "--config {tmp}/nope.toml: no such settings file"),
-    "matrix-flag-abbreviated": Row(("nox", "--kern", "6.1"), "unrecognized arguments: --kern 6.1"),
-    "matrix-module-param-without-value": Row(("nox", "--module-param"), "argument --module-param: expected one argument"),
+    "matrix-flag-abbreviated": Row(("nox", "--kern", "6.1"), "no idea what '--kern' is"),
+    "matrix-module-param-without-value": Row(("nox", "--module-param"), "--module-param needs a value: write `--module-param VALUE`"),
     "matrix-kernel-unknown": Row(("nox", "--kernels", "4.4"), "unknown kernel line '4.4'"),
 }  # fmt: skip
 
@@ -240,10 +242,11 @@ def _run(tmp: Path, row: Row) -> subprocess.CompletedProcess[str]:
 
 
 def _said(stderr: str, row: Row) -> list[str]:
-    """stderr's lines, without the one nox opens a session with (`nox > Running session kernel-matrix`): any other
-    line of nox's (`nox > uv binary not found.`) is one too many."""
-    opening = "nox > Running session "
-    return [line for line in stderr.splitlines() if not (row.args[0] == "nox" and line.startswith(opening))]
+    """stderr's lines, without those nox opens and closes a session with (`nox > Running session kernel-matrix`,
+    `nox > Session kernel-matrix was successful.`): any other line of nox's (`nox > uv binary not found.`) is one
+    too many."""
+    framing = ("nox > Running session ", "nox > Session kernel-matrix was successful.")
+    return [line for line in stderr.splitlines() if not (row.args[0] == "nox" and line.startswith(framing))]
 
 
 @pytest.mark.parametrize("row", [pytest.param(row, id=name, marks=row.marks) for name, row in ROWS.items()])

@@ -7,7 +7,7 @@ import pytest
 from invoke.exceptions import Exit
 
 from toolkit import host
-from toolkit.cli import remainder, user_facing
+from toolkit.commands import remainder, user_facing
 from toolkit.errors import UserError
 from toolkit.files import atomic_write, mounts_under, remove_tree
 from toolkit.machines import keys, ports

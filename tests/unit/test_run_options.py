@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from toolkit import matrix_cli
 from toolkit.domains import kernel_module
 from toolkit.errors import UserError
 from toolkit.run_options import MATRIX, TEST_FS, TEST_KERNEL, RunCommand
@@ -117,11 +116,11 @@ def test_without_a_setup_each_domain_keeps_its_own_defaults(tmp_path: Path) -> N
 
 def test_the_matrix_gives_each_domain_the_settings_it_has_an_option_for(tmp_path: Path) -> None:
     repo = _repo(tmp_path)
-    values = vars(matrix_cli.parser().parse_args(["-k", "6.1", "--config", str(repo / "vmtest.toml")]))
+    values = {"kernels": "6.1"}
     fs, module = MATRIX.request(values, repo / "vmtest.toml").plans
     assert (fs.options.module_dir, fs.options.params) == (repo, ("bug=none", "size=4"))
     assert (module.options.module_dir, module.options.workload) == (repo, repo / "tools" / "load.sh")
-    values = vars(matrix_cli.parser().parse_args(["-k", "6.1", "--module-param", "a=1", "--domains", "filesystem"]))
+    values = {"kernels": "6.1", "params": ["a=1"], "domains": "filesystem"}
     (only_fs,) = MATRIX.request(values, repo / "vmtest.toml").plans
     assert only_fs.options.params == ("a=1",)
 

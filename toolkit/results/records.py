@@ -151,7 +151,9 @@ class DomainRun:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DomainRun:
         fields = {key: value for key, value in data.items() if key != "module"}
-        subject = SubjectInfo(**data["subject"]) if "subject" in data else SubjectInfo.from_version1_module(data["module"])
+        subject = (
+            SubjectInfo(**data["subject"]) if "subject" in data else SubjectInfo.from_version1_module(data["module"])
+        )
         tests = tuple(TestRecord.from_dict(t) for t in data["tests"])
         surface = tuple(SurfaceEntry(**entry) for entry in data.get("surface", ()))
         return cls(**{**fields, "subject": subject, "tests": tests, "surface": surface})

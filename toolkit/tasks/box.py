@@ -9,7 +9,7 @@ from toolkit import kernels, machines
 from toolkit.boxes import store
 from toolkit.boxes import vagrant as vagrant_box
 from toolkit.boxes.recipe import BoxRecipe
-from toolkit.cli import command
+from toolkit.commands import command
 from toolkit.errors import UserError
 from toolkit.run_options import KERNEL_HELP
 from toolkit.tasks.common import JSON_HELP, collection, print_json, settings, stoppable

@@ -13,7 +13,7 @@ from invoke import Collection, Context
 from invoke.exceptions import Exit
 
 from toolkit import config, host_capacity, interrupts, machines
-from toolkit.cli import chosen_config
+from toolkit.commands import chosen_config
 from toolkit.machines.record import CorruptRecord
 from toolkit.results import store as results_store
 

@@ -6,7 +6,7 @@ from invoke import Context
 from tabulate import tabulate
 
 from toolkit import config
-from toolkit.cli import chosen_config, command
+from toolkit.commands import chosen_config, command
 from toolkit.run_options import DEBUG_HELP, KERNEL_HELP, PROVIDER_HELP
 from toolkit.tasks.common import JSON_HELP, collection, print_json
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke import Context
 
 from toolkit import machines
-from toolkit.cli import command
+from toolkit.commands import command
 from toolkit.tasks.common import settings
 
 

@@ -7,7 +7,7 @@ import os
 from invoke import Context
 
 from toolkit import kernels, machines
-from toolkit.cli import command
+from toolkit.commands import command
 from toolkit.errors import UserError
 from toolkit.run_options import KERNEL_HELP
 from toolkit.tasks.common import collection, settings, stoppable

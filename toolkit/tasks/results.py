@@ -8,7 +8,7 @@ from pathlib import Path
 from invoke import Context
 from invoke.exceptions import Exit
 
-from toolkit.cli import command, positional
+from toolkit.commands import command, positional
 from toolkit.errors import UserError
 from toolkit.files import write_output
 from toolkit.results import kcidb, reports

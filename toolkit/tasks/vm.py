@@ -12,7 +12,7 @@ from invoke.exceptions import Exit
 from tabulate import tabulate
 
 from toolkit import config, machines
-from toolkit.cli import command, positional, remainder, takes_command
+from toolkit.commands import command, positional, remainder, takes_command
 from toolkit.errors import UserError
 from toolkit.machines.base import Machine, MachineStatus
 from toolkit.machines.copy import Copy, copy
