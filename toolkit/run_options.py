@@ -117,7 +117,11 @@ class RunCommand:
     domain_names: tuple[str, ...] = ()  # the domains it can run, whose flags it offers (none named: every one)
 
     def offered(self) -> list[domains.Domain[Any]]:
-        return [domain for name, domain in domains.registered().items() if not self.domain_names or name in self.domain_names]
+        return [
+            domain
+            for name, domain in domains.registered().items()
+            if not self.domain_names or name in self.domain_names
+        ]
 
     def vm_names(self, settings: config.Settings, lines: Sequence[KernelLine], name: str | None) -> list[str]:
         """The VMs a run of these lines uses: one per line for the matrix (`runs.matrix_vm`), else the one named;
