@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from toolkit import config, debug, machines, runs
+from toolkit import config, debug_tiers, machines, runs
 
 
 def _tier(settings: config.Settings, tier: str, module_dir: str) -> tuple[float, dict[str, tuple[float, str]]]:
@@ -52,7 +52,7 @@ def main() -> None:
         rows.append([test, f"{seconds:.1f}", f"{lite_seconds:.1f}", ratio, f"{status} / {lite_status}"])
     total_off, total_lite = sum(s for s, _ in off.values()), sum(s for s, _ in lite.values())
     rows.append(["all tests", f"{total_off:.1f}", f"{total_lite:.1f}", f"{total_lite / total_off:.2f}", ""])
-    print(f"kernel {settings.kernel}, {args.module_dir}; lite = {debug.TIERS['lite'].summary}")
+    print(f"kernel {settings.kernel}, {args.module_dir}; lite = {debug_tiers.TIERS['lite'].summary}")
     print(tabulate(rows, headers=["", "off (s)", "lite (s)", "lite/off", "verdicts off / lite"], disable_numparse=True))
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit import config, debug, domains, kernels, machines, runs
+from toolkit import config, debug_tiers, domains, kernels, machines, runs
 from toolkit.domains.options import Flag, flags, merged_flags, option, parse
 from toolkit.domains.selection import Selection
 from toolkit.errors import UserError
@@ -26,8 +26,8 @@ KERNEL_HELP = (
 )
 PROVIDER_HELP = "qemu (default) or vagrant"
 DEBUG_HELP = (
-    f"debug tier the guest boots with: {', '.join(f'{t.name} ({t.summary})' for t in debug.TIERS.values())}; "
-    f"default {debug.DEFAULT}"
+    f"debug tier the guest boots with: {', '.join(f'{t.name} ({t.summary})' for t in debug_tiers.TIERS.values())}; "
+    f"default {debug_tiers.DEFAULT}"
 )
 
 QUICK_HELP = "the fast edit-verdict loop: fewer rounds, shorter watches, the same detectors (" + "; ".join(

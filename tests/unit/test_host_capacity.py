@@ -53,7 +53,7 @@ def test_a_vagrant_vm_is_measured_against_what_its_libvirt_reports(
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(UserError, match=r"virsh not found: run ./setup \(or apt-get install libvirt-clients\)"):
         host_capacity.require_host_capacity(vagrant)
-    monkeypatch.setattr(host_capacity.host, "require_tool", lambda name: name)
+    monkeypatch.setattr(host_capacity.host_checks, "require_tool", lambda name: name)
     monkeypatch.setattr(host_capacity.libvirt_capacity, "read", lambda uri: HostCapacity(uri, 1, 64_000))
     with pytest.raises(UserError, match="cpus 3 is more than libvirt at qemu:///system runs well: it has 1 CPU"):
         host_capacity.require_host_capacity(vagrant)

@@ -116,7 +116,7 @@ class Target:
     kernel_release: str
     work_dir: Path
     progress: Progress
-    debug: str = "off"  # the guest's debug tier (toolkit/debug.py)
+    debug: str = "off"  # the guest's debug tier (toolkit/debug_tiers.py)
     slowdown: float = 1.0  # how much slower than a stock kernel (debug kernels): scales guest timeouts
 
 

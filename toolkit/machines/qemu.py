@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from toolkit import host
+from toolkit import host_checks
 from toolkit.config import Settings
 from toolkit.errors import UserError
 from toolkit.files import atomic_write, remove_tree
@@ -124,8 +124,8 @@ class QemuMachine(RecordedMachine):
 
     @staticmethod
     def require_host_tools(settings: Settings) -> None:
-        host.require_tool("qemu-system-x86_64")
-        host.require_tool("qemu-img")
+        host_checks.require_tool("qemu-system-x86_64")
+        host_checks.require_tool("qemu-img")
 
     @staticmethod
     def prepare_host(settings: Settings) -> list[str]:

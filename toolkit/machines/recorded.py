@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
-from toolkit import debug, kernels
+from toolkit import debug_tiers, kernels
 from toolkit.boxes.store import Box
 from toolkit.config import Settings
 from toolkit.machines.base import CommandResult, GuestUnreachable
@@ -45,7 +45,7 @@ class RecordedMachine:
 
     def debug_args(self) -> tuple[str, ...]:
         """Boot arguments of the VM's debug tier for its box's kernel."""
-        return tuple(debug.select(self.record.debug).kernel_args(self.box.kernel_config))
+        return tuple(debug_tiers.select(self.record.debug).kernel_args(self.box.kernel_config))
 
     @property
     def box(self) -> Box:
