@@ -18,7 +18,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from toolkit import config, debug_tiers, machines, runs
+from toolkit import config, debug_tiers, runs
+from toolkit.machines import registry
 
 
 def _tier(settings: config.Settings, tier: str, module_dir: str) -> tuple[float, dict[str, tuple[float, str]]]:
@@ -27,13 +28,13 @@ def _tier(settings: config.Settings, tier: str, module_dir: str) -> tuple[float,
     name = f"bench-{tier}-{uuid.uuid4().hex[:6]}"
     try:
         started = time.monotonic()
-        machines.define(tier_settings, name).up()
+        registry.define(tier_settings, name).up()
         up = time.monotonic() - started
         with tempfile.TemporaryDirectory() as scratch:
             plan = runs.plan("kernel_module", {"module_dir": module_dir})
             record = runs.single_run(tier_settings, [plan], name, Path(scratch))
     finally:
-        machines.open_existing(tier_settings, name).destroy()
+        registry.open_existing(tier_settings, name).destroy()
     return up, {test.name: (test.duration_s, test.status.value) for test in record.runs[0].tests}
 
 

@@ -43,9 +43,9 @@ DEFAULT = "default"
 COMMAND_LINE = "command line"
 # The folder holding the toolkit's package when it runs from its checkout (editable install), not an installation.
 CHECKOUT = Path(__file__).resolve().parents[1]
-# The providers toolkit.machines runs (named here too, so a setting is checked before anything starts).
+# The providers toolkit/machines/providers.py picks (named here too, so a setting is checked before anything starts).
 PROVIDERS = ("qemu", "vagrant")
-# Variables the toolkit sets itself for the Vagrantfile (toolkit/machines/vagrant.py `_environment`)
+# Variables the toolkit sets itself for the Vagrantfile (toolkit/machines/vagrant/provider.py `_environment`)
 # besides the settings: found in the environment they are not a typo.
 VAGRANT_VARIABLES = (
     "VEXFS_BOX", "VEXFS_DEBUG_ARGS", "VEXFS_LIBVIRT_DRIVER", "VEXFS_SSH_KEY", "VEXFS_VM_DIR", "VEXFS_VM_NAME",

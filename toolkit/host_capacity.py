@@ -15,7 +15,7 @@ import psutil
 from toolkit import host_checks
 from toolkit.config import Settings
 from toolkit.errors import UserError
-from toolkit.machines import libvirt_capacity
+from toolkit.machines.vagrant import libvirt_capacity
 
 MIB = 2**20
 HOST_RESERVE_MIB = libvirt_capacity.RESERVE_MIB

@@ -12,11 +12,12 @@ import sys
 import time
 from pathlib import Path
 
-from toolkit import config, host_capacity, interrupts, machines, runs, streams
+from toolkit import config, host_capacity, interrupts, runs, streams
 from toolkit.domains.options import Flag
 from toolkit.errors import UserError
 from toolkit.kernels import KernelLine
-from toolkit.machines.base import MachineError
+from toolkit.machines import providers
+from toolkit.machines.protocol import MachineError
 from toolkit.results import reports
 from toolkit.run_options import MATRIX
 from toolkit.short_flags import short_flag
@@ -62,7 +63,7 @@ def main(argv: list[str]) -> int:
         settings, lines = request.settings, list(request.lines)
         if settings.provider != "vagrant":  # a vagrant matrix's hosts are each checked as its pool is made
             host_capacity.require_host_capacity(settings)
-            machines.provider_class(settings.provider).require_host_tools(settings)
+            providers.provider_class(settings.provider).require_host_tools(settings)
         hosts = runs.host_pool(settings, len(lines), request.jobs, request.hosts)
         started = time.monotonic()
         at_once = ", ".join(f"{count} on {uri}" if uri else str(count) for uri, count in hosts.slots.items())

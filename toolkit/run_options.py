@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit import config, debug_tiers, domains, kernels, machines, runs
+from toolkit import config, debug_tiers, domains, kernels, runs
 from toolkit.domains.options import Flag, flags, merged_flags, option, parse
 from toolkit.domains.selection import Selection
 from toolkit.errors import UserError
 from toolkit.kernels import KernelLine
+from toolkit.machines import registry
 
 EVERY_LINE = ",".join(line.name for line in kernels.CATALOGUE)
 KERNEL_HELP = (
@@ -118,10 +119,10 @@ class RunCommand:
         """The VMs a run of these lines uses: one per line for the matrix (`runs.matrix_vm`), else the one named;
         a UserError for a name no VM can have (the matrix's given name first, then each VM's whole name)."""
         if "kernels" not in self.run_options:
-            return [machines.checked_new_name(settings, name or "")]
+            return [registry.checked_new_name(settings, name or "")]
         if name is not None:
-            machines.checked_name(settings, name)
-        return [machines.checked_name(settings, runs.matrix_vm(line, name)) for line in lines]
+            registry.checked_name(settings, name)
+        return [registry.checked_name(settings, runs.matrix_vm(line, name)) for line in lines]
 
     def flags(self) -> list[Flag]:
         """Its flags in the order help lists them: the run's, then every registered domain's."""

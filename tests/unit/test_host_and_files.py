@@ -10,8 +10,9 @@ from toolkit import host_checks
 from toolkit.cli import remainder, user_facing
 from toolkit.errors import UserError
 from toolkit.files import atomic_write, mounts_under, remove_tree
-from toolkit.machines import keys, ports
-from toolkit.machines.base import GuestUnreachable
+from toolkit.machines import keys
+from toolkit.machines.protocol import GuestUnreachable
+from toolkit.machines.qemu import ports
 
 
 def test_missing_tool_names_the_package_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

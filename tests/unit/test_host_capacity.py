@@ -9,9 +9,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from toolkit import config, host_capacity, machines
+from toolkit import config, host_capacity
 from toolkit.errors import UserError
-from toolkit.machines.libvirt_capacity import HostCapacity
+from toolkit.machines import registry
+from toolkit.machines.vagrant.libvirt_capacity import HostCapacity
 from toolkit.tasks import common
 
 PLENTY = {"mem_available_mib": 64_000, "load_1m": 0.1, "disk_free_gib": 100.0}
@@ -67,7 +68,7 @@ def test_a_command_about_to_start_a_vm_checks_the_room_unless_the_vm_runs_alread
     monkeypatch.setattr(host_capacity, "require_host_capacity", lambda settings: asked.append(settings.cpus))
     common.require_room(settings, "new")
     assert asked == [settings.cpus]
-    monkeypatch.setattr(machines, "exists", lambda settings, name: True)
-    monkeypatch.setattr(machines, "open_existing", lambda settings, name: SimpleNamespace(running=lambda: True))
+    monkeypatch.setattr(registry, "exists", lambda settings, name: True)
+    monkeypatch.setattr(registry, "open_existing", lambda settings, name: SimpleNamespace(running=lambda: True))
     common.require_room(settings, "up")
     assert asked == [settings.cpus], "a running VM takes no more room"

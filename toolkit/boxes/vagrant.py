@@ -30,7 +30,7 @@ def box_version(box: Box) -> str:
 
 
 def boot_volumes(box: Box) -> list[tuple[Path, str]]:
-    """The box's kernel and initrd with the names of their copies on a remote libvirt host (machines/libvirt_files.py)."""
+    """The box's kernel and initrd with the names of their copies on a remote libvirt host (machines/vagrant/libvirt_files.py)."""
     prefix = f"vexfs-{box.name}-{box_version(box)}"
     return [(box.kernel, f"{prefix}-{box.kernel.name}"), (box.initrd, f"{prefix}-initrd.img")]
 

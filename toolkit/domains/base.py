@@ -19,7 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from toolkit import kernel_log
 from toolkit.config import Settings
 from toolkit.domains.selection import EVERY_TEST, Selection, summarize
-from toolkit.machines.base import Machine, MachineError
+from toolkit.machines.protocol import Machine, MachineError
 from toolkit.progress import Progress
 from toolkit.results.records import Status, SubjectInfo, Subtest, SurfaceEntry, TestRecord
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from toolkit import host_checks
 from toolkit.errors import UserError
-from toolkit.machines.base import Machine
+from toolkit.machines.protocol import Machine
 
 GUEST = ":"
 USAGE = "`invoke vm.copy FILE :GUEST_PATH` or `invoke vm.copy :GUEST_PATH LOCAL_PATH`"

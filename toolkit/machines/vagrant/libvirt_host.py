@@ -16,7 +16,7 @@ from pathlib import Path
 
 from toolkit import host_checks
 from toolkit.errors import UserError
-from toolkit.machines.libvirt_uri import LibvirtUri
+from toolkit.machines.vagrant.libvirt_uri import LibvirtUri
 from toolkit.progress import Progress
 
 PACKAGES = ("vagrant", "vagrant-libvirt", "libvirt-daemon-system", "libvirt-clients", "dnsmasq-base", "iptables")

@@ -9,10 +9,10 @@ from typing import Self
 from toolkit import debug_tiers, kernels
 from toolkit.boxes.store import Box
 from toolkit.config import Settings
-from toolkit.machines.base import CommandResult, GuestUnreachable
 from toolkit.machines.command_log import CommandLog
-from toolkit.machines.record import RECORD, VmRecord, define_vm, vm_dir
+from toolkit.machines.protocol import CommandResult, GuestUnreachable
 from toolkit.machines.ssh import GuestSessions, SshSession, SshTarget
+from toolkit.machines.vm_record import RECORD, VmRecord, define_vm, vm_dir
 
 GUEST_USER = "vagrant"
 
