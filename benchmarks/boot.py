@@ -21,9 +21,10 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from toolkit import config, machines
-from toolkit.machines.qemu import QemuMachine
-from toolkit.machines.recorded import GUEST_USER
+from toolkit import config
+from toolkit.machines import box_supply
+from toolkit.machines.qemu.provider import QemuMachine
+from toolkit.machines.recorded_machine import GUEST_USER
 from toolkit.machines.ssh import SshSession
 
 
@@ -99,7 +100,7 @@ def main() -> None:
     parser.add_argument("--copy-mib", type=int, default=8, help="size of the file copied each way")
     args = parser.parse_args()
     settings = config.load({"kernel": args.kernel})
-    box = machines.box_for(settings, settings.kernel)
+    box = box_supply.box_for(settings, settings.kernel)
     name = f"bench-{uuid.uuid4().hex[:6]}"
     load_before = _load()
 

@@ -26,8 +26,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from toolkit import config, kernels, machines
+from toolkit import config, kernels
 from toolkit.boxes.store import Box
+from toolkit.machines import box_supply, registry
 
 REPO = Path(__file__).resolve().parents[1]
 COMMANDS = 50
@@ -104,20 +105,20 @@ def _edited(module: Path, *words: str) -> float:
 def ours(settings: config.Settings, repeat: int) -> dict[str, float]:
     """Cold boot, snapshot start, reset, command round trip and the quick and full loops on kernel/vexfs."""
     name = f"bench-{uuid.uuid4().hex[:6]}"
-    machine = machines.define(settings, name)
+    machine = registry.define(settings, name)
     try:
         machine.up()  # the ready snapshot exists from here on
         machine.destroy()
-        machine = machines.define(settings, name)
+        machine = registry.define(settings, name)
         cold = _seconds(lambda: machine.up(cold=True))
         machine.destroy()
-        machine = machines.define(settings, name)
+        machine = registry.define(settings, name)
         start = _seconds(machine.up)
         resets = [_seconds(machine.reset) for _ in range(repeat)]
         machine.run("true", timeout=30, sudo=True)
         rtt = [machine.run("true", timeout=30, sudo=True).duration_s for _ in range(COMMANDS)]
     finally:
-        machines.open_existing(settings, name).destroy()
+        registry.open_existing(settings, name).destroy()
     quick, full = loops(repeat)
     return {"cold": cold, "start": start, "reset": statistics.median(resets), "rtt": statistics.median(rtt),
             "quick": statistics.median(quick), "full": full}  # fmt: skip
@@ -143,7 +144,7 @@ def loops(repeat: int) -> tuple[list[float], float]:
 def vagrant_up(settings: config.Settings) -> float:
     vagrant = dataclasses.replace(settings, provider="vagrant")
     name = f"bench-vagrant-{uuid.uuid4().hex[:6]}"
-    machine = machines.define(vagrant, name)
+    machine = registry.define(vagrant, name)
     try:
         return _seconds(machine.up)
     finally:
@@ -158,7 +159,7 @@ def main() -> None:
     parser.add_argument("--no-matrix", action="store_true", help="leave out the 4-line matrix")
     args = parser.parse_args()
     settings = config.load({"kernel": args.kernel})
-    box = machines.box_for(settings, settings.kernel)
+    box = box_supply.box_for(settings, settings.kernel)
     load = os.getloadavg()[0]
     vng, vng_version = virtme_ng_runs(box, args.repeat)
     we = ours(settings, args.repeat)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from toolkit import config, debug, machines, runs
+from toolkit import config, debug_tiers, runs
+from toolkit.machines import registry
 
 
 def _tier(settings: config.Settings, tier: str, module_dir: str) -> tuple[float, dict[str, tuple[float, str]]]:
@@ -27,13 +28,13 @@ def _tier(settings: config.Settings, tier: str, module_dir: str) -> tuple[float,
     name = f"bench-{tier}-{uuid.uuid4().hex[:6]}"
     try:
         started = time.monotonic()
-        machines.define(tier_settings, name).up()
+        registry.define(tier_settings, name).up()
         up = time.monotonic() - started
         with tempfile.TemporaryDirectory() as scratch:
             plan = runs.plan("kernel_module", {"module_dir": module_dir})
             record = runs.single_run(tier_settings, [plan], name, Path(scratch))
     finally:
-        machines.open_existing(tier_settings, name).destroy()
+        registry.open_existing(tier_settings, name).destroy()
     return up, {test.name: (test.duration_s, test.status.value) for test in record.runs[0].tests}
 
 
@@ -52,7 +53,7 @@ def main() -> None:
         rows.append([test, f"{seconds:.1f}", f"{lite_seconds:.1f}", ratio, f"{status} / {lite_status}"])
     total_off, total_lite = sum(s for s, _ in off.values()), sum(s for s, _ in lite.values())
     rows.append(["all tests", f"{total_off:.1f}", f"{total_lite:.1f}", f"{total_lite / total_off:.2f}", ""])
-    print(f"kernel {settings.kernel}, {args.module_dir}; lite = {debug.TIERS['lite'].summary}")
+    print(f"kernel {settings.kernel}, {args.module_dir}; lite = {debug_tiers.TIERS['lite'].summary}")
     print(tabulate(rows, headers=["", "off (s)", "lite (s)", "lite/off", "verdicts off / lite"], disable_numparse=True))
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from toolkit import config, kernels, machines, runs
+from toolkit import config, kernels, runs
+from toolkit.machines import box_supply
 
 
 def main() -> None:
@@ -26,7 +27,7 @@ def main() -> None:
     lines = kernels.select_many(args.kernels)
     plans = [runs.plan("kernel_module", {"module_dir": "kernel/vexfs"})]
     for line in lines:
-        machines.box_for(settings, line.name)
+        box_supply.box_for(settings, line.name)
     hosts = runs.host_pool(settings, len(lines), args.jobs)
     jobs = hosts.total
     with tempfile.TemporaryDirectory() as scratch:

@@ -15,12 +15,13 @@ import uuid
 
 from tabulate import tabulate
 
-from toolkit import config, machines
+from toolkit import config
+from toolkit.machines import registry
 
 
 def _measure(settings: config.Settings, commands: int) -> dict[str, float]:
     name = f"bench-{settings.provider}-{uuid.uuid4().hex[:6]}"
-    machine = machines.define(settings, name)
+    machine = registry.define(settings, name)
     try:
         started = time.monotonic()
         machine.up()

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from tests import transcripts
-from toolkit import config, interrupts, kernels, machines
+from toolkit import config, interrupts, kernels
 from toolkit.domains import kernel_module, options
 from toolkit.domains.base import Target, run_cases
 from toolkit.domains.guest import Guest
+from toolkit.machines import registry
 from toolkit.progress import Progress
 
 REPO = Path(__file__).parents[1]
@@ -84,7 +85,7 @@ def main(argv: list[str]) -> int:
     line = kernels.select(args.kernel).name
     settings = dataclasses.replace(config.load(), kernel=line)
     vm_name = f"transcripts-{line}-{uuid.uuid4().hex[:6]}"
-    machine = machines.define(settings, vm_name)
+    machine = registry.define(settings, vm_name)
     with interrupts.handled():
         try:
             machine.up()

@@ -20,7 +20,7 @@ from typing import Any
 
 from toolkit.domains import elf
 from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
-from toolkit.machines.base import CommandResult, CommandTimedOut, GuestUnreachable, MachineError
+from toolkit.machines.protocol import CommandResult, CommandTimedOut, GuestUnreachable, MachineError
 
 TRANSCRIPTS = Path(__file__).parent / "unit" / "transcripts"
 ERRORS: dict[str, type[MachineError]] = {

@@ -20,7 +20,7 @@ from invoke.exceptions import Exit
 
 from toolkit import config, streams
 from toolkit.errors import UserError
-from toolkit.machines.base import MachineError
+from toolkit.machines.protocol import MachineError
 from toolkit.run_options import RunCommand
 from toolkit.short_flags import short_flag
 

@@ -32,8 +32,7 @@ from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from toolkit import debug as debug_tiers
-from toolkit import host, kernels
+from toolkit import debug_tiers, host_checks, kernels
 from toolkit.errors import UserError
 
 CONFIG_FILE = "vmtest.toml"
@@ -44,9 +43,9 @@ DEFAULT = "default"
 COMMAND_LINE = "command line"
 # The folder holding the toolkit's package when it runs from its checkout (editable install), not an installation.
 CHECKOUT = Path(__file__).resolve().parents[1]
-# The providers toolkit.machines runs (named here too, so a setting is checked before anything starts).
+# The providers toolkit/machines/providers.py picks (named here too, so a setting is checked before anything starts).
 PROVIDERS = ("qemu", "vagrant")
-# Variables the toolkit sets itself for the Vagrantfile (toolkit/machines/vagrant.py `_environment`)
+# Variables the toolkit sets itself for the Vagrantfile (toolkit/machines/vagrant/provider.py `_environment`)
 # besides the settings: found in the environment they are not a typo.
 VAGRANT_VARIABLES = (
     "VEXFS_BOX", "VEXFS_DEBUG_ARGS", "VEXFS_LIBVIRT_DRIVER", "VEXFS_SSH_KEY", "VEXFS_VM_DIR", "VEXFS_VM_NAME",
@@ -136,11 +135,11 @@ def _require_folder(name: str, path: Path) -> None:
     if "\0" in str(path):
         raise UserError(f"{name} {str(path)!r} cannot be used (a path holds no NUL character): {fix}")
     try:
-        place = host.nearest_existing(path)
+        place = host_checks.nearest_existing(path)
         if not place.is_dir():
             what = "is a file" if place == path else f"cannot be made: {place} is a file"
             raise UserError(f"{name} {path} {what}: {fix}")
-        reason = host.unwritable_reason(place)
+        reason = host_checks.unwritable_reason(place)
     except OSError as error:  # a name too long, a folder this user may not look into
         reason = getattr(error, "strerror", None) or str(error)
         raise UserError(f"{name} {path} cannot be used ({reason}): {fix}") from None

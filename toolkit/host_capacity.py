@@ -12,10 +12,10 @@ from pathlib import Path
 
 import psutil
 
-from toolkit import host
+from toolkit import host_checks
 from toolkit.config import Settings
 from toolkit.errors import UserError
-from toolkit.machines import libvirt_capacity
+from toolkit.machines.vagrant import libvirt_capacity
 
 MIB = 2**20
 HOST_RESERVE_MIB = libvirt_capacity.RESERVE_MIB
@@ -48,7 +48,7 @@ def require_host_capacity(settings: Settings) -> None:
     """Start no VM that would exhaust the host: vCPUs its CPUs can run, memory for it and a reserve, disk for its
     overlay (a vagrant VM's host: the CPUs and memory its libvirt reports)."""
     if settings.provider == "vagrant":
-        host.require_tool("virsh")
+        host_checks.require_tool("virsh")
         capacity = libvirt_capacity.read(settings.libvirt_uri)
         _require_cpus(settings, capacity.cpus, f"libvirt at {settings.libvirt_uri}")
         if capacity.vms(1, settings.memory_mib) < 1:

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit import config, debug, domains, kernels, machines, runs
+from toolkit import config, debug_tiers, domains, kernels, runs
 from toolkit.domains.options import Flag, flags, merged_flags, option, parse
 from toolkit.domains.selection import Selection
 from toolkit.errors import UserError
 from toolkit.kernels import KernelLine
+from toolkit.machines import registry
 
 EVERY_LINE = ",".join(line.name for line in kernels.CATALOGUE)
 KERNEL_HELP = (
@@ -27,8 +28,8 @@ KERNEL_HELP = (
 )
 PROVIDER_HELP = "qemu (default) or vagrant"
 DEBUG_HELP = (
-    f"debug tier the guest boots with: {', '.join(f'{t.name} ({t.summary})' for t in debug.TIERS.values())}; "
-    f"default {debug.DEFAULT}"
+    f"debug tier the guest boots with: {', '.join(f'{t.name} ({t.summary})' for t in debug_tiers.TIERS.values())}; "
+    f"default {debug_tiers.DEFAULT}"
 )
 
 QUICK_HELP = "the fast edit-verdict loop: fewer rounds, shorter watches, the same detectors (" + "; ".join(
@@ -127,10 +128,10 @@ class RunCommand:
         """The VMs a run of these lines uses: one per line for the matrix (`runs.matrix_vm`), else the one named;
         a UserError for a name no VM can have (the matrix's given name first, then each VM's whole name)."""
         if "kernels" not in self.run_options:
-            return [machines.checked_new_name(settings, name or "")]
+            return [registry.checked_new_name(settings, name or "")]
         if name is not None:
-            machines.checked_name(settings, name)
-        return [machines.checked_name(settings, runs.matrix_vm(line, name)) for line in lines]
+            registry.checked_name(settings, name)
+        return [registry.checked_name(settings, runs.matrix_vm(line, name)) for line in lines]
 
     def flags(self) -> list[Flag]:
         """Its flags in the order help lists them: the run's, then those of each domain it can run."""

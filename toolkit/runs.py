@@ -23,7 +23,7 @@ from typing import Any
 
 import psutil
 
-from toolkit import __version__, domains, kernel_log, kernels, machines
+from toolkit import __version__, domains, kernel_log, kernels
 from toolkit.config import Settings
 from toolkit.domains import options
 from toolkit.domains.base import Domain, Subject, Target, run_cases
@@ -34,9 +34,10 @@ from toolkit.host_capacity import HOST_RESERVE_MIB, MIB, host_vitals, require_ho
 from toolkit.host_pool import HostPool
 from toolkit.interrupts import Interrupted
 from toolkit.kernels import KernelLine
-from toolkit.machines import libvirt_capacity
-from toolkit.machines.base import Machine, MachineError
+from toolkit.machines import providers, registry
 from toolkit.machines.leftovers import MATRIX_PREFIX
+from toolkit.machines.protocol import Machine, MachineError
+from toolkit.machines.vagrant import libvirt_capacity
 from toolkit.progress import Progress
 from toolkit.results import store
 from toolkit.results.records import DomainRun, PlannedRun, RunRecord, RunState, TestRecord
@@ -234,7 +235,7 @@ def run_line(settings: Settings, plans: Sequence[Plan], vm_name: str, run: Run) 
     """Each plan's domain on one line's VM, results saved after every test; the VM's logs kept with them."""
     line = kernels.select(settings.kernel)
     progress = Progress(line.name)
-    machine = machines.define(settings, vm_name)
+    machine = registry.define(settings, vm_name)
     out = run.folder(line.name)
     try:
         _bring_up(machine, settings, progress)
@@ -262,7 +263,7 @@ def run_line(settings: Settings, plans: Sequence[Plan], vm_name: str, run: Run) 
 def _abandon(settings: Settings, vm_name: str, existed: bool) -> None:
     """After an interruption: a VM the run created goes; one that was there is rolled back (or goes)."""
     try:
-        machine = machines.open_existing(settings, vm_name)
+        machine = registry.open_existing(settings, vm_name)
     except UserError:
         return
     if existed and machine.has_snapshots:
@@ -277,11 +278,11 @@ def _abandon(settings: Settings, vm_name: str, existed: bool) -> None:
 def single_run(settings: Settings, plans: Sequence[Plan], vm_name: str, results_root: Path) -> RunRecord:
     """One line: the configured kernel on the VM called vm_name, held for the run."""
     check(plans, settings)
-    machines.check_name(settings, vm_name)
+    registry.check_name(settings, vm_name)
     line = kernels.select(settings.kernel)
     run = Run(results_root, planned(settings, plans, [line]))
-    with machines.locked(settings, vm_name, "a test run"):
-        existed = machines.exists(settings, vm_name)
+    with registry.locked(settings, vm_name, "a test run"):
+        existed = registry.exists(settings, vm_name)
         try:
             run_line(settings, plans, vm_name, run)
         except Interrupted as stop:
@@ -322,7 +323,7 @@ def host_pool(settings: Settings, lines: int, requested: int | None = None, host
         raise UserError(f"--jobs must be at least 1, not {requested}")
     slots = {}
     for uri in dict.fromkeys(hosts or [settings.libvirt_uri]):
-        machines.provider_class("vagrant").require_host_tools(dataclasses.replace(settings, libvirt_uri=uri))
+        providers.provider_class("vagrant").require_host_tools(dataclasses.replace(settings, libvirt_uri=uri))
         slots[uri] = libvirt_capacity.read(uri).vms(settings.cpus, settings.memory_mib)
     return HostPool(slots, min(lines, requested or lines))
 
@@ -347,7 +348,7 @@ def matrix_run(
             where = f" on {host}" if host else ""
             vm_name = matrix_vm(line, name)
             try:
-                with machines.locked(line_settings, vm_name, "a matrix run"):
+                with registry.locked(line_settings, vm_name, "a matrix run"):
                     try:
                         run_line(line_settings, plans, vm_name, run)
                     finally:
@@ -376,6 +377,6 @@ def matrix_run(
 def _destroy_quietly(settings: Settings, vm_name: str) -> None:
     """Destroy a VM of this run's (one another process holds is not ours to destroy)."""
     try:
-        machines.destroy(settings, vm_name)
+        registry.destroy(settings, vm_name)
     except (UserError, MachineError):
         pass

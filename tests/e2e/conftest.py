@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from toolkit import config, machines
+from toolkit import config
 from toolkit.config import Settings
 from toolkit.domains import kernel_module
+from toolkit.machines import box_supply, registry
 
 VEXFS_TESTS = len(kernel_module.DOMAIN.test_names)  # a run of kernel/vexfs: every kernel_module test, all green
 
@@ -25,7 +26,7 @@ def box(settings: Settings):  # noqa: ANN201
     """The default box, built on first use (CI builds it once per run when no cache is warm)."""
     if os.geteuid() != 0:
         pytest.skip("building a box needs root (mmdebstrap, chroot)")
-    return machines.box_for(settings, settings.kernel)
+    return box_supply.box_for(settings, settings.kernel)
 
 
 def qemu_processes_for(name: str) -> list[psutil.Process]:
@@ -44,8 +45,8 @@ def vm_name() -> Iterator[str]:
 def line_vm(request: pytest.FixtureRequest, settings: Settings) -> Iterator[tuple[Settings, str]]:
     """Settings for 6.1 and for 7.x (7.x in the full suites) and a VM of the test module's own on that line."""
     on_line = dataclasses.replace(settings, kernel=request.param)
-    machines.box_for(on_line, on_line.kernel)
+    box_supply.box_for(on_line, on_line.kernel)
     name = f"e2e-line-{uuid.uuid4().hex[:6]}"
     yield on_line, name
-    machines.open_existing(on_line, name).destroy()
+    registry.open_existing(on_line, name).destroy()
     assert qemu_processes_for(name) == []

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import __version__, machines
+from toolkit import __version__
 from toolkit.config import Settings
+from toolkit.machines import registry
 
 from .conftest import VEXFS_TESTS, qemu_processes_for
 
@@ -46,7 +47,7 @@ def vm(settings: Settings, box) -> Iterator[str]:  # noqa: ANN001
     up = invoke("vm.up", "--name", name, timeout=900)
     assert up.returncode == 0, up.stderr
     yield name
-    machines.destroy(settings, name)
+    registry.destroy(settings, name)
     assert qemu_processes_for(name) == []
 
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import kernels, machines
+from toolkit import kernels
 from toolkit.config import Settings
 from toolkit.errors import UserError
+from toolkit.machines import box_supply, registry
 from toolkit.results.records import Status
 
 from .test_kernel_module_domain import MODULES, run_module
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.e2e
 def debug_settings(settings: Settings) -> Settings:
     line = kernels.select(settings.kernel).variant("debug")
     try:
-        machines.box_for(settings, line.name)
+        box_supply.box_for(settings, line.name)
     except UserError as error:
         pytest.skip(str(error))
     return dataclasses.replace(settings, kernel=line.name)
@@ -37,7 +38,7 @@ def debug_settings(settings: Settings) -> Settings:
 def debug_vm(debug_settings: Settings) -> Iterator[str]:
     name = f"e2e-kdbg-{uuid.uuid4().hex[:6]}"
     yield name
-    machines.destroy(debug_settings, name)
+    registry.destroy(debug_settings, name)
 
 
 def _tests(settings: Settings, vm: str, results: Path, fixture: str) -> dict:  # type: ignore[type-arg]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import machines
 from toolkit.config import Settings
+from toolkit.machines import registry
 from toolkit.results.records import Status
 
 from .test_kernel_module_domain import MODULES, run_module
@@ -23,7 +23,7 @@ def lite_vm(settings: Settings, box) -> Iterator[str]:  # noqa: ANN001
     assert settings.debug == "lite", "lite is the default tier"
     name = f"e2e-dbg-{uuid.uuid4().hex[:6]}"
     yield name
-    machines.open_existing(settings, name).destroy()
+    registry.open_existing(settings, name).destroy()
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import machines, runs
+from toolkit import runs
 from toolkit.config import Settings
 from toolkit.domains.selection import EVERY_TEST, Selection
+from toolkit.machines import registry
 from toolkit.results import schema
 from toolkit.results.records import DomainRun, Status, TestRecord
 
@@ -32,7 +33,7 @@ RED = {Status.FAILED, Status.ERROR}
 def vm(settings: Settings, box) -> Iterator[str]:  # noqa: ANN001
     name = f"e2e-fs-{uuid.uuid4().hex[:6]}"
     yield name
-    machines.open_existing(settings, name).destroy()
+    registry.open_existing(settings, name).destroy()
     assert qemu_processes_for(name) == []
 
 

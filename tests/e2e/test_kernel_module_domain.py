@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import machines, runs
+from toolkit import runs
 from toolkit.config import Settings
 from toolkit.domains import kernel_module
-from toolkit.machines.record import vm_dir
+from toolkit.machines import registry
+from toolkit.machines.vm_record import vm_dir
 from toolkit.results import schema
 from toolkit.results.records import DomainRun, RunRecord, Status
 
@@ -33,7 +34,7 @@ MODULES = Path(__file__).parent / "modules"
 def vm(settings: Settings, box) -> Iterator[str]:  # noqa: ANN001
     name = f"e2e-km-{uuid.uuid4().hex[:6]}"
     yield name
-    machines.open_existing(settings, name).destroy()
+    registry.open_existing(settings, name).destroy()
     assert qemu_processes_for(name) == []
 
 
@@ -162,7 +163,7 @@ def test_module_paths_and_parameters_reach_the_guest_literally(settings, vm, tmp
     greeting = "greeting=hi;$(touch${IFS}/tmp/pwned)'q'`id`"
     record = run_module(settings, vm, tmp_path / "results", module_dir=odd_dir, params=[greeting], cycles=2)
     assert {test.status for test in record.runs[0].tests} == {Status.PASSED}
-    machine = machines.open_existing(settings, vm)
+    machine = registry.open_existing(settings, vm)
     shown = machine.run(
         f"insmod /root/vexfs-vmtest/vexfs.ko {shlex.quote(greeting)} && cat /sys/module/vexfs/parameters/greeting;"
         " rmmod vexfs; test ! -e /tmp/pwned",
@@ -196,7 +197,7 @@ def test_only_and_repeat_run_one_test_and_its_needs_again_and_again(settings, vm
     """Two processes on one VM: this one holds the guest agent (as a test process that used the VM does), so the
     run goes over SSH and rolls the guest back after each leak over it; then this process's agent reaches the guest
     the run left."""
-    machine = machines.define(settings, vm)
+    machine = registry.define(settings, vm)
     machine.up()
     assert machine.run("echo ${SSH_CONNECTION:-agent}", timeout=60).stdout == "agent\n"
     commands_log = vm_dir(settings, vm) / "commands.log"

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import machines, runs
+from toolkit import runs
 from toolkit.config import Settings
 from toolkit.domains import kernel_module
 from toolkit.domains.selection import Selection
+from toolkit.machines import registry
 from toolkit.results import schema
 
 from .conftest import qemu_processes_for
@@ -28,7 +29,7 @@ ONLY = "module_tests"
 def vm(settings: Settings, box) -> Iterator[str]:  # noqa: ANN001
     name = f"e2e-tap-{uuid.uuid4().hex[:6]}"
     yield name
-    machines.open_existing(settings, name).destroy()
+    registry.open_existing(settings, name).destroy()
     assert qemu_processes_for(name) == []
 
 

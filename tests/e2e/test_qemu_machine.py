@@ -14,9 +14,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from toolkit.machines.base import CommandTimedOut, MachineError
-from toolkit.machines.qemu import RESUME_NOTE, QemuMachine
-from toolkit.machines.qmp import Qmp
+from toolkit.machines.protocol import CommandTimedOut, MachineError
+from toolkit.machines.qemu.provider import RESUME_NOTE, QemuMachine
+from toolkit.machines.qemu.qmp import Qmp
 
 from .conftest import qemu_processes_for
 

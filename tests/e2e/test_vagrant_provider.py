@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import machines
 from toolkit.config import Settings
+from toolkit.machines import registry
 from toolkit.results.records import Status
 
 from .test_kernel_module_domain import run_module
@@ -66,7 +66,7 @@ def test_kernel_module_verdicts_match_the_qemu_provider(settings: Settings, vagr
     try:
         on_qemu = run_module(settings, qemu_vm, tmp_path / "qemu", module_dir=leaky)
     finally:
-        machines.open_existing(settings, qemu_vm).destroy()
+        registry.open_existing(settings, qemu_vm).destroy()
     verdicts = [{t.name: t.status for t in record.runs[0].tests} for record in (on_vagrant, on_qemu)]
     assert verdicts[0] == verdicts[1]
     assert verdicts[0]["memory_leak"] is Status.FAILED

@@ -12,7 +12,7 @@ import pytest
 
 from toolkit import config
 from toolkit.domains import kernel_module
-from toolkit.machines import record
+from toolkit.machines import vm_record
 
 from .conftest import MODULES, SIGNALS, invoke, processes_mentioning
 
@@ -40,7 +40,7 @@ def test_a_signal_during_a_test_keeps_the_finished_tests_and_removes_the_vm_the_
     assert [test["name"] for test in saved["runs"][0]["tests"]][:3] == ["build", "load", "unload"]
     assert f"interrupted by {name}" in run.text
     assert processes_mentioning(f"vexfs-{vm_name}") == []
-    assert not record.exists(config.load(), vm_name)
+    assert not vm_record.exists(config.load(), vm_name)
     print(f"{name} during a test: exit {status} after {seconds:.1f} s")
 
 
@@ -52,7 +52,7 @@ def test_a_signal_during_the_module_build_kills_make_and_rolls_the_existing_vm_b
     status, seconds = run.stop(signal.SIGINT)
     assert (status, seconds < 15) == (130, True), run.text
     assert processes_mentioning("slow_build") == [] and processes_mentioning("sleep 60") == []
-    assert record.exists(config.load(), vm_name) and processes_mentioning(f"vexfs-{vm_name}")
+    assert vm_record.exists(config.load(), vm_name) and processes_mentioning(f"vexfs-{vm_name}")
     assert invoke("vm.run", "--name", vm_name, "--", "lsmod").stdout.count("slow_build") == 0
     print(f"SIGINT during the build: exit {status} after {seconds:.1f} s")
 
@@ -76,7 +76,7 @@ def test_a_signal_during_boot_removes_the_vm_being_made(start, vm_name: str) -> 
     status, seconds = run.stop(signal.SIGTERM)
     assert (status, seconds < 15) == (143, True), run.text
     assert processes_mentioning(f"vexfs-{vm_name}") == []
-    assert not record.exists(config.load(), vm_name)
+    assert not vm_record.exists(config.load(), vm_name)
     print(f"SIGTERM during boot: exit {status} after {seconds:.1f} s")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from toolkit import config
-from toolkit.machines import record
+from toolkit.machines import vm_record
 
 from .conftest import MODULES, invoke
 
@@ -40,7 +40,7 @@ def test_two_runs_on_two_vms_at_once_both_finish_apart(start, tmp_path: Path) ->
         assert [run.process.wait(timeout=900) for run in runs] == [0, 0], runs[0].text + runs[1].text
         folders = [json.loads((tmp_path / name / "latest" / "results.json").read_text())["run_id"] for name in names]
         assert folders[0] != folders[1]
-        vms = [record.load(config.load(), name) for name in names]
+        vms = [vm_record.load(config.load(), name) for name in names]
         assert vms[0].ssh_port != vms[1].ssh_port
     finally:
         for name in names:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import config, machines
+from toolkit import config
 from toolkit.domains import kernel_module
-from toolkit.machines import record
+from toolkit.machines import registry, vm_record
 
 from .conftest import INVOKE, MODULES, REPO, invoke, processes_mentioning
 
@@ -90,13 +90,13 @@ def test_a_closed_output_pipe_does_not_end_the_run(vm_name: str, tmp_path: Path)
 def test_a_vm_folder_removed_mid_run_is_no_silent_pass(start, vm_name: str, tmp_path: Path) -> None:
     run = start("test.kernel", "--name", vm_name, "--module-dir", CLEAN)
     run.wait_for(f"(4/{TESTS}) lifecycle_stress")
-    shutil.rmtree(record.vm_dir(config.load(), vm_name))
+    shutil.rmtree(vm_record.vm_dir(config.load(), vm_name))
     assert run.process.wait(timeout=300) == 1, run.text
     shown = _show(tmp_path / "results")
     assert (shown["state"], _verdicts(shown)) == ("finished", TESTS)
     assert shown["summary"]["passed"] < TESTS and shown["summary"]["error"] >= 1
     assert "is lost: its folder" in run.text or "guest trouble" in run.text
-    machines.sweep(config.load())  # its QEMU, whose folder is gone, as the next command that starts VMs would
+    registry.sweep(config.load())  # its QEMU, whose folder is gone, as the next command that starts VMs would
 
 
 def _another_checkout(tmp_path: Path) -> Path:
@@ -136,7 +136,7 @@ def test_two_checkouts_run_side_by_side_while_a_third_looks_and_destroys_bad_nam
         assert process.returncode == 0, output
         shown = _show(tmp_path / f"results-{name}")
         assert (shown["state"], shown["summary"]["passed"]) == ("finished", PASSED), output
-        assert record.exists(config.load(), name) and processes_mentioning(f"vexfs-{name}")
+        assert vm_record.exists(config.load(), name) and processes_mentioning(f"vexfs-{name}")
     assert refused and set(refused) == {2}, "every bad name refused with a usage error"
     assert not (REPO / "PWNED").exists()
     print(f"two checkouts {TESTS}/{TESTS} each while {len(refused)} destroys of bad names were refused")

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from toolkit.domains.guest import KMSG_AFTER, LOG_FOLLOWS
-from toolkit.machines.base import CommandResult, CommandTimedOut, GuestUnreachable, MachineStatus
+from toolkit.machines.protocol import CommandResult, CommandTimedOut, GuestUnreachable, MachineStatus
 
 LOG_READ = KMSG_AFTER
 STEP = re.compile(r"vexfs_mark=('[^']*'); trap '[^']*' EXIT; echo \"\$vexfs_mark\" > /dev/kmsg; ")

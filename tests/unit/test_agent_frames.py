@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from toolkit.machines import agent_frames as wire
+from toolkit.machines.qemu import agent_frames as wire
 
 
 def test_frames_come_out_as_they_went_in_whatever_the_pieces() -> None:

@@ -1,6 +1,6 @@
 """A capture boot whose vCPUs calibrated their delay loops apart is told the boot CPU's value."""
 
-from toolkit.machines.calibration import boot_cpu_lpj_if_uneven
+from toolkit.machines.qemu.calibration import boot_cpu_lpj_if_uneven
 
 BOOT_CPU = "lpj=10384484"
 

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import config, machines
+from toolkit import config
 from toolkit.errors import UserError
+from toolkit.machines import providers
 
 REPO = Path(__file__).parents[2]
 
@@ -118,7 +119,7 @@ def test_kernel_suites_and_aliases_are_valid_kernels(tmp_path: Path) -> None:
 
 
 def test_the_known_providers_are_those_machines_runs() -> None:
-    assert config.PROVIDERS == tuple(machines.PROVIDERS)
+    assert config.PROVIDERS == tuple(providers.PROVIDERS)
 
 
 @pytest.mark.parametrize(
@@ -181,7 +182,7 @@ def test_an_unknown_vexfs_variable_is_warned_about_once_and_ignored(tmp_path: Pa
 
 def test_settings_and_what_the_toolkit_sets_for_vagrant_are_not_warned_about(tmp_path: Path) -> None:
     mentioned = set()
-    for source in (REPO / "Vagrantfile", REPO / "toolkit" / "machines" / "vagrant.py"):
+    for source in (REPO / "Vagrantfile", REPO / "toolkit" / "machines" / "vagrant" / "provider.py"):
         mentioned |= set(re.findall(r"\bVEXFS_[A-Z_]+\b", source.read_text()))
     assert "VEXFS_VM_NAME" in mentioned and "VEXFS_SSH_KEY" in mentioned
     environ = {variable: "1" for variable in mentioned} | {"VEXFS_CPUS": "2", "VEXFS_KERNEL": "6.1"}

@@ -261,19 +261,19 @@ def test_a_kernel_starts_at_its_pvh_entry_only_without_kasan(tmp_path: Path, con
 def test_lite_adds_slab_debugging_and_kfence_only_where_kasan_does_not_see_everything(
     tmp_path: Path, config: str, kfence: bool
 ) -> None:
-    from toolkit import debug
+    from toolkit import debug_tiers
 
     (tmp_path / "config").write_text(config)
-    args = debug.select("lite").kernel_args(tmp_path / "config")
+    args = debug_tiers.select("lite").kernel_args(tmp_path / "config")
     assert args[:2] == ([] if "KASAN" in config else ["slub_debug=FZPU", "page_poison=1"])
     assert any(arg.startswith("kfence.sample_interval=") for arg in args) is kfence
 
 
 def test_a_kernel_proving_rcu_boots_fully_preemptible_in_every_tier(tmp_path: Path) -> None:
-    from toolkit import debug
+    from toolkit import debug_tiers
 
     (tmp_path / "config").write_text("CONFIG_KASAN=y\nCONFIG_PROVE_RCU=y\n")
-    assert debug.select("lite").kernel_args(tmp_path / "config") == ["preempt=full"]
-    assert debug.select("off").kernel_args(tmp_path / "config") == ["preempt=full"]
+    assert debug_tiers.select("lite").kernel_args(tmp_path / "config") == ["preempt=full"]
+    assert debug_tiers.select("off").kernel_args(tmp_path / "config") == ["preempt=full"]
     (tmp_path / "config").write_text("CONFIG_KFENCE=y\n")
-    assert "preempt=full" not in debug.select("lite").kernel_args(tmp_path / "config")
+    assert "preempt=full" not in debug_tiers.select("lite").kernel_args(tmp_path / "config")

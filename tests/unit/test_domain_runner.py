@@ -4,7 +4,7 @@ import datetime
 from dataclasses import dataclass, field
 
 from toolkit.domains.base import Health, Verdict, run_cases
-from toolkit.machines.base import GuestUnreachable
+from toolkit.machines.protocol import GuestUnreachable
 from toolkit.progress import Progress
 from toolkit.results.records import Status
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.unit.scripted import Answer, ScriptedMachine
 from toolkit.errors import UserError
-from toolkit.machines.copy import Copy, copy
+from toolkit.machines.guest_copy import Copy, copy
 from toolkit.machines.ssh import SshTarget
 
 TARGET = SshTarget("127.0.0.1", 40022, "vagrant", Path("/state/ssh/id ed25519"))

@@ -19,9 +19,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from toolkit.machines import agent, agent_frames
-from toolkit.machines.base import CommandTimedOut, MachineError
 from toolkit.machines.command_log import CommandLog
+from toolkit.machines.protocol import CommandTimedOut, MachineError
+from toolkit.machines.qemu import agent, agent_frames
 
 SOURCE = Path(__file__).parents[2] / "toolkit" / "boxes" / "guest" / "agent.c"
 USER = getpass.getuser()

@@ -6,12 +6,13 @@ from pathlib import Path
 import pytest
 from invoke.exceptions import Exit
 
-from toolkit import host
+from toolkit import host_checks
 from toolkit.commands import remainder, user_facing
 from toolkit.errors import UserError
 from toolkit.files import atomic_write, mounts_under, remove_tree
-from toolkit.machines import keys, ports
-from toolkit.machines.base import GuestUnreachable
+from toolkit.machines import keys
+from toolkit.machines.protocol import GuestUnreachable
+from toolkit.machines.qemu import ports
 
 
 def test_missing_tool_names_the_package_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -19,12 +20,12 @@ def test_missing_tool_names_the_package_to_install(monkeypatch: pytest.MonkeyPat
     with pytest.raises(
         UserError, match=r"qemu-system-x86_64 not found: run ./setup \(or apt-get install qemu-system-x86\)"
     ):
-        host.require_tool("qemu-system-x86_64")
+        host_checks.require_tool("qemu-system-x86_64")
 
 
 def test_too_little_disk_space_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="needs 1e\\+09 GiB free"):
-        host.require_free_space(tmp_path / "not" / "yet", 1e9, "testing")
+        host_checks.require_free_space(tmp_path / "not" / "yet", 1e9, "testing")
 
 
 def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path: Path) -> None:

@@ -9,9 +9,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from toolkit import config, host_capacity, machines
+from toolkit import config, host_capacity
 from toolkit.errors import UserError
-from toolkit.machines.libvirt_capacity import HostCapacity
+from toolkit.machines import registry
+from toolkit.machines.vagrant.libvirt_capacity import HostCapacity
 from toolkit.tasks import common
 
 PLENTY = {"mem_available_mib": 64_000, "load_1m": 0.1, "disk_free_gib": 100.0}
@@ -53,7 +54,7 @@ def test_a_vagrant_vm_is_measured_against_what_its_libvirt_reports(
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(UserError, match=r"virsh not found: run ./setup \(or apt-get install libvirt-clients\)"):
         host_capacity.require_host_capacity(vagrant)
-    monkeypatch.setattr(host_capacity.host, "require_tool", lambda name: name)
+    monkeypatch.setattr(host_capacity.host_checks, "require_tool", lambda name: name)
     monkeypatch.setattr(host_capacity.libvirt_capacity, "read", lambda uri: HostCapacity(uri, 1, 64_000))
     with pytest.raises(UserError, match="cpus 3 is more than libvirt at qemu:///system runs well: it has 1 CPU"):
         host_capacity.require_host_capacity(vagrant)
@@ -67,7 +68,7 @@ def test_a_command_about_to_start_a_vm_checks_the_room_unless_the_vm_runs_alread
     monkeypatch.setattr(host_capacity, "require_host_capacity", lambda settings: asked.append(settings.cpus))
     common.require_room(settings, "new")
     assert asked == [settings.cpus]
-    monkeypatch.setattr(machines, "exists", lambda settings, name: True)
-    monkeypatch.setattr(machines, "open_existing", lambda settings, name: SimpleNamespace(running=lambda: True))
+    monkeypatch.setattr(registry, "exists", lambda settings, name: True)
+    monkeypatch.setattr(registry, "open_existing", lambda settings, name: SimpleNamespace(running=lambda: True))
     common.require_room(settings, "up")
     assert asked == [settings.cpus], "a running VM takes no more room"

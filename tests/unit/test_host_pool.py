@@ -13,7 +13,7 @@ import pytest
 from toolkit import config, runs
 from toolkit.errors import UserError
 from toolkit.host_pool import HostPool
-from toolkit.machines import libvirt_capacity
+from toolkit.machines.vagrant import libvirt_capacity
 
 FIXTURES = Path(__file__).parent / "fixtures" / "libvirt"
 NODEINFO = (FIXTURES / "nodeinfo.txt").read_text()

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from toolkit.boxes.store import Box
-from toolkit.machines.base import MachineStatus
+from toolkit.machines.protocol import MachineStatus
 from toolkit.results import store
 from toolkit.results.records import RunRecord
 

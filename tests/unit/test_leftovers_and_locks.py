@@ -11,7 +11,7 @@ import pytest
 
 from toolkit import config
 from toolkit.errors import UserError
-from toolkit.machines import leftovers, lock, record
+from toolkit.machines import leftovers, lock, vm_record
 
 
 @pytest.fixture
@@ -20,9 +20,9 @@ def settings(tmp_path: Path) -> config.Settings:
 
 
 def _recorded_vm(settings: config.Settings, name: str) -> Path:
-    folder = record.vm_dir(settings, name)
+    folder = vm_record.vm_dir(settings, name)
     folder.mkdir(parents=True)
-    (folder / record.RECORD).write_text(json.dumps({"name": name}))
+    (folder / vm_record.RECORD).write_text(json.dumps({"name": name}))
     return folder
 
 
@@ -55,7 +55,7 @@ def test_the_sweep_removes_what_killed_runs_left_and_keeps_what_is_in_use(settin
     orphan = _recorded_vm(settings, "matrix-6.1")
     kept = _recorded_vm(settings, "default")
     busy = _recorded_vm(settings, "matrix-6.12")
-    bare = record.vm_dir(settings, "half")
+    bare = vm_record.vm_dir(settings, "half")
     bare.mkdir()
     (bare / "overlay.qcow2").write_text("")
     building = settings.cache_dir / "boxes" / ".building-bookworm-abc123-999999999"
@@ -75,31 +75,31 @@ def test_the_sweep_removes_what_killed_runs_left_and_keeps_what_is_in_use(settin
 @pytest.mark.parametrize("name", ["", ".", "..", "../x", "../../etc", "a/b", "-x", "a b", "a'b", 'a"b', "é", "x" * 41])
 def test_a_name_that_could_lead_out_of_its_folder_or_read_as_a_flag_names_no_vm(settings, name) -> None:
     with pytest.raises(UserError, match="is not allowed: use 1 to 40 letters, digits"):
-        record.vm_dir(settings, name)
+        vm_record.vm_dir(settings, name)
 
 
 def test_a_vm_name_is_its_own_folder_in_vms(settings) -> None:
     for name in ("default", "dev-6.1", "A_b.c", "9" * 20):
-        assert record.vm_dir(settings, name) == settings.state_dir / "vms" / name
+        assert vm_record.vm_dir(settings, name) == settings.state_dir / "vms" / name
 
 
 def test_a_name_whose_sockets_qemu_could_not_listen_on_is_refused(tmp_path) -> None:
     deep = config.load({"state_dir": str(tmp_path / ("d" * 80))}, environ={})
     with pytest.raises(UserError, match=r"a socket's path takes at most 107: use a shorter --name, or a shorter"):
-        record.vm_dir(deep, "x" * 30)
+        vm_record.vm_dir(deep, "x" * 30)
 
 
 def test_folders_no_vm_can_be_called_are_neither_listed_nor_swept(settings) -> None:
-    odd = record.vms_dir(settings) / "-x"
+    odd = vm_record.vms_dir(settings) / "-x"
     odd.mkdir(parents=True)
-    (odd / record.RECORD).write_text(json.dumps({"name": "-x"}))
+    (odd / vm_record.RECORD).write_text(json.dumps({"name": "-x"}))
     _recorded_vm(settings, "good")
-    assert record.machine_names(settings) == ["good"]
+    assert vm_record.machine_names(settings) == ["good"]
     assert leftovers.sweep(settings, lambda name: None) == [] and odd.exists()
 
 
 def test_finding_leftovers_removes_nothing(settings) -> None:
-    bare = record.vm_dir(settings, "half")
+    bare = vm_record.vm_dir(settings, "half")
     bare.mkdir(parents=True)
     orphan = _recorded_vm(settings, "matrix-6.1")
     destroyed: list[str] = []
@@ -113,7 +113,7 @@ def test_finding_leftovers_removes_nothing(settings) -> None:
 
 def _fake_qemu(settings: config.Settings, name: str) -> subprocess.Popen[bytes]:
     """A process whose command line reads as QEMU running the overlay of VM name (argv[0] set with exec -a)."""
-    overlay = record.vms_dir(settings) / name / "overlay.qcow2"
+    overlay = vm_record.vms_dir(settings) / name / "overlay.qcow2"
     script = f"exec -a qemu-system-x86_64 perl -e 'sleep 60' -- -name vexfs-{name} -drive 'file={overlay},if=none'"
     process = subprocess.Popen(["bash", "-c", script])
     time.sleep(0.5)

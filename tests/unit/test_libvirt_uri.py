@@ -3,7 +3,7 @@
 import pytest
 
 from toolkit.errors import UserError
-from toolkit.machines.libvirt_uri import LibvirtUri
+from toolkit.machines.vagrant.libvirt_uri import LibvirtUri
 
 REMOTE = "qemu+ssh://root@127.0.0.1:2222/system?keyfile=/k/id&no_verify=1"
 

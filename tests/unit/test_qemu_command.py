@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from toolkit.machines.qemu import AGENT_PORT, Launch, RamFile, machine_args, qemu_command
+from toolkit.machines.qemu.provider import AGENT_PORT, Launch, RamFile, machine_args, qemu_command
 
 
 def _launch(**changes: object) -> Launch:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from toolkit import config
-from toolkit.machines import record
-from toolkit.machines.qemu import QemuMachine
+from toolkit.machines import vm_record
+from toolkit.machines.qemu.provider import QemuMachine
 
 
 @pytest.fixture
@@ -17,18 +17,18 @@ def settings(tmp_path: Path) -> config.Settings:
 
 
 def test_ssh_goes_to_the_port_another_process_restarted_the_vm_on(settings: config.Settings, tmp_path: Path) -> None:
-    started = record.VmRecord.new(settings, "shared", "qemu", "6.1", tmp_path / "box", "tcg").with_port(40001)
-    folder = record.vm_dir(settings, "shared")
+    started = vm_record.VmRecord.new(settings, "shared", "qemu", "6.1", tmp_path / "box", "tcg").with_port(40001)
+    folder = vm_record.vm_dir(settings, "shared")
     folder.mkdir(parents=True)
-    record.save(folder, started)
+    vm_record.save(folder, started)
     machine = QemuMachine(settings, started)
     assert machine._session(sudo=True).target.port == 40001
-    record.save(folder, started.with_port(40002))  # the other process's reset: a new QEMU, a new port
+    vm_record.save(folder, started.with_port(40002))  # the other process's reset: a new QEMU, a new port
     assert machine._session(sudo=True).target.port == 40002
     assert machine._session().target.port == 40002 and machine.ssh_target().port == 40002
 
 
 def test_a_vm_whose_record_is_gone_keeps_the_port_it_had(settings: config.Settings, tmp_path: Path) -> None:
-    started = record.VmRecord.new(settings, "gone", "qemu", "6.1", tmp_path / "box", "tcg").with_port(40001)
+    started = vm_record.VmRecord.new(settings, "gone", "qemu", "6.1", tmp_path / "box", "tcg").with_port(40001)
     machine = QemuMachine(settings, started)
     assert machine._session().target.port == 40001

@@ -21,7 +21,7 @@ from toolkit.domains.options import option
 from toolkit.errors import UserError
 from toolkit.host_pool import HostPool
 from toolkit.interrupts import Interrupted
-from toolkit.machines.base import GuestUnreachable
+from toolkit.machines.protocol import GuestUnreachable
 from toolkit.results import schema
 from toolkit.results.records import RunState, Status, SubjectInfo, SurfaceEntry
 
@@ -105,7 +105,7 @@ def _machine() -> ScriptedMachine:
 
 def test_a_domain_runs_on_one_line_with_results_saved_after_every_test(settings, tmp_path, monkeypatch) -> None:
     machine = _machine()
-    monkeypatch.setattr(runs.machines, "define", lambda settings, name: machine)
+    monkeypatch.setattr(runs.registry, "define", lambda settings, name: machine)
     plan = runs.Plan(_toy_domain(tmp_path / "results"), ToyOptions())
     record = runs.single_run(settings, [plan], "vm", tmp_path / "results")
     [run] = record.runs
@@ -129,9 +129,9 @@ def test_a_line_that_cannot_start_is_an_error_for_that_line_only(settings, tmp_p
             raise UserError(f"no box for {line_settings.kernel}")
         return machines_by_line[line_settings.kernel]
 
-    monkeypatch.setattr(runs.machines, "define", define)
+    monkeypatch.setattr(runs.registry, "define", define)
     monkeypatch.setattr(
-        runs.machines, "open_existing", lambda s, name: machines_by_line.get(s.kernel) or _missing(name)
+        runs.registry, "open_existing", lambda s, name: machines_by_line.get(s.kernel) or _missing(name)
     )
     done: list[str] = []
     plan = runs.Plan(_toy_domain(tmp_path / "results"), ToyOptions())
@@ -182,7 +182,7 @@ def test_a_running_vm_left_dirty_is_rolled_back_before_the_run(settings, tmp_pat
     machine = _machine()
     machine.is_running = True
     machine.rules["/proc/modules"] = Answer("1\n[ 5.0] BUG: kernel NULL pointer dereference, address: 0\n")
-    monkeypatch.setattr(runs.machines, "define", lambda settings, name: machine)
+    monkeypatch.setattr(runs.registry, "define", lambda settings, name: machine)
     runs.single_run(settings, [runs.Plan(_toy_domain(tmp_path / "results"), ToyOptions())], "vm", tmp_path / "results")
     assert machine.resets == 1 and "UP" not in machine.commands
 
@@ -201,9 +201,9 @@ def test_an_interrupted_run_saves_what_it_has_marked_interrupted_and_rolls_its_v
 ) -> None:
     machine = _machine()
     machine.rules["echo hello"] = Answer("hello\n")
-    monkeypatch.setattr(runs.machines, "define", lambda settings, name: machine)
-    monkeypatch.setattr(runs.machines, "open_existing", lambda settings, name: machine)
-    monkeypatch.setattr(runs.machines, "exists", lambda settings, name: True)
+    monkeypatch.setattr(runs.registry, "define", lambda settings, name: machine)
+    monkeypatch.setattr(runs.registry, "open_existing", lambda settings, name: machine)
+    monkeypatch.setattr(runs.registry, "exists", lambda settings, name: True)
 
     class Interrupting(Echo):
         name, needs = "stopped", ()
@@ -222,16 +222,16 @@ def test_an_interrupted_run_saves_what_it_has_marked_interrupted_and_rolls_its_v
 
 
 def test_a_run_refused_at_its_start_writes_nothing(settings, tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(runs.machines, "define", lambda settings, name: _missing(name))
+    monkeypatch.setattr(runs.registry, "define", lambda settings, name: _missing(name))
     with pytest.raises(UserError):
         runs.single_run(settings, [runs.Plan(_toy_domain(tmp_path), ToyOptions())], "vm", tmp_path / "results")
     assert not (tmp_path / "results").exists()
 
 
 def test_a_vm_in_use_by_another_process_is_refused_at_once(settings, tmp_path) -> None:
-    from toolkit.machines import record
+    from toolkit.machines import vm_record
 
-    vm_dir = record.vm_dir(settings, "busy")
+    vm_dir = vm_record.vm_dir(settings, "busy")
     vm_dir.mkdir(parents=True)
     holder = subprocess.Popen(
         ["flock", str(vm_dir / "lock"), "-c", "echo 'pid 4242 (a test run)' > " + str(vm_dir / "lock") + "; sleep 30"]
@@ -254,7 +254,7 @@ def test_a_host_without_room_for_a_vm_starts_none(settings, monkeypatch) -> None
 
 def test_a_machine_lost_mid_run_leaves_a_verdict_for_every_planned_test(settings, tmp_path, monkeypatch) -> None:
     machine = _machine()
-    monkeypatch.setattr(runs.machines, "define", lambda settings, name: machine)
+    monkeypatch.setattr(runs.registry, "define", lambda settings, name: machine)
 
     class Gone(Toy):
         def recover(self) -> str:

@@ -13,8 +13,8 @@ import paramiko
 import pytest
 
 from toolkit.machines import ssh
-from toolkit.machines.base import GuestUnreachable
 from toolkit.machines.command_log import CommandLog
+from toolkit.machines.protocol import GuestUnreachable
 
 RESET = ConnectionResetError(104, "Connection reset by peer")
 

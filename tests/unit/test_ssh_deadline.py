@@ -12,8 +12,8 @@ import paramiko
 import pytest
 
 from toolkit.machines import ssh
-from toolkit.machines.base import CommandTimedOut, GuestUnreachable
 from toolkit.machines.command_log import CommandLog
+from toolkit.machines.protocol import CommandTimedOut, GuestUnreachable
 
 
 class WedgedGuest(paramiko.ServerInterface):

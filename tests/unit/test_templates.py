@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from toolkit.boxes.store import Box
-from toolkit.machines import templates
-from toolkit.machines.record import VmRecord
+from toolkit.machines.qemu import templates
+from toolkit.machines.vm_record import VmRecord
 
 MACHINE = ["slub_debug=FZPU", "-machine", "q35,memory-backend=ram", "-m", "2048"]
 

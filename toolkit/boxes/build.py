@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from toolkit import host
+from toolkit import host_checks
 from toolkit.boxes import initramfs, vmlinux
 from toolkit.boxes.recipe import GUEST_FILES, STATIC_SHELL, BoxRecipe
 from toolkit.boxes.store import Box, boxes_dir, building_dir, find, remove_abandoned_builds
@@ -123,10 +123,10 @@ def build(recipe: BoxRecipe, cache_dir: Path, mirror: str, log_dir: Path) -> Box
     existing = find(cache_dir, recipe)
     if existing:
         return existing
-    host.require_root("box.build (mmdebstrap and chroot)")
+    host_checks.require_root("box.build (mmdebstrap and chroot)")
     for tool in ("mmdebstrap", "mkfs.ext4", "qemu-img"):
-        host.require_tool(tool)
-    host.require_free_space(cache_dir, NEEDED_GIB, f"building the {recipe.line.name} box")
+        host_checks.require_tool(tool)
+    host_checks.require_free_space(cache_dir, NEEDED_GIB, f"building the {recipe.line.name} box")
     with locked(boxes_dir(cache_dir) / f".{recipe.name}.lock"):
         existing = find(cache_dir, recipe)
         return existing or _build_locked(recipe, cache_dir, mirror, log_dir)
@@ -195,7 +195,7 @@ def derive(recipe: BoxRecipe, base: Box, debs: list[Path], cache_dir: Path, log_
     existing = find(cache_dir, recipe)
     if existing:
         return existing
-    host.require_free_space(cache_dir, NEEDED_GIB, f"building the {recipe.line.name} box")
+    host_checks.require_free_space(cache_dir, NEEDED_GIB, f"building the {recipe.line.name} box")
     with locked(boxes_dir(cache_dir) / f".{recipe.name}.lock"):
         return find(cache_dir, recipe) or _derive_locked(recipe, base, debs, cache_dir, log_dir)
 

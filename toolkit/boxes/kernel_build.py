@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from toolkit import build_errors, host
+from toolkit import build_errors, host_checks
 from toolkit.boxes import kernel_config
 from toolkit.boxes.store import Box
 from toolkit.errors import UserError
@@ -177,11 +177,11 @@ def build(kernel: KernelBuild, cache_dir: Path, mirror: str, jobs: int) -> Built
     found = find(cache_dir, kernel)
     if found:
         return found
-    host.require_root("kernel.build (mmdebstrap and chroot)")
+    host_checks.require_root("kernel.build (mmdebstrap and chroot)")
     for tool in ("mmdebstrap", "unshare"):
-        host.require_tool(tool)
+        host_checks.require_tool(tool)
     folder = kernels_dir(cache_dir) / kernel.name
-    host.require_free_space(cache_dir, NEEDED_GIB, f"building the {kernel.line.name} kernel")
+    host_checks.require_free_space(cache_dir, NEEDED_GIB, f"building the {kernel.line.name} kernel")
     folder.mkdir(parents=True, exist_ok=True)
     with locked(folder / ".lock"):
         return find(cache_dir, kernel) or _build_locked(kernel, folder, cache_dir / "ccache", mirror, jobs)

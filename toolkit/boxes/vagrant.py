@@ -9,7 +9,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from toolkit import host
+from toolkit import host_checks
 from toolkit.boxes.store import Box
 from toolkit.errors import UserError
 
@@ -30,7 +30,7 @@ def box_version(box: Box) -> str:
 
 
 def boot_volumes(box: Box) -> list[tuple[Path, str]]:
-    """The box's kernel and initrd with the names of their copies on a remote libvirt host (machines/libvirt_files.py)."""
+    """The box's kernel and initrd with the names of their copies on a remote libvirt host (machines/vagrant/libvirt_files.py)."""
     prefix = f"vexfs-{box.name}-{box_version(box)}"
     return [(box.kernel, f"{prefix}-{box.kernel.name}"), (box.initrd, f"{prefix}-initrd.img")]
 
@@ -51,7 +51,7 @@ def added_versions(name: str) -> list[str]:
 
 def add(box: Box) -> str:
     """Register the box with Vagrant (once per build); returns its name."""
-    host.require_tool("vagrant")
+    host_checks.require_tool("vagrant")
     name, version = box_name(box), box_version(box)
     if version in added_versions(name):
         return name

@@ -19,7 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from toolkit import kernel_log
 from toolkit.config import Settings
 from toolkit.domains.selection import EVERY_TEST, Selection, summarize
-from toolkit.machines.base import Machine, MachineError
+from toolkit.machines.protocol import Machine, MachineError
 from toolkit.progress import Progress
 from toolkit.results.records import Status, SubjectInfo, Subtest, SurfaceEntry, TestRecord
 
@@ -116,7 +116,7 @@ class Target:
     kernel_release: str
     work_dir: Path
     progress: Progress
-    debug: str = "off"  # the guest's debug tier (toolkit/debug.py)
+    debug: str = "off"  # the guest's debug tier (toolkit/debug_tiers.py)
     slowdown: float = 1.0  # how much slower than a stock kernel (debug kernels): scales guest timeouts
 
 

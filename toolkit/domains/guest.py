@@ -21,7 +21,7 @@ from typing import Any
 
 from toolkit import kernel_log
 from toolkit.domains.base import Finding, Verdict
-from toolkit.machines.base import CommandResult, CommandTimedOut, Machine, MachineError
+from toolkit.machines.protocol import CommandResult, CommandTimedOut, Machine, MachineError
 from toolkit.results.records import Status
 
 GUEST_DIR = "/root/vexfs-vmtest"

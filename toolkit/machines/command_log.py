@@ -7,7 +7,7 @@ import contextlib
 import datetime
 from pathlib import Path
 
-from toolkit.machines.base import CommandResult, CommandTimedOut, GuestUnreachable
+from toolkit.machines.protocol import CommandResult, CommandTimedOut, GuestUnreachable
 
 TRANSFER_TIMEOUT_S = 300.0
 

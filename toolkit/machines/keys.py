@@ -6,14 +6,14 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-from toolkit import host
+from toolkit import host_checks
 
 
 def ensure_key(state_dir: Path) -> Path:
     """The private key's path, generating an ed25519 pair on first use."""
     private = state_dir / "ssh" / "id_ed25519"
     if not private.exists():
-        ssh_keygen = host.require_tool("ssh-keygen")
+        ssh_keygen = host_checks.require_tool("ssh-keygen")
         private.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = private.with_name("id_ed25519.tmp")
         for stale in (tmp, tmp.with_suffix(".tmp.pub")):

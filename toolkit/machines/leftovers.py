@@ -25,7 +25,7 @@ import psutil
 from toolkit.boxes import store
 from toolkit.config import Settings
 from toolkit.files import remove_tree
-from toolkit.machines import lock, record
+from toolkit.machines import lock, vm_record
 
 MATRIX_PREFIX = "matrix-"
 DOMAIN_PREFIX = "vexfs-"
@@ -41,9 +41,9 @@ class Leftover:
 
 
 def _vm_folders(settings: Settings) -> list[Path]:
-    root = record.vms_dir(settings)
+    root = vm_record.vms_dir(settings)
     found = root.iterdir() if root.is_dir() else ()
-    return sorted(path for path in found if path.is_dir() and record.NAME.fullmatch(path.name))
+    return sorted(path for path in found if path.is_dir() and vm_record.NAME.fullmatch(path.name))
 
 
 def _half_built_boxes(settings: Settings) -> list[Leftover]:
@@ -54,18 +54,18 @@ def _half_built_boxes(settings: Settings) -> list[Leftover]:
 def _unrecorded_folders(settings: Settings) -> list[Leftover]:
     return [Leftover(f"VM folder {folder.name} without a record", partial(remove_tree, folder))
             for folder in _vm_folders(settings)
-            if not (folder / record.RECORD).exists() and lock.is_free(folder)]  # fmt: skip
+            if not (folder / vm_record.RECORD).exists() and lock.is_free(folder)]  # fmt: skip
 
 
 def _orphan_matrix_vms(settings: Settings, destroy: Callable[[str], None]) -> list[Leftover]:
     return [Leftover(f"VM {folder.name} of a matrix run that did not finish", partial(destroy, folder.name))
             for folder in _vm_folders(settings)
-            if folder.name.startswith(MATRIX_PREFIX) and (folder / record.RECORD).exists() and lock.is_free(folder)]  # fmt: skip
+            if folder.name.startswith(MATRIX_PREFIX) and (folder / vm_record.RECORD).exists() and lock.is_free(folder)]  # fmt: skip
 
 
 def _overlay_folder(cmdline: list[str], settings: Settings) -> Path | None:
     """The VM folder in our vms/ holding the disk a QEMU command line opens, None when it opens none there."""
-    ours = record.vms_dir(settings)
+    ours = vm_record.vms_dir(settings)
     for argument in cmdline:
         for option in argument.split(","):
             if option.startswith("file=") and Path(option.removeprefix("file=")).parent.parent == ours:
@@ -110,10 +110,14 @@ def _orphan_domains(settings: Settings) -> list[Leftover]:
     except subprocess.TimeoutExpired:
         return []
     found = []
-    ours = str(record.vms_dir(settings))
+    ours = str(vm_record.vms_dir(settings))
     for domain in listed.stdout.split():
         name = domain.removeprefix(DOMAIN_PREFIX)
-        if not domain.startswith(DOMAIN_PREFIX) or not record.NAME.fullmatch(name) or record.exists(settings, name):
+        if (
+            not domain.startswith(DOMAIN_PREFIX)
+            or not vm_record.NAME.fullmatch(name)
+            or vm_record.exists(settings, name)
+        ):
             continue
         if ours not in _virsh(settings, "dumpxml", domain).stdout:  # another installation's (its console is elsewhere)
             continue

@@ -27,8 +27,8 @@ import invoke
 import paramiko
 from fabric import Connection
 
-from toolkit.machines.base import CommandResult, GuestUnreachable, MachineError
 from toolkit.machines.command_log import TRANSFER_TIMEOUT_S, CommandLog
+from toolkit.machines.protocol import CommandResult, GuestUnreachable, MachineError
 
 T = TypeVar("T")
 

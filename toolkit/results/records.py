@@ -135,7 +135,7 @@ class DomainRun:
     domain: str
     tests: tuple[TestRecord, ...]
     kernel_package: str = ""
-    debug: str = ""  # the guest's debug tier (toolkit/debug.py); "" in runs from before tiers
+    debug: str = ""  # the guest's debug tier (toolkit/debug_tiers.py); "" in runs from before tiers
     libvirt_uri: str = ""  # the libvirt host the VM ran on (vagrant provider); "" for the qemu provider
     surface: tuple[SurfaceEntry, ...] = ()  # what the subject exposed when it loaded, once a test found it
 

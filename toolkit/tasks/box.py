@@ -5,12 +5,13 @@ from __future__ import annotations
 from invoke import Context
 from tabulate import tabulate
 
-from toolkit import kernels, machines
+from toolkit import kernels
 from toolkit.boxes import store
 from toolkit.boxes import vagrant as vagrant_box
 from toolkit.boxes.recipe import BoxRecipe
 from toolkit.commands import command
 from toolkit.errors import UserError
+from toolkit.machines import box_supply, cache_pruning, registry
 from toolkit.run_options import KERNEL_HELP
 from toolkit.tasks.common import JSON_HELP, collection, print_json, settings, stoppable
 
@@ -20,7 +21,7 @@ def box_build(c: Context, kernel: str | None = None) -> None:
     """Build the box for a kernel line offline from Debian's mirror (cached; a no-op when built)."""
     found = settings(c, kernel=kernel)
     with stoppable("the half-built box was removed"):
-        box = machines.box_for(found, found.kernel)
+        box = box_supply.box_for(found, found.kernel)
     print(f"box {box.name}: kernel {box.kernel_release} ({box.kernel_package_version}) in {box.path}")
 
 
@@ -45,7 +46,7 @@ def box_remove(c: Context, kernel: str | None = None) -> None:
     """Remove the box of a kernel line from the cache (VMs using it must be destroyed first)."""
     found = settings(c, kernel=kernel)
     box = store.require(found.cache_dir, BoxRecipe(kernels.select(found.kernel)))
-    users = [n for n in machines.names(found) if machines.open_existing(found, n).record.box == str(box.path)]
+    users = [n for n in registry.names(found) if registry.open_existing(found, n).record.box == str(box.path)]
     if users:
         raise UserError(f"box {box.name} is used by VM(s) {', '.join(users)}: `invoke vm.destroy --name NAME` first")
     vagrant_box.remove(box)
@@ -60,7 +61,7 @@ def box_prune(c: Context) -> None:
     Stale: built from an older recipe (after a toolkit upgrade). Left: half-built boxes, build logs of boxes gone.
     """
     found = settings(c)
-    for what in machines.prune_cache(found):
+    for what in cache_pruning.prune_cache(found):
         print(f"removed {what}")
 
 

@@ -12,9 +12,10 @@ from typing import Any
 from invoke import Collection, Context
 from invoke.exceptions import Exit
 
-from toolkit import config, host_capacity, interrupts, machines
+from toolkit import config, host_capacity, interrupts
 from toolkit.commands import chosen_config
-from toolkit.machines.record import CorruptRecord
+from toolkit.machines import registry
+from toolkit.machines.vm_record import CorruptRecord
 from toolkit.results import store as results_store
 
 JSON_HELP = "print JSON (stable keys, see README) instead of a table"
@@ -34,10 +35,10 @@ def require_room(found: config.Settings, name: str) -> None:
 
 
 def _runs_now(found: config.Settings, name: str) -> bool:
-    if not machines.exists(found, name):
+    if not registry.exists(found, name):
         return False
     try:
-        return machines.open_existing(found, name).running()
+        return registry.open_existing(found, name).running()
     except CorruptRecord:
         return False
 
@@ -60,7 +61,7 @@ def stoppable(outcome: str, on_stop: Callable[[], None] = lambda: None) -> Itera
 def sweep(found: config.Settings) -> None:
     """Say and remove what interrupted runs left behind (for commands that start VMs), and mark runs whose process
     was killed abandoned."""
-    for what in machines.sweep(found):
+    for what in registry.sweep(found):
         print(f"[cleanup] removed {what}, left by an interrupted run", file=sys.stderr)
     for what in results_store.settle_abandoned(found.results_dir):
         print(f"[cleanup] {what}", file=sys.stderr)
@@ -68,7 +69,7 @@ def sweep(found: config.Settings) -> None:
 
 def report_stale(found: config.Settings) -> None:
     """Say what interrupted runs left behind, removing nothing (for commands that only look)."""
-    for what in machines.stale(found):
+    for what in registry.stale(found):
         print(f"[stale] {what}, left by an interrupted run: the next vm.up or test removes it", file=sys.stderr)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from invoke import Context
 
-from toolkit import machines
 from toolkit.commands import command
+from toolkit.machines import providers
 from toolkit.tasks.common import settings
 
 
@@ -13,6 +13,6 @@ from toolkit.tasks.common import settings
 def setup(c: Context, provider: str = "qemu") -> None:
     """Check and prepare the host for a provider (./setup has installed the qemu provider's packages)."""
     found = settings(c, provider=provider)
-    for change in machines.provider_class(found.provider).prepare_host(found):
+    for change in providers.provider_class(found.provider).prepare_host(found):
         print(f"changed: {change}")
     print(f"provider {found.provider} ready")

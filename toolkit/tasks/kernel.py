@@ -6,9 +6,10 @@ import os
 
 from invoke import Context
 
-from toolkit import kernels, machines
+from toolkit import kernels
 from toolkit.commands import command
 from toolkit.errors import UserError
+from toolkit.machines import box_supply
 from toolkit.run_options import KERNEL_HELP
 from toolkit.tasks.common import collection, settings, stoppable
 
@@ -41,7 +42,7 @@ def kernel_build(c: Context, kernel: str | None = None, profile: str = "debug", 
     line = kernels.select(found.kernel)
     variant = line if line.profile else line.variant(profile)
     with stoppable("the build stopped: run the same command again to resume it"):
-        box = machines.variant_box(found, variant, parallel)
+        box = box_supply.variant_box(found, variant, parallel)
     print(
         f"box {box.name}: kernel {box.kernel_release} ({box.kernel_package_version}), "
         f"{box.size_bytes() / 2**20:.0f} MiB, in {box.path}; use it with --kernel {variant.name}"

@@ -13,9 +13,10 @@ from typing import Any
 from invoke import Context
 from invoke.exceptions import Exit
 
-from toolkit import host_capacity, interrupts, machines, runs
+from toolkit import host_capacity, interrupts, runs
 from toolkit.commands import chosen_config, run_command
 from toolkit.kernels import KernelLine
+from toolkit.machines import providers
 from toolkit.results import reports
 from toolkit.run_options import MATRIX, TEST_ALL, TEST_FS, TEST_KERNEL, RunCommand
 from toolkit.tasks.common import collection, require_room, stoppable, sweep
@@ -60,7 +61,7 @@ def test_matrix(c: Context, values: dict[str, Any]) -> None:
     settings, lines = request.settings, list(request.lines)
     if settings.provider != "vagrant":  # a vagrant matrix's hosts are each checked as its pool is made
         host_capacity.require_host_capacity(settings)
-        machines.provider_class(settings.provider).require_host_tools(settings)
+        providers.provider_class(settings.provider).require_host_tools(settings)
     hosts = runs.host_pool(settings, len(lines), request.jobs, request.hosts)
     started = time.monotonic()
     at_once = ", ".join(f"{count} on {uri}" if uri else str(count) for uri, count in hosts.slots.items())

@@ -11,12 +11,13 @@ from invoke import Context
 from invoke.exceptions import Exit
 from tabulate import tabulate
 
-from toolkit import config, machines
+from toolkit import config
 from toolkit.commands import command, positional, remainder, takes_command
 from toolkit.errors import UserError
-from toolkit.machines.base import Machine, MachineStatus
-from toolkit.machines.copy import Copy, copy
-from toolkit.machines.record import CorruptRecord, destroy_hint
+from toolkit.machines import registry
+from toolkit.machines.guest_copy import Copy, copy
+from toolkit.machines.protocol import Machine, MachineStatus
+from toolkit.machines.vm_record import CorruptRecord, destroy_hint
 from toolkit.run_options import DEBUG_HELP, KERNEL_HELP, PROVIDER_HELP
 from toolkit.tasks.common import (
     JSON_HELP,
@@ -32,7 +33,7 @@ from toolkit.tasks.common import (
 
 
 def _running(c: Context, name: str) -> Machine:
-    machine = machines.open_existing(settings(c), name)
+    machine = registry.open_existing(settings(c), name)
     if not machine.running():
         raise UserError(f"VM {name!r} is not running: `invoke vm.up --name {name}`")
     return machine
@@ -53,17 +54,17 @@ def vm_up(
 ) -> None:  # fmt: skip
     """Start a VM from its box's ready snapshot (booting it the first time; building the box if needed)."""
     found = settings(c, kernel=kernel, provider=provider, debug=debug)
-    machines.checked_new_name(found, name)
+    registry.checked_new_name(found, name)
     require_room(found, name)
     sweep(found)
-    existed = machines.exists(found, name)
+    existed = registry.exists(found, name)
 
     def forget_new_vm() -> None:
-        if not existed and machines.exists(found, name):
-            machines.destroy(found, name)
+        if not existed and registry.exists(found, name):
+            registry.destroy(found, name)
 
-    with machines.locked(found, name, "vm.up"), stoppable(f"VM {name!r} was not started", forget_new_vm):
-        machine = machines.define(found, name)
+    with registry.locked(found, name, "vm.up"), stoppable(f"VM {name!r} was not started", forget_new_vm):
+        machine = registry.define(found, name)
         machine.use_debug(found.debug)
         machine.up(cold=cold)
     status = machine.status()
@@ -76,12 +77,12 @@ def vm_up(
 def vm_status(c: Context, name: str | None = None, json: bool = False) -> None:
     """List VMs: state, kernel, accelerator (kvm or tcg), SSH address."""
     found = settings(c)
-    chosen = [machines.checked_name(found, name)] if name is not None else machines.names(found)
+    chosen = [registry.checked_name(found, name)] if name is not None else registry.names(found)
     report_stale(found)
     statuses, corrupt = [], []
     for vm_name in chosen:
         try:
-            statuses.append(machines.open_existing(found, vm_name).status().to_dict())
+            statuses.append(registry.open_existing(found, vm_name).status().to_dict())
         except CorruptRecord as error:
             statuses.append(MachineStatus(vm_name, "", "corrupt").to_dict(f"corrupt {error.path} ({error.problem})"))
             corrupt.append(error)
@@ -109,9 +110,9 @@ def vm_ssh(c: Context, name: str = "default") -> None:
 
 def _every_running(found: config.Settings) -> Iterator[Machine]:
     """The running VMs (one whose record cannot be read is not: `vm.status` says what is wrong with it)."""
-    for name in machines.names(found):
+    for name in registry.names(found):
         try:
-            machine = machines.open_existing(found, name)
+            machine = registry.open_existing(found, name)
         except CorruptRecord:
             continue
         if machine.running():
@@ -137,7 +138,7 @@ def vm_run(c: Context, name: str = "default", timeout: str | None = None, sudo: 
     line = remainder(sys.argv)
     if not line:
         raise UserError("no command: give one after --, e.g. `invoke vm.run -- uname -r`")
-    result = machines.open_existing(found, name).run(line, timeout=found.command_timeout_s, sudo=sudo)
+    result = registry.open_existing(found, name).run(line, timeout=found.command_timeout_s, sudo=sudo)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     raise Exit(code=result.exit_status)
@@ -162,8 +163,8 @@ def vm_copy(c: Context, source: str = "", destination: str = "", name: str = "de
 def _held(c: Context, name: str, purpose: str) -> Iterator[Machine]:
     """The VM called name, held for purpose (another command holding it is refused at once)."""
     found = settings(c)
-    machine = machines.open_existing(found, name)
-    with machines.locked(found, name, purpose):
+    machine = registry.open_existing(found, name)
+    with registry.locked(found, name, purpose):
         yield machine
 
 
@@ -188,10 +189,10 @@ def vm_destroy(c: Context, name: str = "default", all: bool = False) -> None:
     """Stop the VM and delete its disk overlay and logs (--all: every VM, and leftovers of killed runs)."""
     found = settings(c)
     if all:
-        removed = [f"VM {vm}" for vm in machines.destroy_all(found)] + machines.sweep(found)
+        removed = [f"VM {vm}" for vm in registry.destroy_all(found)] + registry.sweep(found)
         print("\n".join(f"removed {what}" for what in removed) or "nothing to remove")
         return
-    machines.destroy(found, name)
+    registry.destroy(found, name)
     print(f"VM {name!r} destroyed")
 
 
@@ -200,7 +201,7 @@ def vm_console(c: Context, name: str = "default", lines: int = 0) -> None:
     """Show the VM's serial console log (kernel messages from boot on)."""
     if lines < 0:
         raise UserError(f"--lines must be 0 (all) or more, not {lines}")
-    text = machines.open_existing(settings(c), name).console_text()
+    text = registry.open_existing(settings(c), name).console_text()
     print("\n".join(text.splitlines()[-lines:] if lines else text.splitlines()))
 
 

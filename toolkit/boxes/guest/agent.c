@@ -4,7 +4,7 @@
  * request at a time: the host says hello (a nonce it wants echoed), then asks to run a command
  * (as a user, under a timeout), to write or read a file, or to set the clock. Frames are
  * "VX", a kind byte, a zero byte, the payload's length and CRC-32 (both big-endian), then the
- * payload; toolkit/machines/agent_frames.py is the host's side of the same format.
+ * payload; toolkit/machines/qemu/agent_frames.py is the host's side of the same format.
  *
  * A command runs in its own session and process group; past its timeout the whole group is
  * killed and the reply says so. When the host goes away mid-request (the port hangs up, or

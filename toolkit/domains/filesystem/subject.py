@@ -30,7 +30,7 @@ from toolkit.domains.kernel_module.subject import (
     vitals,
 )
 from toolkit.domains.options import option
-from toolkit.machines.base import MachineError
+from toolkit.machines.protocol import MachineError
 from toolkit.results.records import SubjectInfo, SurfaceEntry
 
 SCRIPTS = Path(__file__).with_name("scripts")

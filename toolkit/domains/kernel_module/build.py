@@ -16,7 +16,7 @@ from toolkit.domains import elf
 from toolkit.domains.kernel_module import build_tree
 from toolkit.errors import UserError
 from toolkit.files import remove_tree
-from toolkit.machines.base import Machine
+from toolkit.machines.protocol import Machine
 
 GUEST_SRC = "/root/vexfs-vmtest/src"
 CODE_SECTION_PREFIXES = (".text", ".init.text", ".exit.text")

@@ -26,7 +26,7 @@ from toolkit.domains.kernel_module import build_tree
 from toolkit.domains.kernel_module.build import KUNIT_SECTION
 from toolkit.domains.kernel_module.subject import DEBUGFS, ModuleOptions, ModuleUnderTest, with_errno
 from toolkit.files import as_named
-from toolkit.machines.base import MachineError
+from toolkit.machines.protocol import MachineError
 from toolkit.results.records import Status, Subtest
 
 TESTS = "tests"  # the module directory's own tests: tests/*.sh

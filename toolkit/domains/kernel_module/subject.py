@@ -20,7 +20,7 @@ from toolkit.domains.kernel_module import workload
 from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
 from toolkit.domains.kernel_module.ioctls import IoctlCommand
 from toolkit.domains.options import option
-from toolkit.machines.base import MachineError
+from toolkit.machines.protocol import MachineError
 from toolkit.results.records import SubjectInfo, SurfaceEntry
 
 SCRIPTS = Path(__file__).with_name("scripts")

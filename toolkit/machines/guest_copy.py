@@ -13,9 +13,9 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolkit import host
+from toolkit import host_checks
 from toolkit.errors import UserError
-from toolkit.machines.base import Machine
+from toolkit.machines.protocol import Machine
 
 GUEST = ":"
 USAGE = "`invoke vm.copy FILE :GUEST_PATH` or `invoke vm.copy :GUEST_PATH LOCAL_PATH`"
@@ -66,7 +66,7 @@ class Copy:
         if not folder.is_dir():
             return f"{folder}: no such folder on the host to copy into"
         fix = "give a destination in a folder you can write"
-        reason = host.unwritable_reason(folder)
+        reason = host_checks.unwritable_reason(folder)
         if reason:
             return f"{self.local} cannot be written: {reason}: {fix}"
         if folder != self.local and self.local.exists() and not os.access(self.local, os.W_OK):

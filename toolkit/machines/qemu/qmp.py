@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from toolkit.machines.base import MachineError
+from toolkit.machines.protocol import MachineError
 
 # RAM in a shared file (a template's) stays out of the migration stream, and is not expected in it.
 IGNORE_SHARED = [{"capability": "x-ignore-shared", "state": True}]

@@ -14,9 +14,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from toolkit import host
+from toolkit import host_checks
 from toolkit.errors import UserError
-from toolkit.machines.libvirt_uri import LibvirtUri
+from toolkit.machines.vagrant.libvirt_uri import LibvirtUri
 from toolkit.progress import Progress
 
 PACKAGES = ("vagrant", "vagrant-libvirt", "libvirt-daemon-system", "libvirt-clients", "dnsmasq-base", "iptables")
@@ -41,7 +41,7 @@ def install_packages(progress: Progress) -> list[str]:
     missing = missing_packages()
     if not missing:
         return []
-    host.require_root(f"installing {', '.join(missing)} for the vagrant provider")
+    host_checks.require_root(f"installing {', '.join(missing)} for the vagrant provider")
     with progress.step(f"apt-get install {' '.join(missing)}"):
         environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         for command in (
@@ -122,7 +122,7 @@ def prepare(uri: str, progress: Progress) -> list[str]:
     if not uri.startswith("qemu:///"):
         check(uri)
         return changed
-    host.require_root("preparing the local libvirt for the vagrant provider")
+    host_checks.require_root("preparing the local libvirt for the vagrant provider")
     changed += _kvm_device_for_group()
     restart = _run_qemu_as_root()
     if restart:

@@ -6,13 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from toolkit.errors import UserError
-
 if TYPE_CHECKING:
     from toolkit.boxes.store import Box
     from toolkit.config import Settings
-    from toolkit.machines.record import VmRecord
     from toolkit.machines.ssh import SshTarget
+    from toolkit.machines.vm_record import VmRecord
 
 
 @dataclass(frozen=True)
@@ -49,11 +47,6 @@ class CommandTimedOut(MachineError):
 
 class GuestUnreachable(MachineError):
     """The guest does not answer over SSH (not booted, crashed or wedged)."""
-
-
-class NotRunning(GuestUnreachable, UserError):
-    """The VM is not running: a user's command is told to start it (a UserError), a run that was using it has
-    lost its guest (a MachineError: the guest is replaced, or the tests not run are errors)."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +113,7 @@ class Machine(Protocol):
     def replace(self) -> None: ...
 
     def use_debug(self, tier: str) -> None:
-        """Boot in another debug tier (toolkit/debug.py) from now on; nothing when it already does."""
+        """Boot in another debug tier (toolkit/debug_tiers.py) from now on; nothing when it already does."""
         ...
 
     def halt(self) -> None: ...

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from toolkit.boxes.store import Box
 from toolkit.files import locked, remove_tree
-from toolkit.machines.record import VmRecord
+from toolkit.machines.vm_record import VmRecord
 
 
 @dataclass(frozen=True)

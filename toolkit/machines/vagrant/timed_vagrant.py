@@ -1,7 +1,7 @@
 """python-vagrant with a timeout on every vagrant command, imported only when a vagrant VM is driven.
 
 python-vagrant logs "The Vagrant executable cannot be found" when it is imported on a host without
-vagrant; the provider says so itself (host.require_tool) when it is really asked for, so that line
+vagrant; the provider says so itself (host_checks.require_tool) when it is really asked for, so that line
 is silenced, and nothing else imports python-vagrant.
 """
 

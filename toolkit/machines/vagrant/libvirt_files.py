@@ -12,7 +12,7 @@ from pathlib import Path
 from toolkit.boxes.store import Box
 from toolkit.boxes.vagrant import boot_volumes
 from toolkit.errors import UserError
-from toolkit.machines.libvirt_host import virsh
+from toolkit.machines.vagrant.libvirt_host import virsh
 
 POOL = "default"
 UPLOAD_TIMEOUT_S = 900.0

@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
-from toolkit import debug, kernels
+from toolkit import debug_tiers, kernels
 from toolkit.boxes.store import Box
 from toolkit.config import Settings
-from toolkit.machines.base import CommandResult, GuestUnreachable
 from toolkit.machines.command_log import CommandLog
-from toolkit.machines.record import RECORD, VmRecord, define_vm, vm_dir
+from toolkit.machines.protocol import CommandResult, GuestUnreachable
 from toolkit.machines.ssh import GuestSessions, SshSession, SshTarget
+from toolkit.machines.vm_record import RECORD, VmRecord, define_vm, vm_dir
 
 GUEST_USER = "vagrant"
 
@@ -45,7 +45,7 @@ class RecordedMachine:
 
     def debug_args(self) -> tuple[str, ...]:
         """Boot arguments of the VM's debug tier for its box's kernel."""
-        return tuple(debug.select(self.record.debug).kernel_args(self.box.kernel_config))
+        return tuple(debug_tiers.select(self.record.debug).kernel_args(self.box.kernel_config))
 
     @property
     def box(self) -> Box:

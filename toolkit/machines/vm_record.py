@@ -34,7 +34,7 @@ class VmRecord:
     memory_mib: int
     created: str
     ssh_port: int = 0
-    debug: str = "off"  # the debug tier it boots with (toolkit/debug.py); records before tiers booted plain
+    debug: str = "off"  # the debug tier it boots with (toolkit/debug_tiers.py); records before tiers booted plain
     libvirt_uri: str = ""  # the libvirt host a vagrant VM runs on; "": the configured one (records before hosts)
 
     @classmethod

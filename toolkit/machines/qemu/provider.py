@@ -2,9 +2,9 @@
 
 Each VM has its own directory (overlay, console log, monitor and agent sockets, command log) and
 its own SSH port on 127.0.0.1. The first boot of a box in a given shape is captured as a ready
-template (toolkit/machines/templates.py); later VMs of that shape, and every reset, restore from
+template (toolkit/machines/qemu/templates.py); later VMs of that shape, and every reset, restore from
 it in a fraction of a second instead of booting. Commands and files go through the guest agent
-on a virtio-serial port (toolkit/machines/agent.py); SSH stays for `vm.ssh`, and for a second
+on a virtio-serial port (toolkit/machines/qemu/agent.py); SSH stays for `vm.ssh`, and for a second
 process using the VM while another holds the agent.
 """
 
@@ -17,24 +17,24 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from toolkit import host
+from toolkit import host_checks
 from toolkit.config import Settings
 from toolkit.errors import UserError
 from toolkit.files import atomic_write, remove_tree
-from toolkit.machines import agent, calibration, keys, ports, templates
-from toolkit.machines.base import (
+from toolkit.machines import keys
+from toolkit.machines.protocol import (
     CommandResult,
     CommandTimedOut,
     GuestUnreachable,
     MachineError,
     MachineStatus,
-    NotRunning,
 )
-from toolkit.machines.qmp import Qmp, QmpError
-from toolkit.machines.record import VmRecord, load, save
-from toolkit.machines.recorded import GUEST_USER, RecordedMachine
+from toolkit.machines.qemu import agent, calibration, ports, templates
+from toolkit.machines.qemu.qmp import Qmp, QmpError
+from toolkit.machines.qemu.templates import Template
+from toolkit.machines.recorded_machine import GUEST_USER, RecordedMachine
 from toolkit.machines.ssh import SshSession, SshTarget
-from toolkit.machines.templates import Template
+from toolkit.machines.vm_record import VmRecord, load, save
 
 KERNEL_ARGS = (
     "console=ttyS0,115200 root=/dev/vda rw vexfs.init=/usr/lib/vexfs-vmtest/init "
@@ -49,6 +49,11 @@ SSHD_LISTENING = (
 )
 SSHD_TIMEOUT_S = 60.0
 RESUME_NOTE = "\n--- vexfs-vmtest: the boot above was saved as the ready snapshot; resumed from it ---\n"
+
+
+class NotRunning(GuestUnreachable, UserError):
+    """The VM is not running: a user's command is told to start it (a UserError), a run that was using it has
+    lost its guest (a MachineError: the guest is replaced, or the tests not run are errors)."""
 
 
 @dataclass(frozen=True)
@@ -124,8 +129,8 @@ class QemuMachine(RecordedMachine):
 
     @staticmethod
     def require_host_tools(settings: Settings) -> None:
-        host.require_tool("qemu-system-x86_64")
-        host.require_tool("qemu-img")
+        host_checks.require_tool("qemu-system-x86_64")
+        host_checks.require_tool("qemu-img")
 
     @staticmethod
     def prepare_host(settings: Settings) -> list[str]:

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from toolkit.machines import agent_frames as wire
-from toolkit.machines.base import CommandResult, GuestUnreachable, MachineError
 from toolkit.machines.command_log import TRANSFER_TIMEOUT_S, CommandLog
+from toolkit.machines.protocol import CommandResult, GuestUnreachable, MachineError
+from toolkit.machines.qemu import agent_frames as wire
 
 # Beyond a command's own timeout: the agent killing it and answering on a slow emulated CPU.
 SLACK_S = 10.0

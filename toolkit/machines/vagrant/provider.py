@@ -11,20 +11,21 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from toolkit import host, kernels
+from toolkit import host_checks, kernels
 from toolkit.boxes import vagrant as vagrant_box
 from toolkit.config import Settings
 from toolkit.files import remove_tree
-from toolkit.machines import keys, libvirt_files, libvirt_host
-from toolkit.machines.base import CommandResult, GuestUnreachable, MachineError, MachineStatus
-from toolkit.machines.libvirt_uri import LibvirtUri
-from toolkit.machines.record import VmRecord, save
-from toolkit.machines.recorded import GUEST_USER, RecordedMachine
+from toolkit.machines import keys
+from toolkit.machines.protocol import CommandResult, GuestUnreachable, MachineError, MachineStatus
+from toolkit.machines.recorded_machine import GUEST_USER, RecordedMachine
 from toolkit.machines.ssh import SshTarget
+from toolkit.machines.vagrant import libvirt_files, libvirt_host
+from toolkit.machines.vagrant.libvirt_uri import LibvirtUri
+from toolkit.machines.vm_record import VmRecord, save
 from toolkit.progress import Progress
 
 if TYPE_CHECKING:
-    from toolkit.machines.timed_vagrant import TimedVagrant
+    from toolkit.machines.vagrant.timed_vagrant import TimedVagrant
 
 VAGRANTFILE_DIR = Path(__file__).resolve().parent  # its Vagrantfile is the top-level one (a link in the checkout)
 UP_TIMEOUT_S = 900
@@ -44,7 +45,7 @@ class VagrantMachine(RecordedMachine):
     @staticmethod
     def require_host_tools(settings: Settings) -> None:
         libvirt_host.check(settings.libvirt_uri)
-        host.require_tool("vagrant")
+        host_checks.require_tool("vagrant")
 
     @staticmethod
     def prepare_host(settings: Settings) -> list[str]:
@@ -83,7 +84,7 @@ class VagrantMachine(RecordedMachine):
         }
 
     def _vagrant(self, timeout_s: float = COMMAND_TIMEOUT_S, files: dict[str, str] | None = None) -> TimedVagrant:
-        from toolkit.machines.timed_vagrant import TimedVagrant, make_file_cm
+        from toolkit.machines.vagrant.timed_vagrant import TimedVagrant, make_file_cm
 
         log = self.dir / "vagrant.log"
         return TimedVagrant(

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from toolkit.errors import UserError
-from toolkit.machines.libvirt_host import virsh
+from toolkit.machines.vagrant.libvirt_host import virsh
 
 RESERVE_MIB = 1024  # what a host keeps for itself beyond its VMs
 

@@ -1,0 +1,1 @@
+"""The vagrant provider: a box run by vagrant-libvirt, on this host or a remote libvirt host."""
