@@ -17,7 +17,6 @@ from toolkit.domains.filesystem.posix import PosixOps
 from toolkit.domains.filesystem.stress import Stress
 from toolkit.domains.filesystem.subject import PROFILES, FilesystemUnderTest, FsOptions
 from toolkit.domains.filesystem.xattrs import XattrsAndVectors
-from toolkit.domains.guest import Guest
 from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule, remove_build_tree
 from toolkit.domains.kernel_module.subject import ModuleUnderTest
 from toolkit.errors import UserError
@@ -59,7 +58,7 @@ def subjects(target: Target, options: FsOptions) -> Iterator[FilesystemUnderTest
         with target.progress.step(f"building {where}"):
             build = kernel_module.build(target, module_options)
         (target.work_dir / "build.log").write_text(build.output)
-    guest = Guest(target.machine, slowdown=target.slowdown)  # timeouts scaled on debug kernels, as the module's
+    guest = target.guest()
     module = ModuleUnderTest(guest, module_options, build, module_for(build, options), target.kernel_release,
                              target.work_dir, target.debug)  # fmt: skip
     subject = FilesystemUnderTest(guest, options, module, target.kernel_release, target.work_dir, target.debug)

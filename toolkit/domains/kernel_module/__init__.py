@@ -105,7 +105,7 @@ def subjects(target: Target, options: ModuleOptions) -> Iterator[ModuleUnderTest
         outcome = build(target, options)
     (target.work_dir / "build.log").write_text(outcome.output)
     try:
-        yield from built_subjects(target, options, outcome, Guest(target.machine, slowdown=target.slowdown))
+        yield from built_subjects(target, options, outcome, target.guest())
     finally:
         if not options.keep_build:
             remove_build_tree(target.work_dir)
