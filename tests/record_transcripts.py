@@ -23,6 +23,8 @@ from toolkit import config, interrupts, kernels
 from toolkit.domains import kernel_module, options
 from toolkit.domains.base import Target, run_cases
 from toolkit.domains.guest import Guest
+from toolkit.domains.module.build import build_for
+from toolkit.domains.module.options import ModuleOptions
 from toolkit.machines import registry
 from toolkit.progress import Progress
 
@@ -51,10 +53,10 @@ def source_of(fixture: str) -> Path:
 def record(machine: Any, line: str, fixture: str, work_dir: Path) -> dict[str, Any]:
     """One fixture on a running machine: build, then every case, recorded."""
     values = {"module_dir": source_of(fixture), "cycles": CYCLES, **OPTIONS.get(fixture, {})}
-    chosen = options.parse(kernel_module.ModuleOptions, values)
+    chosen = options.parse(ModuleOptions, values)
     release = machine.run("uname -r", timeout=30).stdout.strip()
     progress = Progress(f"{line} {fixture}")
-    build = kernel_module.build(Target(machine, release, work_dir, progress), chosen)
+    build = build_for(Target(machine, release, work_dir, progress), chosen)
     recorder = transcripts.RecordingMachine(machine)
     tokens: list[str] = []
     plain = Guest(recorder)

@@ -18,8 +18,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from toolkit.domains import elf
-from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
+from toolkit.domains.module import elf
+from toolkit.domains.module.build import BuildOutcome, BuiltModule
 from toolkit.machines.protocol import CommandResult, CommandTimedOut, GuestUnreachable, MachineError
 
 TRANSCRIPTS = Path(__file__).parent / "unit" / "transcripts"

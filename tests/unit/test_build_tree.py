@@ -16,8 +16,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from toolkit.domains.kernel_module import build_tree
-from toolkit.domains.kernel_module.build import _make as make_in_its_session
+from toolkit.domains.module import build_tree
+from toolkit.domains.module.build import _make as make_in_its_session
 from toolkit.errors import UserError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -139,8 +139,8 @@ def test_a_build_waiting_for_a_tree_gets_it_when_the_other_build_ends(tmp_path: 
 KILLED_DURING_MAKE = """
 import os, signal, sys, threading, time
 from pathlib import Path
-from toolkit.domains.kernel_module import build_tree
-from toolkit.domains.kernel_module.build import _make
+from toolkit.domains.module import build_tree
+from toolkit.domains.module.build import _make
 tree = Path(sys.argv[1])
 def sigkill_when_make_runs():
     while not (tree.parent / (tree.name + ".make")).exists():

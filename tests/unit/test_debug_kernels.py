@@ -12,8 +12,9 @@ from toolkit import kernel_log, kernels
 from toolkit.boxes import kernel_config
 from toolkit.boxes.kernel_build import KernelBuild
 from toolkit.boxes.recipe import BoxRecipe
-from toolkit.domains.kernel_module import kmemleak
 from toolkit.domains.kernel_module.errors import ErrorHandling
+from toolkit.domains.module import kmemleak
+from toolkit.domains.module.options import ModuleOptions
 from toolkit.errors import UserError
 from toolkit.results.records import Status
 
@@ -187,13 +188,13 @@ def test_without_fault_injection_the_sweep_is_left_out(tmp_path: Path) -> None:
 
 def test_a_slab_report_about_an_unloaded_module_is_blamed_on_it_by_address(tmp_path: Path) -> None:
     from tests.unit.test_kernel_module_cases import RELEASE
-    from toolkit.domains import kernel_module, options
+    from toolkit.domains import options
     from toolkit.domains.guest import Guest
-    from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
-    from toolkit.domains.kernel_module.subject import ModuleUnderTest
+    from toolkit.domains.module.build import BuildOutcome, BuiltModule
+    from toolkit.domains.module.subject import ModuleUnderTest
 
     module = BuiltModule("mod", tmp_path / "mod.ko", 1, RELEASE, "A", {}, {}, ())
-    chosen = options.parse(kernel_module.ModuleOptions, {"module_dir": tmp_path})
+    chosen = options.parse(ModuleOptions, {"module_dir": tmp_path})
     subject = ModuleUnderTest(Guest(None), chosen, BuildOutcome("chroot", 0, 1.0, "", (module,)), module, RELEASE,
                               tmp_path)  # type: ignore[arg-type]  # fmt: skip
     report = ["BUG kmalloc-64 (Tainted: G OE): Poison overwritten",

@@ -15,10 +15,11 @@ from types import ModuleType
 
 import pytest
 
-from toolkit.domains.kernel_module import exercised, interfaces
+from toolkit.domains.kernel_module import interfaces
+from toolkit.domains.module import exercised
 from toolkit.results.records import Status
 
-SCRIPT = Path(__file__).parents[2] / "toolkit/domains/kernel_module/scripts/exercise.py"
+SCRIPT = Path(__file__).parents[2] / "toolkit/domains/module/scripts/exercise.py"
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from tests.unit.scripted import LOG_READ, Answer, ScriptedMachine
 from toolkit import config, runs
-from toolkit.domains import elf, filesystem, options
+from toolkit.domains import filesystem, options
 from toolkit.domains.base import Finding, Target, Verdict
 from toolkit.domains.filesystem import limits, reference, xattrs
 from toolkit.domains.filesystem.integrity import DataIntegrity
@@ -23,8 +23,9 @@ from toolkit.domains.filesystem.stress import Stress
 from toolkit.domains.filesystem.subject import FilesystemUnderTest, FsOptions
 from toolkit.domains.filesystem.xattrs import EXPECTED_XATTRS, XattrsAndVectors
 from toolkit.domains.guest import Guest
-from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
-from toolkit.domains.kernel_module.subject import ModuleUnderTest
+from toolkit.domains.module import elf
+from toolkit.domains.module.build import BuildOutcome, BuiltModule
+from toolkit.domains.module.subject import ModuleUnderTest
 from toolkit.errors import UserError
 from toolkit.progress import Progress
 from toolkit.results.records import Status

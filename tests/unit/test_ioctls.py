@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from toolkit.boxes import store
-from toolkit.domains.kernel_module import ioctls
-from toolkit.domains.kernel_module.ioctls import IoctlCommand
+from toolkit.domains.module import ioctls
+from toolkit.domains.module.ioctls import IoctlCommand
 from toolkit.errors import UserError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ioctls"

@@ -8,17 +8,20 @@ from pathlib import Path
 
 from tests.unit.scripted import Answer, ScriptedMachine
 from toolkit import config
-from toolkit.domains import elf, kernel_module, options
+from toolkit.domains import options
 from toolkit.domains.base import Finding, Verdict
 from toolkit.domains.guest import Guest
-from toolkit.domains.kernel_module import workload
-from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
 from toolkit.domains.kernel_module.concurrency import Concurrency, use_of
 from toolkit.domains.kernel_module.errors import ErrorHandling
 from toolkit.domains.kernel_module.hangs import HangDetection
-from toolkit.domains.kernel_module.leaks import MemoryLeak
-from toolkit.domains.kernel_module.lifecycle import Build, LifecycleStress, Load, Unload
-from toolkit.domains.kernel_module.subject import MAX_PARAMETERS, ModuleUnderTest, kernel_arguments
+from toolkit.domains.kernel_module.lifecycle import LifecycleStress, Load, Unload
+from toolkit.domains.module import elf, workload
+from toolkit.domains.module.build import BuildOutcome, BuiltModule
+from toolkit.domains.module.build_case import Build
+from toolkit.domains.module.leaks import MemoryLeak
+from toolkit.domains.module.options import ModuleOptions, constraints
+from toolkit.domains.module.parameters import MAX_PARAMETERS, kernel_arguments
+from toolkit.domains.module.subject import ModuleUnderTest
 from toolkit.results.records import Status
 
 RELEASE = "6.1.0-50-amd64"
@@ -64,7 +67,7 @@ def run_in_order(
                          {".text": 64, ".init.text": 32}, (elf.Symbol("mod_init", ".init.text", 0, 32),))  # fmt: skip
     module = dataclasses.replace(module, **changes)
     build = BuildOutcome("chroot", 0, 1.5, "  CC [M] mod.o\n", (module,))
-    chosen = options.parse(kernel_module.ModuleOptions, {"module_dir": tmp_path, "cycles": 3, **(values or {})})
+    chosen = options.parse(ModuleOptions, {"module_dir": tmp_path, "cycles": 3, **(values or {})})
     machine = ScriptedMachine(rules, files=guest_files or {})
     subject = ModuleUnderTest(Guest(machine), chosen, build, module, RELEASE, tmp_path)  # type: ignore[arg-type]
     verdicts = []
@@ -317,7 +320,7 @@ def test_slab_validation_after_a_test_fails_it_naming_the_module_when_the_report
               "[ 70.1] Allocated in mod_init+0x1c/0x30 [mod] age=26 cpu=0 pid=201")  # fmt: skip
     module = BuiltModule("mod", tmp_path / "mod.ko", 1, RELEASE, "A", {}, {}, ())
     build = BuildOutcome("chroot", 0, 1.0, "", (module,))
-    chosen = options.parse(kernel_module.ModuleOptions, {"module_dir": tmp_path})
+    chosen = options.parse(ModuleOptions, {"module_dir": tmp_path})
     machine = ScriptedMachine({"validate.sh": Answer(log=report)})
     subject = ModuleUnderTest(Guest(machine), chosen, build, module, RELEASE, tmp_path, "lite")  # type: ignore[arg-type]
     verdict = subject.audit("load")
@@ -378,7 +381,7 @@ def test_an_insmod_refused_for_a_parameter_value_quotes_the_kernel(tmp_path: Pat
 def _subject(machine: ScriptedMachine, tmp_path: Path, **values: object) -> ModuleUnderTest:
     module = BuiltModule("mod", tmp_path / "mod.ko", 4096, f"{RELEASE} SMP mod_unload", "ABC", {"size": "uint"}, {}, ())
     build = BuildOutcome("chroot", 0, 1.5, "", (module,))
-    chosen = options.parse(kernel_module.ModuleOptions, {"module_dir": tmp_path, **values})
+    chosen = options.parse(ModuleOptions, {"module_dir": tmp_path, **values})
     return ModuleUnderTest(Guest(machine), chosen, build, module, RELEASE, tmp_path)  # type: ignore[arg-type]
 
 
@@ -427,11 +430,11 @@ def test_hostile_module_inputs_are_refused_before_anything_starts(tmp_path: Path
         "params": (tuple(f"p{i}=1" for i in range(MAX_PARAMETERS + 1)), f"give at most {MAX_PARAMETERS}"),
     }
     for field, (value, said) in cases.items():
-        chosen = options.parse(kernel_module.ModuleOptions, {"module_dir": tmp_path, field: value})
-        problems = kernel_module.constraints(chosen, settings)
+        chosen = options.parse(ModuleOptions, {"module_dir": tmp_path, field: value})
+        problems = constraints(chosen, settings)
         assert any(said in problem for problem in problems), problems
-    huge = options.parse(kernel_module.ModuleOptions, {"module_dir": tmp_path, "params": ("a=" + "x" * 5000,)})
-    assert any("is 5002 bytes: give at most 4096" in problem for problem in kernel_module.constraints(huge, settings))
+    huge = options.parse(ModuleOptions, {"module_dir": tmp_path, "params": ("a=" + "x" * 5000,)})
+    assert any("is 5002 bytes: give at most 4096" in problem for problem in constraints(huge, settings))
 
 
 def test_a_region_a_user_read_back_different_fails_concurrency(tmp_path: Path) -> None:

@@ -3,8 +3,8 @@
 import gzip
 from pathlib import Path
 
-from toolkit.domains import elf
-from toolkit.domains.kernel_module.leaks import CodeRange, attribute, unfreed
+from toolkit.domains.module import elf
+from toolkit.domains.module.leaks import CodeRange, attribute, unfreed
 
 TRACE = Path(__file__).parent / "fixtures" / "traces" / "leaky.trace.gz"
 # Where the leaky module's .init.text was loaded in that run (/sys/module/leaky/sections/.init.text),

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.domains.kernel_module.build import BuildOutcome
-from toolkit.domains.kernel_module.subject import with_errno
+from toolkit.domains.module.build import BuildOutcome
+from toolkit.domains.module.subject import with_errno
 
 
 def _outcome(output: str, returncode: int = 2) -> BuildOutcome:

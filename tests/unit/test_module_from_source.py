@@ -13,7 +13,8 @@ from tests.unit.scripted import Answer, ScriptedMachine
 from toolkit import config
 from toolkit.domains import kernel_module, options
 from toolkit.domains.base import Target
-from toolkit.domains.kernel_module.build import BuiltModule
+from toolkit.domains.module.build import BuiltModule
+from toolkit.domains.module.options import ModuleOptions, constraints
 from toolkit.errors import UserError
 from toolkit.progress import Progress
 
@@ -65,7 +66,7 @@ def test_a_module_built_in_the_guest_becomes_a_prepared_subject(fake_ko: Path, t
     machine.get = lambda remote, local: (
         shutil.copyfile(fake_ko, local) if remote.endswith(".ko") else original_get(remote, local)
     )  # type: ignore[method-assign]
-    chosen = options.parse(kernel_module.ModuleOptions, {"module_dir": _module_dir(tmp_path), "build_in": "guest"})
+    chosen = options.parse(ModuleOptions, {"module_dir": _module_dir(tmp_path), "build_in": "guest"})
     target = Target(machine, "6.1.0-50-amd64", tmp_path / "work", Progress("t", io.StringIO()))  # type: ignore[arg-type]
     [subject] = list(kernel_module.subjects(target, chosen))
     assert subject.info.name == "fake" and subject.info.version == "F00D" and subject.build.where == "guest"
@@ -80,12 +81,12 @@ def test_choosing_a_module_the_build_did_not_make_is_a_usage_error(fake_ko: Path
     values = {"module_dir": _module_dir(tmp_path), "build_in": "guest", "module": "other"}
     target = Target(machine, "6.1.0-50-amd64", tmp_path / "work", Progress("t", io.StringIO()))  # type: ignore[arg-type]
     with pytest.raises(UserError, match="builds fake, not other"):
-        list(kernel_module.subjects(target, options.parse(kernel_module.ModuleOptions, values)))
+        list(kernel_module.subjects(target, options.parse(ModuleOptions, values)))
 
 
 def test_a_failed_build_still_gives_one_subject_for_the_build_test_to_judge(tmp_path: Path) -> None:
     machine = ScriptedMachine({"make -C": Answer("fake.c:1:1: error: expected ';'\n", exit_status=2)})
-    chosen = options.parse(kernel_module.ModuleOptions, {"module_dir": _module_dir(tmp_path), "build_in": "guest"})
+    chosen = options.parse(ModuleOptions, {"module_dir": _module_dir(tmp_path), "build_in": "guest"})
     target = Target(machine, "6.1.0-50-amd64", tmp_path / "work", Progress("t", io.StringIO()))  # type: ignore[arg-type]
     [subject] = list(kernel_module.subjects(target, chosen))
     assert subject.module is None and subject.name == "src" and subject.build.first_error.endswith("expected ';'")
@@ -94,7 +95,7 @@ def test_a_failed_build_still_gives_one_subject_for_the_build_test_to_judge(tmp_
 def test_constraints_name_every_problem_before_a_vm_starts(tmp_path: Path) -> None:
     settings = config.load({"cache_dir": str(tmp_path), "state_dir": str(tmp_path), "memory_mib": 2**20}, environ={})
     values = {"module_dir": tmp_path / "missing", "params": ["flag", "=x", "a b=1", "s=a b", 's="a b"']}
-    problems = kernel_module.constraints(options.parse(kernel_module.ModuleOptions, values), settings)
+    problems = constraints(options.parse(ModuleOptions, values), settings)
     assert problems[0].startswith(f"module directory {tmp_path / 'missing'} does not exist")
     assert "module parameter '=x' is not NAME=VALUE, nor NAME for a bool: '' is not a parameter name" in problems
     assert "module parameter 'a b=1' is not NAME=VALUE, nor NAME for a bool: 'a b' is not a parameter name" in problems
@@ -105,8 +106,8 @@ def test_constraints_name_every_problem_before_a_vm_starts(tmp_path: Path) -> No
     assert not any("'flag'" in problem or "a b\"'" in problem for problem in problems), "a bool, a quoted value"
     assert "lower memory_mib" in problems[-1]
     (tmp_path / "empty").mkdir()
-    empty = options.parse(kernel_module.ModuleOptions, {"module_dir": tmp_path / "empty"})
-    assert "has no Makefile or Kbuild" in kernel_module.constraints(empty, settings)[0]
+    empty = options.parse(ModuleOptions, {"module_dir": tmp_path / "empty"})
+    assert "has no Makefile or Kbuild" in constraints(empty, settings)[0]
 
 
 @pytest.mark.parametrize("keep_build", [False, True])
@@ -118,7 +119,7 @@ def test_the_build_tree_leaves_the_run_folder_when_its_tests_are_done_unless_kep
     values = {"module_dir": _module_dir(tmp_path), "build_in": "guest", "keep_build": keep_build}
     work = tmp_path / "work"
     target = Target(machine, "6.1.0-50-amd64", work, Progress("t", io.StringIO()))  # type: ignore[arg-type]
-    subjects = kernel_module.subjects(target, options.parse(kernel_module.ModuleOptions, values))
+    subjects = kernel_module.subjects(target, options.parse(ModuleOptions, values))
     next(subjects)
     assert (work / "src" / "fake.ko").is_file(), "the tests load the module from the build tree"
     assert list(subjects) == []

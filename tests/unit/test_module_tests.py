@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 from tests.unit.scripted import Answer, ScriptedMachine
-from toolkit.domains import kernel_module, options
+from toolkit.domains import options
 from toolkit.domains.base import Finding, Verdict
 from toolkit.domains.guest import Guest
 from toolkit.domains.kernel_module import guest_tests
-from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
 from toolkit.domains.kernel_module.guest_tests import ModuleTests, Outcome, kunit_outcome, script_outcome, verdict
-from toolkit.domains.kernel_module.subject import ModuleUnderTest
+from toolkit.domains.module.build import BuildOutcome, BuiltModule
+from toolkit.domains.module.options import ModuleOptions
+from toolkit.domains.module.subject import ModuleUnderTest
 from toolkit.results.records import Status, Subtest
 
 KTAP = Path(__file__).parent / "fixtures" / "ktap"
@@ -76,7 +77,7 @@ def _case(
 ) -> tuple[Verdict, list[str]]:
     """module_tests' verdict for a module of module_dir on a guest answering by rules, and the guest's commands."""
     module = BuiltModule("mod", module_dir / "mod.ko", 4096, f"{RELEASE} SMP", "ABC", {}, {}, (), kunit_suites)
-    chosen = options.parse(kernel_module.ModuleOptions, {"module_dir": module_dir})
+    chosen = options.parse(ModuleOptions, {"module_dir": module_dir})
     machine = ScriptedMachine(rules)
     build = BuildOutcome("chroot", 0, 1.0, "", (module,))
     subject = ModuleUnderTest(Guest(machine), chosen, build, module, RELEASE, module_dir)  # type: ignore[arg-type]

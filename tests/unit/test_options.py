@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from toolkit import domains
-from toolkit.domains.kernel_module import ModuleOptions
+from toolkit.domains.module.options import ModuleOptions
 from toolkit.domains.options import CEILING, flags, merged_flags, option, parse
 from toolkit.errors import UserError
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from toolkit.domains import kernel_module
+from toolkit.domains.module.options import constraints
 from toolkit.errors import UserError
 from toolkit.run_options import MATRIX, TEST_FS, TEST_KERNEL, RunCommand
 
@@ -130,7 +130,7 @@ def test_a_module_dir_from_a_file_that_is_not_there_is_refused_by_the_domain_wit
 ) -> None:
     repo = _repo(tmp_path, 'module_dir = "../gone"\nmodule_params = ["", "a b"]\nworkload = "no such.sh"\n')
     request = TEST_KERNEL.request(_typed(TEST_KERNEL), repo / "vmtest.toml")
-    problems = kernel_module.constraints(request.plans[0].options, request.settings)
+    problems = constraints(request.plans[0].options, request.settings)
     assert (
         f"module directory {tmp_path / 'gone'} does not exist (give --module-dir DIR, or module_dir in vmtest.toml)"
         in problems

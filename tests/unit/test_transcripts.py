@@ -17,6 +17,7 @@ from tests.record_transcripts import source_of
 from toolkit.domains import kernel_module, options
 from toolkit.domains.base import Target, run_cases
 from toolkit.domains.guest import Guest
+from toolkit.domains.module.options import ModuleOptions
 from toolkit.progress import Progress
 
 FILES = sorted(transcripts.TRANSCRIPTS.glob("*/*.json.gz"))
@@ -27,7 +28,7 @@ def replay(transcript: dict[str, Any], work_dir: Path) -> list[dict[str, str]]:
     machine = transcripts.ReplayMachine(transcript["calls"])
     tokens = iter(transcript["tokens"])
     module_dir = source_of(transcript["fixture"])  # its sources: the ioctl commands they define
-    chosen = options.parse(kernel_module.ModuleOptions, {**transcript["options"], "module_dir": module_dir})
+    chosen = options.parse(ModuleOptions, {**transcript["options"], "module_dir": module_dir})
     build = transcripts.build_from_json(transcript["build"], work_dir)
     progress = Progress("replay", io.StringIO())
     debug = transcript.get("debug", "off")

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from toolkit import kernel_log
 from toolkit.config import Settings
@@ -22,6 +22,9 @@ from toolkit.domains.selection import EVERY_TEST, Selection, summarize
 from toolkit.machines.protocol import Machine, MachineError
 from toolkit.progress import Progress
 from toolkit.results.records import Status, SubjectInfo, Subtest, SurfaceEntry, TestRecord
+
+if TYPE_CHECKING:
+    from toolkit.domains.guest import Guest
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,12 @@ class Target:
     progress: Progress
     debug: str = "off"  # the guest's debug tier (toolkit/debug_tiers.py)
     slowdown: float = 1.0  # how much slower than a stock kernel (debug kernels): scales guest timeouts
+
+    def guest(self) -> Guest:
+        """The machine as the tests see it, every timeout scaled by the kernel's slowdown."""
+        from toolkit.domains.guest import Guest  # guest.py builds on this module's verdicts: imported when used
+
+        return Guest(self.machine, slowdown=self.slowdown)
 
 
 OptionsT = TypeVar("OptionsT")

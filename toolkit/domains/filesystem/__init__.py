@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from toolkit.config import Settings
-from toolkit.domains import kernel_module
 from toolkit.domains.base import Domain, Target
 from toolkit.domains.filesystem.integrity import DataIntegrity
 from toolkit.domains.filesystem.limits import Limits, template_problem
@@ -17,16 +16,16 @@ from toolkit.domains.filesystem.posix import PosixOps
 from toolkit.domains.filesystem.stress import Stress
 from toolkit.domains.filesystem.subject import PROFILES, FilesystemUnderTest, FsOptions
 from toolkit.domains.filesystem.xattrs import XattrsAndVectors
-from toolkit.domains.guest import Guest
-from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule, remove_build_tree
-from toolkit.domains.kernel_module.subject import ModuleUnderTest
+from toolkit.domains.module.build import BuildOutcome, BuiltModule, build_for, remove_build_tree
+from toolkit.domains.module.options import constraints as module_constraints
+from toolkit.domains.module.subject import ModuleUnderTest
 from toolkit.errors import UserError
 from toolkit.results.records import SubjectInfo
 
 
 def constraints(options: FsOptions, settings: Settings) -> list[str]:
     """What can be known wrong before a VM starts: the module's own checks, unless the type is built in."""
-    problems = [] if options.builtin else kernel_module.constraints(options.module_options(), settings)
+    problems = [] if options.builtin else module_constraints(options.module_options(), settings)
     if not options.fs_type or not options.fs_type.replace("_", "").isalnum():
         problems.append(f"--fs-type {options.fs_type!r} is not a filesystem type name")
     if any(character in (options.mount_options or "") for character in " \t\n'\""):
@@ -57,9 +56,9 @@ def subjects(target: Target, options: FsOptions) -> Iterator[FilesystemUnderTest
     else:
         where = f"{options.module_dir} for {target.kernel_release} ({options.build_in})"
         with target.progress.step(f"building {where}"):
-            build = kernel_module.build(target, module_options)
+            build = build_for(target, module_options)
         (target.work_dir / "build.log").write_text(build.output)
-    guest = Guest(target.machine, slowdown=target.slowdown)  # timeouts scaled on debug kernels, as the module's
+    guest = target.guest()
     module = ModuleUnderTest(guest, module_options, build, module_for(build, options), target.kernel_release,
                              target.work_dir, target.debug)  # fmt: skip
     subject = FilesystemUnderTest(guest, options, module, target.kernel_release, target.work_dir, target.debug)

@@ -1,7 +1,7 @@
 """memory: after umount and rmmod, nothing the filesystem allocated is left.
 
-A module's filesystem goes through the kernel_module domain's memory_leak (kmem tracepoints from
-insmod to rmmod, allocations paired with frees, the unpaired ones attributed to the module's
+A module's filesystem goes through memory_leak (toolkit/domains/module/leaks.py: kmem tracepoints
+from insmod to rmmod, allocations paired with frees, the unpaired ones attributed to the module's
 code) with a workload that creates, links, renames and removes files in it. A built-in one has
 the objects of its inode cache counted before and after (caches dropped). Either way, inodes
 left busy at umount fail it.
@@ -14,7 +14,7 @@ from typing import Any
 
 from toolkit.domains.base import Verdict
 from toolkit.domains.filesystem.subject import BUSY_INODES, FilesystemUnderTest
-from toolkit.domains.kernel_module.leaks import MemoryLeak
+from toolkit.domains.module.leaks import MemoryLeak
 from toolkit.results.records import Status
 
 CHURN_ROUNDS = 100

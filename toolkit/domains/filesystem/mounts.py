@@ -6,7 +6,7 @@ from typing import Any
 
 from toolkit.domains.base import Verdict
 from toolkit.domains.filesystem.subject import FilesystemUnderTest
-from toolkit.domains.kernel_module.lifecycle import Build as BuildModule
+from toolkit.domains.module.build_case import Build as BuildModule
 from toolkit.results.records import Status
 
 BAD_OPTION_ERRNO = "errno:EINVAL"

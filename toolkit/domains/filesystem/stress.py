@@ -7,7 +7,7 @@ from typing import Any
 
 from toolkit.domains.base import Verdict
 from toolkit.domains.filesystem.subject import FilesystemUnderTest
-from toolkit.domains.kernel_module.subject import WATCHDOG_SYSCTLS
+from toolkit.domains.module.subject import WATCHDOG_SYSCTLS
 
 # Those of them the box's stress-ng has are run (stress.sh asks it): names change between versions.
 STRESSORS = ("dentry", "dir", "link", "symlink", "rename", "xattr", "metamix", "chmod", "utime", "fstat")

@@ -4,8 +4,8 @@ A filesystem comes from a module built against the guest's kernel (kernel/vexfs 
 is built into the kernel (tmpfs, ext4). Every test sets it up and tears it down itself through
 `with-fs.sh` (module in, scratch device when the type needs one, mount, the test's command,
 umount, module out), so a test that fails or hangs leaves nothing the next one depends on.
-The module's side (its build, insmod, probe, leak tracing, recovery) is the kernel_module
-domain's `ModuleUnderTest`, reused as it is.
+The module's side (its build, insmod, probe, leak tracing, recovery) is the shared
+`ModuleUnderTest` (toolkit/domains/module/), as the kernel_module domain's.
 """
 
 from __future__ import annotations
@@ -19,22 +19,21 @@ from typing import Any
 from toolkit.boxes.recipe import STATIC_SHELL
 from toolkit.domains.base import Finding, Health, Verdict
 from toolkit.domains.guest import Guest, Step, parameters_verdict, script_command
-from toolkit.domains.kernel_module.subject import (
-    BUILD_PLACES,
-    KEEP_BUILD_HELP,
-    MODULE_DIR_DEFAULT,
-    MODULE_DIR_HELP,
-    PARAMS_HELP,
+from toolkit.domains.module.options import (
     ModuleOptions,
-    ModuleUnderTest,
-    vitals,
+    build_in_option,
+    build_timeout_option,
+    keep_build_option,
+    module_dir_option,
+    params_option,
 )
+from toolkit.domains.module.subject import ModuleUnderTest, vitals
 from toolkit.domains.options import option
 from toolkit.machines.protocol import MachineError
 from toolkit.results.records import SubjectInfo, SurfaceEntry
 
 SCRIPTS = Path(__file__).with_name("scripts")
-GUEST_SCRIPTS = "fs"  # under the guest's scripts folder, apart from the kernel_module scripts
+GUEST_SCRIPTS = "fs"  # under the guest's scripts folder, apart from the module scripts
 MOUNT_POINT = "/mnt/vexfs-vmtest-fs"
 IMAGE = "/tmp/vexfs-vmtest-fs.img"  # /tmp is a tmpfs in the boxes: the loop device is as fast as memory
 BUSY_INODES = "VFS: Busy inodes after unmount"
@@ -78,7 +77,7 @@ def profile(fs_type: str) -> Profile:
 class FsOptions:
     """Which filesystem, from which module, mounted how; how hard to push it."""
 
-    module_dir: Path = option(MODULE_DIR_DEFAULT, MODULE_DIR_HELP)
+    module_dir: Path = module_dir_option()
     fs_type: str = option(
         "vexfs", "filesystem type to test: one the module registers, or tmpfs or ext4 (built in: no module)"
     )
@@ -88,19 +87,17 @@ class FsOptions:
         "mount options setting a files and a bytes limit, with {files} and {bytes} in place of the numbers, "
         "e.g. max_files={files},max_bytes={bytes} (default: the type's own, if known)",
     )
-    params: tuple[str, ...] = option((), PARAMS_HELP, flag="module-param")
-    build_in: str = option(
-        "chroot", "where to build: chroot (the box's root filesystem) or guest", choices=BUILD_PLACES
-    )
+    params: tuple[str, ...] = params_option()
+    build_in: str = build_in_option()
     mount_cycles: int = option(10, "mount/umount cycles for mount_cycles", minimum=1, maximum=100_000)
     stress_s: int = option(
         20, "seconds stress-ng runs its filesystem stressors", minimum=1, maximum=86_400, flag="stress-seconds"
     )  # at most a day
-    keep_build: bool = option(False, KEEP_BUILD_HELP)
+    keep_build: bool = keep_build_option()
     image_mib: int = option(
         128, "MiB of the scratch image of a block-backed filesystem", minimum=16, maximum=65_536, cli=False
     )  # at most 64 GiB: a sparse file behind a loop device
-    build_timeout_s: float = option(600.0, "seconds the build may take", minimum=1, maximum=86_400, cli=False)
+    build_timeout_s: float = build_timeout_option()
 
     @property
     def profile(self) -> Profile:
@@ -116,7 +113,7 @@ class FsOptions:
         return self.fs_limits if self.fs_limits is not None else self.profile.limits
 
     def module_options(self) -> ModuleOptions:
-        """The kernel_module domain's options for this filesystem's module (or its stand-in)."""
+        """The options of this filesystem's module under test (or of its stand-in)."""
         return ModuleOptions(
             module_dir=self.module_dir,
             module=self.fs_type if self.builtin else None,
@@ -230,7 +227,7 @@ class FilesystemUnderTest:
         self.guest.install(files, then=f"mkdir -p {MOUNT_POINT}")
 
     def with_workload(self, workload: str) -> ModuleUnderTest:
-        """The module, exercised by workload while the kernel_module tests trace it."""
+        """The module, exercised by workload while the module's tests (memory_leak) trace it."""
         return replace(self.module, workload=workload)
 
     # what the domain runner needs

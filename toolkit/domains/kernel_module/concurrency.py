@@ -7,8 +7,8 @@ the guest runs with: that window is also what hang_detection needs, so it need n
 from __future__ import annotations
 
 from toolkit.domains.base import Verdict
-from toolkit.domains.kernel_module import exercised, workload
-from toolkit.domains.kernel_module.subject import ModuleUnderTest
+from toolkit.domains.module import exercised, workload
+from toolkit.domains.module.subject import ModuleUnderTest
 
 RACERS = 4
 USERS = 8

@@ -19,8 +19,8 @@ from toolkit import kernel_log
 from toolkit.boxes.recipe import STATIC_SHELL
 from toolkit.domains.base import Verdict
 from toolkit.domains.guest import GUEST_DIR
-from toolkit.domains.kernel_module import kmemleak
-from toolkit.domains.kernel_module.subject import ModuleUnderTest
+from toolkit.domains.module import kmemleak
+from toolkit.domains.module.subject import ModuleUnderTest
 
 FAULT_LIMIT = 2000
 ATTEMPT = re.compile(r"^attempt (\d+) injected=([01]) result=(.*)$")

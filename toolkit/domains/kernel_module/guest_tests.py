@@ -22,9 +22,10 @@ from typing import Any
 from toolkit import ktap
 from toolkit.domains.base import Finding, Verdict
 from toolkit.domains.guest import GUEST_DIR, Guest, problem_verdict
-from toolkit.domains.kernel_module import build_tree
-from toolkit.domains.kernel_module.build import KUNIT_SECTION
-from toolkit.domains.kernel_module.subject import DEBUGFS, ModuleOptions, ModuleUnderTest, with_errno
+from toolkit.domains.module import build_tree
+from toolkit.domains.module.build import KUNIT_SECTION
+from toolkit.domains.module.options import ModuleOptions
+from toolkit.domains.module.subject import DEBUGFS, ModuleUnderTest, with_errno
 from toolkit.files import as_named
 from toolkit.machines.protocol import MachineError
 from toolkit.results.records import Status, Subtest

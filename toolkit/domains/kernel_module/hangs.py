@@ -14,9 +14,9 @@ from typing import Any
 
 from toolkit.domains.base import Verdict
 from toolkit.domains.guest import Step
-from toolkit.domains.kernel_module import exercised, workload
 from toolkit.domains.kernel_module.lifecycle import SLOW_INIT_S
-from toolkit.domains.kernel_module.subject import WATCHDOG_SYSCTLS, ModuleUnderTest, with_errno
+from toolkit.domains.module import exercised, workload
+from toolkit.domains.module.subject import WATCHDOG_SYSCTLS, ModuleUnderTest, with_errno
 
 
 class HangDetection:

@@ -13,8 +13,8 @@ from typing import Any
 
 from toolkit.domains.base import Finding, Verdict
 from toolkit.domains.guest import GUEST_DIR, SCRIPTS_DIR, problem_verdict
-from toolkit.domains.kernel_module import exercised
-from toolkit.domains.kernel_module.subject import IOCTLS_FILE, ModuleUnderTest
+from toolkit.domains.module import exercised
+from toolkit.domains.module.subject import IOCTLS_FILE, ModuleUnderTest
 from toolkit.results.records import SurfaceEntry
 
 MARK = "vexfs-vmtest: exercising "  # exercise.py writes it to the kernel log before each path

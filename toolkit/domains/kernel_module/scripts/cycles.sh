@@ -1,7 +1,7 @@
 #!/bin/sh
 # CYCLES rounds of insmod, use, rmmod; reports cycles=N, slab_kib=GROWTH and failed=STEP if one failed.
 # usage: MODULE=m KO=m.ko CYCLES=20 FILESYSTEMS="..." MOUNT_POINT=/mnt/x cycles.sh [PARAM=VALUE ...]
-# shellcheck source=common.sh
+# shellcheck source=../../module/scripts/common.sh
 . "$(dirname "$0")/common.sh"
 slab() { awk '/^SUnreclaim:/{print $2}' /proc/meminfo; }
 before=$(slab)

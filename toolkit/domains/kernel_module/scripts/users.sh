@@ -7,7 +7,7 @@
 # extra_mount), "COUNT workload_ok" and "COUNT workload_failed" for the workload's runs and "watched_s=N":
 # the seconds the module was loaded and used without a break. Exit 2: the module could not be set up.
 # usage: MODULE=m KO=m.ko USERS=8 USE_S=12 FILESYSTEMS="..." MOUNT_POINT=/mnt/x IOCTLS=f users.sh [PARAM=VALUE ...]
-# shellcheck source=common.sh
+# shellcheck source=../../module/scripts/common.sh
 . "$(dirname "$0")/common.sh"
 rm -f "$SURFACE.users"
 note_surface || exit 2

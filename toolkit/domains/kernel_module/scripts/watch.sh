@@ -4,7 +4,7 @@
 # workload round after round (prints "workload_ok" or "workload_failed" for each run).
 # SURFACE.before: the system before insmod (note_surface).
 # usage: WATCH_S=12 FILESYSTEMS="..." MOUNT_POINT=/mnt/x IOCTLS=f SURFACE=f watch.sh
-# shellcheck source=common.sh
+# shellcheck source=../../module/scripts/common.sh
 . "$(dirname "$0")/common.sh"
 end=$(($(date +%s) + WATCH_S))
 found_surface || exit 1

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from toolkit import process_group
-from toolkit.domains.kernel_module.build_tree import ARTEFACTS
+from toolkit.domains.module.build_tree import ARTEFACTS
 from toolkit.errors import UserError
 
 # include/uapi/asm-generic/ioctl.h: nr 8 bits, type 8, size 14, dir 2; _IOC_NONE 0, _IOC_WRITE 1, _IOC_READ 2.

@@ -14,10 +14,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from toolkit.domains import elf
 from toolkit.domains.base import Verdict
-from toolkit.domains.kernel_module import exercised, kmemleak, workload
-from toolkit.domains.kernel_module.subject import ModuleUnderTest
+from toolkit.domains.module import elf, exercised, kmemleak, workload
+from toolkit.domains.module.subject import ModuleUnderTest
 from toolkit.results.records import Status
 
 ALLOC_EVENTS = ("kmalloc", "kmalloc_node", "kmem_cache_alloc", "kmem_cache_alloc_node")

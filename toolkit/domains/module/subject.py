@@ -1,11 +1,14 @@
-"""The module under test in its guest: its options, its guest files, the scripts that use it, recovery."""
+"""The module under test in its guest: its guest files, the scripts that use it, recovery.
+
+Every domain testing a module loads it through here: the scripts beside this file (probe, leak
+tracing, slab validation, the exerciser) go to every guest, with the testing domain's own.
+"""
 
 from __future__ import annotations
 
 import errno
 import json
 import os
-import re
 import shlex
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -13,13 +16,12 @@ from pathlib import Path
 
 from toolkit import kernel_log
 from toolkit.boxes.recipe import STATIC_SHELL
-from toolkit.config import CONFIG_FILE
 from toolkit.domains.base import Health, Verdict
 from toolkit.domains.guest import GUEST_DIR, SCRIPTS_DIR, Guest, problem_verdict, script_command
-from toolkit.domains.kernel_module import workload
-from toolkit.domains.kernel_module.build import BuildOutcome, BuiltModule
-from toolkit.domains.kernel_module.ioctls import IoctlCommand
-from toolkit.domains.options import option
+from toolkit.domains.module import workload
+from toolkit.domains.module.build import BuildOutcome, BuiltModule
+from toolkit.domains.module.ioctls import IoctlCommand
+from toolkit.domains.module.options import ModuleOptions
 from toolkit.machines.protocol import MachineError
 from toolkit.results.records import SubjectInfo, SurfaceEntry
 
@@ -28,11 +30,6 @@ MOUNT_POINT = "/mnt/vexfs-vmtest"
 IOCTLS_FILE = "ioctls.json"  # in GUEST_DIR: the ioctl commands of the module's sources, for scripts/exercise.py
 SURFACE = "/tmp/vexfs-vmtest-surface.json"  # what it exposes (exercise.py surface); SURFACE.before: before insmod
 DEBUGFS = "/sys/kernel/debug"
-BUILD_PLACES = ("chroot", "guest")
-MODULE_DIR_DEFAULT = Path("kernel/vexfs")
-MODULE_DIR_HELP = f"directory with the module's Kbuild/Makefile (or module_dir in {CONFIG_FILE})"
-PARAMS_HELP = f"NAME=VALUE passed to insmod (repeatable; replaces module_params of {CONFIG_FILE})"
-KEEP_BUILD_HELP = "keep the module's build tree (sources and objects) in the run folder; the build log stays anyway"
 # The kernel reports hangs itself: hung tasks after 10 s, soft lockups after 2 x 5 s.
 WATCHDOG_SYSCTLS = {
     "kernel.hung_task_timeout_secs": "10",
@@ -53,44 +50,6 @@ def with_errno(message: str) -> str:
     return message.strip()
 
 
-KERNEL_SPACE = " \t\n\v\f\r"  # C's isspace
-PARAMETER_NAME = re.compile(r"[A-Za-z0-9_-]+")  # a C identifier; the kernel takes - for _
-
-
-def kernel_arguments(text: str) -> list[str]:
-    """text cut into arguments as the kernel cuts a module's parameters (lib/cmdline.c's next_arg): at white
-    space outside double quotes. insmod joins its arguments with spaces, so each must stay one."""
-    found = []
-    rest = text.lstrip(KERNEL_SPACE)
-    while rest:
-        in_quote = rest.startswith('"')
-        end = 1 if in_quote else 0
-        while end < len(rest) and (in_quote or rest[end] not in KERNEL_SPACE):
-            in_quote ^= rest[end] == '"'
-            end += 1
-        found.append(rest[:end])
-        rest = rest[end:].lstrip(KERNEL_SPACE)
-    return found
-
-
-MAX_PARAMETERS = 256  # insmod's arguments: far more than any module declares
-MAX_PARAMETER_BYTES = 4096  # one NAME=VALUE: a page, as the kernel's own parameter strings
-
-
-def parameter_problem(param: str) -> str | None:
-    """Why insmod could not pass param to the module as one NAME=VALUE (or NAME, for a bool); None when it can."""
-    if len(param.encode()) > MAX_PARAMETER_BYTES:
-        return f"module parameter {param[:40]!r}... is {len(param.encode())} bytes: give at most {MAX_PARAMETER_BYTES}"
-    name = param.removeprefix('"').split("=", 1)[0]  # the kernel takes a parameter quoted whole too
-    if not PARAMETER_NAME.fullmatch(name) or name == "--":
-        return f"module parameter {param!r} is not NAME=VALUE, nor NAME for a bool: {name!r} is not a parameter name"
-    cut = kernel_arguments(param)
-    if len(cut) != 1:
-        parts = " and ".join(repr(part) for part in cut)
-        return f'module parameter {param!r} would reach the kernel as {parts} (insmod joins parameters with spaces): put a value with spaces in double quotes, NAME="a b"'
-    return None
-
-
 VITALS = {"mem_available_kib": int, "slab_unreclaimable_kib": int, "load_1m": float, "module_core_bytes": int}
 
 
@@ -103,44 +62,6 @@ def vitals(state: dict[str, str]) -> dict[str, float]:
         except (KeyError, ValueError):
             continue
     return found
-
-
-@dataclass(frozen=True)
-class ModuleOptions:
-    """How to test: which source, which module, its parameters, limits."""
-
-    module_dir: Path = option(MODULE_DIR_DEFAULT, MODULE_DIR_HELP)
-    module: str | None = option(None, "test only this module when the directory builds several")
-    params: tuple[str, ...] = option((), PARAMS_HELP, flag="module-param")
-    build_in: str = option(
-        "chroot", "where to build: chroot (the box's root filesystem) or guest", choices=BUILD_PLACES
-    )
-    guest_tests: Path | None = option(
-        None, "folder of the module's own tests run in the guest by module_tests (*.sh printing TAP or KTAP; "
-        "default: tests/ in the module directory)",
-    )  # fmt: skip
-    workload: Path | None = option(
-        None, "shell script the guest runs with the module loaded: by each of concurrency's users round after "
-        "round, once in memory_leak's window, throughout hang_detection's watch (MODULE and SURFACE in its "
-        "environment); a run that exits non-zero fails the test",
-    )  # fmt: skip
-    cycles: int = option(20, "load/unload cycles for lifecycle_stress", minimum=1, maximum=100_000)
-    keep_build: bool = option(False, KEEP_BUILD_HELP)
-    load_timeout_s: float = option(25.0, "seconds insmod or rmmod may take", minimum=15, cli=False)
-    watch_s: float = option(
-        12.0, "seconds the module is used without a break under the watchdogs (concurrency's users, or "
-        "hang_detection's own watch when they did not)", minimum=1, cli=False,
-    )  # fmt: skip
-    race_rounds: int = option(5, "load/unload rounds of each of concurrency's racers", minimum=1, cli=False)
-    build_timeout_s: float = option(600.0, "seconds the build may take", minimum=1, cli=False)
-    exercise_s: float = option(
-        20.0, "seconds the interfaces test may spend walking what the module exposes", minimum=1, maximum=3600,
-        cli=False,
-    )  # fmt: skip
-
-    @property
-    def subject_name(self) -> str:
-        return self.module or self.module_dir.name
 
 
 @dataclass
@@ -160,6 +81,7 @@ class ModuleUnderTest:
     surface: tuple[SurfaceEntry, ...] = ()  # what it exposed when it loaded, once interfaces found it
     watched_s: float = 0.0  # the longest the module was loaded and used without a break, its kernel log clean
     use: str = ""  # what concurrency's users did with it, with counts
+    domain_scripts: Path | None = None  # the folder of the testing domain's own scripts, installed beside these
 
     @property
     def name(self) -> str:
@@ -185,7 +107,7 @@ class ModuleUnderTest:
         return shlex.join(["insmod", ko or self.guest_ko, *chosen])
 
     def script(self, name: str, shell: str = "sh", **env: str | int) -> str:
-        """A kernel_module script run by shell with the module's environment and its parameters as arguments."""
+        """A module script (shared or the domain's own) run by shell with the module's environment and its parameters as arguments."""
         base = {
             "MODULE": self.name,
             "KO": self.guest_ko,
@@ -200,7 +122,8 @@ class ModuleUnderTest:
 
     def prepare(self) -> None:
         """Scripts and .ko into the guest, watchdogs armed (again after every rollback): one transfer."""
-        files = {f"scripts/{p.name}": p for p in sorted(SCRIPTS.iterdir()) if p.suffix in (".sh", ".c", ".py")}
+        scripts = [*SCRIPTS.iterdir(), *(self.domain_scripts.iterdir() if self.domain_scripts else ())]
+        files = {f"scripts/{p.name}": p for p in sorted(scripts) if p.suffix in (".sh", ".c", ".py")}
         if self.module:
             files[f"{self.name}.ko"] = self.module.path
         if self.options.workload:

@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# Sourced by the kernel_module scripts. Environment:
+# Sourced by the module scripts (these and the kernel_module domain's). Environment:
 #   MODULE       the module's name          KO           its .ko in the guest
 #   FILESYSTEMS  filesystem types it registered, space-separated (may be empty)
 #   MOUNT_POINT  where to mount them

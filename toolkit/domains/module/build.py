@@ -12,8 +12,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from toolkit import build_errors, process_group
-from toolkit.domains import elf
-from toolkit.domains.kernel_module import build_tree
+from toolkit.domains.base import Target
+from toolkit.domains.module import build_tree, elf
+from toolkit.domains.module.options import ModuleOptions
 from toolkit.errors import UserError
 from toolkit.files import remove_tree
 from toolkit.machines.protocol import Machine
@@ -180,3 +181,18 @@ def build_in_guest(machine: Machine, source_dir: Path, work_dir: Path, timeout: 
     output = (result.stdout + result.stderr).replace(GUEST_SRC, str(source_dir))
     outcome = BuildOutcome("guest", result.exit_status, time.monotonic() - started, output, ())
     return replace(outcome, modules=_modules_in(src)) if result.ok else outcome
+
+
+def build_for(target: Target, options: ModuleOptions) -> BuildOutcome:
+    """Build the module for the target's kernel: natively in the box's chroot, or in the guest."""
+    machine = target.machine
+    if options.build_in == "chroot" and machine.sysroot is not None:
+        return build_in_chroot(
+            machine.sysroot,
+            target.kernel_release,
+            options.module_dir,
+            target.work_dir,
+            options.build_timeout_s,
+            target.progress.say,
+        )
+    return build_in_guest(machine, options.module_dir, target.work_dir, options.build_timeout_s)
