@@ -4,8 +4,9 @@
 
 Each fixture (a directory of tests/e2e/modules/, or `vexfs` for kernel/vexfs) is built and
 tested on a fresh VM of the kernel line, as `invoke test.kernel` does, with every machine
-call recorded into tests/unit/transcripts/<line>/<fixture>.json.gz. Re-record after changing
-what a test asks of its guest; tests/unit/test_transcripts.py replays them all.
+call recorded into tests/unit/transcripts/<line>/<fixture>.txt (plain text: tests/transcript_text.py).
+Re-record after changing what a test asks of its guest (a command's quoting alone is no change);
+tests/unit/test_transcripts.py replays them all.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tests import transcripts
+from tests.transcript_text import RecordedVerdict, Transcript
 from toolkit import config, interrupts, kernels
 from toolkit.domains import kernel_module, options
 from toolkit.domains.base import Target, run_cases
@@ -50,7 +52,7 @@ def source_of(fixture: str) -> Path:
     return REPO / "kernel" / "vexfs" if fixture == "vexfs" else MODULES / fixture
 
 
-def record(machine: Any, line: str, fixture: str, work_dir: Path) -> dict[str, Any]:
+def record(machine: Any, line: str, fixture: str, work_dir: Path) -> Transcript:
     """One fixture on a running machine: build, then every case, recorded."""
     values = {"module_dir": source_of(fixture), "cycles": CYCLES, **OPTIONS.get(fixture, {})}
     chosen = options.parse(ModuleOptions, values)
@@ -69,14 +71,10 @@ def record(machine: Any, line: str, fixture: str, work_dir: Path) -> dict[str, A
     expected = []
     for subject in kernel_module.built_subjects(target, chosen, build, Guest(recorder, token)):
         for test in run_cases(kernel_module.DOMAIN.cases, subject, progress):
-            expected.append({"subject": subject.name, "test": test.name, "status": test.status.value,
-                             "message": test.message})  # fmt: skip
+            expected.append(RecordedVerdict(subject.name, test.name, test.status.value, test.message))
     saved_options = {key: value for key, value in values.items() if key != "module_dir"}
-    return {
-        "line": line, "kernel_release": release, "debug": machine.record.debug, "fixture": fixture,
-        "options": saved_options,
-        "build": transcripts.build_to_json(build), "tokens": tokens, "calls": recorder.calls, "expected": expected,
-    }  # fmt: skip
+    return Transcript(fixture, line, release, machine.record.debug, saved_options, tuple(tokens),
+                      transcripts.build_to_json(build), tuple(expected), tuple(recorder.calls))  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
@@ -94,10 +92,10 @@ def main(argv: list[str]) -> int:
             for fixture in args.fixtures:
                 with tempfile.TemporaryDirectory() as work_dir:
                     transcript = record(machine, line, fixture, Path(work_dir))
-                path = transcripts.TRANSCRIPTS / line / f"{fixture}.json.gz"
+                path = transcripts.TRANSCRIPTS / line / f"{fixture}.txt"
                 transcripts.save(path, transcript)
-                verdicts = ", ".join(f"{e['test']} {e['status']}" for e in transcript["expected"])
-                print(f"{path.relative_to(REPO)}: {len(transcript['calls'])} calls; {verdicts}", flush=True)
+                verdicts = ", ".join(f"{verdict.test} {verdict.status}" for verdict in transcript.verdicts)
+                print(f"{path.relative_to(REPO)}: {len(transcript.calls)} calls; {verdicts}", flush=True)
                 machine.reset()
         finally:
             machine.destroy()
