@@ -17,7 +17,7 @@ from toolkit.cli import chosen_config
 from toolkit.machines.record import CorruptRecord
 from toolkit.results import store as results_store
 
-JSON_HELP = "print JSON (stable keys, see README) instead of a table"
+JSON_HELP = "print JSON (stable keys, see docs/usage.md) instead of a table"
 VM_NAME_HELP = "VM name (default: default); several VMs can run side by side"
 
 
