@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from toolkit import ktap
-from toolkit.files import as_named
 from toolkit.domains.base import Finding, Verdict
 from toolkit.domains.guest import GUEST_DIR, Guest, problem_verdict
 from toolkit.domains.kernel_module import build_tree
 from toolkit.domains.kernel_module.build import KUNIT_SECTION
 from toolkit.domains.kernel_module.subject import DEBUGFS, ModuleOptions, ModuleUnderTest, with_errno
+from toolkit.files import as_named
 from toolkit.machines.base import MachineError
 from toolkit.results.records import Status, Subtest
 
