@@ -3,7 +3,7 @@
 nox -s kernel-matrix [-- --kernels 6.1,6.12 --domains kernel_module --module-dir DIR --provider qemu|vagrant --jobs N]
   (the matrix's flags are `invoke test.matrix`'s: `nox -s kernel-matrix -- --help` lists them)
 nox -s "kernel-line(line='6.12')" [-- --module-dir DIR]
-nox -s lint | unit | e2e | reliability | tests | record-transcripts [-- --kernel 7.x]
+nox -s lint | docs | unit | e2e | reliability | tests | record-transcripts [-- --kernel 7.x]
 """
 
 from __future__ import annotations
@@ -66,6 +66,12 @@ def lint(session: nox.Session) -> None:
     session.run("actionlint", "ci/github-actions.yml")
     session.run("check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", "--data-transform", "gitlab-ci",
                 "ci/gitlab-ci.yml")  # fmt: skip
+
+
+@nox.session(python=False)
+def docs(session: nox.Session) -> None:
+    """The docs site (docs/, mkdocs.yml) built with warnings as errors, into the ignored .site/ (seconds)."""
+    session.run("mkdocs", "build", "--strict", "--site-dir", ".site")
 
 
 @nox.session(python=False)

@@ -1,4 +1,4 @@
-"""`--json` on vm.status, box.list and results.show: the keys the README promises, and nothing else."""
+"""`--json` on vm.status, box.list and results.show: the keys docs/usage.md promises, and nothing else."""
 
 import json
 import os
@@ -11,6 +11,7 @@ from toolkit.results import store
 from toolkit.results.records import RunRecord
 
 REPO = Path(__file__).parents[2]
+USAGE = REPO / "docs" / "usage.md"
 REAL_RUN = Path(__file__).parent / "fixtures" / "results" / "20261128-032950-a3a1"
 BOX_KEYS = ["name", "kernel_line", "suite", "kernel_release", "kernel_package", "built", "size_bytes", "path"]
 VM_KEYS = ["name", "provider", "state", "kernel_line", "accel", "ssh", "box", "problem"]
@@ -68,3 +69,11 @@ def test_the_tasks_print_json_with_the_documented_keys(tmp_path: Path) -> None:
     assert _invoke(tmp_path, "vm.status", "--json") == []
     shown = _invoke(tmp_path, "results.show", "--json")
     assert isinstance(shown, dict) and list(shown) == SHOW_KEYS and shown["rows"][2]["tests"]["load"] == "failed"
+
+
+def test_the_usage_page_lists_each_listings_keys_in_order() -> None:
+    listings = USAGE.read_text().split("## `--json` listings", 1)[1].split("\n## ", 1)[0]
+    for task, keys in (("vm.status", VM_KEYS), ("box.list", BOX_KEYS), ("results.show", SHOW_KEYS)):
+        line = next(line for line in listings.splitlines() if line.startswith(f"- `{task}`"))
+        said = line + listings.split(line, 1)[1].split("\n- ", 1)[0]
+        assert [said.index(key) for key in keys] == sorted(said.index(key) for key in keys), task

@@ -18,7 +18,7 @@ from toolkit.machines import registry
 from toolkit.machines.vm_record import CorruptRecord
 from toolkit.results import store as results_store
 
-JSON_HELP = "print JSON (stable keys, see README) instead of a table"
+JSON_HELP = "print JSON (stable keys, see docs/usage.md) instead of a table"
 VM_NAME_HELP = "VM name (default: default); several VMs can run side by side"
 
 
