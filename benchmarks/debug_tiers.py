@@ -18,7 +18,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from toolkit import config, debug_tiers, runs
+from toolkit import config, debug_tiers, pipeline, plans
 from toolkit.machines import registry
 
 
@@ -31,8 +31,8 @@ def _tier(settings: config.Settings, tier: str, module_dir: str) -> tuple[float,
         registry.define(tier_settings, name).up()
         up = time.monotonic() - started
         with tempfile.TemporaryDirectory() as scratch:
-            plan = runs.plan("kernel_module", {"module_dir": module_dir})
-            record = runs.single_run(tier_settings, [plan], name, Path(scratch))
+            plan = plans.plan("kernel_module", {"module_dir": module_dir})
+            record = pipeline.one_vm(tier_settings, [plan], name, Path(scratch))
     finally:
         registry.open_existing(tier_settings, name).destroy()
     return up, {test.name: (test.duration_s, test.status.value) for test in record.runs[0].tests}

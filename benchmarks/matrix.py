@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from toolkit import config, kernels, runs
+from toolkit import config, host_pool, kernels, pipeline, plans
 from toolkit.machines import box_supply
 
 
@@ -25,19 +25,19 @@ def main() -> None:
     args = parser.parse_args()
     settings = config.load()
     lines = kernels.select_many(args.kernels)
-    plans = [runs.plan("kernel_module", {"module_dir": "kernel/vexfs"})]
+    chosen = [plans.plan("kernel_module", {"module_dir": "kernel/vexfs"})]
     for line in lines:
         box_supply.box_for(settings, line.name)
-    hosts = runs.host_pool(settings, len(lines), args.jobs)
+    hosts = host_pool.matrix_hosts(settings, len(lines), args.jobs)
     jobs = hosts.total
     with tempfile.TemporaryDirectory() as scratch:
         singles = {}
         for line in lines:
             started = time.monotonic()
-            runs.matrix_run(settings, plans, [line], runs.host_pool(settings, 1, 1), Path(scratch) / line.name)
+            pipeline.matrix(settings, chosen, [line], host_pool.matrix_hosts(settings, 1, 1), Path(scratch) / line.name)
             singles[line.name] = time.monotonic() - started
         started = time.monotonic()
-        record = runs.matrix_run(settings, plans, lines, hosts, Path(scratch) / "matrix")
+        record = pipeline.matrix(settings, chosen, lines, hosts, Path(scratch) / "matrix")
         matrix = time.monotonic() - started
     total = sum(singles.values())
     rows = [[f"line {name} alone", f"{seconds:.0f} s"] for name, seconds in singles.items()]

@@ -3,7 +3,7 @@
     .venv/bin/python -m tests.record_transcripts --kernel 6.1 [FIXTURE ...]
 
 Each fixture (a directory of tests/e2e/modules/, or `vexfs` for kernel/vexfs) is built and
-tested on a fresh VM of the kernel line, as `invoke test.kernel` does, with every machine
+every_record on a fresh VM of the kernel line, as `invoke test.kernel` does, with every machine
 call recorded into tests/unit/transcripts/<line>/<fixture>.txt (plain text: tests/transcript_text.py).
 Re-record after changing what a test asks of its guest (a command's quoting alone is no change);
 tests/unit/test_transcripts.py replays them all.
@@ -23,7 +23,7 @@ from tests import transcripts
 from tests.transcript_text import RecordedVerdict, Transcript
 from toolkit import config, interrupts, kernels
 from toolkit.domains import kernel_module, options
-from toolkit.domains.base import Target, run_cases
+from toolkit.domains.base import Target, every_record
 from toolkit.domains.guest import Guest
 from toolkit.domains.module.build import build_for
 from toolkit.domains.module.options import ModuleOptions
@@ -70,7 +70,7 @@ def record(machine: Any, line: str, fixture: str, work_dir: Path) -> Transcript:
     target = Target(recorder, release, work_dir, progress, machine.record.debug)
     expected = []
     for subject in kernel_module.built_subjects(target, chosen, build, Guest(recorder, token)):
-        for test in run_cases(kernel_module.DOMAIN.cases, subject, progress):
+        for test in every_record(kernel_module.DOMAIN.cases, subject, progress):
             expected.append(RecordedVerdict(subject.name, test.name, test.status.value, test.message))
     saved_options = {key: value for key, value in values.items() if key != "module_dir"}
     return Transcript(fixture, line, release, machine.record.debug, saved_options, tuple(tokens),

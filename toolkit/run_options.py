@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit import config, debug_tiers, domains, kernels, runs
+from toolkit import config, debug_tiers, domains, kernels, run_machines
 from toolkit.domains.options import Flag, flags, merged_flags, option, parse
 from toolkit.domains.selection import Selection
 from toolkit.errors import UserError
 from toolkit.kernels import KernelLine
 from toolkit.machines import registry
+from toolkit.plans import Plan, plan
 
 EVERY_LINE = ",".join(line.name for line in kernels.CATALOGUE)
 KERNEL_HELP = (
@@ -75,7 +76,7 @@ class RunRequest:
     """A run as a command line asked for it, checked: settings, the domains' plans, lines, VM name, VMs at once."""
 
     settings: config.Settings
-    plans: tuple[runs.Plan, ...]
+    plans: tuple[Plan, ...]
     lines: tuple[KernelLine, ...]
     name: str | None  # the VM (one line), or the matrix's VM names' middle part
     jobs: int | None
@@ -125,13 +126,13 @@ class RunCommand:
         ]
 
     def vm_names(self, settings: config.Settings, lines: Sequence[KernelLine], name: str | None) -> list[str]:
-        """The VMs a run of these lines uses: one per line for the matrix (`runs.matrix_vm`), else the one named;
+        """The VMs a run of these lines uses: one per line for the matrix (`run_machines.matrix_vm`), else the one named;
         a UserError for a name no VM can have (the matrix's given name first, then each VM's whole name)."""
         if "kernels" not in self.run_options:
             return [registry.checked_new_name(settings, name or "")]
         if name is not None:
             registry.checked_name(settings, name)
-        return [registry.checked_name(settings, runs.matrix_vm(line, name)) for line in lines]
+        return [registry.checked_name(settings, run_machines.matrix_vm(line, name)) for line in lines]
 
     def flags(self) -> list[Flag]:
         """Its flags in the order help lists them: the run's, then those of each domain it can run."""
@@ -140,7 +141,7 @@ class RunCommand:
         return [*run, *merged_flags([domain.options for domain in self.offered()])]
 
     def request(self, values: Mapping[str, Any], config_file: Path | None) -> RunRequest:
-        """values (by field name, None: not given) checked and turned into what runs.py takes; a UserError else."""
+        """values (by field name, None: not given) checked and turned into what the pipeline takes; a UserError else."""
         given = {name: values.get(name) for name in self.run_options if _given(values.get(name))}
         run = parse(RunOptions, {**self.defaults, **given})
         settings = config.load({"kernel": run.kernel, "provider": run.provider, "debug": run.debug}, config_file)
@@ -155,7 +156,7 @@ class RunCommand:
         selection = Selection.parse(run.only, run.repeat, known)
         picked = [domain for domain in chosen if not run.only or selection.cases(domain.cases)]
         options = _with_settings(values, settings)
-        plans = tuple(runs.plan(domain.name, options, selection, run.quick) for domain in picked)
+        plans = tuple(plan(domain.name, options, selection, run.quick) for domain in picked)
         lines = kernels.select_many(run.kernels) if run.kernels is not None else [kernels.select(settings.kernel)]
         self.vm_names(settings, lines, run.name)
         hosts = tuple(uri.strip() for uri in (run.hosts or "").split(",") if uri.strip())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import runs
+from toolkit import pipeline, plans
 from toolkit.config import Settings
 from toolkit.domains import kernel_module
 from toolkit.domains.selection import Selection
@@ -27,8 +27,8 @@ def _run(
 ) -> tuple[DomainRun, dict[str, TestRecord]]:
     settings, vm = line_vm
     selection = Selection.parse(only, None, kernel_module.DOMAIN.test_names)
-    plan = runs.plan("kernel_module", {"module_dir": module, "params": params}, selection, quick=True)
-    [run] = runs.single_run(settings, [plan], vm, results).runs
+    plan = plans.plan("kernel_module", {"module_dir": module, "params": params}, selection, quick=True)
+    [run] = pipeline.one_vm(settings, [plan], vm, results).runs
     return run, {test.name: test for test in run.tests}
 
 

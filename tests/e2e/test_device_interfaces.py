@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import runs
+from toolkit import pipeline, plans
 from toolkit.config import Settings
 from toolkit.domains import kernel_module
 from toolkit.domains.selection import Selection
@@ -23,8 +23,8 @@ ONLY = "interfaces"
 def _interfaces(line_vm: tuple[Settings, str], results: Path, *params: str) -> tuple[DomainRun, TestRecord]:
     settings, name = line_vm
     selection = Selection.parse(ONLY, None, kernel_module.DOMAIN.test_names)
-    plan = runs.plan("kernel_module", {"module_dir": BUGGYDEV, "params": params}, selection)
-    [run] = runs.single_run(settings, [plan], name, results).runs
+    plan = plans.plan("kernel_module", {"module_dir": BUGGYDEV, "params": params}, selection)
+    [run] = pipeline.one_vm(settings, [plan], name, results).runs
     return run, next(test for test in run.tests if test.name == ONLY)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import runs
+from toolkit import pipeline, plans
 from toolkit.config import Settings
 from toolkit.domains.selection import EVERY_TEST, Selection
 from toolkit.machines import registry
@@ -42,7 +42,7 @@ def run_fs(
 ) -> DomainRun:
     """The filesystem domain as `invoke test.fs` runs it; its results.json keeps the contract."""
     results = tmp_path / "results"
-    record = runs.single_run(settings, [runs.plan("filesystem", values, selection)], vm, results)
+    record = pipeline.one_vm(settings, [plans.plan("filesystem", values, selection)], vm, results)
     assert schema.problems(json.loads((results / record.run_id / "results.json").read_text())) == []
     [run] = record.runs
     assert run.domain == "filesystem" and run.subject.kind == "filesystem"

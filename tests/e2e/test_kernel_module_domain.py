@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import runs
+from toolkit import pipeline, plans
 from toolkit.config import Settings
 from toolkit.domains import kernel_module
 from toolkit.machines import registry
@@ -40,7 +40,7 @@ def vm(settings: Settings, box) -> Iterator[str]:  # noqa: ANN001
 
 def run_module(settings: Settings, vm: str, results: Path, **values: object) -> RunRecord:
     """The kernel_module domain as `invoke test.kernel` runs it; its results.json keeps the contract."""
-    record = runs.single_run(settings, [runs.plan("kernel_module", values)], vm, results)
+    record = pipeline.one_vm(settings, [plans.plan("kernel_module", values)], vm, results)
     assert schema.problems(json.loads((results / record.run_id / "results.json").read_text())) == []
     return record
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import runs
+from toolkit import pipeline, plans
 from toolkit.config import Settings
 from toolkit.domains import kernel_module
 from toolkit.domains.selection import Selection
@@ -36,8 +36,8 @@ def vm(settings: Settings, box) -> Iterator[str]:  # noqa: ANN001
 def _module_tests(settings: Settings, vm: str, results: Path, *params: str) -> dict:
     """module_tests of taptest (and the tests it needs) as `--only module_tests` runs it: results.json's entry."""
     selection = Selection.parse(ONLY, None, kernel_module.DOMAIN.test_names)
-    plan = runs.plan("kernel_module", {"module_dir": TAPTEST, "params": params}, selection)
-    record = runs.single_run(settings, [plan], vm, results)
+    plan = plans.plan("kernel_module", {"module_dir": TAPTEST, "params": params}, selection)
+    record = pipeline.one_vm(settings, [plan], vm, results)
     data = json.loads((results / record.run_id / "results.json").read_text())
     assert schema.problems(data) == []
     [run] = data["runs"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import domains, kernels, runs
+from toolkit import domains, kernels, run_machines
 from toolkit.errors import UserError
 from toolkit.program import checked_words, program, run_task
 from toolkit.run_options import MATRIX, TEST_ALL, TEST_FS, TEST_KERNEL
@@ -161,8 +161,8 @@ def test_the_matrix_checks_what_test_kernel_checks(values: dict[str, str], messa
 
 def test_a_matrix_run_given_a_name_names_its_vms_with_it() -> None:
     request = MATRIX.request({"kernels": "6.1,trixie", "name": "ci"}, None)
-    assert [runs.matrix_vm(line, request.name) for line in request.lines] == ["matrix-ci-6.1", "matrix-ci-6.12"]
-    assert runs.matrix_vm(kernels.select("7.x")) == "matrix-7.x"
+    assert [run_machines.matrix_vm(line, request.name) for line in request.lines] == ["matrix-ci-6.1", "matrix-ci-6.12"]
+    assert run_machines.matrix_vm(kernels.select("7.x")) == "matrix-7.x"
 
 
 def test_the_parser_spells_positional_words_and_leaves_a_well_formed_line_alone() -> None:

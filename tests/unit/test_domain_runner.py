@@ -3,7 +3,9 @@
 import datetime
 from dataclasses import dataclass, field
 
-from toolkit.domains.base import Health, Verdict, run_cases
+import pytest
+
+from toolkit.domains.base import Domain, Health, Verdict, case_records, every_record
 from toolkit.machines.protocol import GuestUnreachable
 from toolkit.progress import Progress
 from toolkit.results.records import Status
@@ -61,7 +63,7 @@ def test_cases_whose_prerequisite_failed_are_skipped_with_its_reason() -> None:
         Case("unload", Verdict.passed("ok"), ("load",)),
         Case("stress", Verdict.passed("ok"), ("unload",)),
     ]
-    records = run_cases(cases, Guest(), _progress())
+    records = every_record(cases, Guest(), _progress())
     assert [r.status for r in records] == [Status.PASSED, Status.FAILED, Status.SKIPPED, Status.SKIPPED]
     assert records[2].message == "needs load to pass (load failed: insmod failed: No such device (ENODEV))"
     assert records[3].message == records[2].message
@@ -70,7 +72,7 @@ def test_cases_whose_prerequisite_failed_are_skipped_with_its_reason() -> None:
 def test_a_dirty_guest_is_recovered_before_the_next_case() -> None:
     guest = Guest()
     cases = [Case("unload", Verdict.failed("oops", guest_dirty=True)), Case("errors", Verdict.passed("ok"))]
-    records = run_cases(cases, guest, _progress())
+    records = every_record(cases, guest, _progress())
     assert guest.recoveries == ["reset"]
     assert records[0].message == "oops [guest rolled back to its ready snapshot]"
     assert records[1].status is Status.PASSED
@@ -78,7 +80,7 @@ def test_a_dirty_guest_is_recovered_before_the_next_case() -> None:
 
 def test_a_guest_lost_mid_case_with_an_oops_on_its_console_fails_with_it_and_the_run_goes_on() -> None:
     guest = Guest()
-    records = run_cases([Case("unload", crash=True), Case("errors", Verdict.passed("ok"))], guest, _progress())
+    records = every_record([Case("unload", crash=True), Case("errors", Verdict.passed("ok"))], guest, _progress())
     assert records[0].status is Status.FAILED
     assert records[0].message.startswith("the guest stopped answering (no SSH answer): oops: BUG: kernel NULL")
     assert records[0].kernel_log == ("[ 1.0] BUG: kernel NULL pointer dereference",)
@@ -87,7 +89,7 @@ def test_a_guest_lost_mid_case_with_an_oops_on_its_console_fails_with_it_and_the
 
 def test_a_guest_lost_mid_case_without_a_word_is_an_error_naming_the_command() -> None:
     guest = Guest(console_problems=())
-    records = run_cases([Case("unload", crash=True), Case("errors", Verdict.passed("ok"))], guest, _progress())
+    records = every_record([Case("unload", crash=True), Case("errors", Verdict.passed("ok"))], guest, _progress())
     assert records[0].status is Status.ERROR
     assert (
         records[0].message
@@ -99,7 +101,7 @@ def test_a_passed_case_whose_audit_finds_corruption_fails_keeping_its_figures() 
     corrupted = Verdict.failed("slab validation after the test found corruption", ("BUG kmalloc-64",), True, found=1)
     guest = Guest(audits={"load": corrupted})
     cases = [Case("load", Verdict.passed("loaded", load_ms=5)), Case("unload", Verdict.passed("ok"), ("load",))]
-    records = run_cases(cases, guest, _progress())
+    records = every_record(cases, guest, _progress())
     assert records[0].status is Status.FAILED and records[0].metrics == {"load_ms": 5, "found": 1}
     assert records[0].message.startswith("slab validation after the test found corruption [guest rolled back")
     assert records[1].status is Status.SKIPPED
@@ -114,7 +116,7 @@ def test_a_case_that_passed_but_left_the_guest_wedged_fails_with_the_console_and
             return Verdict.passed("loaded", load_ms=3)
 
     cases = [Wedging("load"), Case("unload", Verdict.passed("ok"), ("load",))]
-    records = run_cases(cases, guest, _progress())
+    records = every_record(cases, guest, _progress())
     assert records[0].status is Status.FAILED and records[0].metrics["load_ms"] == 3
     assert records[0].message.startswith(
         "the guest was left unfit after the test (it failed its health check): soft_lockup: watchdog: BUG: soft lockup"
@@ -126,7 +128,7 @@ def test_every_record_says_when_its_test_began_in_utc() -> None:
     cases = [Case("build", Verdict.passed("ok")), Case("load", Verdict.failed("no"), ("build",)),
              Case("unload", Verdict.passed("ok"), ("load",))]  # fmt: skip
     before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    records = run_cases(cases, Guest(), _progress())
+    records = every_record(cases, Guest(), _progress())
     began = [datetime.datetime.fromisoformat(record.started) for record in records]
     assert all(moment.utcoffset() == datetime.timedelta(0) and moment >= before for moment in began)
     assert began == sorted(began) and "started" in records[2].to_dict()
@@ -148,8 +150,36 @@ def test_a_test_that_runs_long_is_named_with_its_time_so_far_until_its_verdict()
 
     out = io.StringIO()
     cases = [SlowCase("hang_detection", Verdict.passed("ok"), seconds=0.35), Case("concurrency", Verdict.passed("ok"))]
-    run_cases(cases, Guest(), Progress("6.1 vexfs", out, heartbeat_s=0.1))
+    every_record(cases, Guest(), Progress("6.1 vexfs", out, heartbeat_s=0.1))
     lines = out.getvalue().splitlines()
     assert len([line for line in lines if line.startswith("[6.1 vexfs] (1/2) hang_detection: running for ")]) >= 2
     assert lines[-2].startswith("[6.1 vexfs] (1/2) hang_detection: passed in 0.")
     assert lines[-1].startswith("[6.1 vexfs] (2/2) concurrency: passed in ")
+
+
+def _domain(*cases: object) -> Domain[object]:
+    return Domain("toy", "a toy", cases, object, lambda target, options: iter(()), lambda options: None)  # type: ignore[arg-type]
+
+
+def test_what_one_case_hands_another_is_declared_and_checked_when_the_domain_registers() -> None:
+    @dataclass
+    class Handing(Case):
+        hands: tuple[str, ...] = ("watched_s",)
+
+    @dataclass
+    class Using(Case):
+        uses: tuple[str, ...] = ("watch",)
+
+    assert _domain(Handing("watch"), Using("hang")).test_names == ("watch", "hang")
+    with pytest.raises(ValueError, match="hang names watch, which is not an earlier case"):
+        _domain(Using("hang"), Handing("watch"))
+    with pytest.raises(ValueError, match="hang uses watch, which declares nothing it hands on"):
+        _domain(Case("watch"), Using("hang"))
+    with pytest.raises(ValueError, match="load names build, which is not an earlier case"):
+        _domain(Case("load", needs=("build",)))
+
+
+def test_case_records_gives_the_records_so_far_after_every_case() -> None:
+    cases = [Case("build", Verdict.passed("ok")), Case("load", Verdict.failed("oops"), needs=("build",))]
+    seen = [[record.name for record in records] for records in case_records(cases, Guest(), _progress())]
+    assert seen == [["build"], ["build", "load"]]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.unit.scripted import LOG_READ, Answer, ScriptedMachine
-from toolkit import config, runs
+from toolkit import config, plans
 from toolkit.domains import filesystem, options
 from toolkit.domains.base import Finding, Target, Verdict
 from toolkit.domains.filesystem import limits, reference, xattrs
@@ -498,9 +498,9 @@ def test_a_fs_limits_with_both_numbers_passes_the_constraints(given: str) -> Non
 
 
 def test_a_bad_fs_limits_stops_the_run_before_a_vm_as_a_usage_error() -> None:
-    plan = runs.plan("filesystem", {"fs_type": "tmpfs", "fs_limits": "max_files=1"})
+    plan = plans.plan("filesystem", {"fs_type": "tmpfs", "fs_limits": "max_files=1"})
     with pytest.raises(UserError, match=r"^--fs-limits 'max_files=1' lacks \{files\} and \{bytes\}: ") as raised:
-        runs.check([plan], config.load({}))
+        plans.check([plan], config.load({}))
     assert raised.value.exit_code == 2
 
 

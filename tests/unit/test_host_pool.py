@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import config, runs
+from toolkit import config, host_pool
 from toolkit.errors import UserError
 from toolkit.host_pool import HostPool
 from toolkit.machines.vagrant import libvirt_capacity
@@ -96,6 +96,6 @@ def test_a_limit_keeps_slots_from_the_hosts_with_most_and_a_host_without_any_is_
 def test_hosts_are_for_the_vagrant_provider_and_jobs_must_be_positive(tmp_path: Path) -> None:
     settings = config.load(cwd=tmp_path, environ={"VEXFS_STATE_DIR": str(tmp_path)})
     with pytest.raises(UserError, match="--hosts spreads lines over libvirt hosts: it needs --provider vagrant"):
-        runs.host_pool(settings, 2, None, ["qemu:///system"])
+        host_pool.matrix_hosts(settings, 2, None, ["qemu:///system"])
     with pytest.raises(UserError, match="--jobs must be at least 1, not 0"):
-        runs.host_pool(dataclasses.replace(settings, provider="vagrant"), 2, 0, ["qemu:///system"])
+        host_pool.matrix_hosts(dataclasses.replace(settings, provider="vagrant"), 2, 0, ["qemu:///system"])

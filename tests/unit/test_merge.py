@@ -56,7 +56,7 @@ def test_merged_run_has_every_line_in_catalogue_order_and_each_lines_folder(tmp_
 
 def test_the_same_line_twice_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     folders = _split(tmp_path)
-    with pytest.raises(UserError, match="both tested kernel_module/double_free on 5.10: merge runs of different"):
+    with pytest.raises(UserError, match="both every_record kernel_module/double_free on 5.10: merge runs of different"):
         merge.merge(tmp_path / "results", [folders[0], _copy(folders[0], tmp_path / "again")], tmp_path / "cache")
     assert not (tmp_path / "results").exists()
 

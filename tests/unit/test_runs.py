@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.scripted import Answer, ScriptedMachine
-from toolkit import config, domains, host_capacity, kernels, runs
+from toolkit import config, domains, host_capacity, host_pool, kernels, pipeline, plans, run_machines
 from toolkit.domains.base import Domain, Health, Target, Verdict
 from toolkit.domains.guest import Guest
 from toolkit.domains.options import option
@@ -105,9 +105,9 @@ def _machine() -> ScriptedMachine:
 
 def test_a_domain_runs_on_one_line_with_results_saved_after_every_test(settings, tmp_path, monkeypatch) -> None:
     machine = _machine()
-    monkeypatch.setattr(runs.registry, "define", lambda settings, name: machine)
-    plan = runs.Plan(_toy_domain(tmp_path / "results"), ToyOptions())
-    record = runs.single_run(settings, [plan], "vm", tmp_path / "results")
+    monkeypatch.setattr(pipeline.registry, "define", lambda settings, name: machine)
+    plan = plans.Plan(_toy_domain(tmp_path / "results"), ToyOptions())
+    record = pipeline.one_vm(settings, [plan], "vm", tmp_path / "results")
     [run] = record.runs
     assert (run.domain, run.subject.name, run.kernel, run.accel, run.kernel_package) == (
         "toy", "toy-1", "6.1.0-50-amd64", "tcg", "6.1.176-1")  # fmt: skip
@@ -129,15 +129,15 @@ def test_a_line_that_cannot_start_is_an_error_for_that_line_only(settings, tmp_p
             raise UserError(f"no box for {line_settings.kernel}")
         return machines_by_line[line_settings.kernel]
 
-    monkeypatch.setattr(runs.registry, "define", define)
+    monkeypatch.setattr(pipeline.registry, "define", define)
     monkeypatch.setattr(
-        runs.registry, "open_existing", lambda s, name: machines_by_line.get(s.kernel) or _missing(name)
+        pipeline.registry, "open_existing", lambda s, name: machines_by_line.get(s.kernel) or _missing(name)
     )
     done: list[str] = []
-    plan = runs.Plan(_toy_domain(tmp_path / "results"), ToyOptions())
+    plan = plans.Plan(_toy_domain(tmp_path / "results"), ToyOptions())
     lines = kernels.select_many("6.1,6.12")
     hosts = HostPool({"": 2})
-    record = runs.matrix_run(
+    record = pipeline.matrix(
         settings, [plan], lines, hosts, tmp_path / "results", lambda line, how: done.append(line.name)
     )
     assert [run.kernel_line for run in record.runs] == ["6.1", "6.12"]
@@ -152,38 +152,40 @@ def _missing(name: str) -> ScriptedMachine:
 
 
 def test_constraints_of_every_plan_are_checked_before_anything_starts(settings, tmp_path) -> None:
-    plan = runs.Plan(_toy_domain(tmp_path), ToyOptions(rounds=9))
+    plan = plans.Plan(_toy_domain(tmp_path), ToyOptions(rounds=9))
     with pytest.raises(UserError, match="too many rounds"):
-        runs.single_run(settings, [plan], "vm", tmp_path / "results")
+        pipeline.one_vm(settings, [plan], "vm", tmp_path / "results")
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
 
 
 def test_a_plan_names_a_registered_domain_and_parses_its_options(tmp_path) -> None:
-    plan = runs.plan("kernel_module", {"module_dir": str(tmp_path), "cycles": "7", "jobs": 3})
+    plan = plans.plan("kernel_module", {"module_dir": str(tmp_path), "cycles": "7", "jobs": 3})
     assert plan.domain is domains.select("kernel_module") and plan.options.cycles == 7
     with pytest.raises(UserError, match="unknown domain 'nope': choose one of filesystem, kernel_module"):
-        runs.plan("nope", {})
+        plans.plan("nope", {})
 
 
 def test_parallel_jobs_fit_the_cpus_unless_asked_for_and_never_exceed_memory_or_lines(settings, monkeypatch) -> None:
-    monkeypatch.setattr(runs.psutil, "cpu_count", lambda: 2)
-    assert runs.parallel_jobs(dataclasses.replace(settings, cpus=2), 4) == 2, "two vCPUs per host CPU"
-    assert runs.parallel_jobs(dataclasses.replace(settings, cpus=4), 4) == 1
-    assert runs.parallel_jobs(dataclasses.replace(settings, cpus=64), 4) == 1
-    assert runs.parallel_jobs(dataclasses.replace(settings, cpus=64), 4, requested=2) == 2, "asked: CPUs are shared"
-    assert runs.parallel_jobs(settings, 4, requested=1) == 1
-    assert runs.parallel_jobs(settings, 2, requested=3) == 2
-    assert runs.parallel_jobs(dataclasses.replace(settings, memory_mib=2**30), 4, requested=2) == 1
+    monkeypatch.setattr(host_pool.psutil, "cpu_count", lambda: 2)
+    assert host_pool.parallel_jobs(dataclasses.replace(settings, cpus=2), 4) == 2, "two vCPUs per host CPU"
+    assert host_pool.parallel_jobs(dataclasses.replace(settings, cpus=4), 4) == 1
+    assert host_pool.parallel_jobs(dataclasses.replace(settings, cpus=64), 4) == 1
+    assert host_pool.parallel_jobs(dataclasses.replace(settings, cpus=64), 4, requested=2) == 2, (
+        "asked: CPUs are shared"
+    )
+    assert host_pool.parallel_jobs(settings, 4, requested=1) == 1
+    assert host_pool.parallel_jobs(settings, 2, requested=3) == 2
+    assert host_pool.parallel_jobs(dataclasses.replace(settings, memory_mib=2**30), 4, requested=2) == 1
     with pytest.raises(UserError, match="--jobs must be at least 1"):
-        runs.parallel_jobs(settings, 4, requested=0)
+        host_pool.parallel_jobs(settings, 4, requested=0)
 
 
 def test_a_running_vm_left_dirty_is_rolled_back_before_the_run(settings, tmp_path, monkeypatch) -> None:
     machine = _machine()
     machine.is_running = True
     machine.rules["/proc/modules"] = Answer("1\n[ 5.0] BUG: kernel NULL pointer dereference, address: 0\n")
-    monkeypatch.setattr(runs.registry, "define", lambda settings, name: machine)
-    runs.single_run(settings, [runs.Plan(_toy_domain(tmp_path / "results"), ToyOptions())], "vm", tmp_path / "results")
+    monkeypatch.setattr(pipeline.registry, "define", lambda settings, name: machine)
+    pipeline.one_vm(settings, [plans.Plan(_toy_domain(tmp_path / "results"), ToyOptions())], "vm", tmp_path / "results")
     assert machine.resets == 1 and "UP" not in machine.commands
 
 
@@ -191,9 +193,9 @@ def test_why_a_running_vm_is_unfit_is_said_in_the_kernels_words() -> None:
     clean = ScriptedMachine({"/proc/modules": Answer("0\n[ 1.0] Linux version 6.1\n")})
     oops = ScriptedMachine({"/proc/modules": Answer("0\n[ 5.0] BUG: kernel NULL pointer dereference, address: 0\n")})
     gone = ScriptedMachine({"/proc/modules": Answer(unreachable=True)})
-    assert runs.dirty_reason(clean) == ""  # type: ignore[arg-type]
-    assert runs.dirty_reason(oops) == "dirty (oops: BUG: kernel NULL pointer dereference, address: 0)"  # type: ignore[arg-type]
-    assert runs.dirty_reason(gone).startswith("unreachable (lost the guest")  # type: ignore[arg-type]
+    assert run_machines.dirty_reason(clean) == ""  # type: ignore[arg-type]
+    assert run_machines.dirty_reason(oops) == "dirty (oops: BUG: kernel NULL pointer dereference, address: 0)"  # type: ignore[arg-type]
+    assert run_machines.dirty_reason(gone).startswith("unreachable (lost the guest")  # type: ignore[arg-type]
 
 
 def test_an_interrupted_run_saves_what_it_has_marked_interrupted_and_rolls_its_vm_back(
@@ -201,9 +203,9 @@ def test_an_interrupted_run_saves_what_it_has_marked_interrupted_and_rolls_its_v
 ) -> None:
     machine = _machine()
     machine.rules["echo hello"] = Answer("hello\n")
-    monkeypatch.setattr(runs.registry, "define", lambda settings, name: machine)
-    monkeypatch.setattr(runs.registry, "open_existing", lambda settings, name: machine)
-    monkeypatch.setattr(runs.registry, "exists", lambda settings, name: True)
+    monkeypatch.setattr(pipeline.registry, "define", lambda settings, name: machine)
+    monkeypatch.setattr(pipeline.registry, "open_existing", lambda settings, name: machine)
+    monkeypatch.setattr(pipeline.registry, "exists", lambda settings, name: True)
 
     class Interrupting(Echo):
         name, needs = "stopped", ()
@@ -213,7 +215,7 @@ def test_an_interrupted_run_saves_what_it_has_marked_interrupted_and_rolls_its_v
 
     domain = dataclasses.replace(_toy_domain(tmp_path / "results"), cases=(Echo(), Interrupting(), Echo()))
     with pytest.raises(Interrupted):
-        runs.single_run(settings, [runs.Plan(domain, ToyOptions())], "vm", tmp_path / "results")
+        pipeline.one_vm(settings, [plans.Plan(domain, ToyOptions())], "vm", tmp_path / "results")
     saved = json.loads((tmp_path / "results" / "latest" / "results.json").read_text())
     assert saved["interrupted"] is True and saved["state"] == "interrupted"
     tests = {test["name"]: (test["status"], test["message"]) for test in saved["runs"][0]["tests"]}
@@ -222,9 +224,9 @@ def test_an_interrupted_run_saves_what_it_has_marked_interrupted_and_rolls_its_v
 
 
 def test_a_run_refused_at_its_start_writes_nothing(settings, tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(runs.registry, "define", lambda settings, name: _missing(name))
+    monkeypatch.setattr(pipeline.registry, "define", lambda settings, name: _missing(name))
     with pytest.raises(UserError):
-        runs.single_run(settings, [runs.Plan(_toy_domain(tmp_path), ToyOptions())], "vm", tmp_path / "results")
+        pipeline.one_vm(settings, [plans.Plan(_toy_domain(tmp_path), ToyOptions())], "vm", tmp_path / "results")
     assert not (tmp_path / "results").exists()
 
 
@@ -239,7 +241,7 @@ def test_a_vm_in_use_by_another_process_is_refused_at_once(settings, tmp_path) -
     try:
         time.sleep(0.5)
         with pytest.raises(UserError, match="VM 'busy' is in use by pid 4242 \\(a test run\\): wait for it"):
-            runs.single_run(settings, [runs.Plan(_toy_domain(tmp_path), ToyOptions())], "busy", tmp_path / "results")
+            pipeline.one_vm(settings, [plans.Plan(_toy_domain(tmp_path), ToyOptions())], "busy", tmp_path / "results")
     finally:
         holder.kill()
 
@@ -249,12 +251,12 @@ def test_a_host_without_room_for_a_vm_starts_none(settings, monkeypatch) -> None
         host_capacity, "host_vitals", lambda settings: {"mem_available_mib": 900, "load_1m": 1.0, "disk_free_gib": 50.0}
     )
     with pytest.raises(UserError, match="the host has 900 MiB available, a VM needs 2048 MiB"):
-        runs.require_host_capacity(settings)
+        host_capacity.require_host_capacity(settings)
 
 
 def test_a_machine_lost_mid_run_leaves_a_verdict_for_every_planned_test(settings, tmp_path, monkeypatch) -> None:
     machine = _machine()
-    monkeypatch.setattr(runs.registry, "define", lambda settings, name: machine)
+    monkeypatch.setattr(pipeline.registry, "define", lambda settings, name: machine)
 
     class Gone(Toy):
         def recover(self) -> str:
@@ -262,7 +264,7 @@ def test_a_machine_lost_mid_run_leaves_a_verdict_for_every_planned_test(settings
 
     domain = dataclasses.replace(_toy_domain(tmp_path / "results"), cases=(LosesTheGuest(), Echo()),
                                  subjects=lambda target, chosen: iter([Gone(Guest(target.machine), tmp_path)]))  # fmt: skip
-    record = runs.single_run(settings, [runs.Plan(domain, ToyOptions())], "vm", tmp_path / "results")
+    record = pipeline.one_vm(settings, [plans.Plan(domain, ToyOptions())], "vm", tmp_path / "results")
     gone = "VM 'vm' is lost: its folder was removed while it was in use"
     assert [(t.name, t.status, t.message) for t in record.runs[0].tests] == [
         ("lost", Status.ERROR, "guest trouble: lost the guest while running 'vanish' (command: vanish) "

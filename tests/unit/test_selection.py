@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from toolkit.domains import kernel_module
-from toolkit.domains.base import Health, Verdict, run_cases
+from toolkit.domains.base import Health, Verdict, every_record
 from toolkit.domains.selection import Selection
 from toolkit.errors import UserError
 from toolkit.progress import Progress
@@ -71,7 +71,7 @@ class Case:
 
 
 def _run(cases: list[Case], selection: Selection) -> list:  # type: ignore[type-arg]
-    return run_cases(cases, Guest(), Progress("t", io.StringIO()), selection=selection)
+    return every_record(cases, Guest(), Progress("t", io.StringIO()), selection=selection)
 
 
 def test_a_test_red_in_some_runs_only_is_flaky_with_its_rate() -> None:

@@ -16,7 +16,7 @@ from tests import transcripts
 from tests.record_transcripts import source_of
 from tests.transcript_text import Call, RecordedVerdict, Transcript
 from toolkit.domains import kernel_module, options
-from toolkit.domains.base import Target, run_cases
+from toolkit.domains.base import Target, every_record
 from toolkit.domains.guest import Guest
 from toolkit.domains.module.options import ModuleOptions
 from toolkit.progress import Progress
@@ -35,7 +35,7 @@ def replay(transcript: Transcript, work_dir: Path) -> list[RecordedVerdict]:
     target = Target(machine, transcript.kernel_release, work_dir, progress, transcript.debug)  # type: ignore[arg-type]
     verdicts = []
     for subject in kernel_module.built_subjects(target, chosen, build, Guest(machine, lambda: next(tokens))):  # type: ignore[arg-type]
-        for test in run_cases(kernel_module.DOMAIN.cases, subject, progress):
+        for test in every_record(kernel_module.DOMAIN.cases, subject, progress):
             verdicts.append(RecordedVerdict(subject.name, test.name, test.status.value, test.message))
     assert machine.unanswered == 0, f"{machine.unanswered} recorded calls were never asked for"
     return verdicts

@@ -100,7 +100,12 @@ S = TypeVar("S", bound=Subject, contravariant=True)
 
 
 class TestCase(Protocol[S]):
-    """One test: its name, the tests that must pass first, and what it does to a subject."""
+    """One test: its name, the tests that must pass first, and what it does to a subject.
+
+    A case that hands something on to a later one sets it on the subject and says so (`hands`: the subject's
+    attributes it sets); the later case names it (`uses`: earlier cases whose hand-off it reads when they ran)
+    and works without it when they did not. The domain checks the declarations when it registers.
+    """
 
     @property
     def name(self) -> str: ...
@@ -148,6 +153,18 @@ class Domain(Generic[OptionsT]):
     # --quick: the options a quick run changes, and to what (fewer rounds, shorter watches; never a detector)
     quick: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        """Each case's `needs` and `uses` name earlier cases; each case used hands something on."""
+        earlier: dict[str, TestCase[Any]] = {}
+        for case in self.cases:
+            for name in (*case.needs, *getattr(case, "uses", ())):
+                if name not in earlier:
+                    raise ValueError(f"{self.name}: {case.name} names {name}, which is not an earlier case")
+            for name in getattr(case, "uses", ()):
+                if not getattr(earlier[name], "hands", ()):
+                    raise ValueError(f"{self.name}: {case.name} uses {name}, which declares nothing it hands on")
+            earlier[case.name] = case
+
     @property
     def test_names(self) -> tuple[str, ...]:
         return tuple(case.name for case in self.cases)
@@ -165,7 +182,7 @@ def _blocked_by(case: TestCase[Any], done: dict[str, TestRecord]) -> str | None:
     return None
 
 
-def _run_case(case: TestCase[Any], subject: Subject) -> Verdict:
+def _verdict(case: TestCase[Any], subject: Subject) -> Verdict:
     try:
         return case.run(subject)
     except Finding as finding:
@@ -216,17 +233,14 @@ def _guest_trouble(error: MachineError, subject: Subject) -> Verdict:
     return Verdict(Status.ERROR, f"guest trouble: {error}{detail}", {}, evidence, guest_dirty=True)
 
 
-def run_cases(
-    cases: Sequence[TestCase[Any]],
-    subject: Subject,
-    progress: Progress,
-    on_record: Callable[[list[TestRecord]], None] = lambda records: None,
-    selection: Selection = EVERY_TEST,
-) -> list[TestRecord]:
+def case_records(
+    cases: Sequence[TestCase[Any]], subject: Subject, progress: Progress, selection: Selection = EVERY_TEST
+) -> Iterator[list[TestRecord]]:
     """Run the selected cases in order, as many rounds as asked; skip those whose prerequisites failed; recover
     the guest after trouble.
 
-    on_record gets the records so far (rounds summarised) after every case, so a caller can save them as they come.
+    Yields the records so far (rounds summarised) after every case, so a caller saves them as they come; a
+    machine lost for good is raised once its case's records were yielded.
     """
     chosen = selection.cases(cases)
     rounds: list[list[TestRecord]] = []
@@ -239,7 +253,7 @@ def run_cases(
             with progress.beating(f"{prefix}({index}/{len(chosen)}) {case.name}"):
                 record, lost = _record(case, subject, reason, began)
             done[case.name] = record
-            on_record(summarize([*rounds, list(done.values())]))
+            yield summarize([*rounds, list(done.values())])
             if lost is not None:
                 raise lost  # the verdict is saved; the machine is gone for the cases after it
             progress.say(
@@ -248,7 +262,14 @@ def run_cases(
                 + (f" - {record.message.splitlines()[0]}" if record.status is not Status.PASSED else "")
             )
         rounds.append(list(done.values()))
-    return summarize(rounds)
+
+
+def every_record(
+    cases: Sequence[TestCase[Any]], subject: Subject, progress: Progress, selection: Selection = EVERY_TEST
+) -> list[TestRecord]:
+    """Every selected case's record once all ran: `case_records` to its end."""
+    every = list(case_records(cases, subject, progress, selection))
+    return every[-1] if every else []
 
 
 def _record(
@@ -257,7 +278,7 @@ def _record(
     """One case run (or skipped for skip_reason), audited, its guest checked and recovered after trouble; with
     the error that kept the guest from being recovered, if one did."""
     started = time.monotonic()
-    verdict = Verdict.skipped(skip_reason) if skip_reason else _run_case(case, subject)
+    verdict = Verdict.skipped(skip_reason) if skip_reason else _verdict(case, subject)
     if verdict.status is Status.PASSED and not verdict.guest_dirty:
         verdict = _audited(case, subject, verdict)
     duration = verdict.duration_s if verdict.duration_s is not None else time.monotonic() - started

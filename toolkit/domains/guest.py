@@ -108,6 +108,14 @@ class Guest:
     def root(self, command: str, timeout: float = 60.0) -> CommandResult:
         return self.machine.run(command, timeout=timeout * self.slowdown, sudo=True)
 
+    def put(self, local: Path, remote: str) -> None:
+        """Copy one file into the guest."""
+        self.machine.put(local, remote)
+
+    def get(self, remote: str, local: Path) -> None:
+        """Copy one file out of the guest."""
+        self.machine.get(remote, local)
+
     def install(self, files: Mapping[str, Path], then: str = "true") -> None:
         """Copy files into GUEST_DIR (paths relative to it) in one transfer, then run `then` there."""
         buffer = io.BytesIO()

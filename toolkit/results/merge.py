@@ -38,7 +38,7 @@ def combine(records: Sequence[RunRecord], run_id: str) -> RunRecord:
             key = (run.kernel_line, run.domain, run.subject.name)
             if key in seen:
                 raise UserError(
-                    f"runs {seen[key]} and {record.run_id} both tested {run.domain}/{run.subject.name} on "
+                    f"runs {seen[key]} and {record.run_id} both every_record {run.domain}/{run.subject.name} on "
                     f"{run.kernel_line}: merge runs of different kernel lines"
                 )
             seen[key] = record.run_id

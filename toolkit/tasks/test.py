@@ -13,7 +13,7 @@ from typing import Any
 from invoke import Context
 from invoke.exceptions import Exit
 
-from toolkit import host_capacity, interrupts, runs
+from toolkit import host_capacity, host_pool, interrupts, pipeline
 from toolkit.commands import chosen_config, run_command
 from toolkit.kernels import KernelLine
 from toolkit.machines import providers
@@ -29,7 +29,7 @@ def _test(c: Context, run: RunCommand, values: dict[str, Any]) -> None:
     require_room(found, request.name or "")
     sweep(found)
     with stoppable(f"the tests finished so far are in {found.results_dir / 'latest'}"):
-        record = runs.single_run(found, request.plans, request.name or "", found.results_dir)
+        record = pipeline.one_vm(found, request.plans, request.name or "", found.results_dir)
     print(reports.table(record))
     print(f"results: {found.results_dir / record.run_id}")
     raise Exit(code=record.exit_status())
@@ -62,7 +62,7 @@ def test_matrix(c: Context, values: dict[str, Any]) -> None:
     if settings.provider != "vagrant":  # a vagrant matrix's hosts are each checked as its pool is made
         host_capacity.require_host_capacity(settings)
         providers.provider_class(settings.provider).require_host_tools(settings)
-    hosts = runs.host_pool(settings, len(lines), request.jobs, request.hosts)
+    hosts = host_pool.matrix_hosts(settings, len(lines), request.jobs, request.hosts)
     started = time.monotonic()
     at_once = ", ".join(f"{count} on {uri}" if uri else str(count) for uri, count in hosts.slots.items())
     print(f"[matrix] {len(lines)} lines ({', '.join(line.name for line in lines)}), {at_once} at a time", flush=True)
@@ -73,7 +73,7 @@ def test_matrix(c: Context, values: dict[str, Any]) -> None:
     sweep(settings)
     try:
         with interrupts.handled():
-            record = runs.matrix_run(settings, request.plans, lines, hosts, settings.results_dir, done, request.name)
+            record = pipeline.matrix(settings, request.plans, lines, hosts, settings.results_dir, done, request.name)
     except interrupts.Interrupted as stop:
         print(f"interrupted by {stop}: the tests finished so far are in {settings.results_dir / 'latest'}",
               file=sys.stderr, flush=True)  # fmt: skip

@@ -151,7 +151,7 @@ class XattrsAndVectors:
         local = subject.work_dir / f"{subject.fs_type}-vectors.json"
         local.parent.mkdir(parents=True, exist_ok=True)
         local.write_text(json.dumps(plan.spec(), indent=1))
-        subject.guest.machine.put(local, SPEC_IN_GUEST)
+        subject.guest.put(local, SPEC_IN_GUEST)
         extra = ",".join(f"{key}={value}" for key, value in (("dim", plan.dim), ("vtype", plan.vtype))
                          if f"{key}=" not in options)  # fmt: skip
         command = subject.on_fs(subject.fsops("vectors", "$MOUNT_POINT", SPEC_IN_GUEST), EXTRA_OPTIONS=extra)

@@ -41,6 +41,7 @@ def word_counts(output: str) -> dict[str, int]:
 class Concurrency:
     name = "concurrency"
     needs = ("unload",)
+    hands = ("watched_s", "use")  # its users' unbroken watch, and what they did: hang_detection's when long enough
 
     def run(self, subject: ModuleUnderTest) -> Verdict:
         options = subject.options

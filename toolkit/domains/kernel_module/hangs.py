@@ -22,6 +22,7 @@ from toolkit.domains.module.subject import WATCHDOG_SYSCTLS, ModuleUnderTest, wi
 class HangDetection:
     name = "hang_detection"
     needs = ("build",)
+    uses = ("concurrency",)  # its watch (subject.watched_s, subject.use) when it ran first; else this test watches
 
     def run(self, subject: ModuleUnderTest) -> Verdict:
         options, guest = subject.options, subject.guest

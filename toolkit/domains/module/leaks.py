@@ -138,7 +138,7 @@ class MemoryLeak:
         ranges = [CodeRange(words[1], int(words[2], 16), code[words[1]]) for words in reported
                   if words[:1] == ["section"] and len(words) == 3]  # fmt: skip
         local = subject.work_dir / f"{name}-memory_leak.trace"
-        subject.guest.machine.get(trace_file, local)
+        subject.guest.get(trace_file, local)
         trace = local.read_text(errors="replace")
         symbols = list(subject.module.symbols)
         leaks = attribute(unfreed(trace), name, ranges, symbols)

@@ -1,0 +1,132 @@
+"""A test run, top to bottom: what `test.kernel`, `test.fs`, `test.all` and `test.matrix` do once their flags
+were read (toolkit/run_options.py resolved them into settings, plans and kernel lines).
+
+    check everything once          plans.check: every domain's constraints, before anything starts
+    open the results folder        ResultsFolder: the plan recorded, saved after every test
+    for each kernel line           one VM (`one_vm`), or every line in parallel (`matrix`)
+      acquire its machine          locked by name, brought up clean (run_machines)
+      for each plan's subject      the domain finds them on the machine (Domain.subjects)
+        run the cases              base.case_records: records after every case
+          persist                  ResultsFolder.put: results.json, the VM's logs kept beside it
+    close the results folder       every planned test has a verdict; the task prints the report
+
+One vocabulary throughout: a *run* is one invocation and its results folder; a *line* a kernel line and
+its VM; a *plan* a domain with its options; a *subject* what a domain's tests work on (a module, a
+filesystem); a *case* one test; its *verdict* what it concluded, kept as a *record*.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from toolkit import kernels, run_machines
+from toolkit.config import Settings
+from toolkit.domains.base import Subject, Target, case_records
+from toolkit.errors import UserError
+from toolkit.host_capacity import host_vitals
+from toolkit.host_pool import HostPool
+from toolkit.interrupts import Interrupted
+from toolkit.kernels import KernelLine
+from toolkit.machines import registry
+from toolkit.machines.protocol import Machine, MachineError
+from toolkit.plans import Plan, check, planned
+from toolkit.progress import Progress
+from toolkit.results.folder import ResultsFolder
+from toolkit.results.records import DomainRun, RunRecord, TestRecord
+
+
+def one_vm(settings: Settings, plans: Sequence[Plan], vm_name: str, results_root: Path) -> RunRecord:
+    """The configured kernel line on the VM called vm_name, held for the run and kept after it."""
+    check(plans, settings)
+    registry.check_name(settings, vm_name)
+    line = kernels.select(settings.kernel)
+    results = ResultsFolder(results_root, planned(settings, plans, [line]))
+    with registry.locked(settings, vm_name, "a test run"):
+        existed = registry.exists(settings, vm_name)
+        try:
+            test_line(settings, plans, registry.define(settings, vm_name), results)
+        except Interrupted as stop:
+            results.interrupt(stop)
+            run_machines.abandon(settings, vm_name, existed)
+            raise
+        except MachineError as error:
+            Progress(line.name).say(f"the machine was lost, the tests not run are errors: {error}")
+            results.give_up(line.name, f"the machine was lost: {error}")
+        finally:
+            record = results.close()
+    return record
+
+
+def matrix(
+    settings: Settings, plans: Sequence[Plan], lines: list[KernelLine], hosts: HostPool, results_root: Path,
+    on_line_done: Callable[[KernelLine, str], None] = lambda line, outcome: None, name: str | None = None,
+) -> RunRecord:  # fmt: skip
+    """Every line in parallel, each on a host as one frees up and on a VM of its own (`run_machines.matrix_vm`),
+    destroyed after it; a line that fails to start is an error for that line only."""
+    check(plans, settings)
+    results = ResultsFolder(results_root, planned(settings, plans, lines))
+
+    def one(line: KernelLine) -> None:
+        with hosts.host() as host:
+            line_settings = dataclasses.replace(settings, kernel=line.name, libvirt_uri=host or settings.libvirt_uri)
+            where = f" on {host}" if host else ""
+            vm_name = run_machines.matrix_vm(line, name)
+            try:
+                with registry.locked(line_settings, vm_name, "a matrix run"):
+                    try:
+                        test_line(line_settings, plans, registry.define(line_settings, vm_name), results)
+                    finally:
+                        run_machines.destroy_quietly(line_settings, vm_name)
+                on_line_done(line, f"done{where}")
+            except (UserError, MachineError) as error:
+                results.give_up(line.name, f"{type(error).__name__}: {error}")
+                on_line_done(line, f"error{where}: {error}")
+
+    pool = ThreadPoolExecutor(max_workers=min(hosts.total, len(lines)))
+    try:
+        for future in [pool.submit(one, line) for line in lines]:
+            future.result()
+    except Interrupted as stop:
+        results.interrupt(stop)
+        pool.shutdown(wait=False, cancel_futures=True)
+        for line in lines:
+            run_machines.destroy_quietly(dataclasses.replace(settings, kernel=line.name),
+                                         run_machines.matrix_vm(line, name))  # fmt: skip
+        raise
+    finally:
+        record = results.close()
+    pool.shutdown()
+    return record
+
+
+def test_line(settings: Settings, plans: Sequence[Plan], machine: Machine, results: ResultsFolder) -> None:
+    """One line: its machine up and clean, then each plan's subjects and their cases, every record saved as it
+    comes; the VM's logs kept with the results."""
+    line = kernels.select(settings.kernel)
+    progress = Progress(line.name)
+    out = results.folder(line.name)
+    try:
+        run_machines.bring_up(machine, settings, progress)
+        accel = machine.status().accel
+        release = machine.run("uname -r", timeout=30, sudo=True).stdout.strip()
+        target = Target(machine, release, out, progress, machine.record.debug, line.slowdown)
+        for plan in plans:
+            for subject in plan.domain.subjects(target, plan.options):
+                about = DomainRun(release, line.name, machine.provider, accel, subject.info, plan.domain.name, (),
+                                  machine.box.kernel_package_version, machine.record.debug,
+                                  machine.record.libvirt_uri)  # fmt: skip
+                label = Progress(f"{line.name} {subject.info.name}")
+                for records in case_records(plan.domain.cases, subject, label, plan.selection):
+                    results.put(_with_records(about, records, subject, settings))
+    finally:
+        run_machines.keep_logs(machine, out)
+
+
+def _with_records(about: DomainRun, records: list[TestRecord], subject: Subject, settings: Settings) -> DomainRun:
+    """A subject's results so far, the newest record with the host's vitals as it ended."""
+    newest = records[-1]
+    tests = (*records[:-1], dataclasses.replace(newest, metrics={**newest.metrics, "host": host_vitals(settings)}))
+    return dataclasses.replace(about, tests=tests, surface=subject.surface)
