@@ -104,7 +104,7 @@ def chosen_config(c: Context) -> Path | None:
     return Path(chosen) if chosen else None
 
 
-def run_command(run: RunCommand) -> Callable[[Callable[[Context, dict[str, Any]], None]], Command]:
+def command_for(run: RunCommand) -> Callable[[Callable[[Context, dict[str, Any]], None]], Command]:
     """A task offering a run's flags (toolkit/run_options.py): its body gets their values by option field."""
     by_parameter = {flag.flag.replace("-", "_"): flag for flag in run.flags()}
 

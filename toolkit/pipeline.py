@@ -35,7 +35,7 @@ from toolkit.machines.protocol import Machine, MachineError
 from toolkit.plans import Plan, check, planned
 from toolkit.progress import Progress
 from toolkit.results.folder import ResultsFolder
-from toolkit.results.records import DomainRun, RunRecord, TestRecord
+from toolkit.results.records import RunRecord, SubjectResults, TestRecord
 
 
 def one_vm(settings: Settings, plans: Sequence[Plan], vm_name: str, results_root: Path) -> RunRecord:
@@ -115,7 +115,7 @@ def test_line(settings: Settings, plans: Sequence[Plan], machine: Machine, resul
         target = Target(machine, release, out, progress, machine.record.debug, line.slowdown)
         for plan in plans:
             for subject in plan.domain.subjects(target, plan.options):
-                about = DomainRun(release, line.name, machine.provider, accel, subject.info, plan.domain.name, (),
+                about = SubjectResults(release, line.name, machine.provider, accel, subject.info, plan.domain.name, (),
                                   machine.box.kernel_package_version, machine.record.debug,
                                   machine.record.libvirt_uri)  # fmt: skip
                 label = Progress(f"{line.name} {subject.info.name}")
@@ -125,7 +125,9 @@ def test_line(settings: Settings, plans: Sequence[Plan], machine: Machine, resul
         run_machines.keep_logs(machine, out)
 
 
-def _with_records(about: DomainRun, records: list[TestRecord], subject: Subject, settings: Settings) -> DomainRun:
+def _with_records(
+    about: SubjectResults, records: list[TestRecord], subject: Subject, settings: Settings
+) -> SubjectResults:
     """A subject's results so far, the newest record with the host's vitals as it ended."""
     newest = records[-1]
     tests = (*records[:-1], dataclasses.replace(newest, metrics={**newest.metrics, "host": host_vitals(settings)}))

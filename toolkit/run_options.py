@@ -72,7 +72,7 @@ class RunOptions:
 
 
 @dataclass(frozen=True)
-class RunRequest:
+class Request:
     """A run as a command line asked for it, checked: settings, the domains' plans, lines, VM name, VMs at once."""
 
     settings: config.Settings
@@ -140,7 +140,7 @@ class RunCommand:
                for flag in flags(RunOptions) if flag.field in self.run_options]  # fmt: skip
         return [*run, *merged_flags([domain.options for domain in self.offered()])]
 
-    def request(self, values: Mapping[str, Any], config_file: Path | None) -> RunRequest:
+    def request(self, values: Mapping[str, Any], config_file: Path | None) -> Request:
         """values (by field name, None: not given) checked and turned into what the pipeline takes; a UserError else."""
         given = {name: values.get(name) for name in self.run_options if _given(values.get(name))}
         run = parse(RunOptions, {**self.defaults, **given})
@@ -165,7 +165,7 @@ class RunCommand:
                 f"--hosts {run.hosts!r} names no libvirt host: give URIs, e.g. --hosts qemu+ssh://build1/system,"
                 "qemu:///system, or leave --hosts out for libvirt_uri"
             )
-        return RunRequest(settings, plans, tuple(lines), run.name, run.jobs, hosts)
+        return Request(settings, plans, tuple(lines), run.name, run.jobs, hosts)
 
 
 ONE_DOMAIN = ("kernel", "name", "provider", "debug", "only", "repeat", "quick")

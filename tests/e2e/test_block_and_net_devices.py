@@ -14,7 +14,7 @@ from toolkit import pipeline, plans
 from toolkit.config import Settings
 from toolkit.domains import kernel_module
 from toolkit.domains.selection import Selection
-from toolkit.results.records import DomainRun, Status, TestRecord
+from toolkit.results.records import Status, SubjectResults, TestRecord
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +24,7 @@ BLOCK, NET = DEVICES / "vmtestblk", DEVICES / "vmtestnet"
 
 def _run(
     line_vm: tuple[Settings, str], results: Path, module: Path, only: str, *params: str
-) -> tuple[DomainRun, dict[str, TestRecord]]:
+) -> tuple[SubjectResults, dict[str, TestRecord]]:
     settings, vm = line_vm
     selection = Selection.parse(only, None, kernel_module.DOMAIN.test_names)
     plan = plans.plan("kernel_module", {"module_dir": module, "params": params}, selection, quick=True)

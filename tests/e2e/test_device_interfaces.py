@@ -12,7 +12,7 @@ from toolkit import pipeline, plans
 from toolkit.config import Settings
 from toolkit.domains import kernel_module
 from toolkit.domains.selection import Selection
-from toolkit.results.records import DomainRun, Status, TestRecord
+from toolkit.results.records import Status, SubjectResults, TestRecord
 
 pytestmark = pytest.mark.e2e
 
@@ -20,7 +20,7 @@ BUGGYDEV = Path(__file__).parent / "devices" / "buggydev"
 ONLY = "interfaces"
 
 
-def _interfaces(line_vm: tuple[Settings, str], results: Path, *params: str) -> tuple[DomainRun, TestRecord]:
+def _interfaces(line_vm: tuple[Settings, str], results: Path, *params: str) -> tuple[SubjectResults, TestRecord]:
     settings, name = line_vm
     selection = Selection.parse(ONLY, None, kernel_module.DOMAIN.test_names)
     plan = plans.plan("kernel_module", {"module_dir": BUGGYDEV, "params": params}, selection)

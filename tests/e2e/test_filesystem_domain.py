@@ -17,7 +17,7 @@ from toolkit.config import Settings
 from toolkit.domains.selection import EVERY_TEST, Selection
 from toolkit.machines import registry
 from toolkit.results import schema
-from toolkit.results.records import DomainRun, Status, TestRecord
+from toolkit.results.records import Status, SubjectResults, TestRecord
 
 from .conftest import qemu_processes_for
 
@@ -39,7 +39,7 @@ def vm(settings: Settings, box) -> Iterator[str]:  # noqa: ANN001
 
 def run_fs(
     settings: Settings, vm: str, tmp_path: Path, selection: Selection = EVERY_TEST, **values: object
-) -> DomainRun:
+) -> SubjectResults:
     """The filesystem domain as `invoke test.fs` runs it; its results.json keeps the contract."""
     results = tmp_path / "results"
     record = pipeline.one_vm(settings, [plans.plan("filesystem", values, selection)], vm, results)
@@ -50,17 +50,17 @@ def run_fs(
 
 
 def buggyfs(settings: Settings, vm: str, tmp_path: Path, bug: str, selection: Selection = EVERY_TEST,
-            fs_limits: str | None = BUGGYFS_LIMITS) -> DomainRun:  # fmt: skip
+            fs_limits: str | None = BUGGYFS_LIMITS) -> SubjectResults:  # fmt: skip
     """buggyfs with one planted bug; the toolkit knows nothing of it, so its limits are given as --fs-limits."""
     return run_fs(settings, vm, tmp_path, selection, module_dir=BUGGYFS, fs_type="buggyfs", params=(f"bug={bug}",),
                   fs_limits=fs_limits)  # fmt: skip
 
 
-def _test(run: DomainRun, name: str) -> TestRecord:
+def _test(run: SubjectResults, name: str) -> TestRecord:
     return next(test for test in run.tests if test.name == name)
 
 
-def _red(run: DomainRun) -> dict[str, str]:
+def _red(run: SubjectResults) -> dict[str, str]:
     return {test.name: test.message for test in run.tests if test.status in RED}
 
 

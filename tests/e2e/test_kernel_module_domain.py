@@ -20,7 +20,7 @@ from toolkit.domains import kernel_module
 from toolkit.machines import registry
 from toolkit.machines.vm_record import vm_dir
 from toolkit.results import schema
-from toolkit.results.records import DomainRun, RunRecord, Status
+from toolkit.results.records import RunRecord, Status, SubjectResults
 
 from .conftest import VEXFS_TESTS, qemu_processes_for
 
@@ -45,18 +45,18 @@ def run_module(settings: Settings, vm: str, results: Path, **values: object) -> 
     return record
 
 
-def _run(settings: Settings, vm: str, tmp_path: Path, module: str) -> DomainRun:
+def _run(settings: Settings, vm: str, tmp_path: Path, module: str) -> SubjectResults:
     record = run_module(settings, vm, tmp_path / "results", module_dir=MODULES / module)
     assert (tmp_path / "results" / record.run_id / "6.1" / "vm" / "console.log").is_file()
     [run] = record.runs
     return run
 
 
-def _statuses(run: DomainRun) -> dict[str, Status]:
+def _statuses(run: SubjectResults) -> dict[str, Status]:
     return {test.name: test.status for test in run.tests}
 
 
-def _test(run: DomainRun, name: str):  # noqa: ANN202
+def _test(run: SubjectResults, name: str):  # noqa: ANN202
     return next(test for test in run.tests if test.name == name)
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from toolkit.results import reports
-from toolkit.results.records import DomainRun, RunRecord, Status, SubjectInfo, TestRecord
+from toolkit.results.records import RunRecord, Status, SubjectInfo, SubjectResults, TestRecord
 
 
-def run_of(domain: str, kind: str, tests: dict[str, Status], line: str = "6.1") -> DomainRun:
+def run_of(domain: str, kind: str, tests: dict[str, Status], line: str = "6.1") -> SubjectResults:
     records = tuple(TestRecord(name, status, 1.0, f"{name} {status.value}") for name, status in tests.items())
-    return DomainRun("6.1.0-50-amd64", line, "qemu", "tcg", SubjectInfo(kind, "vexfs", "kernel/vexfs"), domain, records)
+    return SubjectResults(
+        "6.1.0-50-amd64", line, "qemu", "tcg", SubjectInfo(kind, "vexfs", "kernel/vexfs"), domain, records
+    )
 
 
-def record_of(*runs: DomainRun) -> RunRecord:
+def record_of(*runs: SubjectResults) -> RunRecord:
     return RunRecord("r1", "2026-01-01T00:00:00+00:00", "2026-01-01T00:10:00+00:00", "0", {}, runs)
 
 

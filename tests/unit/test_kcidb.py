@@ -9,7 +9,7 @@ from kcidb_io.schema import LATEST, V5_3
 
 from toolkit.errors import UserError
 from toolkit.results import kcidb, store
-from toolkit.results.records import DomainRun, RunRecord, Status, SubjectInfo, Subtest, TestRecord
+from toolkit.results.records import RunRecord, Status, SubjectInfo, SubjectResults, Subtest, TestRecord
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 REAL_RUN = "20261128-032950-a3a1"  # double_free on 5.10, 6.12 and 7.x: passes, failures, skips
@@ -62,12 +62,12 @@ def test_statuses_map_honestly_and_a_skip_behind_a_failed_prerequisite_says_so()
     assert load["log_url"] == console and [f["name"] for f in load["output_files"]] == ["console.log", "commands.log"]
 
 
-def _run(domain: str, tests: tuple[TestRecord, ...], kernel: str = "6.1.0-50-amd64") -> DomainRun:
+def _run(domain: str, tests: tuple[TestRecord, ...], kernel: str = "6.1.0-50-amd64") -> SubjectResults:
     subject = SubjectInfo("filesystem" if domain == "filesystem" else "module", "vexfs", "/src/vexfs")
-    return DomainRun(kernel, "6.1", "qemu", "kvm", subject, domain, tests, "6.1.176-1", "off")
+    return SubjectResults(kernel, "6.1", "qemu", "kvm", subject, domain, tests, "6.1.176-1", "off")
 
 
-def _record(*runs: DomainRun) -> RunRecord:
+def _record(*runs: SubjectResults) -> RunRecord:
     return RunRecord("20261127-120000-abcd", "2026-11-27T12:00:00+00:00", "2026-11-27T12:01:00+00:00", "0.1.0",
                      {"hostname": "ci-7"}, runs)  # fmt: skip
 
@@ -76,7 +76,7 @@ def test_domains_get_their_short_prefix_and_errors_misses_and_start_times_are_ke
     began = "2026-11-27T12:00:05+00:00"
     fs = _run("filesystem", (TestRecord("build", Status.FAILED, 1.0, "error: 'x' undeclared\nmore", started=began),
                              TestRecord("data_integrity", Status.ERROR, 3.0, "guest trouble: no SSH answer", started=began)))  # fmt: skip
-    never = DomainRun("", "7.x", "qemu", "", SubjectInfo("module", "vexfs", "/src/vexfs"), "kernel_module",
+    never = SubjectResults("", "7.x", "qemu", "", SubjectInfo("module", "vexfs", "/src/vexfs"), "kernel_module",
                       (TestRecord("build", Status.ERROR, 0.0, "box build failed"), TestRecord("load", Status.ERROR, 0.0, "box build failed")))  # fmt: skip
     document = _valid(kcidb.document(_record(fs, never), origin="my_lab"))
     build, missed = document["builds"]
@@ -122,7 +122,7 @@ def test_a_git_work_tree_gives_the_checkout_its_url_commit_and_branch(tmp_path: 
     checkout = kcidb.checkout_of(str(module / "src"))
     assert (checkout.tree_name, checkout.branch, len(checkout.commit)) == ("mymod", "topic", 40)
     assert checkout.uncommitted_changes  # m.c is not committed
-    record = _record(DomainRun("6.1.0-50-amd64", "6.1", "qemu", "kvm", SubjectInfo("module", "m", str(module / "src")),
+    record = _record(SubjectResults("6.1.0-50-amd64", "6.1", "qemu", "kvm", SubjectInfo("module", "m", str(module / "src")),
                                "kernel_module", (TestRecord("build", Status.PASSED, 1.0),)))  # fmt: skip
     data = _valid(kcidb.document(record, known=kcidb.facts(record, None, tmp_path / "no-cache")))["checkouts"][0]
     assert data["git_repository_url"] == "https://example.org/kernel/mymod.git"

@@ -7,7 +7,7 @@ import pytest
 
 from toolkit.errors import UserError
 from toolkit.results import reports, schema, store
-from toolkit.results.records import DomainRun, RunRecord, Status, SubjectInfo, Subtest, TestRecord, worst
+from toolkit.results.records import RunRecord, Status, SubjectInfo, SubjectResults, Subtest, TestRecord, worst
 
 
 def _record(run_id: str = "20261127-120000-abcd") -> RunRecord:
@@ -24,7 +24,7 @@ def _record(run_id: str = "20261127-120000-abcd") -> RunRecord:
         TestRecord("concurrency", Status.SKIPPED, 0.0, "needs load to pass"),
         TestRecord("hang_detection", Status.ERROR, 1.0, "guest trouble: no SSH answer"),
     )
-    run = DomainRun(
+    run = SubjectResults(
         "6.1.0-50-amd64", "6.1", "qemu", "tcg", SubjectInfo("module", "leaky", "/src/leaky"), "kernel_module", tests
     )
     return RunRecord(
@@ -52,7 +52,7 @@ def test_exit_status_is_1_when_anything_failed_or_errored() -> None:
         "v",
         {},
         (
-            DomainRun(
+            SubjectResults(
                 "k",
                 "6.1",
                 "qemu",
@@ -115,12 +115,12 @@ def test_loading_an_unknown_run_names_the_known_ones(tmp_path: Path) -> None:
 
 
 def _two_lines(memory_leak: Status) -> RunRecord:
-    def run(line: str, leak: Status) -> DomainRun:
+    def run(line: str, leak: Status) -> SubjectResults:
         tests = (
             TestRecord("build", Status.PASSED, 1.0),
             TestRecord("memory_leak", leak, 2.0, f"leak {leak.value}", {}, ("kmalloc: call_site=0xffffffffc0001000",)),
         )
-        return DomainRun(
+        return SubjectResults(
             f"{line}.0-1-amd64", line, "qemu", "tcg", SubjectInfo("module", "vexfs", "/k"), "kernel_module", tests
         )
 
@@ -205,7 +205,7 @@ def test_every_junit_suite_says_when_where_and_on_what_it_ran() -> None:
 
 
 def test_a_suite_starts_when_its_first_test_began() -> None:
-    run = DomainRun("k", "6.1", "qemu", "kvm", SubjectInfo("module", "m", "d"), "kernel_module",
+    run = SubjectResults("k", "6.1", "qemu", "kvm", SubjectInfo("module", "m", "d"), "kernel_module",
                     (TestRecord("build", Status.PASSED, 1.0, started="2026-11-27T12:00:07+00:00"),), "6.1.176-1", "lite")  # fmt: skip
     suite = next(
         iter(
@@ -315,7 +315,7 @@ def _with_subtests() -> RunRecord:
             subtests=subtests,
         ),  # fmt: skip
     )
-    run = DomainRun("6.1.0-50-amd64", "6.1", "qemu", "tcg", SubjectInfo("module", "taptest", "/src/taptest"),
+    run = SubjectResults("6.1.0-50-amd64", "6.1", "qemu", "tcg", SubjectInfo("module", "taptest", "/src/taptest"),
                     "kernel_module", tests)  # fmt: skip
     return RunRecord("20261206-120000-abcd", "2026-12-06T12:00:00+00:00", "2026-12-06T12:01:00+00:00", "0.1.0",
                      {"hostname": "h"}, (run,))  # fmt: skip

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from toolkit import streams
 from toolkit.results import reports, schema, store
-from toolkit.results.records import DomainRun, PlannedRun, RunRecord, RunState, Status, SubjectInfo, TestRecord
+from toolkit.results.records import PlannedRun, RunRecord, RunState, Status, SubjectInfo, SubjectResults, TestRecord
 
 LATER = "2026-12-06T12:05:00+00:00"
 SUBJECT = SubjectInfo("module", "vexfs", "/src/vexfs")
@@ -23,7 +23,7 @@ PLAN = (PlannedRun("6.1", "kernel_module", "qemu", SUBJECT, ("build", "load", "u
 def _partway(run_id: str = "20261206-120000-abcd") -> RunRecord:
     """A run saved after its first two tests on 6.1, nothing yet on 6.12."""
     tests = (TestRecord("build", Status.PASSED, 1.0, "built"), TestRecord("load", Status.PASSED, 0.5, "loaded"))
-    run = DomainRun("6.1.0-50-amd64", "6.1", "qemu", "tcg", SUBJECT, "kernel_module", tests)
+    run = SubjectResults("6.1.0-50-amd64", "6.1", "qemu", "tcg", SUBJECT, "kernel_module", tests)
     return RunRecord(run_id, "2026-12-06T12:00:00+00:00", "2026-12-06T12:00:09+00:00", "0.1.0", {}, (run,),
                      RunState.RUNNING, PLAN)  # fmt: skip
 
@@ -52,7 +52,7 @@ def test_an_ended_run_has_a_verdict_for_every_planned_test() -> None:
 
 def test_every_subject_a_line_found_gets_every_planned_test() -> None:
     record = _partway()
-    other = DomainRun("6.1.0-50-amd64", "6.1", "qemu", "tcg", dataclasses.replace(SUBJECT, name="second"),
+    other = SubjectResults("6.1.0-50-amd64", "6.1", "qemu", "tcg", dataclasses.replace(SUBJECT, name="second"),
                       "kernel_module", (TestRecord("build", Status.PASSED, 1.0, "built"),))  # fmt: skip
     ended = dataclasses.replace(record, runs=(*record.runs, other)).ended(RunState.FINISHED, "not run: lost", "t")
     assert ended.planned_tests() == 9 and sum(len(run.tests) for run in ended.runs) == 9

@@ -16,7 +16,7 @@ from toolkit import __version__, kernels
 from toolkit.files import remove_tree
 from toolkit.interrupts import Interrupted
 from toolkit.results import store
-from toolkit.results.records import DomainRun, PlannedRun, RunRecord, RunState
+from toolkit.results.records import PlannedRun, RunRecord, RunState, SubjectResults
 
 
 def _now() -> str:
@@ -52,7 +52,7 @@ class ResultsFolder:
         self.plan = tuple(plan)
         self.state = RunState.RUNNING
         self._unrun_reason = ""
-        self._runs: dict[tuple[str, str, str], DomainRun] = {}
+        self._runs: dict[tuple[str, str, str], SubjectResults] = {}
         self._lock = threading.Lock()
         self._held = contextlib.ExitStack()
         self._holding = False
@@ -70,7 +70,7 @@ class ResultsFolder:
             self._held.enter_context(store.held(self.dir))
             self._holding = True
 
-    def put(self, run: DomainRun) -> RunRecord:
+    def put(self, run: SubjectResults) -> RunRecord:
         """Add a domain run, or replace the one for the same line, domain and subject (its tests so far).
 
         Once the run has ended the record is frozen: what lines still running say then is not kept.

@@ -17,7 +17,7 @@ from typing import Any
 from toolkit.boxes import store as box_store
 from toolkit.errors import UserError
 from toolkit.results import reports
-from toolkit.results.records import DomainRun, RunRecord, Status, Subtest, TestRecord
+from toolkit.results.records import RunRecord, Status, SubjectResults, Subtest, TestRecord
 
 ORIGIN = "vexfs_vmtest"
 VERSION = {"major": 5, "minor": 3}
@@ -121,7 +121,7 @@ def _excerpt(lines: tuple[str, ...] | list[str]) -> str:
     return text if len(text) <= EXCERPT_MAX else text[: EXCERPT_MAX - 2].rsplit("\n", 1)[0] + "\n…"
 
 
-def _status(run: DomainRun, test: TestRecord) -> str:
+def _status(run: SubjectResults, test: TestRecord) -> str:
     """KCIDB's word for a verdict; MISS when the line never started (no box, no VM: the harness failed)."""
     return "MISS" if not run.kernel else STATUS[test.status]
 
@@ -156,12 +156,12 @@ def _checkout(checkout: Checkout, record: RunRecord, origin: str, checkout_id: s
     return data
 
 
-def _config_name(run: DomainRun) -> str:
+def _config_name(run: SubjectResults) -> str:
     """The kernel release (the line when it never started) and the debug tier, when the run recorded one."""
     return f"{run.kernel or run.kernel_line}{f' debug {run.debug}' if run.debug else ''}"
 
 
-def _build(run: DomainRun, record: RunRecord, facts: Facts, origin: str, checkout_id: str) -> dict[str, Any]:
+def _build(run: SubjectResults, record: RunRecord, facts: Facts, origin: str, checkout_id: str) -> dict[str, Any]:
     build_id = f"{origin}:{record.run_id}:{run.kernel_line}:{run.domain}:{run.subject.name}"
     data: dict[str, Any] = {"id": build_id, "origin": origin, "checkout_id": checkout_id,
                             "architecture": ARCHITECTURE, "config_name": _config_name(run)}  # fmt: skip
@@ -194,7 +194,7 @@ def _path(domain: str, test: str, subtest: str = "") -> str:
 
 
 def _test(
-    run: DomainRun, test: TestRecord, record: RunRecord, facts: Facts, origin: str, build_id: str
+    run: SubjectResults, test: TestRecord, record: RunRecord, facts: Facts, origin: str, build_id: str
 ) -> dict[str, Any]:
     data: dict[str, Any] = {"id": f"{build_id}:{test.name}", "origin": origin, "build_id": build_id,
                             "path": _path(run.domain, test.name), "status": _status(run, test),
@@ -227,7 +227,7 @@ def _test(
 
 
 def _subtest(
-    run: DomainRun, test: TestRecord, index: int, subtest: Subtest, build_id: str, origin: str
+    run: SubjectResults, test: TestRecord, index: int, subtest: Subtest, build_id: str, origin: str
 ) -> dict[str, Any]:
     """A subtest as a test of its own, below its test's path; its id numbered in the test's (names may repeat)."""
     data: dict[str, Any] = {"id": f"{build_id}:{test.name}/{index}", "origin": origin, "build_id": build_id,

@@ -124,7 +124,7 @@ class SurfaceEntry:
 
 
 @dataclass(frozen=True)
-class DomainRun:
+class SubjectResults:
     """One domain's tests for one subject on one kernel."""
 
     kernel: str
@@ -149,7 +149,7 @@ class DomainRun:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DomainRun:
+    def from_dict(cls, data: dict[str, Any]) -> SubjectResults:
         fields = {key: value for key, value in data.items() if key != "module"}
         subject = (
             SubjectInfo(**data["subject"]) if "subject" in data else SubjectInfo.from_version1_module(data["module"])
@@ -177,12 +177,12 @@ class PlannedRun:
     def from_dict(cls, data: dict[str, Any]) -> PlannedRun:
         return cls(**{**data, "subject": SubjectInfo(**data["subject"]), "tests": tuple(data["tests"])})
 
-    def unrun(self, runs: tuple[DomainRun, ...], reason: str) -> list[DomainRun]:
+    def unrun(self, runs: tuple[SubjectResults, ...], reason: str) -> list[SubjectResults]:
         """runs of this line and domain completed with an error for each planned test they lack (one run for
         the planned subject when there is none), each saying reason; only those that lacked any."""
         mine = [run for run in runs if (run.kernel_line, run.domain) == (self.kernel_line, self.domain)]
         if not mine:
-            mine = [DomainRun("", self.kernel_line, self.provider, "", self.subject, self.domain, ())]
+            mine = [SubjectResults("", self.kernel_line, self.provider, "", self.subject, self.domain, ())]
         completed = []
         for run in mine:
             have = {test.name for test in run.tests}
@@ -201,7 +201,7 @@ class RunRecord:
     finished: str
     toolkit_version: str
     host: dict[str, Any]
-    runs: tuple[DomainRun, ...]
+    runs: tuple[SubjectResults, ...]
     state: RunState = RunState.FINISHED
     plan: tuple[PlannedRun, ...] = ()  # empty in runs from before plans were recorded
 
@@ -255,7 +255,7 @@ class RunRecord:
         older = RunState.INTERRUPTED if data.get("interrupted") else RunState.FINISHED  # files from before states
         return cls(
             **fields,
-            runs=tuple(DomainRun.from_dict(r) for r in data["runs"]),
+            runs=tuple(SubjectResults.from_dict(r) for r in data["runs"]),
             state=RunState(data.get("state", older)),
             plan=tuple(PlannedRun.from_dict(p) for p in data.get("plan", ())),
         )

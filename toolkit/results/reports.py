@@ -12,7 +12,7 @@ from html import escape
 
 from tabulate import tabulate
 
-from toolkit.results.records import DomainRun, RunRecord, RunState, Status, Subtest, TestRecord
+from toolkit.results.records import RunRecord, RunState, Status, SubjectResults, Subtest, TestRecord
 
 MESSAGE_WIDTH = 70
 SUBTEST_WIDTH = 40
@@ -46,7 +46,7 @@ def several_domains(*records: RunRecord) -> bool:
     return len({run.domain for record in records for run in record.runs}) > 1
 
 
-def row_label(run: DomainRun, by_domain: bool) -> str:
+def row_label(run: SubjectResults, by_domain: bool) -> str:
     """A run's subject as its row names it: `domain/subject` when the runs come from several domains."""
     return f"{run.domain}/{run.subject.name}" if by_domain else run.subject.name
 
@@ -114,7 +114,7 @@ def _utc(moment: str) -> str:
     return parsed.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def suite_properties(run: DomainRun) -> dict[str, str]:
+def suite_properties(run: SubjectResults) -> dict[str, str]:
     """What a JUnit suite says about where it ran (its <properties>)."""
     return {"kernel": run.kernel, "kernel_line": run.kernel_line, "kernel_package": run.kernel_package,
             "accelerator": run.accel, "provider": run.provider, "debug_tier": run.debug, "domain": run.domain,
@@ -222,7 +222,7 @@ STYLE = (
 )
 
 
-def run_files(run: DomainRun) -> dict[str, str]:
+def run_files(run: SubjectResults) -> dict[str, str]:
     """The logs a run folder keeps for a kernel line, relative to that folder."""
     return {"build log": f"{run.kernel_line}/build.log", "console": f"{run.kernel_line}/vm/console.log",
             "commands": f"{run.kernel_line}/vm/commands.log"}  # fmt: skip
@@ -238,7 +238,7 @@ def _subtests(test: TestRecord) -> str:
     return f"<ul class='subtests'>{items}{more}</ul>" if items or more else ""
 
 
-def _anchor(run: DomainRun, row_name: str, test: str) -> str:
+def _anchor(run: SubjectResults, row_name: str, test: str) -> str:
     return f"{run.kernel_line}-{row_name.replace('/', '-')}-{test}"
 
 

@@ -14,7 +14,7 @@ from invoke import Context
 from invoke.exceptions import Exit
 
 from toolkit import host_capacity, host_pool, interrupts, pipeline
-from toolkit.commands import chosen_config, run_command
+from toolkit.commands import chosen_config, command_for
 from toolkit.kernels import KernelLine
 from toolkit.machines import providers
 from toolkit.results import reports
@@ -35,25 +35,25 @@ def _test(c: Context, run: RunCommand, values: dict[str, Any]) -> None:
     raise Exit(code=record.exit_status())
 
 
-@run_command(TEST_KERNEL)
+@command_for(TEST_KERNEL)
 def test_kernel(c: Context, values: dict[str, Any]) -> None:
     """Build a module against the VM's kernel and test it there (kernel_module domain: 10 tests); a table, results/."""
     _test(c, TEST_KERNEL, values)
 
 
-@run_command(TEST_FS)
+@command_for(TEST_FS)
 def test_fs(c: Context, values: dict[str, Any]) -> None:
     """Test a filesystem in the VM (kernel/vexfs by default, or --fs-type tmpfs|ext4; 8 tests); a table, results/."""
     _test(c, TEST_FS, values)
 
 
-@run_command(TEST_ALL)
+@command_for(TEST_ALL)
 def test_all(c: Context, values: dict[str, Any]) -> None:
     """Run every domain (or those --domains names) on one VM, one after the other; a table, results/."""
     _test(c, TEST_ALL, values)
 
 
-@run_command(MATRIX)
+@command_for(MATRIX)
 def test_matrix(c: Context, values: dict[str, Any]) -> None:
     """Run the domains on every kernel line in parallel (`nox -s kernel-matrix` runs this): a kernel x test table,
     results/<run>/ with report.html."""
