@@ -1,0 +1,44 @@
+"""The rules that keep the packages apart (docs/architecture.md), read from the sources' imports."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+TOOLKIT = Path(__file__).parents[2] / "toolkit"
+
+
+def _imports(path: Path) -> set[str]:
+    """Every toolkit module a source file imports (`from toolkit.x import y` names toolkit.x and toolkit.x.y)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return {name for name in found if name.startswith("toolkit")}
+
+
+def _package_imports(package: str) -> set[str]:
+    folder = TOOLKIT.joinpath(*package.split(".")[1:])
+    return {name for path in folder.rglob("*.py") for name in _imports(path)}
+
+
+def test_the_domain_packages_import_nothing_of_each_other() -> None:
+    domains = ["toolkit.domains.kernel_module", "toolkit.domains.filesystem"]
+    for domain in domains:
+        others = [other for other in domains if other != domain]
+        crossing = sorted(name for name in _package_imports(domain) if name.startswith(tuple(others)))
+        assert crossing == [], f"{domain} imports {crossing}"
+
+
+def test_the_machine_protocol_imports_nothing_of_the_toolkit() -> None:
+    """At run time (its type hints name records of the machines' registry, imported only for type checkers)."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, toolkit.machines.protocol; "
+         "print(' '.join(sorted(m for m in sys.modules if m.startswith('toolkit'))))"],
+        capture_output=True, text=True, check=True, cwd=TOOLKIT.parent,
+    ).stdout.split()  # fmt: skip
+    assert loaded == ["toolkit", "toolkit.machines", "toolkit.machines.protocol"]
