@@ -4,7 +4,7 @@ over SSH side by side (SSH stays for `vm.ssh` and the vagrant provider).
 
     .venv/bin/python benchmarks/boot.py [--kernel 6.1] [--starts 5] [--commands 30] [--copy-mib 8]
 
-Prints medians next to their targets (and main's figures from issue 14, on a quiet host), the ratios,
+Prints medians next to their targets (and reference figures of SSH-only machines on a quiet host), the ratios,
 and the load average before and after: timings on a shared host move with its load. Asserts nothing.
 """
 
@@ -149,7 +149,7 @@ def main() -> None:
         f"{settings.memory_mib} MiB, medians of {args.starts} starts and resets; "
         f"load average {load_before} before, {_load()} after"
     )
-    headers = ["what", "measured", "SSH / agent", "target", "main (issue 14, quiet host)", "how"]
+    headers = ["what", "measured", "SSH / agent", "target", "SSH only (reference, quiet host)", "how"]
     print(tabulate(rows, headers=headers, disable_numparse=True))
 
 
