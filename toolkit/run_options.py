@@ -33,11 +33,15 @@ DEBUG_HELP = (
     f"default {debug_tiers.DEFAULT}"
 )
 
-QUICK_HELP = "the fast edit-verdict loop: fewer rounds, shorter watches, the same detectors (" + "; ".join(
-    f"{name}: {', '.join(f'{option} {value:g}' for option, value in domain.quick.items())}"
-    for name, domain in domains.registered().items()
-    if domain.quick
-) + ")"  # fmt: skip
+
+def quick_help(chosen: Sequence[domains.Domain[Any]]) -> str:
+    """--quick's help, with what it changes in each of the chosen domains."""
+    changes = "; ".join(f"{domain.name}: {', '.join(f'{option} {value:g}' for option, value in domain.quick.items())}"
+                        for domain in chosen if domain.quick)  # fmt: skip
+    return f"the fast edit-verdict loop: fewer rounds, shorter watches, the same detectors ({changes})"
+
+
+QUICK_HELP = quick_help(list(domains.registered().values()))
 
 
 @dataclass(frozen=True)
@@ -136,9 +140,11 @@ class RunCommand:
 
     def flags(self) -> list[Flag]:
         """Its flags in the order help lists them: the run's, then those of each domain it can run."""
-        run = [dataclasses.replace(flag, default=self.defaults.get(flag.field, flag.default))
+        offered = self.offered()
+        run = [dataclasses.replace(flag, default=self.defaults.get(flag.field, flag.default),
+                                   help=quick_help(offered) if flag.field == "quick" else flag.help)
                for flag in flags(RunOptions) if flag.field in self.run_options]  # fmt: skip
-        return [*run, *merged_flags([domain.options for domain in self.offered()])]
+        return [*run, *merged_flags([domain.options for domain in offered])]
 
     def request(self, values: Mapping[str, Any], config_file: Path | None) -> Request:
         """values (by field name, None: not given) checked and turned into what the pipeline takes; a UserError else."""
