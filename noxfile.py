@@ -31,7 +31,9 @@ class _NoVirtualenvNews(logging.Filter):
 
 
 logging.getLogger("nox").addFilter(_NoVirtualenvNews())
-logging.getLogger("invoke").setLevel(logging.WARNING)  # the matrix's task runs in this process: not invoke's debug lines
+logging.getLogger("invoke").setLevel(
+    logging.WARNING
+)  # the matrix's task runs in this process: not invoke's debug lines
 LINES = [line.name for line in kernels.CATALOGUE]
 
 

@@ -466,3 +466,22 @@ def test_several_users_are_forked_from_one_start_and_each_reports(root: Path) ->
     reports = [json.loads(report) for report in exercise.users_at_once(surface, [], 0.0, 3)]
     assert len(reports) == 3 and all(report["rounds"] == 1 for report in reports)
     assert {report["paths"]["/proc/buggydev"]["counts"]["read"] for report in reports} == {1}
+
+
+def test_a_user_that_fails_says_why_and_the_others_still_report(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    exercise = _script()
+
+    def use(surface: object, ioctls: object, seconds: float) -> dict[str, object]:
+        try:
+            os.close(os.open(tmp_path / "first", os.O_CREAT | os.O_EXCL))  # one forked user gets here first
+        except FileExistsError:
+            return {"rounds": 1, "paths": {}, "wrong": []}
+        raise OSError(5, "Input/output error")
+
+    exercise.use = use
+    reports = exercise.users_at_once([], [], 0.0, 3)
+    said = capfd.readouterr().err
+    assert len(reports) == 2
+    assert "OSError: [Errno 5] Input/output error" in said and said.count("ended with exit status 1") == 1

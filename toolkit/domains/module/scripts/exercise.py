@@ -42,6 +42,7 @@ import struct
 import sys
 import tempfile
 import time
+import traceback
 from types import FrameType
 from typing import Any, Callable
 
@@ -790,13 +791,23 @@ def users_at_once(surface: list[list[str]], ioctls: list[dict[str, Any]], second
                 try:
                     write_json(os.path.join(reports, str(user)), use(surface, ioctls, seconds))
                     status = 0
+                except BaseException:
+                    traceback.print_exc()  # os._exit would end the user before Python printed it
                 finally:
+                    sys.stderr.flush()
                     os._exit(status)
             children[user] = pid
-        for pid in children.values():
-            os.waitpid(pid, 0)
+        for user, pid in children.items():
+            _, status = os.waitpid(pid, 0)
+            if status:
+                print(f"exercise.py: user {user} ended with {ended(status)}", file=sys.stderr)
         found = [os.path.join(reports, str(user)) for user in children]
         return [json.dumps(read_json(name)) for name in found if os.path.exists(name)]
+
+
+def ended(status: int) -> str:
+    """A child's wait status in words: `exit status 1`, `signal 9`."""
+    return f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit status {os.WEXITSTATUS(status)}"
 
 
 def main(argv: list[str]) -> int:
