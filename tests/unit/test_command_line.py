@@ -59,7 +59,9 @@ def test_each_run_task_takes_the_flags_of_the_domains_it_runs_with_the_same_help
     assert {"module-param", "build-in", "cycles", "workload"} <= set(kernel) and "fs-type" not in kernel
     assert {"fs-type", "mount-cycles"} <= set(fs) and "cycles" not in fs and "workload" not in fs
     assert "domains" not in kernel and "domains" not in fs
-    assert every == {**kernel, **fs, "domains": every["domains"]}
+    assert "filesystem:" not in kernel.pop("quick") and "kernel_module:" not in fs.pop("quick")
+    assert "filesystem:" in every["quick"] and "kernel_module:" in every["quick"]
+    assert every == {**kernel, **fs, "domains": every["domains"], "quick": every["quick"]}
     assert {flag: text for flag, text in matrix.items() if flag not in ("kernels", "jobs", "hosts")} == {
         flag: text for flag, text in every.items() if flag != "kernel"
     }
