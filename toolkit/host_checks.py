@@ -1,9 +1,11 @@
-"""Checks of the host: tools present, root where needed, disk space."""
+"""Checks of the host: tools present, root where needed, disk space, folders this user can read and write."""
 
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
+import stat
 from pathlib import Path
 
 from toolkit.errors import UserError
@@ -67,5 +69,27 @@ def unwritable_reason(folder: Path) -> str | None:
     if pseudo is not None:
         return f"{pseudo} is the kernel's pseudo-filesystem, which holds no files"
     if not os.access(folder, os.W_OK | os.X_OK):
-        return f"{folder} is not writable (its permissions, or a read-only mount)"
+        return f"{folder} is not writable by you ({whose(folder)}, or a read-only mount)"
+    return None
+
+
+def whose(path: Path) -> str:
+    """path's owner and permissions as a message says them: "owned by root, mode 0700"."""
+    found = path.lstat()
+    try:
+        owner = pwd.getpwuid(found.st_uid).pw_name
+    except KeyError:  # a user id with no name on this host
+        owner = f"user id {found.st_uid}"
+    return f"owned by {owner}, mode {stat.S_IMODE(found.st_mode):04o}"
+
+
+def unusable_reason(path: Path, write: bool) -> str | None:
+    """Why this user cannot use path, an existing folder or file: they may not read it (look into it, for a
+    folder), or not write it when write; None when they can. OSError when path cannot be looked at."""
+    folder = path.is_dir()
+    needed = os.R_OK | (os.X_OK if folder else 0)
+    if not os.access(path, needed):
+        return f"is not readable by you ({whose(path)})"
+    if write and not os.access(path, os.W_OK | (os.X_OK if folder else 0)):
+        return f"is not writable by you ({whose(path)})"
     return None

@@ -19,6 +19,38 @@ def test_defaults_use_xdg_dirs(tmp_path: Path) -> None:
     assert settings.cache_dir.name == "vexfs-vmtest"
 
 
+def test_cache_and_state_default_to_the_xdg_folders_when_set(tmp_path: Path) -> None:
+    environ = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_STATE_HOME": str(tmp_path / "state")}
+    found = config.effective(cwd=tmp_path, environ=environ)
+    assert found.settings.cache_dir == tmp_path / "cache" / "vexfs-vmtest"
+    assert found.settings.state_dir == tmp_path / "state" / "vexfs-vmtest"
+    assert found.origins["cache_dir"] == "default ($XDG_CACHE_HOME or ~/.cache)"
+    assert found.origins["state_dir"] == "default ($XDG_STATE_HOME or ~/.local/state)"
+
+
+@pytest.mark.parametrize("environ", [{}, {"XDG_CACHE_HOME": "", "XDG_STATE_HOME": ""}])
+def test_cache_and_state_default_to_the_home_folders_without_xdg(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, environ: dict[str, str]
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    settings = config.load(cwd=tmp_path, environ=environ)
+    assert settings.cache_dir == tmp_path / ".cache" / "vexfs-vmtest"
+    assert settings.state_dir == tmp_path / ".local" / "state" / "vexfs-vmtest"
+
+
+def test_variables_and_files_win_over_the_xdg_folders(tmp_path: Path) -> None:
+    (tmp_path / "vmtest.toml").write_text('state_dir = "state-here"\n')
+    environ = {"XDG_CACHE_HOME": str(tmp_path / "x"), "XDG_STATE_HOME": str(tmp_path / "x"),
+               "VEXFS_CACHE_DIR": str(tmp_path / "cache-here")}  # fmt: skip
+    found = config.effective(cwd=tmp_path, environ=environ)
+    assert found.settings.cache_dir == tmp_path / "cache-here"
+    assert found.settings.state_dir == tmp_path / "state-here"
+    assert (found.origins["cache_dir"], found.origins["state_dir"]) == (
+        "VEXFS_CACHE_DIR",
+        str(tmp_path / "vmtest.toml"),
+    )
+
+
 def test_file_then_env_then_flags_win_in_order(tmp_path: Path) -> None:
     file = tmp_path / "vmtest.toml"
     file.write_text('kernel = "6.12"\ncpus = 4\nmemory_mib = 1024\n')

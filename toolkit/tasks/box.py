@@ -14,12 +14,13 @@ from toolkit.errors import UserError
 from toolkit.machines import box_supply, cache_pruning, registry
 from toolkit.run_options import KERNEL_HELP
 from toolkit.tasks.common import JSON_HELP, collection, print_json, settings, stoppable
+from toolkit.user_folders import CACHE, STATE
 
 
 @command(help={"kernel": KERNEL_HELP})
 def box_build(c: Context, kernel: str | None = None) -> None:
     """Build the box for a kernel line offline from Debian's mirror (cached; a no-op when built)."""
-    found = settings(c, kernel=kernel)
+    found = settings(c, writes=[CACHE], kernel=kernel)
     with stoppable("the half-built box was removed"):
         box = box_supply.box_for(found, found.kernel)
     print(f"box {box.name}: kernel {box.kernel_release} ({box.kernel_package_version}) in {box.path}")
@@ -28,7 +29,7 @@ def box_build(c: Context, kernel: str | None = None) -> None:
 @command(help={"json": JSON_HELP})
 def box_list(c: Context, json: bool = False) -> None:
     """List the built boxes."""
-    boxes = [box.describe() for box in store.list_boxes(settings(c).cache_dir)]
+    boxes = [box.describe() for box in store.list_boxes(settings(c, reads=[CACHE]).cache_dir)]
     if json:
         print_json(boxes)
         return
@@ -44,7 +45,7 @@ def box_list(c: Context, json: bool = False) -> None:
 @command(help={"kernel": KERNEL_HELP})
 def box_remove(c: Context, kernel: str | None = None) -> None:
     """Remove the box of a kernel line from the cache (VMs using it must be destroyed first)."""
-    found = settings(c, kernel=kernel)
+    found = settings(c, reads=[STATE], writes=[CACHE], kernel=kernel)
     box = store.require(found.cache_dir, BoxRecipe(kernels.select(found.kernel)))
     users = [n for n in registry.names(found) if registry.open_existing(found, n).record.box == str(box.path)]
     if users:
@@ -60,7 +61,7 @@ def box_prune(c: Context) -> None:
 
     Stale: built from an older recipe (after a toolkit upgrade). Left: half-built boxes, build logs of boxes gone.
     """
-    found = settings(c)
+    found = settings(c, reads=[STATE], writes=[CACHE])
     for what in cache_pruning.prune_cache(found):
         print(f"removed {what}")
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from invoke import Collection, Context
 from invoke.exceptions import Exit
 
-from toolkit import config, host_capacity, interrupts
+from toolkit import config, host_capacity, interrupts, user_folders
 from toolkit.commands import chosen_config
 from toolkit.machines import registry
 from toolkit.machines.vm_record import CorruptRecord
@@ -22,9 +22,14 @@ JSON_HELP = "print JSON (stable keys, see docs/usage.md) instead of a table"
 VM_NAME_HELP = "VM name (default: default); several VMs can run side by side"
 
 
-def settings(c: Context, **flags: Any) -> config.Settings:
-    """The settings in force for this task: defaults, files (or its --config), VEXFS_* variables, these flags."""
-    return config.load(flags, chosen_config(c))
+def settings(
+    c: Context, reads: Iterable[user_folders.Store] = (), writes: Iterable[user_folders.Store] = (), **flags: Any
+) -> config.Settings:
+    """The settings in force for this task: defaults, files (or its --config), VEXFS_* variables, these flags;
+    the folders of the stores it reads and writes checked as this user's to use (toolkit/user_folders.py)."""
+    found = config.load(flags, chosen_config(c))
+    user_folders.require(found, reads, writes)
+    return found
 
 
 def require_room(found: config.Settings, name: str) -> None:

@@ -12,6 +12,7 @@ from toolkit.errors import UserError
 from toolkit.machines import box_supply
 from toolkit.run_options import KERNEL_HELP
 from toolkit.tasks.common import collection, settings, stoppable
+from toolkit.user_folders import CACHE
 
 JOBS_PER_CPU = 4  # compile jobs beyond four per CPU only wait for one
 
@@ -38,7 +39,7 @@ def compile_jobs(jobs: int | None, cpus: int) -> int:
 def kernel_build(c: Context, kernel: str | None = None, profile: str = "debug", jobs: int | None = None) -> None:
     """Build a kernel from the line's Debian source with a profile's config, and the box `<line>-<profile>` around it."""
     parallel = compile_jobs(jobs, os.cpu_count() or 1)
-    found = settings(c, kernel=kernel)
+    found = settings(c, writes=[CACHE], kernel=kernel)
     line = kernels.select(found.kernel)
     variant = line if line.profile else line.variant(profile)
     with stoppable("the build stopped: run the same command again to resume it"):

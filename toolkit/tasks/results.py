@@ -16,6 +16,7 @@ from toolkit.results import merge as run_merge
 from toolkit.results import store as results_store
 from toolkit.results.records import RunRecord, Status
 from toolkit.tasks.common import JSON_HELP, collection, print_json, settings
+from toolkit.user_folders import CACHE, RESULTS
 
 RUN_HELP = "run id (default: the latest)"
 EXPORT_FORMATS = [*reports.FORMATS, "kcidb"]
@@ -24,7 +25,7 @@ EXPORT_FORMATS = [*reports.FORMATS, "kcidb"]
 @command(help={"run": RUN_HELP, "json": JSON_HELP})
 def results_show(c: Context, run: str | None = None, json: bool = False) -> None:
     """Print a run's kernel x test table and its detailed table."""
-    record = results_store.load(settings(c).results_dir, run)
+    record = results_store.load(settings(c, reads=[RESULTS]).results_dir, run)
     if json:
         print_json(reports.overview(record))
         return
@@ -45,7 +46,7 @@ def results_export(
     """Export a run as JSON, JUnit XML, CSV, a table, HTML or KernelCI KCIDB v5 JSON."""
     if format not in EXPORT_FORMATS:
         raise UserError(f"unknown format {format!r}: choose one of {', '.join(EXPORT_FORMATS)}")
-    found = settings(c)
+    found = settings(c, reads=[RESULTS, CACHE])
     record = results_store.load(found.results_dir, run)
     if format == "kcidb":
         text = kcidb.export(record, origin, kcidb.facts(record, found.results_dir / record.run_id, found.cache_dir))
@@ -77,7 +78,7 @@ def results_diff(c: Context, run_a: str | None = None, run_b: str | None = None)
     """
     if not run_a:
         raise UserError("no run to compare: `invoke results.diff RUN_A [RUN_B]` (RUN_B: the latest)")
-    root = settings(c).results_dir
+    root = settings(c, reads=[RESULTS]).results_dir
     before, after = results_store.load(root, run_a), results_store.load(root, run_b)
     print(reports.diff_table(before, after))
     regressions = _regressions(before, after)
@@ -99,7 +100,7 @@ def results_merge(c: Context, dirs: list[str] | None = None, origin: str = kcidb
     paths = [Path(d) for d in dirs or []]
     if not paths:
         raise UserError("no run folders: `invoke results.merge DIR...` (e.g. one results/<run-id> per kernel line)")
-    found = settings(c)
+    found = settings(c, reads=[CACHE], writes=[RESULTS])
     path = run_merge.merge(found.results_dir, paths, found.cache_dir, origin)
     record = results_store.load(found.results_dir, path.name)
     print(reports.matrix(record) + "\n\n" + reports.table(record))
@@ -109,7 +110,7 @@ def results_merge(c: Context, dirs: list[str] | None = None, origin: str = kcidb
 @command(help={"keep": "how many of the newest runs to keep (at least 1)"})
 def results_prune(c: Context, keep: int = 10) -> None:
     """Remove older runs (all but the newest --keep N, never the one `latest` points at) and what killed runs left."""
-    removed = results_store.prune(settings(c).results_dir, keep)
+    removed = results_store.prune(settings(c, writes=[RESULTS]).results_dir, keep)
     print("\n".join(f"removed {what}" for what in removed) or "nothing to remove")
 
 

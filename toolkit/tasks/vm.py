@@ -30,10 +30,11 @@ from toolkit.tasks.common import (
     stoppable,
     sweep,
 )
+from toolkit.user_folders import CACHE, STARTING_A_VM, STATE
 
 
 def _running(c: Context, name: str) -> Machine:
-    machine = registry.open_existing(settings(c), name)
+    machine = registry.open_existing(settings(c, reads=[STATE]), name)
     if not machine.running():
         raise UserError(f"VM {name!r} is not running: `invoke vm.up --name {name}`")
     return machine
@@ -53,7 +54,7 @@ def vm_up(
     debug: str | None = None,
 ) -> None:  # fmt: skip
     """Start a VM from its box's ready snapshot (booting it the first time; building the box if needed)."""
-    found = settings(c, kernel=kernel, provider=provider, debug=debug)
+    found = settings(c, writes=STARTING_A_VM, kernel=kernel, provider=provider, debug=debug)
     registry.checked_new_name(found, name)
     require_room(found, name)
     sweep(found)
@@ -76,7 +77,7 @@ def vm_up(
 @command(help={"name": "show only this VM", "json": JSON_HELP})
 def vm_status(c: Context, name: str | None = None, json: bool = False) -> None:
     """List VMs: state, kernel, accelerator (kvm or tcg), SSH address."""
-    found = settings(c)
+    found = settings(c, reads=[STATE, CACHE])
     chosen = [registry.checked_name(found, name)] if name is not None else registry.names(found)
     report_stale(found)
     statuses, corrupt = [], []
@@ -122,7 +123,7 @@ def _every_running(found: config.Settings) -> Iterator[Machine]:
 @command(help={"name": "only this VM (default: every running VM)"})
 def vm_ssh_config(c: Context, name: str | None = None) -> None:
     """Print an OpenSSH config for the running VMs, each as `Host NAME`: `ssh -F FILE NAME`, `scp -F FILE ...`."""
-    running = [_running(c, name)] if name is not None else list(_every_running(settings(c)))
+    running = [_running(c, name)] if name is not None else list(_every_running(settings(c, reads=[STATE])))
     if not running:
         raise UserError("no VM is running: start one with `invoke vm.up`")
     print("\n".join(machine.ssh_target().config_block(machine.name) for machine in running), end="")
@@ -134,7 +135,7 @@ def vm_ssh_config(c: Context, name: str | None = None) -> None:
 @takes_command
 def vm_run(c: Context, name: str = "default", timeout: str | None = None, sudo: bool = False) -> None:
     """Run the command after -- in the VM, each word as given; print its output, exit with its status."""
-    found = settings(c, command_timeout_s=timeout)
+    found = settings(c, reads=[STATE], command_timeout_s=timeout)
     line = remainder(sys.argv)
     if not line:
         raise UserError("no command: give one after --, e.g. `invoke vm.run -- uname -r`")
@@ -162,7 +163,7 @@ def vm_copy(c: Context, source: str = "", destination: str = "", name: str = "de
 @contextlib.contextmanager
 def _held(c: Context, name: str, purpose: str) -> Iterator[Machine]:
     """The VM called name, held for purpose (another command holding it is refused at once)."""
-    found = settings(c)
+    found = settings(c, writes=[STATE])
     machine = registry.open_existing(found, name)
     with registry.locked(found, name, purpose):
         yield machine
@@ -187,7 +188,7 @@ def vm_halt(c: Context, name: str = "default") -> None:
 @command(help={"name": VM_NAME_HELP, "all": "every VM of this installation, whichever provider, and what runs left"})
 def vm_destroy(c: Context, name: str = "default", all: bool = False) -> None:
     """Stop the VM and delete its disk overlay and logs (--all: every VM, and leftovers of killed runs)."""
-    found = settings(c)
+    found = settings(c, writes=[STATE, CACHE])
     if all:
         removed = [f"VM {vm}" for vm in registry.destroy_all(found)] + registry.sweep(found)
         print("\n".join(f"removed {what}" for what in removed) or "nothing to remove")
@@ -201,7 +202,7 @@ def vm_console(c: Context, name: str = "default", lines: int = 0) -> None:
     """Show the VM's serial console log (kernel messages from boot on)."""
     if lines < 0:
         raise UserError(f"--lines must be 0 (all) or more, not {lines}")
-    text = registry.open_existing(settings(c), name).console_text()
+    text = registry.open_existing(settings(c, reads=[STATE]), name).console_text()
     print("\n".join(text.splitlines()[-lines:] if lines else text.splitlines()))
 
 
