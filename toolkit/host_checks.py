@@ -8,30 +8,29 @@ import shutil
 import stat
 from pathlib import Path
 
+from toolkit import host_tools
 from toolkit.errors import UserError
-
-# Debian package that provides each tool the toolkit runs.
-TOOL_PACKAGES = {
-    "qemu-system-x86_64": "qemu-system-x86",
-    "qemu-img": "qemu-utils",
-    "mmdebstrap": "mmdebstrap",
-    "mkfs.ext4": "e2fsprogs",
-    "ssh": "openssh-client",
-    "ssh-keygen": "openssh-client",
-    "zstd": "zstd",
-    "virsh": "libvirt-clients",
-}
 
 GIB = 1024**3
 
 
 def require_tool(name: str) -> str:
-    """The tool's path, or a UserError naming the package to install."""
-    path = shutil.which(name)
+    """The tool's path (a command, or a file named by its absolute path), or a UserError naming the package that
+    brings it on each distribution."""
+    path = host_tools.locate(name)
     if path is None:
-        package = TOOL_PACKAGES.get(name, name)
-        raise UserError(f"{name} not found: run ./setup (or apt-get install {package})")
+        tool = host_tools.table().get(name)
+        fix = f"install {host_tools.packages([tool])}" if tool else "install it"
+        raise UserError(f"{name} not found: {fix}")
     return path
+
+
+def require_host_tools(needed_by: str) -> None:
+    """Everything the table lists for needed_by is here, else one UserError naming all that is missing."""
+    missing = host_tools.missing(needed_by)
+    if missing:
+        names = ", ".join(tool.need for tool in missing)
+        raise UserError(f"{names} not found: install {host_tools.packages(missing)}")
 
 
 def require_root(why: str) -> None:

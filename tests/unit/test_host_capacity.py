@@ -52,7 +52,7 @@ def test_a_vagrant_vm_is_measured_against_what_its_libvirt_reports(
 ) -> None:
     vagrant = dataclasses.replace(settings, provider="vagrant", cpus=3)
     monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(UserError, match=r"virsh not found: run ./setup \(or apt-get install libvirt-clients\)"):
+    with pytest.raises(UserError, match=r"virsh not found: install libvirt-clients \(Debian/Ubuntu\)"):
         host_capacity.require_host_capacity(vagrant)
     monkeypatch.setattr(host_capacity.host_checks, "require_tool", lambda name: name)
     monkeypatch.setattr(host_capacity.libvirt_capacity, "read", lambda uri: HostCapacity(uri, 1, 64_000))

@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from toolkit import host_checks
+from toolkit import host_checks, host_tools
 from toolkit.boxes import initramfs, vmlinux
 from toolkit.boxes.recipe import GUEST_FILES, STATIC_SHELL, BoxRecipe
 from toolkit.boxes.store import Box, boxes_dir, building_dir, find, remove_abandoned_builds
@@ -124,7 +124,7 @@ def build(recipe: BoxRecipe, cache_dir: Path, mirror: str, log_dir: Path) -> Box
     if existing:
         return existing
     host_checks.require_root("box.build (mmdebstrap and chroot)")
-    for tool in ("mmdebstrap", "mkfs.ext4", "qemu-img"):
+    for tool in ("mmdebstrap", host_tools.DEBIAN_KEYRING, "mkfs.ext4", "qemu-img", "unshare"):
         host_checks.require_tool(tool)
     host_checks.require_free_space(cache_dir, NEEDED_GIB, f"building the {recipe.line.name} box")
     with locked(boxes_dir(cache_dir) / f".{recipe.name}.lock"):

@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from toolkit import build_errors, host_checks
+from toolkit import build_errors, host_checks, host_tools
 from toolkit.boxes import kernel_config
 from toolkit.boxes.store import Box
 from toolkit.errors import UserError
@@ -178,7 +178,7 @@ def build(kernel: KernelBuild, cache_dir: Path, mirror: str, jobs: int) -> Built
     if found:
         return found
     host_checks.require_root("kernel.build (mmdebstrap and chroot)")
-    for tool in ("mmdebstrap", "unshare"):
+    for tool in ("mmdebstrap", host_tools.DEBIAN_KEYRING, "unshare"):
         host_checks.require_tool(tool)
     folder = kernels_dir(cache_dir) / kernel.name
     host_checks.require_free_space(cache_dir, NEEDED_GIB, f"building the {kernel.line.name} kernel")

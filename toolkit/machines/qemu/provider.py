@@ -134,8 +134,8 @@ class QemuMachine(RecordedMachine):
 
     @staticmethod
     def prepare_host(settings: Settings) -> list[str]:
-        """Nothing to change: ./setup installed QEMU; check it is there."""
-        QemuMachine.require_host_tools(settings)
+        """Nothing to change: ./setup installed what the provider needs; check it is all there."""
+        host_checks.require_host_tools("qemu")
         return []
 
     def _save(self) -> None:
