@@ -20,9 +20,14 @@ def require_tool(name: str) -> str:
     path = host_tools.locate(name)
     if path is None:
         tool = host_tools.table().get(name)
-        fix = f"install {host_tools.packages([tool])}" if tool else "install it"
-        raise UserError(f"{name} not found: {fix}")
+        raise UserError(f"{name} not found: {_fix([tool]) if tool else 'install it'}")
     return path
+
+
+def _fix(tools: list[host_tools.HostTool]) -> str:
+    """How to get tools: ./setup installs the qemu provider's with apt-get; else their packages."""
+    setup = "run ./setup as root, or " if all(tool.needed_by == "qemu" for tool in tools) else ""
+    return f"{setup}install {host_tools.packages(tools)}"
 
 
 def require_host_tools(needed_by: str) -> None:
@@ -30,7 +35,7 @@ def require_host_tools(needed_by: str) -> None:
     missing = host_tools.missing(needed_by)
     if missing:
         names = ", ".join(tool.need for tool in missing)
-        raise UserError(f"{names} not found: install {host_tools.packages(missing)}")
+        raise UserError(f"{names} not found: {_fix(missing)}")
 
 
 def require_root(why: str) -> None:

@@ -81,7 +81,7 @@ ROWS = {
     "kernel-unknown-test": Row(("test.kernel", "--module-dir", MODULE, "--kernel", "4.4"), "unknown kernel line '4.4'", files=ONE_RUN),
     "kernel-unknown-box": Row(("box.build", "--kernel", "nope"), "unknown kernel line 'nope'"),
     "provider-unknown": Row(("vm.up", "--provider", "hyperv"), "unknown provider 'hyperv'"),
-    "qemu-missing": Row(("vm.up", "--name", "noqemu"), "qemu-system-x86_64 not found: run ./setup"),
+    "qemu-missing": Row(("vm.up", "--name", "noqemu"), "qemu-system-x86_64 not found: run ./setup as root, or install qemu-system-x86 (Debian/Ubuntu)"),
     # task options
     "cycles-not-a-number": Row(("test.kernel", "--module-dir", MODULE, "--cycles", "abc"), "--cycles must be a whole number, not 'abc'"),
     "lines-not-a-number": Row(("vm.console", "--lines", "abc"), "--lines must be a whole number, not 'abc'"),

@@ -36,7 +36,7 @@ def test_a_missing_command_names_its_package_on_each_distribution(monkeypatch: p
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(
         UserError,
-        match=r"^qemu-system-x86_64 not found: install qemu-system-x86 \(Debian/Ubuntu\), qemu-system-x86-core "
+        match=r"^qemu-system-x86_64 not found: run \./setup as root, or install qemu-system-x86 \(Debian/Ubuntu\), qemu-system-x86-core "
         r"\(Fedora\) or qemu-system-x86 \(Arch\)$",
     ):
         host_checks.require_tool("qemu-system-x86_64")
@@ -63,7 +63,10 @@ def test_the_qemu_provider_names_all_it_lacks_in_one_line(tmp_path: Path, monkey
     assert host_tools.packages(commands) == (
         "qemu-utils openssh-client (Debian/Ubuntu), qemu-img openssh-clients (Fedora) or qemu-img openssh (Arch)"
     )
-    with pytest.raises(UserError, match=r"^qemu-img, ssh, ssh-keygen.* not found: install qemu-utils openssh-client"):
+    with pytest.raises(
+        UserError,
+        match=r"^qemu-img, ssh, ssh-keygen.* not found: run \./setup as root, or install qemu-utils openssh-client",
+    ):
         host_checks.require_host_tools("qemu")
 
 
