@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit import config, debug_tiers, domains, kernels, run_machines
+from toolkit import config, debug_tiers, domains, kernels, run_machines, user_folders
 from toolkit.domains.options import Flag, flags, merged_flags, option, parse
 from toolkit.domains.selection import Selection
 from toolkit.errors import UserError
@@ -171,6 +171,7 @@ class RunCommand:
                 f"--hosts {run.hosts!r} names no libvirt host: give URIs, e.g. --hosts qemu+ssh://build1/system,"
                 "qemu:///system, or leave --hosts out for libvirt_uri"
             )
+        user_folders.require(settings, writes=user_folders.STARTING_A_VM)  # a run starts VMs: cache, state, results
         return Request(settings, plans, tuple(lines), run.name, run.jobs, hosts)
 
 

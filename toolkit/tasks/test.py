@@ -13,7 +13,7 @@ from typing import Any
 from invoke import Context
 from invoke.exceptions import Exit
 
-from toolkit import host_capacity, host_pool, interrupts, pipeline, user_folders
+from toolkit import host_capacity, host_pool, interrupts, pipeline
 from toolkit.commands import chosen_config, command_for
 from toolkit.kernels import KernelLine
 from toolkit.machines import providers
@@ -26,7 +26,6 @@ def _test(c: Context, run: RunCommand, values: dict[str, Any]) -> None:
     """Run the domains on one VM, print the table and exit 0 (all passed), 1 or, interrupted, 130/143."""
     request = run.request(values, chosen_config(c))
     found = request.settings
-    user_folders.require(found, writes=user_folders.STARTING_A_VM)
     require_room(found, request.name or "")
     sweep(found)
     with stoppable(f"the tests finished so far are in {found.results_dir / 'latest'}"):
@@ -60,7 +59,6 @@ def test_matrix(c: Context, values: dict[str, Any]) -> None:
     results/<run>/ with report.html."""
     request = MATRIX.request(values, chosen_config(c))
     settings, lines = request.settings, list(request.lines)
-    user_folders.require(settings, writes=user_folders.STARTING_A_VM)
     if settings.provider != "vagrant":  # a vagrant matrix's hosts are each checked as its pool is made
         host_capacity.require_host_capacity(settings)
         providers.provider_class(settings.provider).require_host_tools(settings)
