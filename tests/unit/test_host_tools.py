@@ -29,7 +29,7 @@ def stub_commands(folder: Path, *names: str) -> Path:
 def test_every_row_of_the_table_names_a_package_on_each_distribution() -> None:
     rows = [line.split() for line in host_tools.TABLE.read_text().splitlines() if line and line[0] != "#"]
     assert rows and all(len(row) == 5 for row in rows)
-    assert {row[1] for row in rows} == {"setup", "qemu", "vagrant"}
+    assert {row[1] for row in rows} == {"setup", "qemu", "vagrant", "libvirt", "plugin"}
 
 
 def test_a_missing_command_names_its_package_on_each_distribution(monkeypatch: pytest.MonkeyPatch) -> None:
