@@ -12,7 +12,7 @@ from toolkit import kernels
 from toolkit.boxes import kernel_image, kernel_tree
 from toolkit.boxes.recipe import BoxRecipe
 from toolkit.errors import UserError
-from toolkit.run_options import brought_lines
+from toolkit.run_options import MATRIX, TEST_KERNEL, brought_lines
 
 MAKEFILE = "# SPDX-License-Identifier: GPL-2.0\nVERSION = 6\nPATCHLEVEL = 6\nSUBLEVEL = 58\nEXTRAVERSION =\nNAME = x\n"
 
@@ -245,3 +245,11 @@ def test_one_vm_runs_one_kernel(tree: Path, debian_kernel: Path) -> None:
         brought_lines(str(tree), (str(debian_kernel),), one_vm=True, kernel=None)
     both = brought_lines(str(tree), (str(debian_kernel),), one_vm=False, kernel=None)
     assert [line.name.split("-")[0] for line in both] == ["tree", "image"]
+
+
+def test_a_tree_is_the_one_vms_kernel_and_a_line_added_to_the_matrix(tree: Path, debian_kernel: Path) -> None:
+    one = TEST_KERNEL.request({"kernel_tree": str(tree)}, None)
+    (line,) = one.lines
+    assert line.name.startswith("tree-6.6.58-") and one.settings.kernel == line.name
+    matrix = MATRIX.request({"kernels": "6.1", "kernel_tree": str(tree), "kernel_image": [str(debian_kernel)]}, None)
+    assert [line.name.split("-")[0] for line in matrix.lines] == ["6.1", "tree", "image"]

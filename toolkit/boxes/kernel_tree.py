@@ -108,7 +108,7 @@ def revision(path: Path) -> tuple[str, str]:
         head = _git(path, "rev-parse", "HEAD").strip()
         diff = _git(path, "diff", "HEAD", "--binary")
         untracked = _git(path, "status", "--porcelain", "--untracked-files=all")
-        describe = _git(path, "describe", "--always", "--dirty", "--tags").strip()
+        describe = _git(path, "describe", "--always", "--dirty", "--tags", "--abbrev=12").strip()
         return describe, _digest([head, diff, untracked])
     files = sorted(
         (str(file.relative_to(path)), file.stat().st_size, file.stat().st_mtime_ns)
