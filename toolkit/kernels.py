@@ -51,8 +51,8 @@ CATALOGUE: tuple[KernelLine, ...] = (
 
 DEFAULT = "6.1"
 
-# A kernel the user brought: tree-<version>-<key> (a source tree), image-<release>-<key> (packages); key: 6 hex digits.
-_OWN_NAME = re.compile(r"(tree|image)-(\d+\.\d+[0-9a-z.+~-]*)-[0-9a-f]{6}")
+# A kernel the user brought: tree-<version>-<key> (a tree), image-<version>[-debNN]-<key> (packages); key: 6 hex digits.
+_OWN_NAME = re.compile(r"(tree|image)-(\d+\.\d+[0-9a-z.-]*)-[0-9a-f]{6}")
 # Debian's mark of a suite in a kernel's version or release: 6.12.95-1~bpo12+1, 6.12.95+deb12-amd64.
 _DEBIAN_MARK = re.compile(r"[+~-](?:bpo|deb)(\d+)")
 DEBIAN_RELEASES = {"11": "bullseye", "12": "bookworm", "13": "trixie"}

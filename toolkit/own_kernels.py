@@ -1,10 +1,10 @@
 """Kernels the user brings to a run: a source tree (`--kernel-tree`) or a ready kernel's packages (`--kernel-image`).
 
 Each is a kernel line of its own, named by what it is: `tree-<version>-<key>` (key: the tree's revision and
-configuration), `image-<release>-<key>` (key: the packages' content); kernels.select knows such a name and the
-suite nearest its version, whose stock box lends the userland. The line's box is that box with the kernel's
-packages in place of Debian's (box_supply); the packages come from what this process was given, found here by
-the line's name.
+configuration), `image-<version>[-<Debian mark>]-<key>` (key: the packages' content). kernels.select knows such a
+name and the suite nearest its version, whose stock box lends the userland. The line's box is that box with the
+kernel's packages in place of Debian's (box_supply); the packages come from what this process was given, found
+here by the line's name.
 """
 
 from __future__ import annotations

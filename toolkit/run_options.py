@@ -34,7 +34,7 @@ KERNEL_TREE_HELP = (
 )
 KERNEL_IMAGE_HELP = (
     "a ready kernel's .deb packages (linux-image, linux-headers and the linux-kbuild/-common they need), as files "
-    "or folders of them, repeated or comma-separated, run as the line image-<release>-<key>: like --kernel-tree"
+    "or folders of them, repeated or comma-separated, run as the line image-<version>-<key>: like --kernel-tree"
 )
 DEBUG_HELP = (
     f"debug tier the guest boots with: {', '.join(f'{t.name} ({t.summary})' for t in debug_tiers.TIERS.values())}; "

@@ -39,7 +39,9 @@ def test_a_kernel_runs_on_the_suite_its_debian_mark_or_version_is_nearest(versio
 def test_a_brought_kernel_is_a_line_known_by_its_name_alone() -> None:
     line = kernels.select("tree-6.6.58-abc123")
     assert (line.name, line.suite, line.own, line.slowdown) == ("tree-6.6.58-abc123", "bookworm", True, 1.0)
-    assert kernels.select("image-6.12.95-deb12-amd64-0f0f0f").suite == "bookworm"
+    assert kernels.select("image-6.12.95-deb12-0f0f0f").suite == "bookworm"
+    assert kernels.select("image-6.12.95-bpo12-0f0f0f").suite == "bookworm"
+    assert kernels.select("image-6.1.170-0f0f0f").suite == "bookworm"
 
 
 @pytest.mark.parametrize("name", ["tree-6.6.58", "tree-6.6.58-xyz123", "tree--abc123", "image-abc123"])
@@ -162,7 +164,7 @@ def debian_kernel(tmp_path: Path) -> Path:
 def test_a_folder_of_a_kernels_debs_is_one_image_line(debian_kernel: Path) -> None:
     image = kernel_image.inspect([str(debian_kernel)])
     assert (image.release, image.version, len(image.packages)) == (RELEASE, "6.12.95-1", 4)
-    assert image.line.name == f"image-6.12.95-deb12-amd64-{image.key}"
+    assert image.line.name == f"image-6.12.95-deb12-{image.key}"
     assert image.line.suite == "bookworm"
     files = sorted(str(path) for path in debian_kernel.glob("*.deb"))
     assert kernel_image.inspect(files).key == image.key

@@ -23,6 +23,7 @@ _IMAGE = re.compile(r"linux-image-(\d[a-z0-9.+~-]*?)(?:-unsigned)?")
 # the packages of one kernel that its image and headers depend on, which the user gives with them
 _KERNEL_PACKAGE = re.compile(r"linux-(?:image|headers|kbuild)-\d\S*")
 FLAG = "--kernel-image"
+_DEBIAN_MARK = re.compile(r"[+~-]((?:deb|bpo)\d+)")
 DEB_MAGIC = b"!<arch>\ndebian-binary"
 
 
@@ -47,7 +48,10 @@ class KernelImage:
 
     @property
     def line(self) -> KernelLine:
-        return kernels.select(f"image-{re.sub(r'[^0-9a-z.]+', '-', self.release.lower())}-{self.key}")
+        """image-<x.y.z>[-<Debian mark>]-<key>: short enough for a matrix VM's name, the mark keeping the suite."""
+        numbers = re.match(r"\d+\.\d+(?:\.\d+)?", self.release).group(0)  # type: ignore[union-attr]
+        mark = _DEBIAN_MARK.search(self.release) or _DEBIAN_MARK.search(self.version)
+        return kernels.select(f"image-{numbers}{f'-{mark.group(1)}' if mark else ''}-{self.key}")
 
 
 def deb_files(texts: Sequence[str]) -> list[Path]:
