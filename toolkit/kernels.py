@@ -97,11 +97,13 @@ def select(name: str) -> KernelLine:
 
 
 def select_many(names: str) -> list[KernelLine]:
-    """Kernel lines from a comma-separated list (versions or suites), in catalogue order, variants after their line."""
+    """Kernel lines from a comma-separated list (versions or suites), in catalogue order, variants after their line,
+    kernels the user brought last."""
     chosen = {select(name) for name in names.split(",") if name.strip()}
     if not chosen:
         raise UserError("no kernel line given: name one or more, e.g. --kernels 6.1,6.12")
-    return [line for line in every_line() if line in chosen]
+    own = sorted((line for line in chosen if line.own), key=lambda line: line.name)
+    return [line for line in every_line() if line in chosen] + own
 
 
 def every_line() -> list[KernelLine]:

@@ -44,6 +44,11 @@ def test_a_brought_kernel_is_a_line_known_by_its_name_alone() -> None:
     assert kernels.select("image-6.1.170-0f0f0f").suite == "bookworm"
 
 
+def test_a_brought_kernel_named_in_the_matrixs_lines_comes_after_debians() -> None:
+    names = [line.name for line in kernels.select_many("tree-6.6.58-abc123,6.1,image-6.12.95-deb12-0f0f0f")]
+    assert names == ["6.1", "image-6.12.95-deb12-0f0f0f", "tree-6.6.58-abc123"]
+
+
 @pytest.mark.parametrize("name", ["tree-6.6.58", "tree-6.6.58-xyz123", "tree--abc123", "image-abc123"])
 def test_a_name_not_of_the_scheme_is_no_line(name: str) -> None:
     with pytest.raises(UserError, match="unknown kernel line"):
