@@ -216,6 +216,12 @@ def test_a_package_of_no_kernel_is_refused(debian_kernel: Path) -> None:
         kernel_image.inspect([str(debian_kernel)])
 
 
+def test_a_deb_that_is_no_linux_image_is_refused(tmp_path: Path) -> None:
+    fio = _deb(tmp_path, "fio")
+    with pytest.raises(UserError, match="--kernel-image needs one linux-image package, not none"):
+        kernel_image.inspect([str(fio)])
+
+
 def test_two_images_are_two_kernels(debian_kernel: Path) -> None:
     _deb(debian_kernel, "linux-image-6.1.0-50-amd64")
     with pytest.raises(UserError, match="needs one linux-image package, not linux-image-6.1.0-50-amd64, linux-image"):
