@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from toolkit.errors import UserError
@@ -19,6 +20,7 @@ class KernelLine:
     suite: str
     aliases: tuple[str, ...] = ()
     profile: str = ""
+    own: bool = False  # a kernel the user brought (toolkit/own_kernels.py), not Debian's
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -49,10 +51,40 @@ CATALOGUE: tuple[KernelLine, ...] = (
 
 DEFAULT = "6.1"
 
+# A kernel the user brought: tree-<version>-<key> (a tree), image-<version>[-debNN]-<key> (packages); key: 6 hex digits.
+_OWN_NAME = re.compile(r"(tree|image)-(\d+\.\d+[0-9a-z.-]*)-[0-9a-f]{6}")
+# Debian's mark of a suite in a kernel's version or release: 6.12.95-1~bpo12+1, 6.12.95+deb12-amd64.
+_DEBIAN_MARK = re.compile(r"[+~-](?:bpo|deb)(\d+)")
+DEBIAN_RELEASES = {"11": "bullseye", "12": "bookworm", "13": "trixie"}
+
+
+def _version(text: str) -> tuple[int, int]:
+    major, minor = re.match(r"(\d+)\.?(\d*)", text).groups()  # type: ignore[union-attr]
+    return int(major), int(minor or 0)
+
+
+def nearest_suite(version: str) -> str:
+    """The suite whose userland and toolchain suit a kernel: the one Debian's mark in its version names (~bpo12,
+    +deb12), else the newest line not newer than it (the oldest line for an older kernel)."""
+    mark = _DEBIAN_MARK.search(version)
+    if mark and mark.group(1) in DEBIAN_RELEASES:
+        return DEBIAN_RELEASES[mark.group(1)]
+    older = [line for line in CATALOGUE if _version(line.name.replace("x", "0")) <= _version(version)]
+    return (older or list(CATALOGUE[:1]))[-1].suite
+
+
+def own_line(name: str) -> KernelLine | None:
+    """The line of a kernel the user brought, by its name (its suite follows from the version in it); None else."""
+    match = _OWN_NAME.fullmatch(name)
+    return KernelLine(name, nearest_suite(match.group(2)), own=True) if match else None
+
 
 def select(name: str) -> KernelLine:
     """The kernel line named by its version or its Debian suite, with `-<profile>` for a built variant."""
     wanted = name.strip().lower()
+    own = own_line(wanted)
+    if own:
+        return own
     for line in CATALOGUE:
         if wanted in line.names:
             return line
@@ -65,11 +97,13 @@ def select(name: str) -> KernelLine:
 
 
 def select_many(names: str) -> list[KernelLine]:
-    """Kernel lines from a comma-separated list (versions or suites), in catalogue order, variants after their line."""
+    """Kernel lines from a comma-separated list (versions or suites), in catalogue order, variants after their line,
+    kernels the user brought last."""
     chosen = {select(name) for name in names.split(",") if name.strip()}
     if not chosen:
         raise UserError("no kernel line given: name one or more, e.g. --kernels 6.1,6.12")
-    return [line for line in every_line() if line in chosen]
+    own = sorted((line for line in chosen if line.own), key=lambda line: line.name)
+    return [line for line in every_line() if line in chosen] + own
 
 
 def every_line() -> list[KernelLine]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit import config, debug_tiers, domains, kernels, run_machines, user_folders
+from toolkit import config, debug_tiers, domains, kernels, own_kernels, run_machines, user_folders
 from toolkit.domains.options import Flag, flags, merged_flags, option, parse
 from toolkit.domains.selection import Selection
 from toolkit.errors import UserError
@@ -28,6 +28,14 @@ KERNEL_HELP = (
     "<line>-debug once `kernel.build` made it"
 )
 PROVIDER_HELP = "qemu (default) or vagrant"
+KERNEL_TREE_HELP = (
+    "a kernel source tree to build (out of the tree, cached by its revision and config) and run as the line "
+    "tree-<version>-<key>: the VM's kernel in place of --kernel; in a matrix, a line added to --kernels"
+)
+KERNEL_IMAGE_HELP = (
+    "a ready kernel's .deb packages (linux-image, linux-headers and the linux-kbuild/-common they need), as files "
+    "or folders of them, repeated or comma-separated, run as the line image-<version>-<key>: like --kernel-tree"
+)
 DEBUG_HELP = (
     f"debug tier the guest boots with: {', '.join(f'{t.name} ({t.summary})' for t in debug_tiers.TIERS.values())}; "
     f"default {debug_tiers.DEFAULT}"
@@ -50,6 +58,8 @@ class RunOptions:
 
     kernel: str | None = option(None, KERNEL_HELP)
     kernels: str | None = option(None, "comma-separated kernel lines, by version or Debian suite")
+    kernel_tree: str | None = option(None, KERNEL_TREE_HELP)
+    kernel_image: tuple[str, ...] = option((), KERNEL_IMAGE_HELP)
     domains: str | None = option(None, f"comma-separated domains to run on each VM: {', '.join(domains.registered())}")
     name: str | None = option(
         None, "VM name (several can run side by side); a matrix run calls each line's VM matrix-NAME-LINE "
@@ -113,6 +123,19 @@ def _left_out(chosen: Sequence[domains.Domain[Any]], values: Mapping[str, Any]) 
     return [f"--{flag.flag}" for flag in offered if flag.field not in taken and _given(values.get(flag.field))]
 
 
+def brought_lines(tree: str | None, image: Sequence[str], one_vm: bool, kernel: str | None) -> list[KernelLine]:
+    """The lines of the kernels a command line brings (own_kernels.py), checked: one VM runs one kernel, so there
+    it takes the place of --kernel and comes alone."""
+    images = tuple(path for text in image for path in text.split(","))
+    brought = own_kernels.bring(tree, images)
+    if one_vm and brought and kernel is not None:
+        raise UserError("--kernel and --kernel-tree/--kernel-image each name the VM's kernel: give one of them")
+    if one_vm and len(brought) > 1:
+        raise UserError("--kernel-tree and --kernel-image each name the VM's kernel: give one of them, or run both "
+                        "with `nox -s kernel-matrix -- --kernel-tree DIR --kernel-image FILE`")  # fmt: skip
+    return brought
+
+
 @dataclass(frozen=True)
 class RunCommand:
     """A command that starts a run: which run options it offers and its defaults."""
@@ -150,7 +173,10 @@ class RunCommand:
         """values (by field name, None: not given) checked and turned into what the pipeline takes; a UserError else."""
         given = {name: values.get(name) for name in self.run_options if _given(values.get(name))}
         run = parse(RunOptions, {**self.defaults, **given})
-        settings = config.load({"kernel": run.kernel, "provider": run.provider, "debug": run.debug}, config_file)
+        brought = brought_lines(run.kernel_tree, run.kernel_image, one_vm="kernels" not in self.run_options,
+                                kernel=run.kernel)  # fmt: skip
+        kernel = brought[0].name if brought and "kernels" not in self.run_options else run.kernel
+        settings = config.load({"kernel": kernel, "provider": run.provider, "debug": run.debug}, config_file)
         chosen = domains.select_many(run.domains or "")
         left_out = _left_out(chosen, values)
         if left_out:
@@ -164,6 +190,7 @@ class RunCommand:
         options = _with_settings(values, settings)
         plans = tuple(plan(domain.name, options, selection, run.quick) for domain in picked)
         lines = kernels.select_many(run.kernels) if run.kernels is not None else [kernels.select(settings.kernel)]
+        lines += [line for line in brought if line not in lines]
         self.vm_names(settings, lines, run.name)
         hosts = tuple(uri.strip() for uri in (run.hosts or "").split(",") if uri.strip())
         if run.hosts is not None and not hosts:
@@ -175,7 +202,7 @@ class RunCommand:
         return Request(settings, plans, tuple(lines), run.name, run.jobs, hosts)
 
 
-ONE_DOMAIN = ("kernel", "name", "provider", "debug", "only", "repeat", "quick")
+ONE_DOMAIN = ("kernel", "kernel_tree", "kernel_image", "name", "provider", "debug", "only", "repeat", "quick")
 TEST_KERNEL = RunCommand("invoke test.kernel", ONE_DOMAIN, {"domains": "kernel_module", "name": "default"},
                          ("kernel_module",))  # fmt: skip
 TEST_FS = RunCommand("invoke test.fs", ONE_DOMAIN, {"domains": "filesystem", "name": "default"}, ("filesystem",))
@@ -184,6 +211,7 @@ TEST_ALL = RunCommand(
 )
 MATRIX = RunCommand(
     "nox -s kernel-matrix --",
-    ("kernels", "domains", "name", "provider", "debug", "only", "repeat", "quick", "jobs", "hosts"),
+    ("kernels", "kernel_tree", "kernel_image", "domains", "name", "provider", "debug", "only", "repeat", "quick",
+     "jobs", "hosts"),
     {"kernels": EVERY_LINE, "domains": ",".join(domains.registered())},
-)
+)  # fmt: skip

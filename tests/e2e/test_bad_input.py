@@ -190,6 +190,21 @@ ROWS = {
     "matrix-flag-abbreviated": Row(("nox", "--kern", "6.1"), "no idea what '--kern' is"),
     "matrix-module-param-without-value": Row(("nox", "--module-param"), "--module-param needs a value: write `--module-param VALUE`"),
     "matrix-kernel-unknown": Row(("nox", "--kernels", "4.4"), "unknown kernel line '4.4'"),
+    # a kernel of the user's: --kernel-tree, --kernel-image
+    "kernel-tree-missing": Row(("test.kernel", "--module-dir", MODULE, "--kernel-tree", "{tmp}/linux"), "--kernel-tree '{tmp}/linux' is not a folder: give the path of a kernel source tree"),
+    "kernel-tree-no-makefile": Row(("vm.up", "--kernel-tree", "{tmp}/work"), "--kernel-tree '{tmp}/work' is not a kernel source tree (no Makefile with VERSION =)"),
+    "kernel-tree-makefile-no-version": Row(("test.fs", "--kernel-tree", "{tmp}/linux"), "is not a kernel source tree (no Makefile with VERSION =): give the top folder", files={"linux/Makefile": "all:\n\ttrue\n"}),
+    "kernel-tree-empty": Row(("test.kernel", "--module-dir", MODULE, "--kernel-tree", ""), "--kernel-tree is empty: give the path of a kernel source tree"),
+    "kernel-tree-spaces": Row(("test.kernel", "--module-dir", MODULE, "--kernel-tree", "{tmp}/my linux"), "has white space, which Kbuild cannot build in", files={"my linux/Makefile": "VERSION = 6\n"}),
+    "kernel-tree-dotdot": Row(("test.all", "--module-dir", MODULE, "--kernel-tree", "{tmp}/work/../linux"), "goes up with '..': give the tree's path without it", files={"linux/Makefile": "VERSION = 6\n"}),
+    "kernel-tree-and-kernel": Row(("test.kernel", "--module-dir", MODULE, "--kernel", "6.1", "--kernel-tree", "{tmp}/linux"), "--kernel and --kernel-tree/--kernel-image each name the VM's kernel: give one of them", files={"linux/Makefile": "VERSION = 6\nPATCHLEVEL = 6\n"}),
+    "kernel-image-missing": Row(("test.kernel", "--module-dir", MODULE, "--kernel-image", "{tmp}/linux-image.deb"), "--kernel-image '{tmp}/linux-image.deb' does not exist: give .deb files or a folder of them"),
+    "kernel-image-empty": Row(("vm.up", "--kernel-image", ""), "--kernel-image is empty: give .deb files or a folder of them"),
+    "kernel-image-rpm": Row(("test.kernel", "--module-dir", MODULE, "--kernel-image", "{tmp}/kernel-6.12.rpm"), "is not a .deb package: only Debian packages are taken", files={"kernel-6.12.rpm": "rpm"}),
+    "kernel-image-not-a-deb": Row(("test.kernel", "--module-dir", MODULE, "--kernel-image", "{tmp}/linux-image-6.12.deb"), "is not a .deb package (no Debian archive inside)", files={"linux-image-6.12.deb": "text"}),
+    "kernel-image-folder-without-debs": Row(("test.kernel", "--module-dir", MODULE, "--kernel-image", "{tmp}/work"), "is a folder without .deb files: give the folder of the kernel's linux-image and linux-headers packages"),
+    "kernel-image-dotdot": Row(("test.kernel", "--module-dir", MODULE, "--kernel-image", "{tmp}/work/../x.deb"), "goes up with '..': give the path without it"),
+    "matrix-kernel-tree-missing": Row(("nox", "--kernels", "6.1", "--kernel-tree", "/nonexistent/linux"), "--kernel-tree '/nonexistent/linux' is not a folder"),
 }  # fmt: skip
 
 

@@ -165,7 +165,7 @@ def assemble(recipe: BoxRecipe, scratch: Path, log: Path, progress: Progress, fi
     rootfs = scratch / "rootfs"
     with progress.step("kernel and initramfs", first, total):
         release = _kernel_release(rootfs)
-        version = _query(rootfs, f"linux-image-{release}")
+        version = _query(rootfs, f"linux-image-{release}") or _query(rootfs, f"linux-image-{release}-unsigned")
         headers = _query(rootfs, f"linux-headers-{release}")
         if headers != version:
             raise UserError(
@@ -208,11 +208,16 @@ def _derive_locked(recipe: BoxRecipe, base: Box, debs: list[Path], cache_dir: Pa
         with progress.step(f"install {', '.join(deb.name for deb in debs)} in place of {base.kernel_release}", 2, 5):
             for deb in debs:
                 (rootfs / "tmp" / deb.name).write_bytes(deb.read_bytes())
-            _chroot(rootfs, log, "dpkg", "-i", *(f"/tmp/{deb.name}" for deb in debs))
+            # from the base's mirror, what the packages need beyond them (a distribution's kernel: pahole, ...)
+            _chroot(rootfs, log, "apt-get", "update", "-q")
+            _chroot(rootfs, log, "apt-get", "install", "-y", "-q", "--no-install-recommends",
+                    *(f"/tmp/{deb.name}" for deb in debs))  # fmt: skip
             stock = ("linux-image-amd64", "linux-headers-amd64", f"linux-image-{base.kernel_release}",
                      f"linux-headers-{base.kernel_release}")  # fmt: skip
             _chroot(rootfs, log, "apt-get", "purge", "-y", "-q", *stock)
             _chroot(rootfs, log, "apt-get", "autoremove", "--purge", "-y", "-q")
             for deb in debs:
                 (rootfs / "tmp" / deb.name).unlink()
+            remove_tree(rootfs / "var/lib/apt/lists")
+            (rootfs / "var/lib/apt/lists/partial").mkdir(parents=True)
         return assemble(recipe, scratch, log, progress, 3, 5)

@@ -274,14 +274,18 @@ def _in_root(root: Path, ccache: Path, log: Path, *command: str, capture: bool =
 
 
 def _make_root(kernel: KernelBuild, root: Path, mirror: str, log: Path) -> None:
-    """The build chroot; one left half-made by an interrupted build is made again."""
+    make_root(root, kernel.line.suite, (*BUILD_PACKAGES, f"{kernel.source_package}={kernel.source_version}"), mirror,
+              log)  # fmt: skip
+
+
+def make_root(root: Path, suite: str, packages: tuple[str, ...], mirror: str, log: Path) -> None:
+    """A build chroot of suite with packages; one left half-made by an interrupted build is made again."""
     done = root / ".complete"
     if done.exists():
         return
     remove_tree(root)
-    command = ["mmdebstrap", "--variant=minbase",
-               f"--include={','.join(BUILD_PACKAGES)},{kernel.source_package}={kernel.source_version}",
-               "--aptopt=Acquire::Check-Valid-Until \"false\"", kernel.line.suite, str(root), mirror]  # fmt: skip
+    command = ["mmdebstrap", "--variant=minbase", f"--include={','.join(packages)}",
+               "--aptopt=Acquire::Check-Valid-Until \"false\"", suite, str(root), mirror]  # fmt: skip
     _run(command, log, "mmdebstrap")
     done.touch()
 
@@ -321,11 +325,17 @@ def _make_packages(kernel: KernelBuild, root: Path, ccache: Path, log: Path, job
                f"LOCALVERSION={kernel.local_version}", f"KDEB_PKGVERSION={kernel.package_version}",
                f"KDEB_COMPRESS={PACKAGE_COMPRESSION}", "KBUILD_BUILD_USER=vexfs-vmtest",
                "KBUILD_BUILD_HOST=vexfs-vmtest", "bindeb-pkg"]  # fmt: skip
+    make_watched(root, ccache, log, command, root / "build/linux", progress)
+
+
+def make_watched(root: Path, ccache: Path, log: Path, command: list[str], objects: Path, progress: Progress) -> None:
+    """command (a make of bindeb-pkg) in root's chroot, writing into objects (a folder of root), a heartbeat line
+    every minute (files compiled, time so far); `make clean` there first when the last make never ended."""
     wrapped = _in_namespace(root, ccache, *command)
-    unfinished = root / "build/linux" / UNFINISHED
+    unfinished = objects / UNFINISHED
     if unfinished.exists():
         progress.say("the last make in this tree never ended: make clean, then all of it again (ccache)")
-        _in_root(root, ccache, log, "make", "-C", "/build/linux", "clean")
+        _in_root(root, ccache, log, "make", "-C", f"/{objects.relative_to(root)}", "clean")
     unfinished.touch()
     started = time.monotonic()
     offset = log.stat().st_size if log.exists() else 0

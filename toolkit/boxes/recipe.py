@@ -56,6 +56,8 @@ class BoxRecipe:
         files = {path.name: path.read_text() for path in sorted(GUEST_FILES.iterdir())}
         recipe = {"suite": self.line.suite, "packages": self.packages, "disk_gib": self.disk_gib,
                   "layout": LAYOUT_VERSION}  # fmt: skip
+        if self.line.own:
+            recipe["own"] = self.line.name
         if self.line.profile:
             recipe["profile"] = self.line.profile
             files.update(kernel_config.digest_input(self.line.profile))
@@ -64,5 +66,7 @@ class BoxRecipe:
 
     @property
     def name(self) -> str:
+        if self.line.own:
+            return f"{self.line.name}-{self.key()}"
         profile = f"-{self.line.profile}" if self.line.profile else ""
         return f"{self.line.suite}{profile}-{self.key()}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from toolkit import kernels
+from toolkit import kernels, own_kernels
 from toolkit.boxes import build, kernel_build, store
 from toolkit.boxes.recipe import BoxRecipe
 from toolkit.config import Settings
@@ -13,10 +13,14 @@ from toolkit.errors import UserError
 
 def box_for(settings: Settings, kernel: str) -> store.Box:
     """The box for a kernel line, built first if the cache lacks it (a variant's from its cached kernel build:
-    building the kernel is `kernel.build`'s)."""
+    building the kernel is `kernel.build`'s; a kernel the user brought from its packages, a tree's built first)."""
     line = kernels.select(kernel)
     recipe = BoxRecipe(line)
     found = store.find(settings.cache_dir, recipe)
+    if not found and line.own:
+        base = box_for(settings, kernels.select(line.suite).name)
+        debs = own_kernels.packages(settings, line)
+        return build.derive(recipe, base, debs, settings.cache_dir, settings.cache_dir / "logs")
     if found or not line.profile:
         return found or build.build(recipe, settings.cache_dir, settings.mirror, settings.cache_dir / "logs")
     base = box_for(settings, line.base.name)

@@ -18,7 +18,14 @@ from toolkit.machines import registry
 from toolkit.machines.guest_copy import Copy, copy
 from toolkit.machines.protocol import Machine, MachineStatus
 from toolkit.machines.vm_record import CorruptRecord, destroy_hint
-from toolkit.run_options import DEBUG_HELP, KERNEL_HELP, PROVIDER_HELP
+from toolkit.run_options import (
+    DEBUG_HELP,
+    KERNEL_HELP,
+    KERNEL_IMAGE_HELP,
+    KERNEL_TREE_HELP,
+    PROVIDER_HELP,
+    brought_lines,
+)
 from toolkit.tasks.common import (
     JSON_HELP,
     VM_NAME_HELP,
@@ -47,13 +54,18 @@ def _running(c: Context, name: str) -> Machine:
         "provider": PROVIDER_HELP,
         "cold": "boot the kernel instead of resuming the box's ready snapshot",
         "debug": DEBUG_HELP,
-    }
+        "kernel_tree": KERNEL_TREE_HELP,
+        "kernel_image": KERNEL_IMAGE_HELP,
+    },
+    iterable=["kernel_image"],
 )
 def vm_up(
     c: Context, kernel: str | None = None, name: str = "default", provider: str | None = None, cold: bool = False,
-    debug: str | None = None,
+    debug: str | None = None, kernel_tree: str | None = None, kernel_image: list[str] | None = None,
 ) -> None:  # fmt: skip
     """Start a VM from its box's ready snapshot (booting it the first time; building the box if needed)."""
+    brought = brought_lines(kernel_tree, kernel_image or (), one_vm=True, kernel=kernel)
+    kernel = brought[0].name if brought else kernel
     found = settings(c, writes=STARTING_A_VM, kernel=kernel, provider=provider, debug=debug)
     registry.checked_new_name(found, name)
     require_room(found, name)
