@@ -23,8 +23,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from toolkit import build_errors, host_checks, host_tools
-from toolkit.boxes import kernel_config
+from toolkit import build_errors, host_checks, host_tools, user_namespace
+from toolkit.boxes import debian_tree, kernel_config
 from toolkit.boxes.store import Box
 from toolkit.errors import UserError
 from toolkit.files import atomic_write, locked, remove_tree
@@ -47,15 +47,15 @@ PACKAGE_COMPRESSION = "none"
 # What `ccache --print-stats` says of the compiles since the build zeroed its counters.
 CCACHE_COUNTERS = ("direct_cache_hit", "preprocessed_cache_hit", "cache_miss")
 
-# Runs in a private mount namespace, so /proc and the ccache bind mount vanish with the build even if it is killed.
-CHROOT_MAKE = """
-set -e
-mount -t proc proc "$1/proc"
-mkdir -p "$1/ccache"
-mount --bind "$2" "$1/ccache"
-root="$1"; shift 2
-exec chroot "$root" env LC_ALL=C LANG=C CCACHE_DIR=/ccache CCACHE_MAXSIZE=8G PATH=/usr/bin:/bin:/usr/sbin:/sbin "$@"
-"""
+# What every command in the build chroot runs with: ccache at the bind-mounted cache, a fixed locale and PATH.
+CHROOT_ENV = (
+    "env",
+    "LC_ALL=C",
+    "LANG=C",
+    "CCACHE_DIR=/ccache",
+    "CCACHE_MAXSIZE=8G",
+    "PATH=/usr/bin:/bin:/usr/sbin:/sbin",
+)
 
 
 class KernelBuildFailed(UserError):
@@ -167,9 +167,8 @@ def debs_dir(cache_dir: Path, build: KernelBuild) -> Path:
 
 
 def _in_namespace(root: Path, ccache: Path, *command: str) -> list[str]:
-    """command run in root's chroot, inside a private mount namespace with /proc and the ccache mounted."""
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", CHROOT_MAKE, "build", str(root),
-            str(ccache), *command]  # fmt: skip
+    """command run in root's chroot, in the user namespace, with /proc and the ccache mounted."""
+    return user_namespace.in_chroot(root, *CHROOT_ENV, *command, binds=((ccache, "/ccache"),))
 
 
 def build(kernel: KernelBuild, cache_dir: Path, mirror: str, jobs: int) -> BuiltKernel:
@@ -177,9 +176,9 @@ def build(kernel: KernelBuild, cache_dir: Path, mirror: str, jobs: int) -> Built
     found = find(cache_dir, kernel)
     if found:
         return found
-    host_checks.require_root("kernel.build (mmdebstrap and chroot)")
-    for tool in ("mmdebstrap", host_tools.DEBIAN_KEYRING, "unshare"):
+    for tool in ("mmdebstrap", host_tools.DEBIAN_KEYRING, "tar"):
         host_checks.require_tool(tool)
+    user_namespace.require("kernel.build")
     folder = kernels_dir(cache_dir) / kernel.name
     host_checks.require_free_space(cache_dir, NEEDED_GIB, f"building the {kernel.line.name} kernel")
     folder.mkdir(parents=True, exist_ok=True)
@@ -281,8 +280,8 @@ def _make_root(kernel: KernelBuild, root: Path, mirror: str, log: Path) -> None:
     remove_tree(root)
     command = ["mmdebstrap", "--variant=minbase",
                f"--include={','.join(BUILD_PACKAGES)},{kernel.source_package}={kernel.source_version}",
-               "--aptopt=Acquire::Check-Valid-Until \"false\"", kernel.line.suite, str(root), mirror]  # fmt: skip
-    _run(command, log, "mmdebstrap")
+               "--aptopt=Acquire::Check-Valid-Until \"false\""]  # fmt: skip
+    debian_tree.make(command, kernel.line.suite, mirror, root, lambda words, stage: _run(words, log, stage))
     done.touch()
 
 
