@@ -4,6 +4,7 @@
 # folders given with --bind are mounted there, and vanish with the namespace.
 #   chroot.sh ROOT [--bind HOST_FOLDER FOLDER_IN_ROOT]... -- COMMAND [ARGUMENT]...
 set -e
+PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin  # chroot, for an ordinary user's PATH too
 root=$1
 shift
 mount -t proc proc "$root/proc"

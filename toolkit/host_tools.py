@@ -6,6 +6,7 @@ The table is host_tools.txt, which ./setup reads too: it runs before the toolkit
 from __future__ import annotations
 
 import functools
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +16,16 @@ TABLE = Path(__file__).with_name("host_tools.txt")
 DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 
+# Where system commands (mkfs.ext4, chroot) are, though an ordinary user's PATH may not list them.
+SYSTEM_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
 def locate(need: str) -> str | None:
-    """Where need is: a command on PATH, or the file itself for an absolute path; None when it is not here."""
+    """Where need is: a command on PATH or in the system's sbin folders, or the file itself for an absolute path;
+    None when it is not here."""
     if need.startswith("/"):
         return need if Path(need).exists() else None
-    return shutil.which(need)
+    return shutil.which(need, path=os.pathsep.join([os.environ.get("PATH", os.defpath), *SYSTEM_DIRS]))
 
 
 @dataclass(frozen=True)

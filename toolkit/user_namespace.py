@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,7 @@ def range_problem(name: str, uid: int, subuid: str, subgid: str) -> str | None:
         for file, mine in found.items()
         if mine is None or mine.count < NEEDED_IDS
     )
-    return f"{what}: sudo usermod --add-subuids {span} --add-subgids {span} {name}"
+    return f"{what}: sudo usermod --add-subuids {span} --add-subgids {span} {shlex.quote(name)}"
 
 
 def sysctl_problem(read: dict[str, str | None]) -> str | None:

@@ -100,7 +100,7 @@ def _make_disk(rootfs: Path, scratch: Path, disk_gib: int, log: Path) -> None:
     with open(raw, "wb") as image:
         image.truncate(disk_gib * 1024**3)
     # in the namespace, the tree's files show the owners they have in the guest
-    mkfs = ["mkfs.ext4", "-q", "-F", "-L", "vexfs-root", "-d", str(rootfs), str(raw)]
+    mkfs = [host_checks.require_tool("mkfs.ext4"), "-q", "-F", "-L", "vexfs-root", "-d", str(rootfs), str(raw)]
     _run(user_namespace.command(*mkfs), log, "mkfs.ext4")
     _run(["qemu-img", "convert", "-O", "qcow2", str(raw), str(scratch / "box.img")], log, "qemu-img convert")
     raw.unlink()
