@@ -21,7 +21,9 @@ def make(mmdebstrap: list[str], suite: str, mirror: str, rootfs: Path, run: Run)
     """rootfs, a new folder, made by mmdebstrap (its command and options before the suite) from mirror."""
     tarball = rootfs.with_name(f"{rootfs.name}.tar")
     try:
-        run([*mmdebstrap, "--mode=unshare", suite, str(tarball), mirror], "mmdebstrap")
+        # its own scratch tree beside rootfs, where the free space was checked, rather than in /tmp
+        scratch = f"TMPDIR={rootfs.parent}"
+        run(["env", scratch, *mmdebstrap, "--mode=unshare", suite, str(tarball), mirror], "mmdebstrap")
         rootfs.mkdir()
         unpack = ["tar", "-xf", str(tarball), "-C", str(rootfs), "--numeric-owner", "--exclude=./dev/*"]
         run(user_namespace.command(*unpack), "unpack the tree")
