@@ -120,7 +120,7 @@ def build(recipe: BoxRecipe, cache_dir: Path, mirror: str, log_dir: Path) -> Box
         return existing
     for tool in ("mmdebstrap", host_tools.DEBIAN_KEYRING, "mkfs.ext4", "qemu-img", "tar"):
         host_checks.require_tool(tool)
-    user_namespace.require("box.build")
+    user_namespace.require(f"building the {recipe.line.name} box")
     host_checks.require_free_space(cache_dir, NEEDED_GIB, f"building the {recipe.line.name} box")
     with locked(boxes_dir(cache_dir) / f".{recipe.name}.lock"):
         existing = find(cache_dir, recipe)

@@ -178,7 +178,7 @@ def build(kernel: KernelBuild, cache_dir: Path, mirror: str, jobs: int) -> Built
         return found
     for tool in ("mmdebstrap", host_tools.DEBIAN_KEYRING, "tar"):
         host_checks.require_tool(tool)
-    user_namespace.require("kernel.build")
+    user_namespace.require(f"building the {kernel.line.name} kernel")
     folder = kernels_dir(cache_dir) / kernel.name
     host_checks.require_free_space(cache_dir, NEEDED_GIB, f"building the {kernel.line.name} kernel")
     folder.mkdir(parents=True, exist_ok=True)
