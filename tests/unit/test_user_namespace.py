@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from toolkit import host_tools, user_namespace
+from toolkit.boxes import store
 from toolkit.errors import UserError
 from toolkit.user_namespace import IdRange
 
@@ -120,3 +121,22 @@ def test_a_namespace_command_runs_as_its_root_and_its_mounts_stay_inside(tmp_pat
     done = subprocess.run(user_namespace.command("sh", "-c", script), capture_output=True, text=True, timeout=30)
     assert (done.returncode, done.stdout) == (0, "0\n")
     assert not (tmp_path / "inside").exists()
+
+
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vexfs-vmtest"
+
+
+def test_a_chroot_of_a_box_has_proc_dev_and_the_bound_folder_and_leaves_none_mounted(tmp_path: Path) -> None:
+    if user_namespace.problem("this test") is not None:
+        pytest.skip(str(user_namespace.problem("this test")))
+    boxes = store.list_boxes(CACHE)
+    if not boxes:
+        pytest.skip(f"no box in {store.boxes_dir(CACHE)}: `invoke box.build` makes one")
+    rootfs = boxes[0].rootfs
+    (tmp_path / "mark").write_text("from the host\n")
+    script = "echo x >/dev/null && cat /proc/self/comm && cat /bound/mark && id -u && stat -c %U /etc"
+    command = user_namespace.in_chroot(rootfs, "sh", "-c", script, binds=((tmp_path, "/bound"),))
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "cat\nfrom the host\n0\nroot\n"), done.stderr
+    assert not (rootfs / "dev" / "null").is_file()  # the redirection reached the host's device, left no file
+    assert [line for line in Path("/proc/self/mounts").read_text().splitlines() if str(rootfs) in line] == []
