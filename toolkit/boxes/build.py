@@ -122,6 +122,7 @@ def build(recipe: BoxRecipe, cache_dir: Path, mirror: str, log_dir: Path) -> Box
         host_checks.require_tool(tool)
     user_namespace.require(f"building the {recipe.line.name} box")
     host_checks.require_free_space(cache_dir, NEEDED_GIB, f"building the {recipe.line.name} box")
+    debian_tree.require_scratch_space(f"building the {recipe.line.name} box")
     with locked(boxes_dir(cache_dir) / f".{recipe.name}.lock"):
         existing = find(cache_dir, recipe)
         return existing or _build_locked(recipe, cache_dir, mirror, log_dir)

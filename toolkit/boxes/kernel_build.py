@@ -181,6 +181,7 @@ def build(kernel: KernelBuild, cache_dir: Path, mirror: str, jobs: int) -> Built
     user_namespace.require(f"building the {kernel.line.name} kernel")
     folder = kernels_dir(cache_dir) / kernel.name
     host_checks.require_free_space(cache_dir, NEEDED_GIB, f"building the {kernel.line.name} kernel")
+    debian_tree.require_scratch_space(f"building the {kernel.line.name} kernel")
     folder.mkdir(parents=True, exist_ok=True)
     with locked(folder / ".lock"):
         return find(cache_dir, kernel) or _build_locked(kernel, folder, cache_dir / "ccache", mirror, jobs)
