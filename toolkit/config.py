@@ -32,7 +32,7 @@ from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from toolkit import debug_tiers, host_checks, kernels
+from toolkit import debug_tiers, host_checks, host_tools, kernels
 from toolkit.errors import UserError
 
 CONFIG_FILE = "vmtest.toml"
@@ -384,9 +384,9 @@ def _setting(variable: str) -> str | None:
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
-    """VEXFS_* variables that are neither a setting, nor VEXFS_CONFIG, nor one the toolkit sets for Vagrant:
-    typos, most likely."""
-    known = (CONFIG_VARIABLE, *VAGRANT_VARIABLES)
+    """VEXFS_* variables that are neither a setting, nor VEXFS_CONFIG or VEXFS_OS_RELEASE, nor one the toolkit sets
+    for Vagrant: typos, most likely."""
+    known = (CONFIG_VARIABLE, host_tools.OS_RELEASE_VARIABLE, *VAGRANT_VARIABLES)
     return sorted(key for key in environ if key.startswith(ENV_PREFIX) and _setting(key) is None and key not in known)
 
 

@@ -221,6 +221,10 @@ def test_settings_and_what_the_toolkit_sets_for_vagrant_are_not_warned_about(tmp
     assert config.unknown_variables(environ) == []
 
 
+def test_the_os_release_file_the_host_checks_read_is_not_warned_about() -> None:
+    assert config.unknown_variables({"VEXFS_OS_RELEASE": "/tmp/os-release", "VEXFS_CPU": "2"}) == ["VEXFS_CPU"]
+
+
 def test_results_dir_that_is_a_file_is_refused_before_anything_starts(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(UserError, match="results_dir .*/file is a file: point results_dir"):

@@ -7,9 +7,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -186,6 +188,28 @@ def test_a_kernel_report_is_blamed_on_the_path_exercised_before_it() -> None:
            "[ 1.2] BUG: KASAN: slab-use-after-free in buggydev_open", "[ 1.3] vexfs-vmtest: exercising /x"]  # fmt: skip
     assert interfaces.culprit(log, "KASAN: slab-use-after-free in buggydev_open") == "/dev/buggydev"
     assert interfaces.culprit(log[2:3], "KASAN") == ""
+
+
+def test_a_call_past_its_time_is_blocked_even_when_the_alarm_goes_off_as_it_returns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exercise = _script()
+    signal.signal(signal.SIGALRM, exercise._alarm)
+    try:
+        monkeypatch.setattr(exercise, "OP_TIMEOUT_S", 0.05)
+        assert exercise.bounded(time.sleep, 5) == ("blocked", None)
+        arm = signal.setitimer
+
+        def alarm_while_disarming(which: int, seconds: float) -> tuple[float, float]:
+            armed = arm(which, seconds)
+            if seconds == 0:
+                exercise._alarm(signal.SIGALRM, None)  # what the handler does when the timer fires just then
+            return armed
+
+        monkeypatch.setattr(exercise.signal, "setitimer", alarm_while_disarming)
+        assert exercise.bounded(len, b"done") == ("blocked", None)
+    finally:
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
 
 
 def test_ioctl_buffers_include_small_values_a_driver_accepts() -> None:

@@ -29,7 +29,7 @@ def stub_commands(folder: Path, *names: str) -> Path:
 def test_every_row_of_the_table_names_a_package_on_each_distribution() -> None:
     rows = [line.split() for line in host_tools.TABLE.read_text().splitlines() if line and line[0] != "#"]
     assert rows and all(len(row) == 5 for row in rows)
-    assert {row[1] for row in rows} == {"setup", "qemu", "vagrant"}
+    assert {row[1] for row in rows} == {"setup", "qemu", "vagrant", "libvirt", "plugin"}
 
 
 def test_a_missing_command_names_its_package_on_each_distribution(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,14 +100,14 @@ def test_setup_on_a_distribution_like_arch_gives_the_pacman_command(tmp_path: Pa
 
 def in_system_dirs(command: str) -> bool:
     """command is in this host's sbin folders, where ./setup and the toolkit find it whatever PATH says."""
-    return any((Path(folder) / command).exists() for folder in host_tools.SYSTEM_DIRS)
+    return any((Path(folder) / command).exists() for folder in host_tools.SYSTEM_COMMANDS.split(":"))
 
 
 def test_a_system_command_is_found_though_path_lacks_sbin(monkeypatch: pytest.MonkeyPatch) -> None:
     if not in_system_dirs("mkfs.ext4"):
         pytest.skip("no mkfs.ext4 in this host's sbin folders")
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
-    assert host_tools.locate("mkfs.ext4") in [f"{folder}/mkfs.ext4" for folder in host_tools.SYSTEM_DIRS]
+    assert host_tools.locate("mkfs.ext4") in [f"{folder}/mkfs.ext4" for folder in host_tools.SYSTEM_COMMANDS.split(":")]
 
 
 def test_setup_elsewhere_names_every_qemu_command_of_the_table_with_all_three_packages(tmp_path: Path) -> None:

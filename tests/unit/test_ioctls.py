@@ -19,7 +19,7 @@ import pytest
 
 from toolkit.boxes import store
 from toolkit.domains.module import ioctls
-from toolkit.domains.module.ioctls import IoctlCommand
+from toolkit.domains.module.ioctls import IoctlCommand, encoding, probe
 from toolkit.errors import UserError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ioctls"
@@ -57,15 +57,15 @@ def test_encoding_follows_asm_generic_ioctl_h() -> None:
         14,
         2,
     )
-    assert ioctls.TYPE_SHIFT == value["_IOC_NRBITS"]
-    assert ioctls.SIZE_SHIFT == value["_IOC_NRBITS"] + value["_IOC_TYPEBITS"]
-    assert ioctls.DIR_SHIFT == ioctls.SIZE_SHIFT + value["_IOC_SIZEBITS"]
-    assert (ioctls.IOC_NONE, ioctls.IOC_WRITE, ioctls.IOC_READ) == (
+    assert encoding.TYPE_SHIFT == value["_IOC_NRBITS"]
+    assert encoding.SIZE_SHIFT == value["_IOC_NRBITS"] + value["_IOC_TYPEBITS"]
+    assert encoding.DIR_SHIFT == encoding.SIZE_SHIFT + value["_IOC_SIZEBITS"]
+    assert (encoding.IOC_NONE, encoding.IOC_WRITE, encoding.IOC_READ) == (
         value["_IOC_NONE"],
         value["_IOC_WRITE"],
         value["_IOC_READ"],
     )
-    assert ioctls.encode(ioctls.IOC_READ, ord("R"), 0, 4) == 0x80045200
+    assert encoding.encode(encoding.IOC_READ, ord("R"), 0, 4) == 0x80045200
 
 
 def test_a_command_says_its_direction_as_the_user_sees_it_and_its_size() -> None:
@@ -286,8 +286,8 @@ def test_the_probe_leaves_nothing_in_the_box(sysroot: Path) -> None:
 def test_a_probe_past_its_time_is_killed_with_its_children(tmp_path: Path) -> None:
     pid_file = tmp_path / "child"
     started = time.monotonic()
-    returncode, output = ioctls._bounded(["sh", "-c", f"sleep 30 & echo $! > {pid_file}; wait"], timeout=0.5)
-    assert (returncode, output) == (ioctls.TIMED_OUT, "timed out after 0.5 s")
+    returncode, output = probe._bounded(["sh", "-c", f"sleep 30 & echo $! > {pid_file}; wait"], timeout=0.5)
+    assert (returncode, output) == (probe.TIMED_OUT, "timed out after 0.5 s")
     assert time.monotonic() - started < 5
     child = int(pid_file.read_text())
     deadline = time.monotonic() + 5

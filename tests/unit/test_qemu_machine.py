@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from toolkit import config
 from toolkit.machines import vm_record
+from toolkit.machines.qemu import provider
 from toolkit.machines.qemu.provider import QemuMachine
 
 
@@ -32,3 +36,15 @@ def test_a_vm_whose_record_is_gone_keeps_the_port_it_had(settings: config.Settin
     started = vm_record.VmRecord.new(settings, "gone", "qemu", "6.1", tmp_path / "box", "tcg").with_port(40001)
     machine = QemuMachine(settings, started)
     assert machine._session().target.port == 40001
+
+
+def test_a_qemu_has_exited_once_it_is_gone_or_a_zombie_never_while_it_runs() -> None:
+    child = subprocess.Popen(["sleep", "30"])
+    process = psutil.Process(child.pid)
+    assert not provider.exited(process)
+    child.kill()
+    while process.status() != psutil.STATUS_ZOMBIE:  # killed, its files closed, not yet reaped
+        time.sleep(0.01)
+    assert provider.exited(process)
+    child.wait()
+    assert provider.exited(process)

@@ -93,7 +93,7 @@ def test_kernels_without_the_switches_or_with_them_on_have_no_problem() -> None:
 def test_an_ordinary_user_without_newuidmap_is_told_the_package(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    if any((Path(folder) / "newuidmap").exists() for folder in host_tools.SYSTEM_DIRS):
+    if any((Path(folder) / "newuidmap").exists() for folder in host_tools.SYSTEM_COMMANDS.split(":")):
         pytest.skip("newuidmap is in this host's sbin folders")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

@@ -11,11 +11,12 @@ process using the VM while another holds the agent.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+import psutil
 
 from toolkit import host_checks
 from toolkit.config import Settings
@@ -115,6 +116,15 @@ def qemu_command(launch: Launch) -> list[str]:
         if not launch.ram.shared:
             command += ["-incoming", "defer"]
     return command
+
+
+def exited(process: psutil.Process) -> bool:
+    """Whether QEMU has ended and let go of its files (its pid file's lock among them). Its command line empties
+    as it unmaps its memory, which under load takes seconds, and its files are closed only after that."""
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 class QemuMachine(RecordedMachine):
@@ -302,6 +312,10 @@ class QemuMachine(RecordedMachine):
         pid = self.pid()
         if pid is None:
             return
+        try:
+            process = psutil.Process(pid)
+        except psutil.NoSuchProcess:
+            return
         if keep_disk:
             try:
                 with Qmp(self.dir / "qmp.sock", timeout=5) as monitor:
@@ -309,11 +323,11 @@ class QemuMachine(RecordedMachine):
             except (OSError, QmpError):
                 pass
             deadline = time.monotonic() + grace_s
-            while self.pid() is not None and time.monotonic() < deadline:
+            while not exited(process) and time.monotonic() < deadline:
                 time.sleep(0.05)
-        if self.pid() is not None:
-            os.kill(pid, signal.SIGKILL)
-            while self.pid() is not None:
+        if not exited(process):
+            process.kill()
+            while not exited(process):
                 time.sleep(0.01)
 
     def _drop_sessions(self) -> None:

@@ -1,25 +1,30 @@
 """What Vagrant's libvirt provider needs on this host: checked before every use, changed only by
 `invoke setup --provider vagrant`, which says what it changed.
 
-Debian's vagrant and vagrant-libvirt, libvirt's daemons (started by hand when there is no
-init system to do it), /dev/kvm readable by group kvm (else libvirt re-probes QEMU on every
-start), QEMU run as root (so it can read the boxes in root's home), a default storage pool.
+Its commands, found by command as toolkit/host_tools.txt lists them: vagrant, the vagrant-libvirt plugin, virsh,
+and for a libvirt on this machine its daemons, dnsmasq and iptables. They are installed with apt-get where there
+is apt-get; elsewhere the error names the packages and the command that installs them. Then libvirt's daemons
+(started by hand when there is no init system to do it), /dev/kvm readable by group kvm (else libvirt re-probes
+QEMU on every start), QEMU run as root (so it can read the boxes in root's home), a default storage pool.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
 
-from toolkit import host_checks
+from toolkit import host_checks, host_tools
 from toolkit.errors import UserError
+from toolkit.host_tools import HostTool
+from toolkit.machines.vagrant import plugins
 from toolkit.machines.vagrant.libvirt_uri import LibvirtUri
 from toolkit.progress import Progress
 
-PACKAGES = ("vagrant", "vagrant-libvirt", "libvirt-daemon-system", "libvirt-clients", "dnsmasq-base", "iptables")
+PLUGIN = "vagrant-libvirt"
 QEMU_CONF = Path("/etc/libvirt/qemu.conf")
 POOL_DIR = "/var/lib/libvirt/images"
 DAEMON_WAIT_S = 20.0
@@ -29,31 +34,41 @@ def virsh(uri: str, *args: str, timeout: float = 60.0) -> subprocess.CompletedPr
     return subprocess.run(["virsh", "-c", uri, *args], capture_output=True, text=True, timeout=timeout)
 
 
-def missing_packages() -> list[str]:
-    def installed(package: str) -> bool:
-        query = subprocess.run(["dpkg-query", "-W", "-f", "${Status}", package], capture_output=True, text=True)
-        return "install ok installed" in query.stdout
+def missing_tools(uri: str) -> list[HostTool]:
+    """What the provider lacks here for uri: its commands, its plugin, and for a libvirt on this machine, libvirt's."""
+    missing = host_tools.missing("vagrant")
+    if not plugins.installed(PLUGIN):
+        missing.append(host_tools.table()[PLUGIN])
+    if LibvirtUri.parse(uri).local:
+        missing += host_tools.missing("libvirt")
+    return missing
 
-    return [package for package in PACKAGES if not installed(package)]
 
-
-def install_packages(progress: Progress) -> list[str]:
-    missing = missing_packages()
+def install_tools(uri: str, progress: Progress) -> list[str]:
+    """Install what the provider lacks with apt-get (as root); where there is no apt-get, a UserError saying how."""
+    missing = missing_tools(uri)
     if not missing:
         return []
-    host_checks.require_root(f"installing {', '.join(missing)} for the vagrant provider")
-    with progress.step(f"apt-get install {' '.join(missing)}"):
+    if shutil.which("apt-get") is None:
+        raise _lacking(missing, host_tools.install_command(missing))
+    packages = list(dict.fromkeys(tool.package("debian") for tool in missing))
+    host_checks.require_root(f"installing {' '.join(packages)} for the vagrant provider")
+    with progress.step(f"apt-get install {' '.join(packages)}"):
         environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         for command in (
             ["apt-get", "update", "-q"],
-            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
         ):
             done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=1800)
             if done.returncode != 0:
                 raise UserError(
                     f"{' '.join(command[:2])} failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
                 )
-    return [f"installed {' '.join(missing)}"]
+    return [f"installed {' '.join(packages)}"]
+
+
+def _lacking(missing: list[HostTool], how: str) -> UserError:
+    return UserError(f"the vagrant provider needs {', '.join(tool.need for tool in missing)}: {how}")
 
 
 def _run_qemu_as_root() -> bool:
@@ -118,7 +133,7 @@ def _storage_pool(uri: str) -> list[str]:
 def prepare(uri: str, progress: Progress) -> list[str]:
     """Make this host ready for vagrant-libvirt; what changed. A remote libvirt host is the user's to prepare:
     it is only checked (it answers over SSH, has a directory pool 'default')."""
-    changed = install_packages(progress)
+    changed = install_tools(uri, progress)
     if not uri.startswith("qemu:///"):
         check(uri)
         return changed
@@ -136,9 +151,9 @@ def check(uri: str) -> None:
     """Everything vagrant-libvirt needs is there and answering; else say how to prepare it. Changes nothing."""
     fix = "run `invoke setup --provider vagrant` first"
     LibvirtUri.parse(uri).require_reachable_guests()
-    missing = missing_packages()
+    missing = missing_tools(uri)
     if missing:
-        raise UserError(f"the vagrant provider needs {', '.join(missing)}: {fix}")
+        raise _lacking(missing, fix if shutil.which("apt-get") else host_tools.install_command(missing))
     if virsh(uri, "version", timeout=30).returncode != 0:
         hint = "check the URI and that you can ssh there" if not uri.startswith("qemu:///") else fix
         raise UserError(f"libvirt at {uri} does not answer: {hint}")

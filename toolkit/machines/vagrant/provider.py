@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from toolkit import host_checks, kernels
+from toolkit import kernels
 from toolkit.boxes import vagrant as vagrant_box
 from toolkit.config import Settings
 from toolkit.files import remove_tree
@@ -45,7 +45,6 @@ class VagrantMachine(RecordedMachine):
     @staticmethod
     def require_host_tools(settings: Settings) -> None:
         libvirt_host.check(settings.libvirt_uri)
-        host_checks.require_tool("vagrant")
 
     @staticmethod
     def prepare_host(settings: Settings) -> list[str]:

@@ -198,18 +198,22 @@ def files_of(kind: str, name: str) -> list[str]:
 
 
 def bounded(call: Callable[..., Any], *args: Any) -> tuple[str, Any]:
-    """call(*args) abandoned after OP_TIMEOUT_S: ('ok', value), ('error', errno name) or ('blocked', None)."""
-    signal.setitimer(signal.ITIMER_REAL, OP_TIMEOUT_S)
+    """call(*args) abandoned after OP_TIMEOUT_S: ('ok', value), ('error', errno name) or ('blocked', None).
+
+    The alarm is caught outside the block that disarms it: one that goes off as the call returns, while the
+    timer is being disarmed, is then an outcome too, never an exception out of here."""
     try:
-        return "ok", call(*args)
+        signal.setitimer(signal.ITIMER_REAL, OP_TIMEOUT_S)
+        try:
+            return "ok", call(*args)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
     except Blocked:
         return "blocked", None
     except OSError as error:
         return "error", errno.errorcode.get(error.errno or 0, str(error.errno))
     except (ValueError, OverflowError) as error:
         return "error", type(error).__name__
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 class Tally:
