@@ -19,11 +19,11 @@ from pathlib import Path
 from toolkit import host_checks
 from toolkit.errors import UserError
 
-# What a Debian tree's owners need: ids up to 65534 (nobody, nogroup), all but 0 from the subordinate range.
+# The subordinate ids a Debian tree needs: mmdebstrap maps its ids 0 to 65535 (nobody, nogroup: 65534) onto them.
 NEEDED_IDS = 65536
 FIRST_FREE_ID = 100000
 CHROOT_SCRIPT = Path(__file__).with_name("chroot.sh")
-# The switches that disable unprivileged user namespaces, and the value that does.
+# Each switch of unprivileged user namespaces: the value that disables them, the value that enables them.
 SYSCTLS = {
     "kernel.unprivileged_userns_clone": ("0", "1"),
     "user.max_user_namespaces": ("0", "15000"),
@@ -119,13 +119,13 @@ def require(why: str) -> None:
     for tool in ("newuidmap", "newgidmap"):
         host_checks.require_tool(tool)
     name, uid = _user()
-    problem = sysctl_problem({name: _sysctl(name) for name in SYSCTLS}) or range_problem(
+    missing = sysctl_problem({switch: _sysctl(switch) for switch in SYSCTLS}) or range_problem(
         name, uid, _read("/etc/subuid"), _read("/etc/subgid")
     )
-    if problem is None and "--map-auto" not in _unshare_help():
-        problem = "this unshare cannot map subordinate ids (--map-auto): install util-linux 2.38 or newer"
-    if problem:
-        raise UserError(f"{why} as {name}: {problem}")
+    if missing is None and "--map-auto" not in _unshare_help():
+        missing = "this unshare cannot map subordinate ids (--map-auto): install util-linux 2.38 or newer"
+    if missing:
+        raise UserError(f"{why} as {name}: {missing}")
 
 
 def problem(why: str) -> str | None:
