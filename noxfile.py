@@ -59,11 +59,13 @@ def kernel_line(session: nox.Session, line: str) -> None:
 
 @nox.session(python=False)
 def lint(session: nox.Session) -> None:
-    """ruff, mypy on toolkit/, shellcheck on the guest scripts, the CI examples checked (seconds)."""
+    """ruff, mypy on toolkit/, shellcheck on the guest scripts and the chroot's entry, the CI examples checked
+    (seconds)."""
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
-    scripts = sorted(str(path) for path in [*Path("toolkit").rglob("scripts/*.sh"), *Path("kernel").rglob("*.sh")])
+    shell = [*Path("toolkit").rglob("scripts/*.sh"), Path("toolkit/chroot.sh"), *Path("kernel").rglob("*.sh")]
+    scripts = sorted(str(path) for path in shell)
     session.run("shellcheck", "--shell=sh", "--external-sources", "--source-path=SCRIPTDIR", *scripts, external=True)
     # The CI examples (ci/): actionlint runs shellcheck on their steps; GitLab's schema is vendored in check-jsonschema.
     session.run("actionlint", "ci/github-actions.yml")

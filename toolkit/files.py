@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from toolkit import user_namespace
 from toolkit.errors import UserError
 
 SHARED_MODE = 0o644
@@ -64,12 +65,16 @@ def mounts_under(path: Path) -> list[Path]:
 
 
 def remove_tree(path: Path) -> None:
-    """Remove a directory tree, first unmounting anything mounted inside it (a chroot's /proc, /dev)."""
+    """Remove a directory tree, first unmounting anything mounted inside it (a chroot's /proc, /dev); a Debian
+    tree an ordinary user made, whose folders other ids of its user namespace own, is removed in that namespace."""
     if not path.exists():
         return
     for point in mounts_under(path):
         subprocess.run(["umount", "--lazy", str(point)], check=True)
-    shutil.rmtree(path)
+    try:
+        shutil.rmtree(path)
+    except PermissionError:
+        user_namespace.remove(path)
 
 
 @contextlib.contextmanager

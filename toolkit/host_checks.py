@@ -43,16 +43,18 @@ def require_root(why: str) -> None:
         raise UserError(f"{why} needs root: run it as root (sudo -E invoke ...)")
 
 
-def require_free_space(path: Path, needed_gib: float, why: str) -> None:
-    """Fail early when the file system holding path has less than needed_gib free."""
+CACHE_SPACE = "invoke box.remove, or set VEXFS_CACHE_DIR to a bigger disk"
+
+
+def require_free_space(path: Path, needed_gib: float, why: str, how: str = CACHE_SPACE) -> None:
+    """Fail early when the file system holding path has less than needed_gib free (how: how to get more there)."""
     probe = path
     while not probe.exists():
         probe = probe.parent
     free = shutil.disk_usage(probe).free
     if free < needed_gib * GIB:
         raise UserError(
-            f"{why} needs {needed_gib:g} GiB free in {probe}, only {free / GIB:.1f} GiB left: free space there "
-            "(invoke box.remove, or set VEXFS_CACHE_DIR to a bigger disk)"
+            f"{why} needs {needed_gib:g} GiB free in {probe}, only {free / GIB:.1f} GiB left: free space there ({how})"
         )
 
 

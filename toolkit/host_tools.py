@@ -24,7 +24,8 @@ INSTALLERS = {"debian": "sudo apt-get install", "fedora": "sudo dnf install", "a
 
 
 def locate(need: str) -> str | None:
-    """Where need is: a command on PATH, or the file itself for an absolute path; None when it is not here."""
+    """Where need is: a command on PATH or in the system's sbin folders, or the file itself for an absolute path;
+    None when it is not here."""
     if need.startswith("/"):
         return need if Path(need).exists() else None
     return shutil.which(need) or shutil.which(need, path=SYSTEM_COMMANDS)

@@ -230,9 +230,7 @@ def test_a_missing_source_directory_is_the_user_s_error(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def sysroot() -> Path:
-    """The root filesystem of the first box with gcc (the chroot needs root)."""
-    if os.geteuid() != 0:
-        pytest.skip("the compiled probe runs in a chroot of a box: root only")
+    """The root filesystem of the first box with gcc (entered in the user namespace, as every chroot is)."""
     boxes = [box for box in store.list_boxes(CACHE) if (box.rootfs / "usr" / "bin" / "gcc").exists()]
     if not boxes:
         pytest.skip(f"no box with gcc in {store.boxes_dir(CACHE)}: `invoke box.build` makes one")

@@ -14,8 +14,8 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from toolkit import host_checks, host_tools
-from toolkit.boxes import initramfs, vmlinux
+from toolkit import host_checks, host_tools, user_namespace
+from toolkit.boxes import debian_tree, initramfs, vmlinux
 from toolkit.boxes.recipe import GUEST_FILES, STATIC_SHELL, BoxRecipe
 from toolkit.boxes.store import Box, boxes_dir, building_dir, find, remove_abandoned_builds
 from toolkit.errors import UserError
@@ -43,20 +43,13 @@ def _run(command: list[str], log: Path, step: str) -> None:
         raise BuildStepFailed(f"box build failed at {step}: {reason} (full log: {log})")
 
 
-# Package scripts read /proc (tiny-initramfs's kernel hook does): mounted in a private mount
-# namespace, so it goes away with the command even if it is killed.
-CHROOT_WITH_PROC = 'mount -t proc proc "$1/proc" && exec chroot "$@"'
-
-
 def _chroot(rootfs: Path, log: Path, *command: str) -> None:
-    wrapped = ["unshare", "--mount", "--propagation", "private", "sh", "-c", CHROOT_WITH_PROC, "chroot"]
-    _run([*wrapped, str(rootfs), *command], log, f"chroot {command[0]}")
+    _run(user_namespace.in_chroot(rootfs, *command), log, f"chroot {command[0]}")
 
 
 def _query(rootfs: Path, package: str) -> str:
-    done = subprocess.run(
-        ["chroot", str(rootfs), "dpkg-query", "-W", "-f", "${Version}", package], capture_output=True, text=True
-    )
+    command = user_namespace.in_chroot(rootfs, "dpkg-query", "-W", "-f", "${Version}", package)
+    done = subprocess.run(command, capture_output=True, text=True)
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
@@ -69,7 +62,7 @@ def _kernel_release(rootfs: Path) -> str:
 
 def _sshd_flags(rootfs: Path) -> str:
     """-r (no re-exec per connection) where this OpenSSH still accepts it."""
-    check = subprocess.run(["chroot", str(rootfs), "/usr/sbin/sshd", "-t", "-r"], capture_output=True)
+    check = subprocess.run(user_namespace.in_chroot(rootfs, "/usr/sbin/sshd", "-t", "-r"), capture_output=True)
     return "-r" if check.returncode == 0 else ""
 
 
@@ -106,7 +99,9 @@ def _make_disk(rootfs: Path, scratch: Path, disk_gib: int, log: Path) -> None:
     raw = scratch / "box.raw"
     with open(raw, "wb") as image:
         image.truncate(disk_gib * 1024**3)
-    _run(["mkfs.ext4", "-q", "-F", "-L", "vexfs-root", "-d", str(rootfs), str(raw)], log, "mkfs.ext4")
+    # in the namespace, the tree's files show the owners they have in the guest
+    mkfs = [host_checks.require_tool("mkfs.ext4"), "-q", "-F", "-L", "vexfs-root", "-d", str(rootfs), str(raw)]
+    _run(user_namespace.command(*mkfs), log, "mkfs.ext4")
     _run(["qemu-img", "convert", "-O", "qcow2", str(raw), str(scratch / "box.img")], log, "qemu-img convert")
     raw.unlink()
 
@@ -123,10 +118,11 @@ def build(recipe: BoxRecipe, cache_dir: Path, mirror: str, log_dir: Path) -> Box
     existing = find(cache_dir, recipe)
     if existing:
         return existing
-    host_checks.require_root("box.build (mmdebstrap and chroot)")
-    for tool in ("mmdebstrap", host_tools.DEBIAN_KEYRING, "mkfs.ext4", "qemu-img", "unshare"):
+    for tool in ("mmdebstrap", host_tools.DEBIAN_KEYRING, "mkfs.ext4", "qemu-img", "tar"):
         host_checks.require_tool(tool)
+    user_namespace.require(f"building the {recipe.line.name} box")
     host_checks.require_free_space(cache_dir, NEEDED_GIB, f"building the {recipe.line.name} box")
+    debian_tree.require_scratch_space(f"building the {recipe.line.name} box")
     with locked(boxes_dir(cache_dir) / f".{recipe.name}.lock"):
         existing = find(cache_dir, recipe)
         return existing or _build_locked(recipe, cache_dir, mirror, log_dir)
@@ -154,7 +150,7 @@ def _build_locked(recipe: BoxRecipe, cache_dir: Path, mirror: str, log_dir: Path
             command = ["mmdebstrap", "--variant=minbase", f"--include={','.join(recipe.packages)}",
                        # mirrors of sid may be snapshots whose Release has expired
                        "--aptopt=Acquire::Check-Valid-Until \"false\""]  # fmt: skip
-            _run([*command, recipe.line.suite, str(rootfs), mirror], log, "mmdebstrap")
+            debian_tree.make(command, recipe.line.suite, mirror, rootfs, lambda words, step: _run(words, log, step))
         with progress.step("guest files", 2, 5):
             _install_guest_files(rootfs, log)
         return assemble(recipe, scratch, log, progress, 3, 5)
@@ -195,6 +191,7 @@ def derive(recipe: BoxRecipe, base: Box, debs: list[Path], cache_dir: Path, log_
     existing = find(cache_dir, recipe)
     if existing:
         return existing
+    user_namespace.require(f"building the {recipe.line.name} box")
     host_checks.require_free_space(cache_dir, NEEDED_GIB, f"building the {recipe.line.name} box")
     with locked(boxes_dir(cache_dir) / f".{recipe.name}.lock"):
         return find(cache_dir, recipe) or _derive_locked(recipe, base, debs, cache_dir, log_dir)
@@ -204,7 +201,8 @@ def _derive_locked(recipe: BoxRecipe, base: Box, debs: list[Path], cache_dir: Pa
     with _scratch(recipe, cache_dir, log_dir) as (scratch, log, progress):
         rootfs = scratch / "rootfs"
         with progress.step(f"copy the {base.kernel_line} box's tree (log: {log})", 1, 5):
-            _run(["cp", "-a", "--reflink=auto", str(base.rootfs), str(rootfs)], log, "copy the base tree")
+            copy = ["cp", "-a", "--reflink=auto", str(base.rootfs), str(rootfs)]
+            _run(user_namespace.command(*copy), log, "copy the base tree")
         with progress.step(f"install {', '.join(deb.name for deb in debs)} in place of {base.kernel_release}", 2, 5):
             for deb in debs:
                 (rootfs / "tmp" / deb.name).write_bytes(deb.read_bytes())

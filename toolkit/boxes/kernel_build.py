@@ -23,8 +23,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from toolkit import build_errors, host_checks, host_tools
-from toolkit.boxes import kernel_config
+from toolkit import build_errors, host_checks, host_tools, user_namespace
+from toolkit.boxes import debian_tree, kernel_config
 from toolkit.boxes.store import Box
 from toolkit.errors import UserError
 from toolkit.files import atomic_write, locked, remove_tree
@@ -47,15 +47,15 @@ PACKAGE_COMPRESSION = "none"
 # What `ccache --print-stats` says of the compiles since the build zeroed its counters.
 CCACHE_COUNTERS = ("direct_cache_hit", "preprocessed_cache_hit", "cache_miss")
 
-# Runs in a private mount namespace, so /proc and the ccache bind mount vanish with the build even if it is killed.
-CHROOT_MAKE = """
-set -e
-mount -t proc proc "$1/proc"
-mkdir -p "$1/ccache"
-mount --bind "$2" "$1/ccache"
-root="$1"; shift 2
-exec chroot "$root" env LC_ALL=C LANG=C CCACHE_DIR=/ccache CCACHE_MAXSIZE=8G PATH=/usr/bin:/bin:/usr/sbin:/sbin "$@"
-"""
+# What every command in the build chroot runs with: ccache at the bind-mounted cache, a fixed locale and PATH.
+CHROOT_ENV = (
+    "env",
+    "LC_ALL=C",
+    "LANG=C",
+    "CCACHE_DIR=/ccache",
+    "CCACHE_MAXSIZE=8G",
+    "PATH=/usr/bin:/bin:/usr/sbin:/sbin",
+)
 
 
 class KernelBuildFailed(UserError):
@@ -167,9 +167,8 @@ def debs_dir(cache_dir: Path, build: KernelBuild) -> Path:
 
 
 def _in_namespace(root: Path, ccache: Path, *command: str) -> list[str]:
-    """command run in root's chroot, inside a private mount namespace with /proc and the ccache mounted."""
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", CHROOT_MAKE, "build", str(root),
-            str(ccache), *command]  # fmt: skip
+    """command run in root's chroot, in the user namespace, with /proc and the ccache mounted."""
+    return user_namespace.in_chroot(root, *CHROOT_ENV, *command, binds=((ccache, "/ccache"),))
 
 
 def build(kernel: KernelBuild, cache_dir: Path, mirror: str, jobs: int) -> BuiltKernel:
@@ -177,11 +176,12 @@ def build(kernel: KernelBuild, cache_dir: Path, mirror: str, jobs: int) -> Built
     found = find(cache_dir, kernel)
     if found:
         return found
-    host_checks.require_root("kernel.build (mmdebstrap and chroot)")
-    for tool in ("mmdebstrap", host_tools.DEBIAN_KEYRING, "unshare"):
+    for tool in ("mmdebstrap", host_tools.DEBIAN_KEYRING, "tar"):
         host_checks.require_tool(tool)
+    user_namespace.require(f"building the {kernel.line.name} kernel")
     folder = kernels_dir(cache_dir) / kernel.name
     host_checks.require_free_space(cache_dir, NEEDED_GIB, f"building the {kernel.line.name} kernel")
+    debian_tree.require_scratch_space(f"building the {kernel.line.name} kernel")
     folder.mkdir(parents=True, exist_ok=True)
     with locked(folder / ".lock"):
         return find(cache_dir, kernel) or _build_locked(kernel, folder, cache_dir / "ccache", mirror, jobs)
@@ -204,13 +204,13 @@ def _build_locked(kernel: KernelBuild, folder: Path, ccache: Path, mirror: str, 
     if missing:
         progress.say(f"options this kernel does not take: {', '.join(missing)}")
     with progress.step(f"make bindeb-pkg -j{jobs} (ccache: {ccache})", 3, 4):
-        _in_root(root, ccache, log, "ccache", "--zero-stats")
+        in_root(root, ccache, log, "ccache", "--zero-stats")
         for package in tree.parent.glob("*.deb"):
             package.unlink()
         _make_packages(kernel, root, ccache, log, jobs, progress)
-        hits = _ccache_stats(root, ccache)
+        hits = ccache_stats(root, ccache)
     with progress.step("collect the packages", 4, 4):
-        release = _in_root(root, ccache, log, "make", "-s", "-C", "/build/linux", "kernelrelease",
+        release = in_root(root, ccache, log, "make", "-s", "-C", "/build/linux", "kernelrelease",
                            f"LOCALVERSION={kernel.local_version}", capture=True).strip()  # fmt: skip
         output = folder / "builds" / kernel.config_key()
         debs = output / "debs"
@@ -218,30 +218,30 @@ def _build_locked(kernel: KernelBuild, folder: Path, ccache: Path, mirror: str, 
         debs.mkdir(parents=True)
         for package in tree.parent.glob("*.deb"):
             os.replace(package, debs / package.name)
-        image = _one(debs, f"linux-image-{release}_*.deb")
-        headers = _one(debs, f"linux-headers-{release}_*.deb")
+        image = only_file(debs, f"linux-image-{release}_*.deb")
+        headers = only_file(debs, f"linux-headers-{release}_*.deb")
         built = BuiltKernel(release, image.name, headers.name, round(time.monotonic() - started, 1), tuple(missing),
                             hits)  # fmt: skip
         atomic_write(output / RECORD, json.dumps(asdict(built), indent=2) + "\n")
-    progress.say(f"kernel {release} built in {built.build_s / 60:.1f} min{_ccache_summary(hits)}")
+    progress.say(f"kernel {release} built in {built.build_s / 60:.1f} min{ccache_summary(hits)}")
     return built
 
 
-def _ccache_stats(root: Path, ccache: Path) -> dict[str, int]:
+def ccache_stats(root: Path, ccache: Path) -> dict[str, int]:
     """The build's compiles by how ccache served them (none where this ccache cannot say)."""
     done = subprocess.run(_in_namespace(root, ccache, "ccache", "--print-stats"), capture_output=True, text=True)
     counters = dict(line.split("\t", 1) for line in done.stdout.splitlines() if "\t" in line)
     return {name: int(counters[name]) for name in CCACHE_COUNTERS if counters.get(name, "").isdigit()}
 
 
-def _ccache_summary(stats: dict[str, int]) -> str:
+def ccache_summary(stats: dict[str, int]) -> str:
     if len(stats) < len(CCACHE_COUNTERS):
         return ""
     hits = stats["direct_cache_hit"] + stats["preprocessed_cache_hit"]
     return f"; ccache: {hits} of {hits + stats['cache_miss']} compiles cached ({stats['direct_cache_hit']} direct)"
 
 
-def _one(folder: Path, pattern: str) -> Path:
+def only_file(folder: Path, pattern: str) -> Path:
     found = sorted(folder.glob(pattern))
     if len(found) != 1:
         raise KernelBuildFailed(f"kernel build produced {len(found)} packages matching {pattern} in {folder}")
@@ -264,7 +264,7 @@ def _first_error(log: Path) -> str:
     return build_errors.first_error(lines) or (lines[-1] if lines else "no output")
 
 
-def _in_root(root: Path, ccache: Path, log: Path, *command: str, capture: bool = False) -> str:
+def in_root(root: Path, ccache: Path, log: Path, *command: str, capture: bool = False) -> str:
     return _run(
         _in_namespace(root, ccache, *command),
         log,
@@ -285,8 +285,8 @@ def make_root(root: Path, suite: str, packages: tuple[str, ...], mirror: str, lo
         return
     remove_tree(root)
     command = ["mmdebstrap", "--variant=minbase", f"--include={','.join(packages)}",
-               "--aptopt=Acquire::Check-Valid-Until \"false\"", suite, str(root), mirror]  # fmt: skip
-    _run(command, log, "mmdebstrap")
+               "--aptopt=Acquire::Check-Valid-Until \"false\""]  # fmt: skip
+    debian_tree.make(command, suite, mirror, root, lambda words, stage: _run(words, log, stage))
     done.touch()
 
 
@@ -296,7 +296,7 @@ def _unpack(kernel: KernelBuild, root: Path, ccache: Path, log: Path) -> None:
     remove_tree(root / "build/linux")
     (root / "build/linux").mkdir(parents=True)
     tarball = f"/usr/src/{kernel.source_package}.tar.xz"
-    _in_root(root, ccache, log, "tar", "-xf", tarball, "-C", "/build/linux", "--strip-components=1")
+    in_root(root, ccache, log, "tar", "-xf", tarball, "-C", "/build/linux", "--strip-components=1")
     (root / "build/linux/.unpacked").touch()
 
 
@@ -311,11 +311,9 @@ def _configure(kernel: KernelBuild, root: Path, ccache: Path, log: Path) -> list
         requested.update(kernel_config.settings(fragment.read_text()))
         names.append(f"/build/configs/{fragment.name}")
     tree = "/build/linux"
-    _in_root(root, ccache, log, "make", "-C", tree, *kernel_config.BASE_TARGETS)
-    _in_root(
-        root, ccache, log, "sh", "-c", f"cd {tree} && scripts/kconfig/merge_config.sh -m .config {' '.join(names)}"
-    )
-    _in_root(root, ccache, log, "make", "-C", tree, "olddefconfig")
+    in_root(root, ccache, log, "make", "-C", tree, *kernel_config.BASE_TARGETS)
+    in_root(root, ccache, log, "sh", "-c", f"cd {tree} && scripts/kconfig/merge_config.sh -m .config {' '.join(names)}")
+    in_root(root, ccache, log, "make", "-C", tree, "olddefconfig")
     return kernel_config.missing(requested, (root / "build/linux/.config").read_text())
 
 
@@ -335,7 +333,7 @@ def make_watched(root: Path, ccache: Path, log: Path, command: list[str], object
     unfinished = objects / UNFINISHED
     if unfinished.exists():
         progress.say("the last make in this tree never ended: make clean, then all of it again (ccache)")
-        _in_root(root, ccache, log, "make", "-C", f"/{objects.relative_to(root)}", "clean")
+        in_root(root, ccache, log, "make", "-C", f"/{objects.relative_to(root)}", "clean")
     unfinished.touch()
     started = time.monotonic()
     offset = log.stat().st_size if log.exists() else 0

@@ -20,8 +20,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from toolkit import host_checks, host_tools, kernels
-from toolkit.boxes import kernel_build, kernel_config
+from toolkit import host_checks, host_tools, kernels, user_namespace
+from toolkit.boxes import debian_tree, kernel_build, kernel_config
 from toolkit.boxes.kernel_build import BuiltKernel, KernelBuildFailed
 from toolkit.errors import UserError
 from toolkit.files import atomic_write, locked, remove_tree
@@ -176,10 +176,12 @@ def packages(cache_dir: Path, tree: KernelTree, mirror: str, jobs: int) -> list[
 
 
 def _build(cache_dir: Path, tree: KernelTree, mirror: str, jobs: int) -> BuiltKernel:
-    host_checks.require_root("building a kernel tree (mmdebstrap and chroot)")
-    for tool in ("mmdebstrap", host_tools.DEBIAN_KEYRING, "unshare", "rsync"):
+    for tool in ("mmdebstrap", host_tools.DEBIAN_KEYRING, "tar", "rsync"):
         host_checks.require_tool(tool)
-    host_checks.require_free_space(cache_dir, kernel_build.NEEDED_GIB, f"building the kernel tree {tree.path}")
+    why = f"building the kernel tree {tree.path}"
+    user_namespace.require(why)
+    host_checks.require_free_space(cache_dir, kernel_build.NEEDED_GIB, why)
+    debian_tree.require_scratch_space(why)
     where = folder(cache_dir, tree)
     where.mkdir(parents=True, exist_ok=True)
     with locked(where / ".lock"):
@@ -203,7 +205,7 @@ def _build_locked(tree: KernelTree, where: Path, ccache: Path, mirror: str, jobs
     if missing:
         progress.say(f"options this kernel does not take: {', '.join(missing)}")
     with progress.step(f"make O={OBJECTS} bindeb-pkg -j{jobs} (ccache: {ccache})", 3, 4):
-        kernel_build._in_root(root, ccache, log, "ccache", "--zero-stats")
+        kernel_build.in_root(root, ccache, log, "ccache", "--zero-stats")
         for package in (root / "build").glob("*.deb"):
             package.unlink()
         command = ["nice", "-n", "10", "make", "-C", SOURCE, f"O={OBJECTS}", f"-j{jobs}", "CC=ccache gcc",
@@ -211,9 +213,9 @@ def _build_locked(tree: KernelTree, where: Path, ccache: Path, mirror: str, jobs
                    f"KDEB_COMPRESS={kernel_build.PACKAGE_COMPRESSION}", "KBUILD_BUILD_USER=vexfs-vmtest",
                    "KBUILD_BUILD_HOST=vexfs-vmtest", "bindeb-pkg"]  # fmt: skip
         kernel_build.make_watched(root, ccache, log, command, root / OBJECTS.lstrip("/"), progress)
-        hits = kernel_build._ccache_stats(root, ccache)
+        hits = kernel_build.ccache_stats(root, ccache)
     with progress.step("collect the packages", 4, 4):
-        release = kernel_build._in_root(root, ccache, log, "make", "-s", "-C", OBJECTS, "LOCALVERSION=",
+        release = kernel_build.in_root(root, ccache, log, "make", "-s", "-C", OBJECTS, "LOCALVERSION=",
                                         "kernelrelease", capture=True).strip()  # fmt: skip
         output = where / "builds" / tree.key
         debs = output / "debs"
@@ -221,12 +223,12 @@ def _build_locked(tree: KernelTree, where: Path, ccache: Path, mirror: str, jobs
         debs.mkdir(parents=True)
         for package in (root / "build").glob("*.deb"):
             os.replace(package, debs / package.name)
-        image = kernel_build._one(debs, f"linux-image-{release}_*.deb")
-        headers = kernel_build._one(debs, f"linux-headers-{release}_*.deb")
+        image = kernel_build.only_file(debs, f"linux-image-{release}_*.deb")
+        headers = kernel_build.only_file(debs, f"linux-headers-{release}_*.deb")
         built = BuiltKernel(release, image.name, headers.name, round(time.monotonic() - started, 1), tuple(missing),
                             hits)  # fmt: skip
         atomic_write(output / kernel_build.RECORD, json.dumps(asdict(built), indent=2) + "\n")
-    progress.say(f"kernel {release} built in {built.build_s / 60:.1f} min{kernel_build._ccache_summary(hits)}")
+    progress.say(f"kernel {release} built in {built.build_s / 60:.1f} min{kernel_build.ccache_summary(hits)}")
     return built
 
 
@@ -253,10 +255,10 @@ def _configure(tree: KernelTree, root: Path, ccache: Path, log: Path) -> list[st
     own = tree.path / ".config"
     if own.is_file():
         (objects / ".config").write_text(own.read_text(errors="replace"))
-        kernel_build._in_root(root, ccache, log, "make", "-C", SOURCE, f"O={OBJECTS}", "olddefconfig")
+        kernel_build.in_root(root, ccache, log, "make", "-C", SOURCE, f"O={OBJECTS}", "olddefconfig")
     else:
-        kernel_build._in_root(root, ccache, log, "make", "-C", SOURCE, f"O={OBJECTS}", *kernel_config.BASE_TARGETS)
+        kernel_build.in_root(root, ccache, log, "make", "-C", SOURCE, f"O={OBJECTS}", *kernel_config.BASE_TARGETS)
     merge = f"cd {SOURCE} && scripts/kconfig/merge_config.sh -m -O {OBJECTS} {OBJECTS}/.config /build/guest.config"
-    kernel_build._in_root(root, ccache, log, "sh", "-c", merge)
-    kernel_build._in_root(root, ccache, log, "make", "-C", SOURCE, f"O={OBJECTS}", "olddefconfig")
+    kernel_build.in_root(root, ccache, log, "sh", "-c", merge)
+    kernel_build.in_root(root, ccache, log, "make", "-C", SOURCE, f"O={OBJECTS}", "olddefconfig")
     return kernel_config.missing(kernel_config.settings(guest.read_text()), (objects / ".config").read_text())

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from toolkit import build_errors, process_group
+from toolkit import build_errors, process_group, user_namespace
 from toolkit.domains.base import Target
 from toolkit.domains.module import build_tree, elf
 from toolkit.domains.module.options import ModuleOptions
@@ -106,16 +106,6 @@ def _modules_in(src: Path) -> tuple[BuiltModule, ...]:
     return tuple(BuiltModule.read(path) for path in sorted(src.rglob("*.ko")))
 
 
-# Runs in a private mount namespace: /proc for the chroot (objtool reads it) and the tree's bind
-# mount vanish with the build, even if it is killed.
-CHROOT_BUILD = """
-set -e
-mount -t proc proc "$1/proc"
-mount --bind "$2" "$1/mnt/$3"
-exec chroot "$1" env LC_ALL=C LANG=C make -j"$5" -C "/lib/modules/$4/build" "M=/mnt/$3" modules
-"""
-
-
 def _make(command: list[str], timeout: float, running: Callable[[int], None] = lambda pid: None) -> tuple[int, str]:
     """Run the build command in a process group of its own, killed whole past timeout or when interrupted."""
     status, output = process_group.run(command, timeout, running)
@@ -141,8 +131,9 @@ def build_in_chroot(
         raise UserError(f"the box has no headers for {release} at /lib/modules/{release}/build: rebuild the box")
     tree = build_tree.tree_for(sysroot, release, source_dir)
     mount_name = f"vexfs-vmtest-{tree.name}"
-    command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", CHROOT_BUILD,
-               "build", str(sysroot), str(tree), mount_name, release, str(os.cpu_count() or 1)]  # fmt: skip
+    make = ["env", "LC_ALL=C", "LANG=C", "make", f"-j{os.cpu_count() or 1}", "-C", f"/lib/modules/{release}/build",
+            f"M=/mnt/{mount_name}", "modules"]  # fmt: skip
+    command = user_namespace.in_chroot(sysroot, *make, binds=((tree, f"/mnt/{mount_name}"),))
     with build_tree.building(tree, f"building {source_dir} for {release}", timeout, say) as held:
         build_tree.sync(source_dir, tree)
         (sysroot / "mnt" / mount_name).mkdir(parents=True, exist_ok=True)

@@ -7,13 +7,13 @@ each domain's options dataclass takes its fields from these declarations.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from toolkit import user_namespace
 from toolkit.config import CONFIG_FILE, Settings
 from toolkit.domains.module import workload
 from toolkit.domains.module.parameters import MAX_PARAMETERS, parameter_problem
@@ -99,8 +99,8 @@ def constraints(options: ModuleOptions, settings: Settings) -> list[str]:
                         "module's own test scripts (*.sh)")  # fmt: skip
     if len(options.params) > MAX_PARAMETERS:
         problems.append(f"{len(options.params)} module parameters: give at most {MAX_PARAMETERS}")
-    if options.build_in == "chroot" and os.geteuid() != 0:
-        problems.append("building in the box's chroot needs root: run as root or pass --build-in guest")
+    if options.build_in == "chroot" and (missing := user_namespace.problem("building in the box's chroot")):
+        problems.append(f"{missing}, or pass --build-in guest")
     problems += [problem for problem in map(parameter_problem, options.params) if problem]
     if options.workload is not None and (said := workload.problem(options.workload)):
         problems.append(said)

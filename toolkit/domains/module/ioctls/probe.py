@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from toolkit import process_group
+from toolkit import process_group, user_namespace
 from toolkit.domains.module.build_tree import ARTEFACTS
 from toolkit.domains.module.ioctls.copied_out import CopiedOut
 from toolkit.domains.module.ioctls.encoding import NUMBER_MASK
@@ -46,13 +46,6 @@ COPIED_PRELUDE = f"""{KERNEL_PRELUDE}#include <stdint.h>
 #include <stdbool.h>
 """
 VALUE = "const unsigned long long vexfs_ioctl_{index} = (unsigned long long)({name});\n"
-# In a private mount namespace, as the module build enters the chroot: /proc goes with it.
-CHROOT_PROBE = """
-set -e
-root=$1; shift
-mount -t proc proc "$root/proc"
-exec chroot "$root" env LC_ALL=C LANG=C sh "$1/probe.sh" "$@"
-"""
 # Inside the chroot: each command's program in the first mode that compiles, then one program printing them all
 # (the headers' own globals and functions may clash, or call what is not there: failing that, one per command).
 PROBE_SCRIPT = """
@@ -92,8 +85,8 @@ def compiled(sources: Sources, sites: Sequence[Macro], sysroot: Path) -> dict[Ma
         inside = f"/tmp/{work.name}"
         shutil.copytree(sources.root, work / "src", ignore=shutil.ignore_patterns(*ARTEFACTS), symlinks=True)
         _write_programs(sources, sites, work)
-        command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", CHROOT_PROBE, "probe",
-                   str(sysroot), inside, *_compiler_flags(f"{inside}/src")]  # fmt: skip
+        command = user_namespace.in_chroot(sysroot, "env", "LC_ALL=C", "LANG=C", "sh", f"{inside}/probe.sh", inside,
+                                           *_compiler_flags(f"{inside}/src"))  # fmt: skip
         returncode, output = _bounded(command, PROBE_TIMEOUT_S + PROBE_TIMEOUT_PER_COMMAND_S * len(sites))
         printed = dict(line.split(" ", 1) for line in output.splitlines() if re.fullmatch(r"\d+ \d+", line))
         failed = "" if returncode == 0 else f"the probe failed: {_last_line(output) or f'exit status {returncode}'}"
