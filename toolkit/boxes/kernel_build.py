@@ -176,15 +176,21 @@ def build(kernel: KernelBuild, cache_dir: Path, mirror: str, jobs: int) -> Built
     found = find(cache_dir, kernel)
     if found:
         return found
-    for tool in ("mmdebstrap", host_tools.DEBIAN_KEYRING, "tar"):
-        host_checks.require_tool(tool)
-    user_namespace.require(f"building the {kernel.line.name} kernel")
+    require_build_host(cache_dir, f"building the {kernel.line.name} kernel")
     folder = kernels_dir(cache_dir) / kernel.name
-    host_checks.require_free_space(cache_dir, NEEDED_GIB, f"building the {kernel.line.name} kernel")
-    debian_tree.require_scratch_space(f"building the {kernel.line.name} kernel")
     folder.mkdir(parents=True, exist_ok=True)
     with locked(folder / ".lock"):
         return find(cache_dir, kernel) or _build_locked(kernel, folder, cache_dir / "ccache", mirror, jobs)
+
+
+def require_build_host(cache_dir: Path, why: str, *tools: str) -> None:
+    """What building a kernel in a chroot of a suite needs of this host: its tools (and tools), a user namespace
+    when not root, free space in the cache and where mmdebstrap unpacks."""
+    for tool in ("mmdebstrap", host_tools.DEBIAN_KEYRING, "tar", *tools):
+        host_checks.require_tool(tool)
+    user_namespace.require(why)
+    host_checks.require_free_space(cache_dir, NEEDED_GIB, why)
+    debian_tree.require_scratch_space(why)
 
 
 def _build_locked(kernel: KernelBuild, folder: Path, ccache: Path, mirror: str, jobs: int) -> BuiltKernel:

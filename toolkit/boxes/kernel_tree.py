@@ -20,8 +20,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from toolkit import host_checks, host_tools, kernels, user_namespace
-from toolkit.boxes import debian_tree, kernel_build, kernel_config
+from toolkit import host_checks, kernels
+from toolkit.boxes import kernel_build, kernel_config
 from toolkit.boxes.kernel_build import BuiltKernel, KernelBuildFailed
 from toolkit.errors import UserError
 from toolkit.files import atomic_write, locked, remove_tree
@@ -176,12 +176,7 @@ def packages(cache_dir: Path, tree: KernelTree, mirror: str, jobs: int) -> list[
 
 
 def _build(cache_dir: Path, tree: KernelTree, mirror: str, jobs: int) -> BuiltKernel:
-    for tool in ("mmdebstrap", host_tools.DEBIAN_KEYRING, "tar", "rsync"):
-        host_checks.require_tool(tool)
-    why = f"building the kernel tree {tree.path}"
-    user_namespace.require(why)
-    host_checks.require_free_space(cache_dir, kernel_build.NEEDED_GIB, why)
-    debian_tree.require_scratch_space(why)
+    kernel_build.require_build_host(cache_dir, f"building the kernel tree {tree.path}", "rsync")
     where = folder(cache_dir, tree)
     where.mkdir(parents=True, exist_ok=True)
     with locked(where / ".lock"):
