@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -114,6 +115,16 @@ def test_a_tree_without_git_is_keyed_by_its_sources_not_its_build_products(tmp_p
     assert kernel_tree.inspect(str(root)).key == first.key
     (root / "fs/super.c").write_text("int x; int y;\n")
     assert kernel_tree.inspect(str(root)).key != first.key
+
+
+def test_a_tree_whose_repository_is_another_users_is_keyed_by_its_files(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: (tree / ".git").stat().st_uid + 1)  # what git calls dubious ownership
+    found = kernel_tree.inspect(str(tree))
+    assert found.revision == "files" and found.package_version == "6.6.58+tree.files"
+    (tree / "fs/super.c").write_text("int y;\n")
+    assert kernel_tree.inspect(str(tree)).key != found.key
 
 
 def test_the_extraversion_is_part_of_the_version(tmp_path: Path) -> None:

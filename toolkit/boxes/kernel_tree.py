@@ -96,15 +96,19 @@ def _git(path: Path, *arguments: str) -> str:
     done = subprocess.run([host_checks.require_tool("git"), "-C", str(path), *arguments], capture_output=True,
                           text=True)  # fmt: skip
     if done.returncode != 0:
-        raise UserError(f"git {arguments[0]} in {path} failed: {done.stderr.strip() or done.returncode}: check the "
-                        "tree's repository (`git status` there)")  # fmt: skip
+        said = next(iter(done.stderr.strip().splitlines()), f"exit status {done.returncode}")
+        raise UserError(
+            f"git {arguments[0]} in {path} failed: {said}: check the tree's repository (`git status` there)"
+        )
     return done.stdout
 
 
 def revision(path: Path) -> tuple[str, str]:
     """(what names the tree's revision, a digest of its exact content): git describe and HEAD with the diff to it,
-    else `files` and each source file's path, size and time."""
-    if (path / ".git").exists():
+    else `files` and each source file's path, size and time. git reads only the user's own repositories (another
+    user's could make it run that user's commands, git's safe.directory), so another's tree is keyed by its files."""
+    repository = path / ".git"
+    if repository.exists() and repository.stat().st_uid == os.geteuid():
         head = _git(path, "rev-parse", "HEAD").strip()
         diff = _git(path, "diff", "HEAD", "--binary")
         untracked = _git(path, "status", "--porcelain", "--untracked-files=all")
