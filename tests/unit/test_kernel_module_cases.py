@@ -171,6 +171,7 @@ def test_kmemleak_objects_the_module_allocated_fail_memory_leak(tmp_path: Path) 
     verdict = _leak(_leak_rules("overrun 0\n", Answer(KMEMLEAK_REPORT)), {"/tmp/vexfs-vmtest-trace": ""}, tmp_path)
     assert verdict.status is Status.FAILED
     assert verdict.message == "kmemleak: 1 unreferenced objects allocated at mod_init+0x21"
+    assert verdict.report_titles == ("memory leak in mod_init",)
     assert verdict.metrics["method"] == "kmem tracepoints + kmemleak"
     assert "unreferenced object 0xffff888003a4b000 (size 64):" in verdict.kernel_log
 

@@ -90,6 +90,13 @@ def test_7x_slab_overwrite_is_titled_by_what_was_overwritten_and_the_cache() -> 
             "possible deadlock in mydrv_poll",
         ),
         ("warning", ["WARNING: CPU: 1 PID: 42 at drivers/x.c:10 mymod_exit+0x1/0x2 [mymod]"], "WARNING in mymod_exit"),
+        (
+            "kmemleak",
+            ["unreferenced object 0xffff888003a4b000 (size 64):", "  backtrace:",
+             "    [<00000000c4f1a2b3>] __kmem_cache_alloc_node+0x1a2/0x2c0",
+             "    [<000000003b2c4e0f>] kmalloc_trace+0x26/0x60", "    [<000000008c5ba3a6>] mymod_init+0x21/0x40 [mymod]"],
+            "memory leak in mymod_init",
+        ),
         ("panic", ["Kernel panic - not syncing: Fatal exception"], "kernel panic: Fatal exception"),
     ],
 )  # fmt: skip
