@@ -1,4 +1,4 @@
-"""Kernel messages as data: which lines report a problem, of what kind, with what excerpt.
+"""Kernel messages as data: which lines report a problem, of what kind, with what excerpt and title.
 
 One table of patterns, most specific first. A report's excerpt runs from its first line
 through its call trace (to `---[ end trace` where the kernel prints one). Lines may carry
@@ -11,8 +11,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from toolkit import report_titles
+
 TIMESTAMP = re.compile(r"^\s*(<\d+>)?\[\s*\d+\.\d+\]\s?")
 END_OF_REPORT = re.compile(r"---\[ end (trace|Kernel panic)")
+# Lines that go on the report before them: 7.x's `Oops: Oops: 0000 [#1]` after `BUG: kernel NULL pointer ...`,
+# and its `BUG <cache> (...): Object corrupt` after the `[Poison overwritten] ...` that says what
+CONTINUATION = re.compile(r"^Oops: |^BUG [\w.:-]+ \(.*\): Object corrupt")
 EXCERPT_LIMIT = 60
 # x86_64 module mapping space (MODULES_VADDR..MODULES_END, with or without KASLR's larger kernel image)
 MODULE_AREA = (0xFFFFFFFFA0000000, 0xFFFFFFFFFF000000)
@@ -61,14 +66,13 @@ KINDS: tuple[Kind, ...] = tuple(
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem report: its kind, its title line and the excerpt around it."""
+    """One problem report: its kind, the kernel's line that starts it, the excerpt around it, and its stable
+    title (report_titles.py: `KASAN: slab-use-after-free Write in mydev_open`)."""
 
     kind: str
-    title: str
+    line: str
     excerpt: tuple[str, ...]
-
-    def summary(self) -> str:
-        return f"{self.kind}: {self.title}"
+    title: str
 
 
 def strip_timestamp(line: str) -> str:
@@ -91,7 +95,7 @@ def _excerpt(lines: list[str], start: int) -> tuple[str, ...]:
             return tuple(lines[start : index + 1])
     for index in range(start + 1, end):
         text = strip_timestamp(lines[index])
-        if kind_of(lines[index]) not in (None, "warning") and not text.startswith(" "):
+        if kind_of(lines[index]) not in (None, "warning") and not text.startswith(" ") and not CONTINUATION.match(text):
             return tuple(lines[start:index])
     return tuple(lines[start:end])
 
@@ -111,8 +115,14 @@ def classify(lines: Iterable[str]) -> list[Problem]:
             index += 1
         excerpt = _excerpt(lines, start)
         covered = start + len(excerpt) - 1
-        problems.append(Problem(kind, strip_timestamp(lines[index]).strip(), excerpt))
+        title = report_titles.title(kind, [strip_timestamp(text) for text in excerpt])
+        problems.append(Problem(kind, strip_timestamp(lines[index]).strip(), excerpt, title))
     return problems
+
+
+def titles(problems: Iterable[Problem]) -> tuple[str, ...]:
+    """The titles of problems, each once, in the order the kernel reported them."""
+    return tuple(dict.fromkeys(problem.title for problem in problems))
 
 
 def in_module_area(address: int) -> str | None:

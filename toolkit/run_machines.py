@@ -53,7 +53,7 @@ def dirty_reason(machine: Machine) -> str:
     if count.strip() not in ("", "0"):
         return f"with {count.strip()} out-of-tree module(s) loaded"
     problems = kernel_log.classify(log.splitlines())
-    return f"dirty ({problems[0].summary()})" if problems else ""
+    return f"dirty ({problems[0].title})" if problems else ""
 
 
 def keep_logs(machine: Machine, out: Path) -> None:

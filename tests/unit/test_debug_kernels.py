@@ -145,7 +145,9 @@ def test_an_oops_during_the_sweep_fails_error_handling_with_it(tmp_path: Path) -
     oopsed = Answer("attempt 1 injected=1 result=errno 12: Cannot allocate memory\n", exit_status=137, log=OOPS)
     verdict = run(ErrorHandling(), _sweep_rules(oopsed), tmp_path)
     assert verdict.status is Status.FAILED
-    assert verdict.message.startswith("load with the Nth slab allocation failing, N = 1, 2, ... logged a problem: oops")
+    assert verdict.message.startswith(
+        "load with the Nth slab allocation failing, N = 1, 2, ... logged a problem: BUG: unable to handle"
+    )
 
 
 def test_a_clean_sweep_is_reported_in_the_checks(tmp_path: Path) -> None:
@@ -171,7 +173,9 @@ def test_page_allocations_are_failed_in_a_sweep_of_their_own(tmp_path: Path) -> 
     oopsed = Answer("attempt 1 injected=1 result=errno 12: Cannot allocate memory\n", exit_status=137, log=OOPS)
     rules = {"SITE=pages": oopsed, **_sweep_rules(Answer(SWEEP))}  # the first rule that matches answers
     verdict = run(ErrorHandling(), rules, tmp_path)
-    assert verdict.message.startswith("load with the Nth page allocation failing, N = 1, 2, ... logged a problem: oops")
+    assert verdict.message.startswith(
+        "load with the Nth page allocation failing, N = 1, 2, ... logged a problem: BUG: unable to handle"
+    )
 
 
 def test_a_kernel_that_cannot_fail_page_allocations_gets_the_slab_sweep_alone(tmp_path: Path) -> None:

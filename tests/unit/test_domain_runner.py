@@ -82,7 +82,9 @@ def test_a_guest_lost_mid_case_with_an_oops_on_its_console_fails_with_it_and_the
     guest = Guest()
     records = every_record([Case("unload", crash=True), Case("errors", Verdict.passed("ok"))], guest, _progress())
     assert records[0].status is Status.FAILED
-    assert records[0].message.startswith("the guest stopped answering (no SSH answer): oops: BUG: kernel NULL")
+    assert records[0].message.startswith(
+        "the guest stopped answering (no SSH answer): BUG: unable to handle kernel NULL pointer dereference"
+    )
     assert records[0].kernel_log == ("[ 1.0] BUG: kernel NULL pointer dereference",)
     assert guest.recoveries == ["reset"] and records[1].status is Status.PASSED
 
@@ -119,7 +121,7 @@ def test_a_case_that_passed_but_left_the_guest_wedged_fails_with_the_console_and
     records = every_record(cases, guest, _progress())
     assert records[0].status is Status.FAILED and records[0].metrics["load_ms"] == 3
     assert records[0].message.startswith(
-        "the guest was left unfit after the test (it failed its health check): soft_lockup: watchdog: BUG: soft lockup"
+        "the guest was left unfit after the test (it failed its health check): BUG: soft lockup"
     )
     assert guest.recoveries == ["reset"] and records[1].status is Status.SKIPPED
 
@@ -183,3 +185,24 @@ def test_case_records_gives_the_records_so_far_after_every_case() -> None:
     cases = [Case("build", Verdict.passed("ok")), Case("load", Verdict.failed("oops"), needs=("build",))]
     seen = [[record.name for record in records] for records in case_records(cases, Guest(), _progress())]
     assert seen == [["build"], ["build", "load"]]
+
+
+UAF = "KASAN: slab-use-after-free Write in mydev_open"
+
+
+def test_a_test_red_by_a_report_an_earlier_test_was_charged_with_says_so_and_stays_red() -> None:
+    cases = [
+        Case("load", Verdict.failed(f"insmod logged a problem: {UAF}", report_titles=(UAF,))),
+        Case("leaks", Verdict.failed("leaked", report_titles=("memory leak in mydev_init",))),
+        Case("hang_detection", Verdict.failed(f"insmod logged a problem: {UAF}", report_titles=(UAF,))),
+    ]
+    load, leaks, hangs = every_record(cases, Guest(), _progress())
+    assert load.message == f"insmod logged a problem: {UAF}" and load.report_titles == (UAF,)
+    assert leaks.message == "leaked"
+    assert hangs.status is Status.FAILED and hangs.report_titles == (UAF,)
+    assert hangs.message == f"same report as load ({UAF}): insmod logged a problem: {UAF}"
+
+
+def test_a_guest_lost_with_a_report_on_its_console_is_charged_with_its_title() -> None:
+    [record] = every_record([Case("unload", crash=True)], Guest(), _progress())
+    assert record.report_titles == ("BUG: unable to handle kernel NULL pointer dereference",)

@@ -43,10 +43,7 @@ def test_a_step_that_hangs_is_failed_with_the_kernels_report_of_the_hang() -> No
         guest.step("insmod", "insmod m.ko", 25, load_ms=1)
     verdict = raised.value.verdict
     assert verdict.status is Status.FAILED and verdict.guest_dirty
-    assert (
-        verdict.message
-        == "insmod did not return within 25 s: hung_task: INFO: task insmod:99 blocked for more than 10 seconds."
-    )
+    assert verdict.message == "insmod did not return within 25 s: INFO: task hung"
     assert verdict.metrics == {"problems": ["hung_task"], "load_ms": 1}
 
 
@@ -57,7 +54,7 @@ def test_when_the_guest_stops_answering_the_console_is_read_instead() -> None:
     guest, _ = _guest({"rmmod": Answer(timeout=True), LOG_READ: Answer(unreachable=True)}, console=console)
     with pytest.raises(Finding) as raised:
         guest.step("rmmod", "rmmod m", 25)
-    assert "soft_lockup: watchdog: BUG: soft lockup - CPU#0 stuck for 23s!" in raised.value.verdict.message
+    assert "rmmod did not return within 25 s: BUG: soft lockup" in raised.value.verdict.message
 
 
 def test_a_guest_gone_silent_without_a_word_is_an_error_saying_for_how_long(tmp_path: Path) -> None:
@@ -85,7 +82,7 @@ def test_judging_later_lets_a_test_name_what_logged_the_problem() -> None:
     guest, _ = _guest({"cycles": Answer("cycles=2\n", log=HUNG_TASK)})
     step = guest.step("cycles", "sh cycles.sh", 60, judge=False)
     assert step.values() == {"cycles": "2"}
-    with pytest.raises(Finding, match="^cycle 2 logged a problem: hung_task"):
+    with pytest.raises(Finding, match="^cycle 2 logged a problem: INFO: task hung"):
         guest.judge(step, "cycle 2")
 
 
@@ -118,4 +115,4 @@ def test_a_step_that_logged_more_than_the_kernels_ring_holds_reads_its_log_from_
 
     machine = Flooding(console_log=console)
     step = Guest(machine).step("exercising", "true", 10, judge=False)
-    assert step.problems and step.problems[0].title.endswith("Poison overwritten")
+    assert step.problems and step.problems[0].line.endswith("Poison overwritten")

@@ -23,7 +23,7 @@ def test_null_dereference_in_exit_is_one_oops_report_through_its_end_trace() -> 
     problems = _problems("oops")
     assert [p.kind for p in problems] == ["oops"]
     oops = problems[0]
-    assert oops.title == "BUG: kernel NULL pointer dereference, address: 0000000000000000"
+    assert oops.line == "BUG: kernel NULL pointer dereference, address: 0000000000000000"
     assert "oops_exit_exit+0xe/0x1000 [oops_exit]" in "\n".join(oops.excerpt)
     assert "---[ end trace" in oops.excerpt[-1]
     assert any("Call Trace:" in line for line in oops.excerpt)
@@ -32,23 +32,21 @@ def test_null_dereference_in_exit_is_one_oops_report_through_its_end_trace() -> 
 def test_hung_init_is_a_hung_task_report_with_its_call_trace() -> None:
     problems = _problems("hung_task")
     assert problems[0].kind == "hung_task"
-    assert (
-        problems[0].title.startswith("INFO: task insmod:") and "blocked for more than 10 seconds" in problems[0].title
-    )
+    assert problems[0].line.startswith("INFO: task insmod:") and "blocked for more than 10 seconds" in problems[0].line
     assert any("hang_init_init" in line for line in problems[0].excerpt)
 
 
 def test_busy_init_is_a_soft_lockup_naming_the_task() -> None:
     problems = _problems("soft_lockup")
     assert problems[0].kind == "soft_lockup"
-    assert "soft lockup - CPU#0 stuck for 13s! [insmod:" in problems[0].title
+    assert "soft lockup - CPU#0 stuck for 13s! [insmod:" in problems[0].line
     assert any("busy_init_init" in line for line in problems[0].excerpt)
 
 
 def test_rcu_stall_is_recognised() -> None:
     problems = _problems("rcu_stall")
     assert [p.kind for p in problems] == ["rcu_stall"]
-    assert problems[0].title == "rcu: INFO: rcu_preempt self-detected stall on CPU"
+    assert problems[0].line == "rcu: INFO: rcu_preempt self-detected stall on CPU"
 
 
 def test_failing_init_logs_its_words_but_no_problem() -> None:
@@ -58,7 +56,7 @@ def test_failing_init_logs_its_words_but_no_problem() -> None:
 
 def test_a_write_after_free_under_slub_debug_is_a_slab_report_with_its_tracks() -> None:
     [problem] = _problems("slab_poison")
-    assert (problem.kind, problem.title) == (
+    assert (problem.kind, problem.line) == (
         "slab_corruption",
         "BUG kmalloc-64 (Tainted: G           OE     ): Poison overwritten",
     )
@@ -69,8 +67,8 @@ def test_a_write_after_free_under_slub_debug_is_a_slab_report_with_its_tracks() 
 
 def test_a_double_free_under_slub_debug_is_reported_as_the_kernel_words_it() -> None:
     problems = _problems("slab_double_free")
-    assert problems[0].title.endswith("): Object already free") and problems[0].kind == "slab_corruption"
-    assert any("Wrong object count" in p.title for p in problems)
+    assert problems[0].line.endswith("): Object already free") and problems[0].kind == "slab_corruption"
+    assert any("Wrong object count" in p.line for p in problems)
 
 
 @pytest.mark.parametrize(
@@ -106,7 +104,7 @@ def test_cut_here_and_its_warning_are_one_report() -> None:
     ]
     problems = kernel_log.classify(lines)
     assert len(problems) == 1
-    assert problems[0].kind == "warning" and problems[0].title.startswith("WARNING: CPU: 0")
+    assert problems[0].kind == "warning" and problems[0].line.startswith("WARNING: CPU: 0")
     assert len(problems[0].excerpt) == 5
 
 

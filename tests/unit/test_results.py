@@ -1,5 +1,6 @@
 import json
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import junitparser
@@ -368,3 +369,48 @@ def test_the_table_and_the_page_show_each_red_subtest_and_count_the_others() -> 
     page = reports.html(record)
     assert page.count("<b>FAIL</b> ioctl.sh/big write: write of 65536 bytes returned -1 (EFBIG)") == 2  # test, failure
     assert "<li>and 1 passed, 1 skipped</li>" in page and "opens /dev/taptest" not in page
+
+
+UAF = "KASAN: slab-use-after-free Write in mydev_open"
+
+
+def _one_fault() -> RunRecord:
+    """load and hang_detection red by one report, memory_leak by another, interfaces by none."""
+    tests = (
+        TestRecord("load", Status.FAILED, 1.0, f"insmod logged a problem: {UAF}", report_titles=(UAF,)),
+        TestRecord("memory_leak", Status.FAILED, 1.0, "leaked", report_titles=("memory leak in mydev_init",)),
+        TestRecord("hang_detection", Status.FAILED, 1.0, f"same report as load ({UAF}): ...", report_titles=(UAF,)),
+        TestRecord("interfaces", Status.FAILED, 1.0, "a read returned what no write wrote"),
+    )
+    run = SubjectResults("k", "6.1", "qemu", "kvm", SubjectInfo("module", "mydev", "/src"), "kernel_module", tests)
+    return RunRecord("r1", "2026-11-27T12:00:00+00:00", "2026-11-27T12:01:00+00:00", "0.1.0", {}, (run,))
+
+
+def test_report_titles_round_trip_through_the_contract_and_older_files_have_none() -> None:
+    data = json.loads(json.dumps(_one_fault().to_dict()))
+    assert data["runs"][0]["tests"][0]["report_titles"] == [UAF]
+    assert "report_titles" not in data["runs"][0]["tests"][3]
+    assert schema.problems(data) == [] and RunRecord.from_dict(data) == _one_fault()
+    assert all(not test.report_titles for test in RunRecord.from_dict(json.loads(VERSION1.read_text())).runs[0].tests)
+
+
+def test_the_summary_counts_each_kernel_report_once_however_many_tests_it_turned_red() -> None:
+    record = _one_fault()
+    assert record.distinct_reports() == 2
+    assert (
+        reports.table(record)
+        .splitlines()[-1]
+        .startswith("0 passed, 4 failed, 0 error, 0 skipped; 2 distinct kernel reports")
+    )
+    assert "4 failed, 0 error, 0 skipped; 2 distinct kernel reports" in reports.html(record)
+    assert "distinct" not in reports.table(_record()).splitlines()[-1]
+
+
+def test_diff_tells_a_test_red_by_another_kernel_report_from_one_red_by_the_same() -> None:
+    before = _one_fault()
+    load = replace(before.runs[0].tests[0], report_titles=("KFENCE: use-after-free write in mydev_open",))
+    after = replace(before, runs=(replace(before.runs[0], tests=(load, *before.runs[0].tests[1:])),))
+    assert reports.diff(before, after) == [
+        ["6.1", "mydev", "load", f"failed ({UAF})", "failed (KFENCE: use-after-free write in mydev_open)"]
+    ]
+    assert reports.diff(before, before) == []

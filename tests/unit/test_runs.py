@@ -194,7 +194,7 @@ def test_why_a_running_vm_is_unfit_is_said_in_the_kernels_words() -> None:
     oops = ScriptedMachine({"/proc/modules": Answer("0\n[ 5.0] BUG: kernel NULL pointer dereference, address: 0\n")})
     gone = ScriptedMachine({"/proc/modules": Answer(unreachable=True)})
     assert run_machines.dirty_reason(clean) == ""  # type: ignore[arg-type]
-    assert run_machines.dirty_reason(oops) == "dirty (oops: BUG: kernel NULL pointer dereference, address: 0)"  # type: ignore[arg-type]
+    assert run_machines.dirty_reason(oops) == "dirty (BUG: unable to handle kernel NULL pointer dereference)"  # type: ignore[arg-type]
     assert run_machines.dirty_reason(gone).startswith("unreachable (lost the guest")  # type: ignore[arg-type]
 
 

@@ -66,7 +66,8 @@ class Case:
         outcome = self.script[len(self.runs) % len(self.script)]
         self.runs.append(1)
         if outcome == "f":
-            return Verdict.failed(f"{self.name}: leaked 1 object", ["[ 1.0] kmemleak: 1 new suspected memory leaks"])
+            return Verdict.failed(f"{self.name}: leaked 1 object", ["[ 1.0] kmemleak: 1 new suspected memory leaks"],
+                                  report_titles=[f"memory leak in {self.name}_init"])  # fmt: skip
         return Verdict.passed(f"{self.name}: fine")
 
 
@@ -83,6 +84,7 @@ def test_a_test_red_in_some_runs_only_is_flaky_with_its_rate() -> None:
     assert leak.metrics["flaky"] is True and leak.metrics["repeat"]["failed"] == 4
     assert leak.metrics["repeat"]["statuses"][:3] == ["failed", "failed", "passed"]
     assert leak.kernel_log == ("[ 1.0] kmemleak: 1 new suspected memory leaks",)
+    assert leak.report_titles == ("memory leak in memory_leak_init",) and load.report_titles == ()
 
 
 def test_a_test_red_every_time_is_red_not_flaky() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -38,14 +38,17 @@ class Verdict:
     guest_dirty: bool = False
     duration_s: float | None = None  # for work done before the case ran (a shared build)
     subtests: tuple[Subtest, ...] = ()  # the results inside it (a module's own TAP tests, its KUnit cases)
+    report_titles: tuple[str, ...] = ()  # the titles of the kernel's reports it is charged with (report_titles.py)
 
     @classmethod
     def passed(cls, message: str, **metrics: Any) -> Verdict:
         return cls(Status.PASSED, message, metrics)
 
     @classmethod
-    def failed(cls, message: str, kernel_log: Sequence[str] = (), guest_dirty: bool = False, **metrics: Any) -> Verdict:
-        return cls(Status.FAILED, message, metrics, tuple(kernel_log), guest_dirty)
+    def failed(cls, message: str, kernel_log: Sequence[str] = (), guest_dirty: bool = False,
+               report_titles: Sequence[str] = (), **metrics: Any) -> Verdict:  # fmt: skip
+        return cls(Status.FAILED, message, metrics, tuple(kernel_log), guest_dirty,
+                   report_titles=tuple(report_titles))  # fmt: skip
 
     @classmethod
     def error(cls, message: str, **metrics: Any) -> Verdict:
@@ -215,9 +218,9 @@ def _left_unfit(subject: Subject, health: Health, passed: Verdict) -> Verdict:
     what = f"the guest was left unfit after the test ({health.reason or 'it failed its health check'})"
     if problems:
         kinds = sorted({problem.kind for problem in problems})
-        message = f"{what}: {problems[0].summary()}"
+        message = f"{what}: {problems[0].title}"
         return Verdict(Status.FAILED, message, {**passed.metrics, "problems": kinds}, evidence, True,
-                       subtests=passed.subtests)  # fmt: skip
+                       subtests=passed.subtests, report_titles=kernel_log.titles(problems))  # fmt: skip
     return Verdict(Status.ERROR, what, passed.metrics, evidence, guest_dirty=True, subtests=passed.subtests)
 
 
@@ -228,9 +231,20 @@ def _guest_trouble(error: MachineError, subject: Subject) -> Verdict:
     evidence = tuple(subject.evidence())
     problems = kernel_log.classify(evidence)
     if problems:
-        message = f"the guest stopped answering ({error}): {problems[0].summary()}"
-        return Verdict(Status.FAILED, message, {"problems": sorted({p.kind for p in problems})}, evidence, True)
+        message = f"the guest stopped answering ({error}): {problems[0].title}"
+        return Verdict(Status.FAILED, message, {"problems": sorted({p.kind for p in problems})}, evidence, True,
+                       report_titles=kernel_log.titles(problems))  # fmt: skip
     return Verdict(Status.ERROR, f"guest trouble: {error}{detail}", {}, evidence, guest_dirty=True)
+
+
+def same_report(record: TestRecord, earlier: Iterable[TestRecord]) -> TestRecord:
+    """record, its message saying so when its first report's title was already charged to an earlier test of the
+    subject (one fault, one title: `same report as load (KASAN: ... in mydev_open)`); still red."""
+    if not record.report_titles:
+        return record
+    title = record.report_titles[0]
+    first = next((test.name for test in earlier if title in test.report_titles), None)
+    return replace(record, message=f"same report as {first} ({title}): {record.message}") if first else record
 
 
 def case_records(
@@ -252,7 +266,7 @@ def case_records(
             reason = _blocked_by(case, done)
             with progress.beating(f"{prefix}({index}/{len(chosen)}) {case.name}"):
                 record, lost = _record(case, subject, reason, began)
-            done[case.name] = record
+            done[case.name] = record = same_report(record, done.values())
             yield summarize([*rounds, list(done.values())])
             if lost is not None:
                 raise lost  # the verdict is saved; the machine is gone for the cases after it
@@ -297,5 +311,5 @@ def _record(
             message += f" [the guest could not be recovered: {error}]"
             lost = error
     record = TestRecord(case.name, verdict.status, duration, message, metrics, verdict.kernel_log, began,
-                        verdict.subtests)  # fmt: skip
+                        verdict.subtests, verdict.report_titles)  # fmt: skip
     return record, lost

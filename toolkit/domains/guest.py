@@ -34,13 +34,14 @@ CONSOLE_SLACK_BYTES = 4096
 
 
 def problem_verdict(what: str, problems: list[kernel_log.Problem], **metrics: Any) -> Verdict:
-    """Failed, naming the first problem in the kernel's own words; any problem leaves the guest dirty."""
-    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    """Failed, naming the first problem by its title (reports of the same title counted once), with the kernel's
+    own lines; any problem leaves the guest dirty."""
+    titles = kernel_log.titles(problems)
+    more = f" (and {len(titles) - 1} more)" if len(titles) > 1 else ""
     excerpt = [line for problem in problems for line in problem.excerpt]
     kinds = sorted({problem.kind for problem in problems})
-    return Verdict.failed(
-        f"{what}: {problems[0].summary()}{more}", excerpt, guest_dirty=True, problems=kinds, **metrics
-    )
+    return Verdict.failed(f"{what}: {titles[0]}{more}", excerpt, guest_dirty=True, report_titles=titles, problems=kinds,
+                          **metrics)  # fmt: skip
 
 
 def parameters_verdict(what: str, log: Sequence[str], module: str, **metrics: Any) -> Verdict | None:

@@ -90,4 +90,6 @@ def _summary(runs: list[TestRecord]) -> TestRecord:
         metrics["flaky"] = flaky
         message = f"flaky: {shown.name} {rate}: {shown.message}" if flaky else f"{rate}: {shown.message}"
     duration = sum(run.duration_s for run in runs)
-    return replace(shown, status=status, message=message, metrics=metrics, duration_s=duration, started=runs[0].started)
+    titles = tuple(dict.fromkeys(title for run in red for title in run.report_titles))  # every round's reports
+    return replace(shown, status=status, message=message, metrics=metrics, duration_s=duration, started=runs[0].started,
+                   report_titles=titles)  # fmt: skip

@@ -69,6 +69,9 @@ class TestRecord:
     kernel_log: tuple[str, ...] = ()
     started: str = ""  # when the test began (ISO 8601, UTC); "" in runs from before it was recorded
     subtests: tuple[Subtest, ...] = ()  # the results inside it (module_tests: each TAP test, each KUnit case)
+    # the titles of the kernel's reports it is charged with (toolkit/report_titles.py), the first the one its
+    # message names; empty when it has none, and in runs from before titles were recorded
+    report_titles: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -80,13 +83,17 @@ class TestRecord:
         data["subtests"] = [subtest.to_dict() for subtest in self.subtests]
         if not self.subtests:
             del data["subtests"]
+        data["report_titles"] = list(self.report_titles)
+        if not self.report_titles:
+            del data["report_titles"]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TestRecord:
-        """A test as results.json has it; files from before subtests were recorded have none."""
+        """A test as results.json has it; files from before subtests or report titles were recorded have none."""
         return cls(**{**data, "status": Status(data["status"]), "kernel_log": tuple(data.get("kernel_log", ())),
-                      "subtests": tuple(Subtest.from_dict(sub) for sub in data.get("subtests", ()))})  # fmt: skip
+                      "subtests": tuple(Subtest.from_dict(sub) for sub in data.get("subtests", ())),
+                      "report_titles": tuple(data.get("report_titles", ()))})  # fmt: skip
 
     def subtest_counts(self) -> dict[str, int]:
         """How many of its subtests ended in each status."""
@@ -215,6 +222,12 @@ class RunRecord:
             for test in run.tests:
                 counts[test.status.value] += 1
         return counts
+
+    def distinct_reports(self) -> int:
+        """How many different kernel reports its red tests are charged with: a title counts once per kernel line
+        and subject, however many tests it turned red."""
+        return len({(run.kernel_line, run.domain, run.subject.name, title) for run in self.runs for test in run.tests
+                    if test.status in (Status.FAILED, Status.ERROR) for title in test.report_titles})  # fmt: skip
 
     def planned_tests(self) -> int:
         """How many verdicts the plan asks for (each subject found counts its domain's tests)."""

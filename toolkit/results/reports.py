@@ -80,11 +80,17 @@ def table(record: RunRecord) -> str:
         headers=["kernel", subject_heading(record), "test", "status", "duration", "key metric", "message"],
         disable_numparse=True,
     )
+    return f"{body}\n\n{totals(record)} (run {record.run_id}, {standing(record)})"
+
+
+def totals(record: RunRecord) -> str:
+    """How many tests ended in each status, and how many distinct kernel reports turned them red (when any did)."""
     counts = record.summary()
-    totals = ", ".join(
+    said = ", ".join(
         f"{counts[s.value]} {s.value}" for s in (Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED)
     )
-    return f"{body}\n\n{totals} (run {record.run_id}, {standing(record)})"
+    reports = record.distinct_reports()
+    return f"{said}; {reports} distinct kernel report{'s' if reports != 1 else ''}" if reports else said
 
 
 STANDING = {
@@ -300,7 +306,6 @@ def html(record: RunRecord, exists: Callable[[str], bool] | None = None) -> str:
                 )
         row.append(f"<td class='logs'>{'<br>'.join(logs)}</td>")
         cells.append("<tr>" + "".join(row) + "</tr>")
-    counts = record.summary()
     head = "".join(f"<th scope='col'>{escape(name)}</th>" for name in tests)
     subject = escape(subject_heading(record))
     state = "" if record.state is RunState.FINISHED else f" ({record.state.value})"
@@ -310,8 +315,7 @@ def html(record: RunRecord, exists: Callable[[str], bool] | None = None) -> str:
         f"<title>vexfs-vmtest {escape(record.run_id)}</title><style>{STYLE}</style></head><body><main>"
         f"<h1>Run {escape(record.run_id)}{state}</h1>"
         f"<p class='standing'>{escape(standing(record))}</p>"
-        f"<p>{counts['passed']} passed, {counts['failed']} failed, {counts['error']} error, {counts['skipped']} skipped; "
-        f"started {escape(record.started)}, finished {escape(record.finished)} on "
+        f"<p>{escape(totals(record))}; started {escape(record.started)}, finished {escape(record.finished)} on "
         f"{escape(str(record.host.get('hostname', '?')))}</p>"
         f"<h2>Kernel × test</h2><div class='scroll'><table class='matrix'><thead><tr><th scope='col'>kernel</th>"
         f"<th scope='col'>{subject}</th>{head}<th scope='col'>logs</th></tr></thead><tbody>{''.join(cells)}</tbody>"
@@ -336,14 +340,21 @@ def overview(record: RunRecord) -> dict[str, object]:
     }  # fmt: skip
 
 
+def outcome(test: TestRecord) -> str:
+    """A test's status as runs are compared: with the title of the kernel report it is charged with, if any
+    (`failed (KASAN: slab-use-after-free Write in mydev_open)`)."""
+    return f"{test.status.value} ({test.report_titles[0]})" if test.report_titles else test.status.value
+
+
 def diff(before: RunRecord, after: RunRecord) -> list[list[str]]:
-    """Rows (kernel, subject, test, before, after) for every test whose status changed, appeared or went."""
+    """Rows (kernel, subject, test, before, after) for every test whose outcome changed, appeared or went: its
+    status, or the kernel report it is charged with."""
 
     by_domain = several_domains(before, after)
 
     def statuses(record: RunRecord) -> dict[tuple[str, str, str], str]:
         return {
-            (run.kernel_line, row_label(run, by_domain), test.name): test.status.value
+            (run.kernel_line, row_label(run, by_domain), test.name): outcome(test)
             for run in record.runs
             for test in run.tests
         }

@@ -61,7 +61,8 @@ def results_export(
 def _regressions(before: RunRecord, after: RunRecord) -> list[list[str]]:
     """The diff rows of tests that passed before and failed or errored after."""
     broken = {Status.FAILED.value, Status.ERROR.value}
-    return [row for row in reports.diff(before, after) if row[3] == Status.PASSED.value and row[4] in broken]
+    rows = reports.diff(before, after)
+    return [row for row in rows if row[3] == Status.PASSED.value and row[4].partition(" ")[0] in broken]
 
 
 @command(

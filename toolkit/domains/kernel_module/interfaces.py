@@ -32,14 +32,14 @@ def command(subject: ModuleUnderTest, budget_s: float) -> str:
     )
 
 
-def culprit(log: tuple[str, ...] | list[str], title: str) -> str:
-    """The path being exercised when the kernel reported the problem titled so, from the marks before it ("" when
-    no mark came before it)."""
+def culprit(log: tuple[str, ...] | list[str], first_line: str) -> str:
+    """The path being exercised when the kernel reported the problem whose report begins with first_line, from the
+    marks before it ("" when no mark came before it)."""
     exercising = ""
     for line in log:
         if MARK in line:
             exercising = line.split(MARK, 1)[1].strip()
-        elif title in line:
+        elif first_line in line:
             break
     return exercising
 
@@ -54,7 +54,7 @@ class Interfaces:
                                   60 + 3 * budget_s, judge=False)  # fmt: skip
         problems = step.problems
         if problems:
-            where = culprit(step.log, problems[0].title)
+            where = culprit(step.log, problems[0].line)
             what = "rmmod after the walk" if where == UNLOADING else f"exercising {where or 'what the module exposes'}"
             raise Finding(problem_verdict(f"{what} logged a problem", problems))
         if step.result.exit_status == 3:

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from toolkit import kernel_log, report_titles
 from toolkit.domains.base import Verdict
 from toolkit.domains.module import elf, exercised, kmemleak, workload
 from toolkit.domains.module.subject import ModuleUnderTest
@@ -175,11 +176,13 @@ class MemoryLeak:
         if overrun:
             return Verdict(Status.ERROR, f"trace buffer overran ({overrun} events lost): result unreliable", metrics)
         if step.problems:  # e.g. slub's "Objects remaining in CACHE on __kmem_cache_shutdown()" at rmmod
-            found.append(f"the kernel: {step.problems[0].summary()}")
+            found.append(f"the kernel: {step.problems[0].title}")
         if found:
             evidence = [line for leak in leaks for line in leak.trace_lines[:20]] + kmemleak_lines
             evidence += [line for problem in step.problems[:1] for line in problem.excerpt]
+            sites = [leak.call_site for leak in leaks] + kmemleak_sites
+            titles = [*map(report_titles.leak, sites), *kernel_log.titles(step.problems)]
             return Verdict.failed("; ".join(found) + (f" ({window})" if window else ""), evidence, guest_dirty=True,
-                                  **metrics)  # fmt: skip
+                                  report_titles=tuple(dict.fromkeys(titles)), **metrics)  # fmt: skip
         return Verdict.passed(f"no leaks: {events} allocation/free events paired" + (f" ({window})" if window else ""),
                               **metrics)  # fmt: skip

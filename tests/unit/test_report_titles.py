@@ -1,0 +1,118 @@
+"""Report titles against real console output of guests running the broken fixture modules (6.1, 6.12, 7.x)."""
+
+from pathlib import Path
+
+import pytest
+
+from toolkit import kernel_log, report_titles
+
+FIXTURES = Path(__file__).parent / "fixtures" / "kernel_logs"
+
+# fixture (a real guest's console) -> (kind, title) of each report in it, in order
+REAL_REPORTS = {
+    "oops": [("oops", "BUG: unable to handle kernel NULL pointer dereference in oops_exit_exit")],
+    "oops_7.x": [("oops", "BUG: unable to handle kernel NULL pointer dereference in oops_exit_exit")],
+    "hung_task": [("hung_task", "INFO: task hung in hang_init_init"), ("rcu_stall", "INFO: rcu detected stall")],
+    "hung_task_7.x": [("hung_task", "INFO: task hung in hang_init_init")],
+    "soft_lockup": [("soft_lockup", "BUG: soft lockup in busy_init_init"), ("rcu_stall", "INFO: rcu detected stall")],
+    "rcu_stall": [("rcu_stall", "INFO: rcu detected stall")],
+    "slab_poison": [("slab_corruption", "SLUB: Poison overwritten in kmalloc-64")],
+    "slab_double_free": [
+        ("slab_corruption", "SLUB: Object already free in kmalloc-96"),
+        ("slab_corruption", "SLUB: Wrong object count in kmalloc-96"),
+    ],
+    "slab_double_free_7.x": [("slab_corruption", "SLUB: Object already free in kmalloc-96")],
+    "slab_freepointer_7.x": [("slab_corruption", "SLUB: Freepointer corrupt in kmem_cache_node")],
+    "warning_6.12": [("warning", "WARNING in __do_sys_delete_module")],
+    "warning_7.x": [("warning", "WARNING in __do_sys_delete_module")],
+}
+
+
+@pytest.mark.parametrize("fixture", sorted(REAL_REPORTS))
+def test_each_real_report_has_its_title(fixture: str) -> None:
+    problems = kernel_log.classify((FIXTURES / f"{fixture}.log").read_text().splitlines())
+    assert [(problem.kind, problem.title) for problem in problems] == REAL_REPORTS[fixture]
+
+
+def test_a_title_holds_no_address_offset_pid_cpu_taint_or_time() -> None:
+    for fixture in REAL_REPORTS:
+        for problem in kernel_log.classify((FIXTURES / f"{fixture}.log").read_text().splitlines()):
+            assert not any(mark in problem.title for mark in ("0x", "+", "CPU#", "Tainted", "[", ":1", "insmod:"))
+
+
+def test_7x_null_dereference_and_its_oops_line_are_one_report() -> None:
+    [problem] = kernel_log.classify((FIXTURES / "oops_7.x.log").read_text().splitlines())
+    assert any(line.endswith("Oops: Oops: 0000 [#1] SMP NOPTI") for line in problem.excerpt)
+
+
+# 7.x's wording of a slab overwrite as the fixture devices' READMEs record it: what first, then the cache
+SLAB_7X = [
+    "[ 30.5] [Poison overwritten] 0xffff888007557c48-0xffff888007557c48 @offset=3144. First byte 0x6f instead of 0x6b",
+    "[ 30.5] BUG buggydev_note (Tainted: G    B      OE      ): Object corrupt",
+    "[ 30.5] -----------------------------------------------------------------------------",
+]
+
+
+def test_7x_slab_overwrite_is_titled_by_what_was_overwritten_and_the_cache() -> None:
+    [problem] = kernel_log.classify(SLAB_7X)
+    assert problem.title == "SLUB: Poison overwritten in buggydev_note"
+
+
+@pytest.mark.parametrize(
+    ("kind", "lines", "title"),
+    [
+        (
+            "kasan",
+            ["BUG: KASAN: slab-use-after-free in mydev_open+0x25/0x80 [mydev]",
+             "Write of size 4 at addr ffff888003a1b010 by task cat/201"],
+            "KASAN: slab-use-after-free Write in mydev_open",
+        ),
+        ("kfence", ["BUG: KFENCE: out-of-bounds read in foo+0x1c/0x30 [m]"], "KFENCE: out-of-bounds read in foo"),
+        (
+            "gpf",
+            ["general protection fault, probably for non-canonical address 0xdffffc0000000002: 0000 [#1] SMP KASAN",
+             "RIP: 0010:mydrv_ioctl+0x4a/0x120 [mydrv]"],
+            "general protection fault in mydrv_ioctl",
+        ),
+        (
+            "list_corruption",
+            ["list_add corruption. prev->next should be next (ffff8880), but was 0000",
+             "RIP: 0010:__list_add_valid_or_report+0x6e/0xa0", "Call Trace:", " <TASK>",
+             " ? __list_add_valid_or_report+0x6e/0xa0", " mydev_set_fill+0x51/0x90 [mydev]"],
+            "list_add corruption in mydev_set_fill",
+        ),
+        ("bug", ["kernel BUG at fs/myfs/super.c:33!", "RIP: 0010:myfs_fill_super+0x12/0x40 [myfs]"],
+         "kernel BUG in myfs_fill_super"),
+        (
+            "lockdep",
+            ["WARNING: possible circular locking dependency detected", "Call Trace:", " dump_stack_lvl+0x44/0x5c",
+             " __lock_acquire+0x1a/0x2f0", " lock_acquire+0xd4/0x2c0", " mydrv_poll+0x20/0x60 [mydrv]"],
+            "possible deadlock in mydrv_poll",
+        ),
+        ("warning", ["WARNING: CPU: 1 PID: 42 at drivers/x.c:10 mymod_exit+0x1/0x2 [mymod]"], "WARNING in mymod_exit"),
+        (
+            "kmemleak",
+            ["unreferenced object 0xffff888003a4b000 (size 64):", "  backtrace:",
+             "    [<00000000c4f1a2b3>] __kmem_cache_alloc_node+0x1a2/0x2c0",
+             "    [<000000003b2c4e0f>] kmalloc_trace+0x26/0x60", "    [<000000008c5ba3a6>] mymod_init+0x21/0x40 [mymod]"],
+            "memory leak in mymod_init",
+        ),
+        ("panic", ["Kernel panic - not syncing: Fatal exception"], "kernel panic: Fatal exception"),
+    ],
+)  # fmt: skip
+def test_each_kind_is_titled_from_its_own_lines_past_the_kernels_machinery(
+    kind: str, lines: list[str], title: str
+) -> None:
+    assert report_titles.title(kind, lines) == title
+
+
+@pytest.mark.parametrize(
+    ("site", "title"),
+    [
+        ("leaky_init+0x21", "memory leak in leaky_init"),  # 6.1's leak trace of the leaky fixture
+        ("leaky_init+0x22", "memory leak in leaky_init"),  # 7.x's
+        ("0xffffffffc0230021", "memory leak"),
+    ],
+)
+def test_a_leak_is_titled_by_its_allocation_site_without_offset(site: str, title: str) -> None:
+    assert report_titles.leak(site) == title
