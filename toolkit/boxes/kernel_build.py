@@ -218,18 +218,24 @@ def _build_locked(kernel: KernelBuild, folder: Path, ccache: Path, mirror: str, 
     with progress.step("collect the packages", 4, 4):
         release = in_root(root, ccache, log, "make", "-s", "-C", "/build/linux", "kernelrelease",
                            f"LOCALVERSION={kernel.local_version}", capture=True).strip()  # fmt: skip
-        output = folder / "builds" / kernel.config_key()
-        debs = output / "debs"
-        remove_tree(debs)
-        debs.mkdir(parents=True)
-        for package in tree.parent.glob("*.deb"):
-            os.replace(package, debs / package.name)
-        image = only_file(debs, f"linux-image-{release}_*.deb")
-        headers = only_file(debs, f"linux-headers-{release}_*.deb")
-        built = BuiltKernel(release, image.name, headers.name, round(time.monotonic() - started, 1), tuple(missing),
-                            hits)  # fmt: skip
-        atomic_write(output / RECORD, json.dumps(asdict(built), indent=2) + "\n")
+        built = collect(tree.parent, folder / "builds" / kernel.config_key(), release, started, missing, hits)
     progress.say(f"kernel {release} built in {built.build_s / 60:.1f} min{ccache_summary(hits)}")
+    return built
+
+
+def collect(made: Path, output: Path, release: str, started: float, missing: list[str],
+            hits: dict[str, int]) -> BuiltKernel:  # fmt: skip
+    """The packages make left in made moved to output/debs, checked (one image, one headers of release) and recorded
+    in output, with the build's time since started, the options it did not take and its ccache counts."""
+    debs = output / "debs"
+    remove_tree(debs)
+    debs.mkdir(parents=True)
+    for package in made.glob("*.deb"):
+        os.replace(package, debs / package.name)
+    image = _only_file(debs, f"linux-image-{release}_*.deb")
+    headers = _only_file(debs, f"linux-headers-{release}_*.deb")
+    built = BuiltKernel(release, image.name, headers.name, round(time.monotonic() - started, 1), tuple(missing), hits)
+    atomic_write(output / RECORD, json.dumps(asdict(built), indent=2) + "\n")
     return built
 
 
@@ -247,7 +253,7 @@ def ccache_summary(stats: dict[str, int]) -> str:
     return f"; ccache: {hits} of {hits + stats['cache_miss']} compiles cached ({stats['direct_cache_hit']} direct)"
 
 
-def only_file(folder: Path, pattern: str) -> Path:
+def _only_file(folder: Path, pattern: str) -> Path:
     found = sorted(folder.glob(pattern))
     if len(found) != 1:
         raise KernelBuildFailed(f"kernel build produced {len(found)} packages matching {pattern} in {folder}")

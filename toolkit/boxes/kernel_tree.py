@@ -17,14 +17,14 @@ import os
 import re
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from toolkit import host_checks, kernels
 from toolkit.boxes import kernel_build, kernel_config
 from toolkit.boxes.kernel_build import BuiltKernel, KernelBuildFailed
 from toolkit.errors import UserError
-from toolkit.files import atomic_write, locked, remove_tree
+from toolkit.files import locked
 from toolkit.kernels import KernelLine
 from toolkit.progress import Progress
 
@@ -216,17 +216,7 @@ def _build_locked(tree: KernelTree, where: Path, ccache: Path, mirror: str, jobs
     with progress.step("collect the packages", 4, 4):
         release = kernel_build.in_root(root, ccache, log, "make", "-s", "-C", OBJECTS, "LOCALVERSION=",
                                         "kernelrelease", capture=True).strip()  # fmt: skip
-        output = where / "builds" / tree.key
-        debs = output / "debs"
-        remove_tree(debs)
-        debs.mkdir(parents=True)
-        for package in (root / "build").glob("*.deb"):
-            os.replace(package, debs / package.name)
-        image = kernel_build.only_file(debs, f"linux-image-{release}_*.deb")
-        headers = kernel_build.only_file(debs, f"linux-headers-{release}_*.deb")
-        built = BuiltKernel(release, image.name, headers.name, round(time.monotonic() - started, 1), tuple(missing),
-                            hits)  # fmt: skip
-        atomic_write(output / kernel_build.RECORD, json.dumps(asdict(built), indent=2) + "\n")
+        built = kernel_build.collect(root / "build", where / "builds" / tree.key, release, started, missing, hits)
     progress.say(f"kernel {release} built in {built.build_s / 60:.1f} min{kernel_build.ccache_summary(hits)}")
     return built
 
