@@ -56,6 +56,7 @@ class ResultsFolder:
         self._lock = threading.Lock()
         self._held = contextlib.ExitStack()
         self._holding = False
+        self._earlier: list[RunRecord] | None = None  # the runs before it, read when it first saves (its trend)
 
     def folder(self, line: str) -> Path:
         """A line's folder in the run's, made now; the run's folder is held (`store.held`) until `close`."""
@@ -126,5 +127,7 @@ class ResultsFolder:
             record = record.ended(self.state, self._unrun_reason, record.finished)
         if runs or self.state is not RunState.RUNNING:
             self._hold()
-            store.write(self.results_root, record)
+            if self._earlier is None:
+                self._earlier = store.earlier_runs(self.results_root, self.run_id)
+            store.write(self.results_root, record, self._earlier)
         return record

@@ -7,12 +7,13 @@ import datetime
 import io
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from html import escape
 
 from tabulate import tabulate
 
 from toolkit.results.records import RunRecord, RunState, Status, SubjectResults, Subtest, TestRecord
+from toolkit.results.trend import PastRun, history, row_key
 
 MESSAGE_WIDTH = 70
 SUBTEST_WIDTH = 40
@@ -265,9 +266,52 @@ def _surfaces(record: RunRecord) -> str:
     return "".join(parts)
 
 
-def html(record: RunRecord, exists: Callable[[str], bool] | None = None) -> str:
+def _trend_cell(test: TestRecord | None) -> str:
+    if test is None:
+        return "<td class='logs'>-</td>"
+    title = escape(_short(test.message))
+    duration = f"<br><small>{test.duration_s:.1f}&nbsp;s</small>"
+    return f'<td class="{test.status.value}" title="{title}">{SYMBOL[test.status]}{duration}</td>'
+
+
+def _trend(record: RunRecord, earlier: Sequence[RunRecord]) -> str:
+    """Each row's tests in this run and the earlier runs of the same subject and kernel line, newest first, with
+    how often each test passed in them ("" when no earlier run has any of its rows)."""
+    rows = history(record, earlier)
+    parts = []
+    by_domain = several_domains(record)
+    for run in record.runs:
+        past: list[PastRun] = rows.get(row_key(run), [])
+        if not past:
+            continue
+        names = [test.name for test in run.tests]
+        head = "".join(f"<th scope='col'>{escape(name)}</th>" for name in names)
+        now = {test.name: test for test in run.tests}
+        body = [f"<tr><th scope='row'>this run</th>{''.join(_trend_cell(now[name]) for name in names)}</tr>"]
+        body += [f'<tr><th scope="row"><a href="../{escape(old.run_id)}/report.html">{escape(old.run_id)}</a></th>'
+                 f"{''.join(_trend_cell(old.tests.get(name)) for name in names)}</tr>" for old in past]  # fmt: skip
+        rates = "".join(f"<td class='logs'>{_pass_rate(name, past)}</td>" for name in names)
+        parts.append(
+            f"<h3>{escape(run.kernel_line)} {escape(row_label(run, by_domain))}</h3><div class='scroll'>"
+            f"<table class='matrix'><thead><tr><th scope='col'>run</th>{head}</tr></thead><tbody>{''.join(body)}"
+            f"</tbody><tfoot><tr><th scope='row'>earlier runs</th>{rates}</tr></tfoot></table></div>"
+        )
+    if not parts:
+        return ""
+    return ("<h2>Trend</h2><p>The same subject on the same kernel line in the earlier runs of this results "
+            "folder, newest first.</p>" + "".join(parts))  # fmt: skip
+
+
+def _pass_rate(name: str, past: Sequence[PastRun]) -> str:
+    """How often a test passed in the earlier runs that gave it a verdict: `passed 8/10`."""
+    ran = [old.tests[name] for old in past if name in old.tests and old.tests[name].status is not Status.SKIPPED]
+    return f"passed {sum(test.status is Status.PASSED for test in ran)}/{len(ran)}" if ran else "-"
+
+
+def html(record: RunRecord, exists: Callable[[str], bool] | None = None, earlier: Sequence[RunRecord] = ()) -> str:
     """A self-contained page for a phone or a wide screen: the kernel x test heatmap (each cell linked to its
-    test, a red one to its kernel log), every test with its message, links to each line's logs.
+    test, a red one to its kernel log), each row's trend over the earlier runs given, every test with its
+    message, links to each line's logs.
 
     exists tells which of the run folder's logs are there (None: link them all).
     """
@@ -319,7 +363,7 @@ def html(record: RunRecord, exists: Callable[[str], bool] | None = None) -> str:
         f"{escape(str(record.host.get('hostname', '?')))}</p>"
         f"<h2>Kernel × test</h2><div class='scroll'><table class='matrix'><thead><tr><th scope='col'>kernel</th>"
         f"<th scope='col'>{subject}</th>{head}<th scope='col'>logs</th></tr></thead><tbody>{''.join(cells)}</tbody>"
-        f"</table></div>{_surfaces(record)}<h2>Failures</h2>"
+        f"</table></div>{_trend(record, earlier)}{_surfaces(record)}<h2>Failures</h2>"
         f"{''.join(details) or '<p>none</p>'}"
         "<h2>Every test</h2><div class='scroll'><table class='tests'><thead><tr><th scope='col'>kernel</th>"
         f"<th scope='col'>{subject}</th><th scope='col'>test</th><th scope='col'>status</th>"

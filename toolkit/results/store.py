@@ -9,7 +9,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from toolkit.errors import UserError
@@ -20,6 +20,7 @@ from toolkit.results.records import RunRecord, RunState
 LATEST = "latest"
 STATE_WITHIN = 4096  # a results.json says where its run stands within its first bytes (RunRecord.to_dict)
 RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{4}")  # new_run_id's names: they sort by time
+EARLIER_READ = 30  # the earlier runs a report's trend is drawn from, newest first
 
 
 def new_run_id(now: datetime.datetime | None = None) -> str:
@@ -40,10 +41,11 @@ def run_dir(results_root: Path, run_id: str) -> Path:
     return path
 
 
-def write(results_root: Path, record: RunRecord) -> Path:
-    """Write (or rewrite) a run's files atomically and point results/latest at it."""
+def write(results_root: Path, record: RunRecord, earlier: Sequence[RunRecord] = ()) -> Path:
+    """Write (or rewrite) a run's files atomically and point results/latest at it; report.html shows the trend of
+    each of its rows in the earlier runs given (`earlier_runs`)."""
     path = run_dir(results_root, record.run_id)
-    _write_files(path, record)
+    _write_files(path, record, earlier)
     link = results_root / f".{LATEST}.{os.getpid()}"
     link.unlink(missing_ok=True)
     link.symlink_to(record.run_id)
@@ -51,11 +53,30 @@ def write(results_root: Path, record: RunRecord) -> Path:
     return path
 
 
-def _write_files(path: Path, record: RunRecord) -> None:
+def _write_files(path: Path, record: RunRecord, earlier: Sequence[RunRecord] = ()) -> None:
     atomic_write(path / "results.json", json.dumps(record.to_dict(), indent=2) + "\n")
     atomic_write(path / "summary.txt", reports.matrix(record) + "\n\n" + reports.table(record) + "\n")
     atomic_write(path / "junit.xml", reports.junit(record))
-    atomic_write(path / "report.html", reports.html(record, lambda relative: (path / relative).is_file()))
+    page = reports.html(record, lambda relative: (path / relative).is_file(), earlier)
+    atomic_write(path / "report.html", page)
+
+
+def earlier_runs(results_root: Path, run_id: str, limit: int = EARLIER_READ) -> list[RunRecord]:
+    """The runs saved in results_root before run_id, newest first, at most limit of them; a folder that cannot be
+    read is passed over (a trend is no verdict)."""
+    if not results_root.is_dir():
+        return []
+    names = sorted((p.name for p in results_root.iterdir() if RUN_ID.fullmatch(p.name) and p.name < run_id),
+                   reverse=True)  # fmt: skip
+    found = (_readable(results_root / name / "results.json") for name in names[:limit])
+    return [record for record in found if record is not None]
+
+
+def _readable(path: Path) -> RunRecord | None:
+    try:
+        return RunRecord.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def load(results_root: Path, run_id: str | None = None) -> RunRecord:
@@ -87,7 +108,7 @@ def settle_abandoned(results_root: Path) -> list[str]:
         except UserError:
             continue
         if record.state is RunState.ABANDONED:
-            _write_files(folder, record)
+            _write_files(folder, record, earlier_runs(results_root, folder.name))
             settled.append(f"run {folder.name}, left running by a process now gone, marked abandoned")
     return settled
 
