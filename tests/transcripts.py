@@ -24,11 +24,12 @@ from typing import Any
 from tests.transcript_text import Call, Transcript, read, write
 from toolkit.domains.module import elf, leaks
 from toolkit.domains.module.build import BuildOutcome, BuiltModule
-from toolkit.machines.protocol import CommandResult, CommandTimedOut, GuestUnreachable, MachineError
+from toolkit.machines.protocol import CommandInterrupted, CommandResult, CommandTimedOut, GuestUnreachable, MachineError
 
 TRANSCRIPTS = Path(__file__).parent / "unit" / "transcripts"
 ERRORS: dict[str, type[MachineError]] = {
     "CommandTimedOut": CommandTimedOut,
+    "CommandInterrupted": CommandInterrupted,
     "GuestUnreachable": GuestUnreachable,
     "MachineError": MachineError,
 }

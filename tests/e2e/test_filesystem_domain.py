@@ -110,7 +110,8 @@ def test_a_deadlocked_rename_turns_the_renaming_tests_red_and_the_run_goes_on(se
     run = buggyfs(settings, vm, tmp_path, "rename_deadlock")
     posix = _test(run, "posix_ops")
     assert posix.status is Status.FAILED
-    assert "did not return within" in posix.message and "INFO: task hung in " in posix.message
+    # given up once the kernel reported the hang, well before the step's own timeout
+    assert "did not return: given up after" in posix.message and "INFO: task hung in " in posix.message
     assert "[guest rolled back to its ready snapshot]" in posix.message or "[guest replaced]" in posix.message
     # the run went on in a recovered guest: what does not rename still passes
     assert _test(run, "data_integrity").status is Status.PASSED

@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from toolkit.machines.command_log import CommandLog
-from toolkit.machines.protocol import CommandTimedOut, MachineError
+from toolkit.machines.protocol import CommandInterrupted, CommandTimedOut, MachineError
 from toolkit.machines.qemu import agent, agent_frames
 
 SOURCE = Path(__file__).parents[2] / "toolkit" / "boxes" / "guest" / "agent.c"
@@ -37,16 +37,24 @@ def binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _relay(listener: socket.socket, port: socket.socket) -> None:
-    """What QEMU does for the agent's port: bytes both ways between the one client and the guest."""
-    client, _ = listener.accept()
+    """What QEMU does for the agent's port: bytes both ways between the guest and its client, one client at a time
+    (the next once the last hung up)."""
+    client: list[socket.socket] = []
 
-    def pump(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):  # either end closed: the test is over
-            while data := source.recv(65536):
-                sink.sendall(data)
+    def to_client() -> None:
+        with contextlib.suppress(OSError):  # the port closed: the test is over
+            while data := port.recv(65536):
+                with contextlib.suppress(OSError, IndexError):  # no client, or it left: QEMU drops the bytes
+                    client[-1].sendall(data)
 
-    threading.Thread(target=pump, args=(port, client), daemon=True).start()
-    pump(client, port)
+    threading.Thread(target=to_client, daemon=True).start()
+    with contextlib.suppress(OSError):
+        while True:
+            connection, _ = listener.accept()
+            client.append(connection)
+            with contextlib.suppress(OSError):
+                while data := connection.recv(65536):
+                    port.sendall(data)
 
 
 @pytest.fixture
@@ -238,3 +246,16 @@ def test_a_session_whose_vm_another_process_restarted_sends_its_next_command_to_
     with _qemu(binary, tmp_path / "agent.sock"):
         assert session.run("echo after", timeout=10, user=USER).stdout == "after\n"
     session.close()
+
+
+def test_an_interrupted_command_ends_at_once_and_the_session_goes_on_without_it(
+    session: agent.AgentSession,
+) -> None:
+    threading.Timer(0.5, session.interrupt).start()
+    started = time.monotonic()
+    with pytest.raises(CommandInterrupted, match="given up after 0.5 s: sleep 34.5"):
+        session.run("sleep 34.5", timeout=60, user=USER)
+    assert time.monotonic() - started < 5
+    assert session.run("echo alive", timeout=10, user=USER).stdout == "alive\n"
+    time.sleep(0.2)  # the agent abandoned it as the host came back (a real port also says when the host hangs up)
+    assert [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "34.5"]] == []

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from toolkit import kernel_log
+from toolkit.domains import stuck_watch
 from toolkit.domains.base import Finding, Verdict
-from toolkit.machines.protocol import CommandResult, CommandTimedOut, Machine, MachineError
+from toolkit.machines.protocol import CommandInterrupted, CommandResult, CommandTimedOut, Machine, MachineError
 from toolkit.results.records import Status
 
 GUEST_DIR = "/root/vexfs-vmtest"
@@ -179,19 +180,34 @@ class Guest:
         silent = f"{late} and the guest stopped answering: no output from the guest for {self.silence_s():.0f} s"
         return Verdict(Status.ERROR, silent, metrics, tuple(log[-20:]), guest_dirty=True)
 
+    def stuck(self, marker: str, what: str, timeout: float, seconds: float, **metrics: Any) -> Verdict:
+        """A step given up when the kernel reported the guest stuck (stuck_watch): failed with the kernel's
+        report, read from the console (the guest's own answers may be stuck behind it)."""
+        problems = kernel_log.classify(kernel_log.lines_after(self.machine.console_text(), marker))
+        late = (f"{what} did not return: given up after {seconds:.0f} s of its {timeout * self.slowdown:g} s, once "
+                "the kernel reported")  # fmt: skip
+        if problems:
+            return problem_verdict(late, problems, **metrics)
+        return Verdict.failed(f"{late} the guest stuck", self.evidence(), guest_dirty=True, **metrics)
+
     def step(self, what: str, command: str, timeout: float, *, judge: bool = True, **metrics: Any) -> Step:
         """Mark, run command as root under timeout, read the log; a hang (or, when judge, a problem) is a Finding.
 
+        The command is given up as soon as the kernel reports the guest stuck (stuck_watch), else at its timeout.
         The log is read by the same guest call, when the command exits (an exit trap); a command that
         left no log behind it (it replaced the shell) has it read by a call of its own; a step that logged more
         than the kernel's ring holds has it read from the console.
         """
         marker = self._new_marker(what)
         console_before = self._console_size()
+        started = time.monotonic()
         try:
-            result = self.root(step_command(marker, command), timeout=timeout)
+            with stuck_watch.watched(self.machine, marker, console_before):
+                result = self.root(step_command(marker, command), timeout=timeout)
         except CommandTimedOut:
             raise Finding(self.hung(marker, what, timeout, **metrics)) from None
+        except CommandInterrupted:
+            raise Finding(self.stuck(marker, what, timeout, time.monotonic() - started, **metrics)) from None
         output, found, log = result.stdout.rpartition(f"\n{marker}{LOG_FOLLOWS}\n")
         if found:
             step = Step(what, replace(result, stdout=output), tuple(log.splitlines()))

@@ -7,7 +7,7 @@ import contextlib
 import datetime
 from pathlib import Path
 
-from toolkit.machines.protocol import CommandResult, CommandTimedOut, GuestUnreachable
+from toolkit.machines.protocol import CommandInterrupted, CommandResult, CommandTimedOut, GuestUnreachable
 
 TRANSFER_TIMEOUT_S = 300.0
 
@@ -40,6 +40,11 @@ class CommandLog:
         return CommandTimedOut(
             f"guest command timed out after {timeout:g} s and the guest stopped answering: {command}", command
         )
+
+    def interrupted(self, user: str, command: str, seconds: float) -> CommandInterrupted:
+        """The command was given up before its timeout (the kernel had reported the guest stuck)."""
+        self.record(f"{user}: INTERRUPTED after {seconds:.1f} s: {command}")
+        return CommandInterrupted(f"guest command given up after {seconds:.1f} s: {command}", command)
 
     def lost(self, user: str, command: str, error: object) -> GuestUnreachable:
         """The channel to the guest broke during the command."""

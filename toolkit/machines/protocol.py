@@ -45,6 +45,11 @@ class CommandTimedOut(MachineError):
     """A guest command ran past its timeout; the connection is dropped, the guest may be wedged."""
 
 
+class CommandInterrupted(MachineError):
+    """A guest command given up before its timeout (`Machine.interrupt`): the kernel had reported the guest stuck.
+    The connection is dropped; whatever the command started may still run in the guest."""
+
+
 class GuestUnreachable(MachineError):
     """The guest does not answer over SSH (not booted, crashed or wedged)."""
 
@@ -95,6 +100,10 @@ class Machine(Protocol):
     def running(self) -> bool: ...
 
     def run(self, command: str, timeout: float, sudo: bool = False) -> CommandResult: ...
+
+    def interrupt(self) -> None:
+        """From another thread: give up the command in flight, whose `run` then raises CommandInterrupted."""
+        ...
 
     def put(self, local: Path, remote: str) -> None: ...
 

@@ -81,5 +81,9 @@ class RecordedMachine:
     def run(self, command: str, timeout: float, sudo: bool = False) -> CommandResult:
         raise NotImplementedError
 
+    def interrupt(self) -> None:
+        """From another thread: give up the command in flight (its `run` raises CommandInterrupted)."""
+        self._sessions.interrupt()
+
     def kernel_log(self) -> str:
         return self.run("dmesg", timeout=30, sudo=True).stdout

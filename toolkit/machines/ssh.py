@@ -28,7 +28,7 @@ import paramiko
 from fabric import Connection
 
 from toolkit.machines.command_log import TRANSFER_TIMEOUT_S, CommandLog
-from toolkit.machines.protocol import CommandResult, GuestUnreachable, MachineError
+from toolkit.machines.protocol import CommandInterrupted, CommandResult, GuestUnreachable, MachineError
 
 T = TypeVar("T")
 
@@ -111,6 +111,7 @@ class SshSession:
         self.target = target
         self.log = log
         self._connection: Connection | None = None
+        self._interrupted = False  # the command in flight was given up (`interrupt`)
 
     def _connect(self, timeout: float) -> Connection:
         connection = Connection(
@@ -190,18 +191,25 @@ class SshSession:
         if expired.is_set():
             raise DeadlineExpired()
 
+    def interrupt(self) -> None:
+        """From another thread: give up the command in flight (its connection closed under it)."""
+        self._interrupted = True
+        self._abort()
+
     def run(self, command: str, timeout: float) -> CommandResult:
-        """Run command in the guest; CommandTimedOut if it outlives timeout (the connection is then dropped)."""
+        """Run command in the guest; CommandTimedOut if it outlives timeout (the connection is then dropped),
+        CommandInterrupted when it was given up before (`interrupt`)."""
         started = time.monotonic()
         user = self.target.user
         connection = self.connection()  # bounded on its own; the command is sent once, on a connection made
+        self._interrupted = False
+        slack = SLACK_S * self.target.slowdown
         try:
-            slack = SLACK_S * self.target.slowdown
             with self._deadline(timeout + slack):
                 result = connection.run(command, hide=True, warn=True, timeout=timeout, in_stream=False)
         except invoke.CommandTimedOut as timed_out:
             self.close()
-            raise self.log.timed_out(
+            raise self._given_up(user, command, started) or self.log.timed_out(
                 user, command, timeout, timed_out.result.stdout + timed_out.result.stderr
             ) from None
         except DeadlineExpired:
@@ -209,9 +217,17 @@ class SshSession:
             raise self.log.no_answer(user, command, timeout, timeout + slack) from None
         except CONNECT_ERRORS as error:
             self.close()
-            raise self.log.lost(user, command, error) from None
+            raise self._given_up(user, command, started) or self.log.lost(user, command, error) from None
+        given_up = self._given_up(user, command, started)
+        if given_up:
+            self.close()
+            raise given_up
         duration = time.monotonic() - started
         return self.log.finished(user, CommandResult(command, result.exited, result.stdout, result.stderr, duration))
+
+    def _given_up(self, user: str, command: str, started: float) -> CommandInterrupted | None:
+        """The error of a command `interrupt` gave up, None when it was not."""
+        return self.log.interrupted(user, command, time.monotonic() - started) if self._interrupted else None
 
     def _transfer(self, what: str, move: Callable[[Connection], object], timeout: float) -> None:
         """One SFTP transfer, bounded as a whole (channel open included)."""
@@ -249,6 +265,11 @@ class GuestSessions:
         if user not in self._sessions:
             self._sessions[user] = SshSession(self.target_for(user), self.log)
         return self._sessions[user]
+
+    def interrupt(self) -> None:
+        """From another thread: give up the command in flight on any of the connections."""
+        for session in list(self._sessions.values()):
+            session.interrupt()
 
     def close(self) -> None:
         for session in self._sessions.values():

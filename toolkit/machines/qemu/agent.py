@@ -10,6 +10,7 @@ is closed and the call fails as a timeout (the guest stopped answering) or an un
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import secrets
@@ -74,6 +75,7 @@ class AgentSession:
         self._decoder = wire.Decoder()
         self._frames: list[wire.Frame] = []  # decoded, not yet read
         self._busy = threading.RLock()  # one call at a time, whichever thread makes it
+        self._interrupted = False  # the command in flight was given up (`interrupt`)
 
     def claim(self) -> bool:
         """Whether this session may talk to the agent: False while another process holds it."""
@@ -183,20 +185,32 @@ class AgentSession:
             raise
 
     def run(self, command: str, timeout: float, user: str) -> CommandResult:
-        """Run command in the guest as user; CommandTimedOut when it outlives timeout (the agent killed it)."""
+        """Run command in the guest as user; CommandTimedOut when it outlives timeout (the agent killed it),
+        CommandInterrupted when it was given up before (`interrupt`)."""
         started = time.monotonic()
         slack = SLACK_S * self.slowdown
+        self._interrupted = False
         try:
             reply = self._exchange([wire.run_request(user, timeout, command)], timeout + slack)
         except DeadlineExpired:
             raise self.log.no_answer(user, command, timeout, timeout + slack) from None
         except OSError as error:
+            if self._interrupted:
+                raise self.log.interrupted(user, command, time.monotonic() - started) from None
             raise self.log.lost(user, command, error) from None
         stdout, stderr = reply.stdout.decode(errors="replace"), reply.stderr.decode(errors="replace")
         if reply.timed_out:
             raise self.log.timed_out(user, command, timeout, stdout + stderr)
         duration = time.monotonic() - started
         return self.log.finished(user, CommandResult(command, reply.status, stdout, stderr, duration))
+
+    def interrupt(self) -> None:
+        """From another thread: give up the command in flight (its connection shut, so its `run` returns at once)."""
+        self._interrupted = True
+        connection = self._socket
+        if connection is not None:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def set_clock(self, seconds: float) -> None:
         """Set the guest's clock (a restored guest wakes with its snapshot's time)."""

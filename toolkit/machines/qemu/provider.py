@@ -358,6 +358,10 @@ class QemuMachine(RecordedMachine):
             return self._agent.run(command, timeout, "root" if sudo else GUEST_USER)
         return self._session(sudo).run(command, timeout)
 
+    def interrupt(self) -> None:
+        self._agent.interrupt()
+        super().interrupt()
+
     def put(self, local: Path, remote: str) -> None:
         self._require_running()
         if self._agent.claim():
