@@ -10,10 +10,9 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from html import escape
 
-from tabulate import tabulate
-
 from toolkit.results.records import RunRecord, RunState, Status, SubjectResults, Subtest, TestRecord
 from toolkit.results.trend import PastRun, history, row_key
+from toolkit.text_tables import table as text_table
 
 MESSAGE_WIDTH = 70
 SUBTEST_WIDTH = 40
@@ -76,11 +75,7 @@ def table(record: RunRecord) -> str:
                              _short(subtest.message)])  # fmt: skip
             if red and subtests_counted(test):
                 rows.append(["", "", f"  ↳ {subtests_counted(test)}", "", "", "", ""])
-    body = tabulate(
-        rows,
-        headers=["kernel", subject_heading(record), "test", "status", "duration", "key metric", "message"],
-        disable_numparse=True,
-    )
+    body = text_table(rows, ["kernel", subject_heading(record), "test", "status", "duration", "key metric", "message"])
     return f"{body}\n\n{totals(record)} (run {record.run_id}, {standing(record)})"
 
 
@@ -210,7 +205,7 @@ def matrix(record: RunRecord) -> str:
         statuses = {test.name: SYMBOL[test.status] for test in run.tests}
         label = row_label(run, by_domain)
         body.append([run.kernel_line, run.kernel or "-", label, *(statuses.get(name, "") for name in tests)])
-    return tabulate(body, headers=["kernel", "release", subject_heading(record), *tests], disable_numparse=True)
+    return text_table(body, ["kernel", "release", subject_heading(record), *tests])
 
 
 # Cell colours: white bold text on each keeps WCAG AA contrast (>= 4.5:1).
@@ -412,9 +407,7 @@ def diff_table(before: RunRecord, after: RunRecord) -> str:
     rows = diff(before, after)
     if not rows:
         return f"no changes between {before.run_id} and {after.run_id}"
-    return tabulate(
-        rows, headers=["kernel", subject_heading(after), "test", before.run_id, after.run_id], disable_numparse=True
-    )
+    return text_table(rows, ["kernel", subject_heading(after), "test", before.run_id, after.run_id])
 
 
 FORMATS = {

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+if TYPE_CHECKING:
+    import jsonschema
 
 SCHEMA = Path(__file__).with_name("schema.json")
 
 
 @cache
 def _validator() -> jsonschema.protocols.Validator:
+    import jsonschema  # ~100 ms to import: loaded when a results file is checked, not at every command's start
+
     schema = json.loads(SCHEMA.read_text())
     validator_class = jsonschema.validators.validator_for(schema)
     return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)

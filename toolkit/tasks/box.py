@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from invoke import Context
-from tabulate import tabulate
 
 from toolkit import kernels
 from toolkit.boxes import store
@@ -14,6 +13,7 @@ from toolkit.errors import UserError
 from toolkit.machines import box_supply, cache_pruning, registry
 from toolkit.run_options import KERNEL_HELP
 from toolkit.tasks.common import JSON_HELP, collection, print_json, settings, stoppable
+from toolkit.text_tables import table
 from toolkit.user_folders import CACHE, STATE
 
 
@@ -39,7 +39,7 @@ def box_list(c: Context, json: bool = False) -> None:
     columns = {"kernel_line": "kernel", "suite": "suite", "kernel_release": "release", "kernel_package": "package",
                "size_bytes": "size", "built": "built", "path": "path"}  # fmt: skip
     rows = [[f"{int(b[key]) / 2**20:.0f} MiB" if key == "size_bytes" else b[key] for key in columns] for b in boxes]
-    print(tabulate(rows, headers=list(columns.values()), disable_numparse=True))
+    print(table(rows, list(columns.values())))
 
 
 @command(help={"kernel": KERNEL_HELP})

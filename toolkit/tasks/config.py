@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from invoke import Context
-from tabulate import tabulate
 
 from toolkit import config
 from toolkit.commands import chosen_config, command
 from toolkit.run_options import DEBUG_HELP, KERNEL_HELP, PROVIDER_HELP
 from toolkit.tasks.common import JSON_HELP, collection, print_json
+from toolkit.text_tables import table
 
 
 @command(help={"kernel": KERNEL_HELP, "provider": PROVIDER_HELP, "debug": DEBUG_HELP, "json": JSON_HELP})
@@ -20,7 +20,7 @@ def config_show(
     if json:
         print_json({"settings": found.rows(), "files": [str(path) for path in found.files]})
         return
-    print(tabulate([list(row.values()) for row in found.rows()], headers=["setting", "value", "from"]))
+    print(table([list(row.values()) for row in found.rows()], ["setting", "value", "from"]))
     read = ", ".join(str(path) for path in found.files) or f"none (no {config.CONFIG_FILE} here or above)"
     print(f"\nsettings files read: {read}")
 

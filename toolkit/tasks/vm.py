@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 from invoke import Context
 from invoke.exceptions import Exit
-from tabulate import tabulate
 
 from toolkit import config
 from toolkit.commands import command, positional, remainder, takes_command
@@ -37,6 +36,7 @@ from toolkit.tasks.common import (
     stoppable,
     sweep,
 )
+from toolkit.text_tables import table
 from toolkit.user_folders import CACHE, STARTING_A_VM, STATE
 
 
@@ -108,7 +108,7 @@ def vm_status(c: Context, name: str | None = None, json: bool = False) -> None:
     columns = {"name": "name", "provider": "provider", "state": "state", "kernel_line": "kernel", "accel": "accel",
                "ssh": "ssh", "box": "box"}  # fmt: skip
     rows = [[status[key] for key in columns] for status in statuses]
-    print(tabulate(rows, headers=list(columns.values()), disable_numparse=True))
+    print(table(rows, list(columns.values())))
     for broken in corrupt:
         print(f"{broken.name}: corrupt {broken.path} ({broken.problem}): remove it with {destroy_hint(broken.name)}")
 
