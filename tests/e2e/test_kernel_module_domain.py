@@ -256,4 +256,6 @@ def test_a_known_failure_file_turns_the_run_green_with_the_known_entry_shown(vm,
     assert leak["message"].startswith("known: leaks in leaky_init, fix pending: leaked 4 objects, 256 bytes")
     assert (unload["status"], unload["known_failure"]) == ("passed", "oopsed in exit before 1.2")
     assert "KNOWN" in done.stdout and "FIXED?" in done.stdout
+    assert "  6.1 leaky memory_leak: known (leaks in leaky_init, fix pending)\n" in done.stdout
+    assert "  6.1 leaky unload: fixed? (oopsed in exit before 1.2): its entry may go\n" in done.stdout
     assert "3 passed (1 fixed?), 0 failed, 0 error, 0 skipped, 1 known" in done.stdout

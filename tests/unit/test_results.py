@@ -447,9 +447,16 @@ def test_the_table_shows_known_and_fixed_apart_with_their_reasons() -> None:
     rows = {line.split()[2]: line for line in text.splitlines() if line.startswith("6.1 ")}
     assert " KNOWN " in rows["memory_leak"] and "known: leaks in init: leaked 4 objects" in rows["memory_leak"]
     assert " FIXED? " in rows["build"] and "fixed?: passed, though a known failure (broke on 6.1)" in rows["build"]
+    assert "\n\nknown failures:\n  6.1 leaky build: fixed? (broke on 6.1): its entry may go\n" in text
     assert "2 passed (1 fixed?), 0 failed, 0 error, 1 skipped, 1 known (run " in text
     assert reports.totals(_record()) == "1 passed, 1 failed, 1 error, 1 skipped"  # no known failure: not mentioned
     assert "KNOWN" in reports.matrix(_with_known_failures()) and "FIXED?" in reports.matrix(_with_known_failures())
+    assert reports.known_failures(_with_known_failures()).splitlines() == [
+        "known failures:",
+        "  6.1 leaky build: fixed? (broke on 6.1): its entry may go",
+        "  6.1 leaky memory_leak: known (leaks in init)",
+    ]
+    assert reports.known_failures(_record()) == ""
 
 
 def test_junit_reports_a_known_failure_as_skipped_with_its_reason() -> None:

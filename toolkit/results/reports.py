@@ -69,7 +69,7 @@ def row_label(run: SubjectResults, by_domain: bool) -> str:
 
 def table(record: RunRecord) -> str:
     """One row per test: kernel, subject, test, status, duration, key metric, message; below a test with red
-    subtests, a row for each of them and one counting the others; then totals."""
+    subtests, a row for each of them and one counting the others; then the known failures, then totals."""
     rows = []
     by_domain = several_domains(record)
     for run in record.runs:
@@ -96,7 +96,8 @@ def table(record: RunRecord) -> str:
         headers=["kernel", subject_heading(record), "test", "status", "duration", "key metric", "message"],
         disable_numparse=True,
     )
-    return f"{body}\n\n{totals(record)} (run {record.run_id}, {standing(record)})"
+    known = f"{known_failures(record)}\n\n" if known_failures(record) else ""
+    return f"{body}\n\n{known}{totals(record)} (run {record.run_id}, {standing(record)})"
 
 
 def totals(record: RunRecord) -> str:
@@ -231,6 +232,15 @@ def matrix(record: RunRecord) -> str:
         label = row_label(run, by_domain)
         body.append([run.kernel_line, run.kernel or "-", label, *(statuses.get(name, "") for name in tests)])
     return tabulate(body, headers=["kernel", "release", subject_heading(record), *tests], disable_numparse=True)
+
+
+def known_failures(record: RunRecord) -> str:
+    """Each test a known-failure entry covers, one line each with the entry's reason (a fixed? one: its entry may
+    go); "" when there is none."""
+    lines = [f"{run.kernel_line} {run.subject.name} {test.name}: {verdict_word(test)} ({test.known_failure})"
+             + (": its entry may go" if test.fixed else "")
+             for run in record.runs for test in run.tests if test.known_failure]  # fmt: skip
+    return "\n".join(["known failures:", *(f"  {line}" for line in lines)]) if lines else ""
 
 
 # Cell colours: white bold text on each keeps WCAG AA contrast (>= 4.5:1).

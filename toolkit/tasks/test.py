@@ -80,6 +80,8 @@ def test_matrix(c: Context, values: dict[str, Any]) -> None:
         sys.stdout.flush()
         os._exit(stop.exit_code)  # lines still winding down in worker threads have nothing left to save
     print(reports.matrix(record))
+    if reports.known_failures(record):
+        print(f"\n{reports.known_failures(record)}")
     print(f"\n{reports.totals(record)} in {time.monotonic() - started:.0f} s; "
           f"results: {settings.results_dir / record.run_id} (report.html)")  # fmt: skip
     raise Exit(code=record.exit_status())
