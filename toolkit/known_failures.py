@@ -22,12 +22,13 @@ from pathlib import Path
 
 from toolkit import kernels
 from toolkit.errors import UserError
-from toolkit.results.records import Status, TestRecord
+from toolkit.results.records import Status, Subtest, TestRecord
 
 KEY = "known_failure"  # the array of tables in vmtest.toml
 FIELDS = ("test", "kernels", "reason", "title")
 MAX_TEXT = 300  # a reason or title is one line of a table, not a bug report
 MAX_ENTRIES = 1000
+RED = (Status.FAILED, Status.ERROR)  # what an entry turns known (and, with --repeat, a flaky test: red in some runs)
 COMPARISON = re.compile(r"\s*(>=|<=|==|>|<)\s*([0-9]{1,4}(?:\.[0-9]{1,4}){0,2})\s*")
 RELEASE_VERSION = re.compile(r"([0-9]+)(?:\.([0-9]+))?(?:\.([0-9]+))?")
 COMPARE: dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
@@ -161,16 +162,23 @@ class KnownOnKernel:
     release: str = ""  # the guest's `uname -r`
 
     def judged(self, record: TestRecord) -> TestRecord:
-        """record as the first entry covering it says: a red one known (`known: <reason>: <message>`), a passed one
-        fixed? (`fixed?: ...`); both keep the entry's reason. Unchanged when no entry covers it."""
+        """record as the first entry covering it says: a red one known (`known: <reason>: <message>`), its red
+        subtests too, a passed one fixed? (`fixed?: ...`); both keep the entry's reason. Unchanged when no entry
+        covers it."""
         entry = next((e for e in self.entries if e.covers(record, self.line, self.release)), None)
         if entry is None:
             return record
         if record.status is Status.PASSED:
             message = f"fixed?: passed, though a known failure ({entry.reason}): {record.message}"
             return dataclasses.replace(record, message=message, known_failure=entry.reason)
+        subtests = tuple(_known(subtest, entry.reason) if subtest.status in RED else subtest
+                         for subtest in record.subtests)  # fmt: skip
         return dataclasses.replace(record, status=Status.KNOWN, message=f"known: {entry.reason}: {record.message}",
-                                   known_failure=entry.reason)  # fmt: skip
+                                   subtests=subtests, known_failure=entry.reason)  # fmt: skip
+
+
+def _known(subtest: Subtest, reason: str) -> Subtest:
+    return dataclasses.replace(subtest, status=Status.KNOWN, message=f"known: {reason}: {subtest.message}")
 
 
 NONE_KNOWN = KnownOnKernel()

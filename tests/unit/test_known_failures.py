@@ -15,7 +15,7 @@ from toolkit.domains.base import Verdict, every_record
 from toolkit.errors import UserError
 from toolkit.known_failures import KnownFailure, KnownOnKernel, check_tests, parse
 from toolkit.progress import Progress
-from toolkit.results.records import Status, TestRecord
+from toolkit.results.records import Status, Subtest, TestRecord
 from toolkit.run_options import TEST_FS, TEST_KERNEL
 
 from .test_domain_runner import Case, Guest
@@ -124,6 +124,22 @@ def test_a_red_test_an_entry_covers_is_known_with_the_reason_and_keeps_its_evide
     assert (judged.status, judged.known_failure) == (Status.KNOWN, "needs folio")
     assert judged.message == f"known: needs folio: {red.message}"
     assert judged.report_titles == red.report_titles and not judged.fixed
+
+
+def test_a_known_failure_turns_its_red_subtests_known_and_leaves_the_others() -> None:
+    known = KnownOnKernel(_entries({"test": "module_tests", "reason": "r"}), "6.1", RELEASE_6_1)
+    subtests = (
+        Subtest("a.sh/ok", Status.PASSED),
+        Subtest("a.sh/big write", Status.FAILED, "wrote 0 bytes"),
+        Subtest("a.sh/gone", Status.ERROR, "did not run"),
+        Subtest("a.sh/later", Status.SKIPPED, "SKIP"),
+    )
+    red = TestRecord("module_tests", Status.FAILED, 1.0, "1 of 4 failed", subtests=subtests)
+    judged = known.judged(red).subtests
+    assert [(sub.status, sub.message) for sub in judged] == [
+        (Status.PASSED, ""), (Status.KNOWN, "known: r: wrote 0 bytes"), (Status.KNOWN, "known: r: did not run"),
+        (Status.SKIPPED, "SKIP"),
+    ]  # fmt: skip
 
 
 def test_a_passed_test_an_entry_covers_is_fixed_and_stays_passed() -> None:

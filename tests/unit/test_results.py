@@ -333,7 +333,7 @@ def test_subtests_round_trip_through_the_contract_and_older_files_have_none() ->
     assert data["summary"] == {"passed": 1, "failed": 1, "error": 0, "skipped": 0, "known": 0}  # tests, not subtests
     data["runs"][0]["tests"][1]["subtests"][0]["status"] = "green"
     assert schema.problems(data) == ["runs/0/tests/1/subtests/0/status: 'green' is not one of "
-                                     "['passed', 'failed', 'error', 'skipped']"]  # fmt: skip
+                                     "['passed', 'failed', 'error', 'skipped', 'known']"]  # fmt: skip
 
 
 def test_junit_gives_each_subtest_a_testcase_named_after_its_test() -> None:
@@ -466,6 +466,12 @@ def test_junit_reports_a_known_failure_as_skipped_with_its_reason() -> None:
     leak = root.find(".//testcase[@name='memory_leak']/skipped")
     assert leak is not None and leak.get("message", "").startswith("known: leaks in init: leaked 4 objects")
     assert root.find(".//testcase[@name='build']/skipped") is None  # fixed? passed
+    sub = replace(_with_known_failures().runs[0].tests[1], subtests=(Subtest("a.sh/x", Status.KNOWN, "known: r: 0"),))
+    record = _with_known_failures()
+    record = replace(record, runs=(replace(record.runs[0], tests=(sub,)),))
+    skipped = ET.fromstring(reports.junit(record)).find(".//testcase[@name='memory_leak/a.sh/x']/skipped")
+    assert skipped is not None and skipped.get("message") == "known: r: 0"
+    assert "known: r: 0" in reports.table(record)  # a known subtest is shown under its test
 
 
 def test_the_html_report_colours_known_and_fixed_and_lists_them_with_their_reasons() -> None:

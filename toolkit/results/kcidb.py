@@ -255,11 +255,11 @@ def _issue(reason: str, origin: str) -> dict[str, Any]:
             "misc": {"known_failure": reason}}  # fmt: skip
 
 
-def _incident(test: TestRecord, object_id: str, issue_id: str, origin: str) -> dict[str, Any]:
-    """The issue present in the test (or the build) it turned known; absent in one that passed (fixed?)."""
-    kind = "build_id" if test.name == BUILD_TEST else "test_id"
+def _incident(kind: str, object_id: str, issue_id: str, present: bool, origin: str) -> dict[str, Any]:
+    """An issue present in the test or build (kind: test_id, build_id) it turned known, or absent in one that
+    passed (fixed?)."""
     return {"id": f"{object_id}:known", "origin": origin, "issue_id": issue_id, "issue_version": ISSUE_VERSION,
-            kind: object_id, "present": test.status is Status.KNOWN, "comment": test.message.splitlines()[0]}  # fmt: skip
+            kind: object_id, "present": present}  # fmt: skip
 
 
 def document(record: RunRecord, origin: str = ORIGIN, known: Facts | None = None) -> dict[str, Any]:
@@ -281,9 +281,14 @@ def document(record: RunRecord, origin: str = ORIGIN, known: Facts | None = None
             if test.name != BUILD_TEST:
                 tests.append(_test(run, test, record, known, origin, build["id"]))
             if test.known_failure:
-                issue = issues.setdefault(test.known_failure, _issue(test.known_failure, origin))
-                object_id = build["id"] if test.name == BUILD_TEST else f"{build['id']}:{test.name}"
-                incidents.append(_incident(test, object_id, issue["id"], origin))
+                issue = issues.setdefault(test.known_failure, _issue(test.known_failure, origin))["id"]
+                present = test.status is Status.KNOWN
+                if test.name == BUILD_TEST:
+                    incidents.append(_incident("build_id", build["id"], issue, present, origin))
+                else:
+                    incidents.append(_incident("test_id", f"{build['id']}:{test.name}", issue, present, origin))
+                incidents += [_incident("test_id", f"{build['id']}:{test.name}/{index}", issue, True, origin)
+                              for index, sub in enumerate(test.subtests, 1) if sub.status is Status.KNOWN]  # fmt: skip
             tests += [
                 _subtest(run, test, index, sub, build["id"], origin) for index, sub in enumerate(test.subtests, 1)
             ]

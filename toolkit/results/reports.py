@@ -42,8 +42,8 @@ def _short(text: str, width: int = MESSAGE_WIDTH) -> str:
 
 
 def red_subtests(test: TestRecord) -> list[Subtest]:
-    """The subtests a report shows one by one: those that failed or did not run."""
-    return [subtest for subtest in test.subtests if subtest.status in RED]
+    """The subtests a report shows one by one: those that failed or did not run, known failures among them."""
+    return [subtest for subtest in test.subtests if subtest.status in (*RED, Status.KNOWN)]
 
 
 def subtests_counted(test: TestRecord) -> str:
