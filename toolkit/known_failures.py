@@ -26,6 +26,7 @@ from toolkit.results.records import Status, Subtest, TestRecord
 
 KEY = "known_failure"  # the array of tables in vmtest.toml
 FIELDS = ("test", "kernels", "reason", "title")
+EXAMPLES = {"test": "unload", "reason": "needs the folio API (5.16+)", "title": "BUG: unable to handle ..."}
 MAX_TEXT = 300  # a reason or title is one line of a table, not a bug report
 MAX_ENTRIES = 1000
 RED = (Status.FAILED, Status.ERROR)  # what an entry turns known (and, with --repeat, a flaky test: red in some runs)
@@ -74,6 +75,11 @@ class KnownFailure:
     title: str = ""
     where: str = ""  # the file and entry it came from, for messages
 
+    def __str__(self) -> str:
+        """`unload on 5.10, >=7.0.0: needs the folio API` (on every kernel when it names none), with its title."""
+        where = ", ".join(map(str, self.kernels)) or "every kernel"
+        return f"{self.test} on {where}: {self.reason}" + (f" (when titled {self.title!r})" if self.title else "")
+
     def covers(self, record: TestRecord, line: str, release: str) -> bool:
         """Whether this entry speaks for record on this kernel: a red record when its title (if any) is among the
         record's report titles; a passed one whatever the title (it is the entry that may go)."""
@@ -91,7 +97,7 @@ def _text(entry: dict[str, object], name: str, where: str, required: bool) -> st
         return ""
     if not isinstance(value, str) or not value.strip():
         got = "missing" if value is None else f"{value!r}, not a non-empty string"
-        raise UserError(f'{where}: {name} is {got}: write it as a string, e.g. {name} = "..."')
+        raise UserError(f'{where}: {name} is {got}: write it as a string, e.g. {name} = "{EXAMPLES[name]}"')
     if "\n" in value or "\r" in value or "\0" in value or len(value) > MAX_TEXT:
         raise UserError(f"{where}: {name} must be one line of at most {MAX_TEXT} characters: shorten it")
     return value.strip()

@@ -39,6 +39,12 @@ def test_an_entry_reads_its_test_kernels_reason_and_title() -> None:
     assert entry.title == "BUG: unable to handle page fault in m_exit"
     assert [str(match) for match in entry.kernels] == ["6.1", ">=7.0.0"]
     assert entry.where == f"{FILE}: known_failure 1"
+    assert (
+        str(entry) == "unload on 6.1, >=7.0.0: needs folio (when titled 'BUG: unable to handle page fault in m_exit')"
+    )
+    assert (
+        str(_entries({"test": "load", "reason": "r", "kernels": [">=5.15,<6.2"]})[0]) == "load on >=5.15.0, <6.2.0: r"
+    )
 
 
 @pytest.mark.parametrize(
