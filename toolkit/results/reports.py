@@ -255,7 +255,7 @@ STYLE = (
     + "".join(f".{name}{{background:{colour}}}" for name, colour in COLOURS.items())
     + ".tests td.message{white-space:pre-wrap;overflow-wrap:anywhere;min-width:20em}"
     ".subtests{margin:.3em 0 0;padding-left:1.2em;white-space:normal}.subtests li{white-space:pre-wrap}"
-    ".tests .status{font-weight:bold}.known .status{color:#fff}pre{background:#f4f4f4;padding:1em;overflow:auto;font-size:85%}"
+    ".tests .status{font-weight:bold}.known-failures .status{color:#fff}pre{background:#f4f4f4;padding:1em;overflow:auto;font-size:85%}"
     "@media (max-width:40em){body{padding:0 .5em}td,th{padding:.3em .4em}.tests td.message{min-width:14em}}"
 )
 
@@ -312,7 +312,7 @@ def _known_failures(record: RunRecord) -> str:
     if not rows:
         return ""
     return (
-        "<h2>Known failures</h2><div class='scroll'><table class='tests known'><thead><tr><th scope='col'>kernel</th>"
+        "<h2>Known failures</h2><div class='scroll'><table class='tests known-failures'><thead><tr><th scope='col'>kernel</th>"
         "<th scope='col'>subject</th><th scope='col'>test</th><th scope='col'>verdict</th><th scope='col'>reason</th>"
         f"</tr></thead><tbody>{rows}</tbody></table></div>"
     )
