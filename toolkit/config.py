@@ -32,8 +32,9 @@ from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from toolkit import debug_tiers, host_checks, host_tools, kernels
+from toolkit import debug_tiers, host_checks, host_tools, kernels, known_failures
 from toolkit.errors import UserError
+from toolkit.known_failures import KnownFailure
 
 CONFIG_FILE = "vmtest.toml"
 ENV_PREFIX = "VEXFS_"
@@ -85,6 +86,8 @@ class Settings:
     module_dir: Path | None = None
     module_params: tuple[str, ...] = ()
     workload: Path | None = None
+    # The tests it is expected to fail: the file's [[known_failure]] tables, never a variable or flag.
+    known_failures: tuple[KnownFailure, ...] = ()
 
     def validate(self) -> Settings:
         """Check values against their limits and catalogues, and the folders, before anything is started or
@@ -161,8 +164,9 @@ def _require_usable_path(name: str, path: Path | None) -> None:
             raise UserError(f"{name} {path} cannot be used ({error.strerror}): {fix}") from None
 
 
-# Each setting's type as its annotation spells it: int, float, str, Path, Path | None, tuple[str, ...].
-KINDS = {field.name: str(field.type) for field in fields(Settings)}
+# Each setting's type as its annotation spells it: int, float, str, Path, Path | None, tuple[str, ...]; the known
+# failures are tables of a file, read by toolkit/known_failures.py.
+KINDS = {field.name: str(field.type) for field in fields(Settings) if field.name != "known_failures"}
 PATHS = ("Path", "Path | None")
 LIST = "tuple[str, ...]"
 WHAT = {
@@ -290,10 +294,13 @@ def _as_strings(value: object) -> list[str] | None:
     return texts if len(texts) == len(named) else None
 
 
-def _require_known(names: Mapping[str, object], origin: str) -> None:
+def _require_known(names: Mapping[str, object], origin: str, in_file: bool = False) -> None:
     unknown = sorted(set(names) - set(KINDS))
     if unknown:
-        raise UserError(f"unknown setting {unknown[0]!r} in {origin}: known settings are {', '.join(sorted(KINDS))}")
+        tables = f" and [[{known_failures.KEY}]] tables" if in_file else ""
+        raise UserError(
+            f"unknown setting {unknown[0]!r} in {origin}: known settings are {', '.join(sorted(KINDS))}{tables}"
+        )
 
 
 def _written(text: str, name: str) -> str | None:
@@ -332,8 +339,12 @@ def _from_file(path: Path) -> Values:
         raise UserError(f"{path} is not valid TOML ({error}): fix or remove it") from None
     except OSError as error:
         raise UserError(f"cannot read {path} ({error.strerror}): fix its permissions or remove it") from None
-    _require_known(values, str(path))
-    return {name: (_file_value(name, value, path, text), str(path)) for name, value in values.items()}
+    entries = values.pop(known_failures.KEY, None)
+    _require_known(values, str(path), in_file=True)
+    found = {name: (_file_value(name, value, path, text), str(path)) for name, value in values.items()}
+    if entries is not None:
+        found["known_failures"] = (known_failures.parse(entries, path), str(path))
+    return found
 
 
 def user_file(environ: Mapping[str, str]) -> Path:

@@ -6,7 +6,7 @@ were read (toolkit/run_options.py resolved them into settings, plans and kernel 
     for each kernel line           one VM (`one_vm`), or every line in parallel (`matrix`)
       acquire its machine          locked by name, brought up clean (run_machines)
       for each plan's subject      the domain finds them on the machine (Domain.subjects)
-        run the cases              base.case_records: records after every case
+        run the cases              base.case_records: records after every case, as the known failures say
           persist                  ResultsFolder.put: results.json, the VM's logs kept beside it
     close the results folder       every planned test has a verdict; the task prints the report
 
@@ -30,6 +30,7 @@ from toolkit.host_capacity import host_vitals
 from toolkit.host_pool import HostPool
 from toolkit.interrupts import Interrupted
 from toolkit.kernels import KernelLine
+from toolkit.known_failures import KnownOnKernel
 from toolkit.machines import registry
 from toolkit.machines.protocol import Machine, MachineError
 from toolkit.plans import Plan, check, planned
@@ -113,13 +114,14 @@ def test_line(settings: Settings, plans: Sequence[Plan], machine: Machine, resul
         accel = machine.status().accel
         release = machine.run("uname -r", timeout=30, sudo=True).stdout.strip()
         target = Target(machine, release, out, progress, machine.record.debug, line.slowdown)
+        known = KnownOnKernel(settings.known_failures, line.name, release)
         for plan in plans:
             for subject in plan.domain.subjects(target, plan.options):
                 about = SubjectResults(release, line.name, machine.provider, accel, subject.info, plan.domain.name, (),
                                   machine.box.kernel_package_version, machine.record.debug,
                                   machine.record.libvirt_uri)  # fmt: skip
                 label = Progress(f"{line.name} {subject.info.name}")
-                for records in case_records(plan.domain.cases, subject, label, plan.selection):
+                for records in case_records(plan.domain.cases, subject, label, plan.selection, known):
                     results.put(_with_records(about, records, subject, settings))
     finally:
         run_machines.keep_logs(machine, out)

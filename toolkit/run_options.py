@@ -3,7 +3,7 @@
 share every flag's name, help, default and checks (`--kernel` on one VM, the matrix's `--kernels`, `--jobs` and
 `--hosts`, aside); a command offers only the flags of its domains.
 A module repository's settings (module_dir, module_params, workload in its vmtest.toml) are the defaults of
-the domain options they name; a flag given wins.
+the domain options they name; a flag given wins. Its known failures name tests of any domain (checked here).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit import config, debug_tiers, domains, kernels, own_kernels, run_machines, user_folders
+from toolkit import config, debug_tiers, domains, kernels, known_failures, own_kernels, run_machines, user_folders
 from toolkit.domains.options import Flag, flags, merged_flags, option, parse
 from toolkit.domains.selection import Selection
 from toolkit.errors import UserError
@@ -184,6 +184,9 @@ class RunCommand:
                 f"{', '.join(left_out)}: no domain of this run ({', '.join(d.name for d in chosen)}) takes it; "
                 f"add its domain with --domains or see `{self.invocation} --help`"
             )
+        known_failures.check_tests(
+            settings.known_failures, {name: domain.test_names for name, domain in domains.registered().items()}
+        )
         known = [name for domain in chosen for name in domain.test_names]
         selection = Selection.parse(run.only, run.repeat, known)
         picked = [domain for domain in chosen if not run.only or selection.cases(domain.cases)]

@@ -165,13 +165,15 @@ def test_config_show_says_where_each_setting_came_from(tmp_path: Path) -> None:
     (tmp_path / "xdg" / "vexfs-vmtest").mkdir(parents=True)
     (tmp_path / "xdg" / "vexfs-vmtest" / "vmtest.toml").write_text('mirror = "http://mirror.example/debian"\n')
     (tmp_path / "project" / "src").mkdir(parents=True)
-    (tmp_path / "project" / "vmtest.toml").write_text('kernel = "6.12"\ncpus = 1\nresults_dir = "runs"\n')
+    (tmp_path / "project" / "vmtest.toml").write_text('kernel = "6.12"\ncpus = 1\nresults_dir = "runs"\n'
+                                                      '[[known_failure]]\ntest = "unload"\nreason = "oops in exit"\n')  # fmt: skip
     env = {key: value for key, value in os.environ.items() if key != "VEXFS_RESULTS_DIR"}
     env |= {"XDG_CONFIG_HOME": str(tmp_path / "xdg"), "VEXFS_CPUS": "2"}
     done = subprocess.run([INVOKE, "--search-root", str(REPO), "config.show", "--json", "--debug", "off"],
                           capture_output=True, text=True, cwd=tmp_path / "project" / "src", env=env, timeout=60)  # fmt: skip
     assert done.returncode == 0, done.stderr
     shown = {row["setting"]: (row["value"], row["from"]) for row in json.loads(done.stdout)["settings"]}
+    assert json.loads(done.stdout)["known_failures"] == ["unload on every kernel: oops in exit"]
     project_file = str(tmp_path / "project" / "vmtest.toml")
     assert shown["kernel"] == ("6.12", project_file)
     assert shown["cpus"] == ("2", "VEXFS_CPUS")
@@ -182,3 +184,4 @@ def test_config_show_says_where_each_setting_came_from(tmp_path: Path) -> None:
     table = subprocess.run([INVOKE, "--search-root", str(REPO), "config.show"], capture_output=True, text=True,
                            cwd=tmp_path / "project" / "src", env=env, timeout=60).stdout  # fmt: skip
     assert f"settings files read: {tmp_path / 'xdg/vexfs-vmtest/vmtest.toml'}, {project_file}" in table
+    assert f"known failures (1, from {project_file}):\n  unload on every kernel: oops in exit\n" in table

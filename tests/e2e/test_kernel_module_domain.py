@@ -174,10 +174,10 @@ def test_module_paths_and_parameters_reach_the_guest_literally(settings, vm, tmp
     assert not list(tmp_path.rglob("PWNED")) and not (REPO / "PWNED").exists()
 
 
-def _invoke(vm: str, results: Path, *words: str) -> subprocess.CompletedProcess[str]:
+def _invoke(vm: str, results: Path, *words: str, **environ: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(REPO / ".venv/bin/invoke"), "test.kernel", "--name", vm, *words], cwd=REPO, capture_output=True,
-        text=True, timeout=900, env={**os.environ, "VEXFS_RESULTS_DIR": str(results)},
+        text=True, timeout=900, env={**os.environ, "VEXFS_RESULTS_DIR": str(results), **environ},
     )  # fmt: skip
 
 
@@ -226,3 +226,36 @@ def test_a_leak_that_happens_now_and_then_is_reported_flaky_with_its_rate(vm, tm
     if 0 < red < 10:  # each run leaks with probability 1/2: all ten alike happens 2 times in 1024
         assert leak["metrics"]["flaky"] is True
         assert leak["message"].startswith(f"flaky: memory_leak failed {red}/10: ")
+
+
+KNOWN_FAILURES = """module_dir = "."
+
+[[known_failure]]
+test = "memory_leak"
+kernels = ["6.1"]
+reason = "leaks in leaky_init, fix pending"
+
+[[known_failure]]
+test = "unload"
+kernels = [">=6.0, <6.2"]
+reason = "oopsed in exit before 1.2"
+"""
+
+
+def test_a_known_failure_file_turns_the_run_green_with_the_known_entry_shown(vm, tmp_path) -> None:
+    module = tmp_path / "leaky"
+    shutil.copytree(MODULES / "leaky", module)
+    (module / "vmtest.toml").write_text(KNOWN_FAILURES)
+    done = _invoke(vm, tmp_path / "results", "--only", "memory_leak", "--quick",
+                   VEXFS_CONFIG=str(module / "vmtest.toml"))  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    [run] = json.loads((tmp_path / "results/latest/results.json").read_text())["runs"]
+    tests = {test["name"]: test for test in run["tests"]}
+    leak, unload = tests["memory_leak"], tests["unload"]
+    assert (leak["status"], leak["known_failure"]) == ("known", "leaks in leaky_init, fix pending")
+    assert leak["message"].startswith("known: leaks in leaky_init, fix pending: leaked 4 objects, 256 bytes")
+    assert (unload["status"], unload["known_failure"]) == ("passed", "oopsed in exit before 1.2")
+    assert "KNOWN" in done.stdout and "FIXED?" in done.stdout
+    assert "  6.1 leaky memory_leak: known (leaks in leaky_init, fix pending)\n" in done.stdout
+    assert "  6.1 leaky unload: fixed? (oopsed in exit before 1.2): its entry may go\n" in done.stdout
+    assert "3 passed (1 fixed?), 0 failed, 0 error, 0 skipped, 1 known" in done.stdout

@@ -175,3 +175,43 @@ def test_each_subtest_is_a_test_under_its_tests_path() -> None:
     assert failed["misc"]["message"] == "write returned -1 (EFBIG)\nmore" and failed["start_time"] == began
     assert (passed["path"], passed["status"]) == ("kmod.module_tests.taptest.taptest_widths_width_64", "PASS")
     assert again["path"] == failed["path"] and again["id"] != failed["id"]  # names may repeat, ids never
+
+
+def test_a_known_failure_is_waived_by_an_incident_of_its_entrys_issue_and_a_fixed_one_has_it_absent() -> None:
+    info = SubjectInfo("module", "leaky", "/src/leaky")
+    tests = (
+        TestRecord("build", Status.KNOWN, 1.0, "known: no 5.10 headers: make failed", known_failure="no 5.10 headers"),
+        TestRecord("load", Status.PASSED, 1.0, "fixed?: passed, though a known failure (r): ok", known_failure="r"),
+        TestRecord("unload", Status.KNOWN, 1.0, "known: r: BUG: x", known_failure="r"),
+        TestRecord(
+            "module_tests",
+            Status.KNOWN,
+            1.0,
+            "known: r: 1 failed",
+            known_failure="r",
+            subtests=(Subtest("a.sh/ok", Status.PASSED), Subtest("a.sh/bad", Status.KNOWN, "known: r: 0")),
+        ),
+    )
+    run = SubjectResults("5.10.0-32-amd64", "5.10", "qemu", "tcg", info, "kernel_module", tests)
+    record = RunRecord("20261207-070000-abcd", "2026-12-07T07:00:00+00:00", "2026-12-07T07:01:00+00:00", "0.1.0", {},
+                       (run,))  # fmt: skip
+    document = _valid(kcidb.document(record))
+    build_id = "vexfs_vmtest:20261207-070000-abcd:5.10:kernel_module:leaky"
+    assert document["builds"][0]["status"] == "FAIL"
+    statuses = {test["path"]: (test["status"], test["misc"].get("waived")) for test in document["tests"]}
+    assert statuses == {
+        "kmod.load": ("PASS", False),
+        "kmod.unload": ("FAIL", True),
+        "kmod.module_tests": ("FAIL", True),
+        "kmod.module_tests.a_sh.ok": ("PASS", None),
+        "kmod.module_tests.a_sh.bad": ("FAIL", None),
+    }
+    issues = {issue["comment"]: issue["id"] for issue in document["issues"]}
+    assert set(issues) == {"no 5.10 headers", "r"} and issues["r"].startswith("vexfs_vmtest:known:")
+    incidents = {(i.get("build_id") or i["test_id"]).rsplit(":", 1)[-1]: (i["issue_id"], i["present"])
+                 for i in document["incidents"]}  # fmt: skip
+    assert incidents == {"leaky": (issues["no 5.10 headers"], True), "load": (issues["r"], False),
+                         "unload": (issues["r"], True), "module_tests": (issues["r"], True),
+                         "module_tests/2": (issues["r"], True)}  # fmt: skip
+    assert document["incidents"][0]["build_id"] == build_id
+    assert "issues" not in kcidb.document(_real())  # no known failure: no issue

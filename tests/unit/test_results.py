@@ -36,7 +36,7 @@ def _record(run_id: str = "20261127-120000-abcd") -> RunRecord:
 def test_record_round_trips_through_the_result_contract() -> None:
     record = _record()
     data = json.loads(json.dumps(record.to_dict()))
-    assert data["summary"] == {"passed": 1, "failed": 1, "error": 1, "skipped": 1}
+    assert data["summary"] == {"passed": 1, "failed": 1, "error": 1, "skipped": 1, "known": 0}
     assert data["runs"][0]["tests"][1]["status"] == "failed"
     assert data["runs"][0]["subject"] == {"kind": "module", "name": "leaky", "source": "/src/leaky", "version": ""}
     assert data["runs"][0]["module"] == {"name": "leaky", "dir": "/src/leaky", "srcversion": ""}
@@ -330,10 +330,10 @@ def test_subtests_round_trip_through_the_contract_and_older_files_have_none() ->
     }  # fmt: skip
     assert "subtests" not in data["runs"][0]["tests"][0]  # a test without: as files were before subtests
     assert schema.problems(data) == [] and RunRecord.from_dict(data) == record
-    assert data["summary"] == {"passed": 1, "failed": 1, "error": 0, "skipped": 0}  # tests, not subtests
+    assert data["summary"] == {"passed": 1, "failed": 1, "error": 0, "skipped": 0, "known": 0}  # tests, not subtests
     data["runs"][0]["tests"][1]["subtests"][0]["status"] = "green"
     assert schema.problems(data) == ["runs/0/tests/1/subtests/0/status: 'green' is not one of "
-                                     "['passed', 'failed', 'error', 'skipped']"]  # fmt: skip
+                                     "['passed', 'failed', 'error', 'skipped', 'known']"]  # fmt: skip
 
 
 def test_junit_gives_each_subtest_a_testcase_named_after_its_test() -> None:
@@ -414,3 +414,77 @@ def test_diff_tells_a_test_red_by_another_kernel_report_from_one_red_by_the_same
         ["6.1", "mydev", "load", f"failed ({UAF})", "failed (KFENCE: use-after-free write in mydev_open)"]
     ]
     assert reports.diff(before, before) == []
+
+
+def _with_known_failures() -> RunRecord:
+    """A run whose memory_leak is a known failure and whose build passed though listed (fixed?)."""
+    record = _record()
+    build, leak, skipped, error = record.runs[0].tests
+    tests = (
+        replace(build, message=f"fixed?: passed, though a known failure (broke on 6.1): {build.message}",
+                known_failure="broke on 6.1"),
+        replace(leak, status=Status.KNOWN, message=f"known: leaks in init: {leak.message}", known_failure="leaks in init"),
+        skipped,
+        replace(error, status=Status.PASSED, message="watched 5 s"),
+    )  # fmt: skip
+    return replace(record, runs=(replace(record.runs[0], tests=tests),))
+
+
+def test_known_failures_keep_their_reason_in_the_contract_and_do_not_fail_the_run() -> None:
+    record = _with_known_failures()
+    data = json.loads(json.dumps(record.to_dict()))
+    assert schema.problems(data) == [] and RunRecord.from_dict(data) == record
+    assert data["summary"] == {"passed": 2, "failed": 0, "error": 0, "skipped": 1, "known": 1}
+    assert data["runs"][0]["tests"][1]["known_failure"] == "leaks in init"
+    assert "known_failure" not in data["runs"][0]["tests"][2]
+    assert record.exit_status() == 0 and record.fixed_tests() == 1
+    assert worst([Status.PASSED, Status.KNOWN, Status.SKIPPED]) is Status.KNOWN
+    assert worst([Status.KNOWN, Status.ERROR]) is Status.ERROR
+
+
+def test_the_table_shows_known_and_fixed_apart_with_their_reasons() -> None:
+    text = reports.table(_with_known_failures())
+    rows = {line.split()[2]: line for line in text.splitlines() if line.startswith("6.1 ")}
+    assert " KNOWN " in rows["memory_leak"] and "known: leaks in init: leaked 4 objects" in rows["memory_leak"]
+    assert " FIXED? " in rows["build"] and "fixed?: passed, though a known failure (broke on 6.1)" in rows["build"]
+    assert "\n\nknown failures:\n  6.1 leaky build: fixed? (broke on 6.1): its entry may go\n" in text
+    assert "2 passed (1 fixed?), 0 failed, 0 error, 1 skipped, 1 known (run " in text
+    assert reports.totals(_record()) == "1 passed, 1 failed, 1 error, 1 skipped"  # no known failure: not mentioned
+    assert "KNOWN" in reports.matrix(_with_known_failures()) and "FIXED?" in reports.matrix(_with_known_failures())
+    assert reports.known_failures(_with_known_failures()).splitlines() == [
+        "known failures:",
+        "  6.1 leaky build: fixed? (broke on 6.1): its entry may go",
+        "  6.1 leaky memory_leak: known (leaks in init)",
+    ]
+    assert reports.known_failures(_record()) == ""
+
+
+def test_junit_reports_a_known_failure_as_skipped_with_its_reason() -> None:
+    root = ET.fromstring(reports.junit(_with_known_failures()))
+    suite = root.find("testsuite")
+    assert suite is not None and (suite.get("failures"), suite.get("skipped")) == ("0", "2")
+    leak = root.find(".//testcase[@name='memory_leak']/skipped")
+    assert leak is not None and leak.get("message", "").startswith("known: leaks in init: leaked 4 objects")
+    assert root.find(".//testcase[@name='build']/skipped") is None  # fixed? passed
+    sub = replace(_with_known_failures().runs[0].tests[1], subtests=(Subtest("a.sh/x", Status.KNOWN, "known: r: 0"),))
+    record = _with_known_failures()
+    record = replace(record, runs=(replace(record.runs[0], tests=(sub,)),))
+    skipped = ET.fromstring(reports.junit(record)).find(".//testcase[@name='memory_leak/a.sh/x']/skipped")
+    assert skipped is not None and skipped.get("message") == "known: r: 0"
+    assert "known: r: 0" in reports.table(record)  # a known subtest is shown under its test
+
+
+def test_the_html_report_colours_known_and_fixed_and_lists_them_with_their_reasons() -> None:
+    page = reports.html(_with_known_failures())
+    assert '<td class="known" title="known: leaks in init' in page and ">KNOWN</a>" in page
+    assert '<td class="fixed" title="fixed?: passed' in page and ">FIXED?</a>" in page
+    known = page[page.index("<h2>Known failures</h2>") :]
+    assert '<td>memory_leak</td><td class="known status">KNOWN</td><td>leaks in init</td>' in known
+    assert '<td>build</td><td class="fixed status">FIXED?</td><td>broke on 6.1</td>' in known
+    assert "<h2>Known failures</h2>" not in reports.html(_record())
+
+
+def test_the_diff_says_when_a_failure_became_known_or_a_known_failure_passed() -> None:
+    rows = reports.diff(_record(), _with_known_failures())
+    assert ["6.1", "leaky", "memory_leak", "failed", "known"] in rows
+    assert ["6.1", "leaky", "build", "passed", "fixed?"] in rows

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from toolkit import kernel_log
 from toolkit.config import Settings
 from toolkit.domains.selection import EVERY_TEST, Selection, summarize
+from toolkit.known_failures import NONE_KNOWN, KnownOnKernel
 from toolkit.machines.protocol import Machine, MachineError
 from toolkit.progress import Progress
-from toolkit.results.records import Status, SubjectInfo, Subtest, SurfaceEntry, TestRecord
+from toolkit.results.records import Status, SubjectInfo, Subtest, SurfaceEntry, TestRecord, verdict_word
 
 if TYPE_CHECKING:
     from toolkit.domains.guest import Guest
@@ -248,13 +249,15 @@ def same_report(record: TestRecord, earlier: Iterable[TestRecord]) -> TestRecord
 
 
 def case_records(
-    cases: Sequence[TestCase[Any]], subject: Subject, progress: Progress, selection: Selection = EVERY_TEST
-) -> Iterator[list[TestRecord]]:
+    cases: Sequence[TestCase[Any]], subject: Subject, progress: Progress, selection: Selection = EVERY_TEST,
+    known: KnownOnKernel = NONE_KNOWN,
+) -> Iterator[list[TestRecord]]:  # fmt: skip
     """Run the selected cases in order, as many rounds as asked; skip those whose prerequisites failed; recover
     the guest after trouble.
 
-    Yields the records so far (rounds summarised) after every case, so a caller saves them as they come; a
-    machine lost for good is raised once its case's records were yielded.
+    Yields the records so far (rounds summarised), each as the known failures say (known, fixed?), after every
+    case, so a caller saves them as they come; a machine lost for good is raised once its case's records were
+    yielded. A later case's prerequisites see the records as they ran: a known failure did not pass.
     """
     chosen = selection.cases(cases)
     rounds: list[list[TestRecord]] = []
@@ -267,22 +270,24 @@ def case_records(
             with progress.beating(f"{prefix}({index}/{len(chosen)}) {case.name}"):
                 record, lost = _record(case, subject, reason, began)
             done[case.name] = record = same_report(record, done.values())
-            yield summarize([*rounds, list(done.values())])
+            yield [known.judged(summary) for summary in summarize([*rounds, list(done.values())])]
             if lost is not None:
                 raise lost  # the verdict is saved; the machine is gone for the cases after it
+            shown = known.judged(record)
             progress.say(
-                f"{prefix}({index}/{len(chosen)}) {case.name}: {progress.verdict(record.status.value)} in "
-                f"{record.duration_s:.1f} s"
-                + (f" - {record.message.splitlines()[0]}" if record.status is not Status.PASSED else "")
+                f"{prefix}({index}/{len(chosen)}) {case.name}: {progress.verdict(verdict_word(shown))} in "
+                f"{shown.duration_s:.1f} s"
+                + (f" - {shown.message.splitlines()[0]}" if shown.status is not Status.PASSED or shown.fixed else "")
             )
         rounds.append(list(done.values()))
 
 
 def every_record(
-    cases: Sequence[TestCase[Any]], subject: Subject, progress: Progress, selection: Selection = EVERY_TEST
-) -> list[TestRecord]:
+    cases: Sequence[TestCase[Any]], subject: Subject, progress: Progress, selection: Selection = EVERY_TEST,
+    known: KnownOnKernel = NONE_KNOWN,
+) -> list[TestRecord]:  # fmt: skip
     """Every selected case's record once all ran: `case_records` to its end."""
-    every = list(case_records(cases, subject, progress, selection))
+    every = list(case_records(cases, subject, progress, selection, known))
     return every[-1] if every else []
 
 

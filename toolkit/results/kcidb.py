@@ -1,5 +1,7 @@
 """A run as KernelCI KCIDB v5 data: one checkout per subject source, one build per kernel line and subject,
 one test per test case (the `build` case is the build's status) and one per subtest, under its test's path.
+A known failure is waived in KCIDB's terms: its status stays FAIL, and an incident links it to an issue, the
+known-failure entry (its reason the comment); a known failure that passed (fixed?) has the incident absent.
 
 `document` is pure: what it needs beyond the record (git facts of each source, the compiler of each
 kernel line's box, the run folder for log links) comes in `Facts`, which `facts` reads from disk.
@@ -7,6 +9,7 @@ kernel line's box, the run folder for log links) comes in `Facts`, which `facts`
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -25,10 +28,12 @@ ARCHITECTURE = "x86_64"  # the boxes are Debian amd64
 BUILD_TEST = "build"
 # A test's path is `<prefix>.<test>`: the prefix kernel people would look for, else the domain's own name.
 PATH_PREFIX = {"kernel_module": "kmod", "filesystem": "fs"}
-STATUS = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.SKIPPED: "SKIP"}
+STATUS = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.SKIPPED: "SKIP",
+          Status.KNOWN: "FAIL"}  # fmt: skip
 EXCERPT_MAX = 16384  # KCIDB's limit on log_excerpt
 PREREQUISITE = "needs "  # how the runner words a skip whose prerequisite did not pass (toolkit/domains/base.py)
 GIT_TIMEOUT_S = 10
+ISSUE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -220,6 +225,9 @@ def _test(
         "misc": {"host": record.host.get("hostname", ""), "provider": run.provider, "accel": run.accel},
     }
     misc: dict[str, Any] = {"message": test.message, "metrics": test.metrics}
+    if test.known_failure:
+        misc["known_failure"] = test.known_failure
+        misc["waived"] = test.status is Status.KNOWN
     if _behind_failed_prerequisite(test):
         misc["skip_reason"] = "prerequisite failed"
     data["misc"] = misc
@@ -240,13 +248,28 @@ def _subtest(
     return data
 
 
+def _issue(reason: str, origin: str) -> dict[str, Any]:
+    """A known-failure entry as a KCIDB issue, its id the same for the same reason in every run."""
+    digest = hashlib.sha256(reason.encode()).hexdigest()[:16]
+    return {"id": f"{origin}:known:{digest}", "version": ISSUE_VERSION, "origin": origin, "comment": reason,
+            "misc": {"known_failure": reason}}  # fmt: skip
+
+
+def _incident(kind: str, object_id: str, issue_id: str, present: bool, origin: str) -> dict[str, Any]:
+    """An issue present in the test or build (kind: test_id, build_id) it turned known, or absent in one that
+    passed (fixed?)."""
+    return {"id": f"{object_id}:known", "origin": origin, "issue_id": issue_id, "issue_version": ISSUE_VERSION,
+            kind: object_id, "present": present}  # fmt: skip
+
+
 def document(record: RunRecord, origin: str = ORIGIN, known: Facts | None = None) -> dict[str, Any]:
     """The run as KCIDB data: checkouts, builds and tests, ids prefixed with `origin:`."""
     if not re.fullmatch(r"[a-z0-9_]+", origin):
         raise UserError(f"origin {origin!r} is not a KCIDB origin: use lowercase letters, digits and _ only")
     known = known or Facts()
     checkouts: dict[str, dict[str, Any]] = {}
-    builds, tests = [], []
+    builds, tests, incidents = [], [], []
+    issues: dict[str, dict[str, Any]] = {}
     for run in record.runs:
         source = run.subject.source
         if source not in checkouts:
@@ -257,10 +280,20 @@ def document(record: RunRecord, origin: str = ORIGIN, known: Facts | None = None
         for test in run.tests:
             if test.name != BUILD_TEST:
                 tests.append(_test(run, test, record, known, origin, build["id"]))
+            if test.known_failure:
+                issue = issues.setdefault(test.known_failure, _issue(test.known_failure, origin))["id"]
+                present = test.status is Status.KNOWN
+                if test.name == BUILD_TEST:
+                    incidents.append(_incident("build_id", build["id"], issue, present, origin))
+                else:
+                    incidents.append(_incident("test_id", f"{build['id']}:{test.name}", issue, present, origin))
+                incidents += [_incident("test_id", f"{build['id']}:{test.name}/{index}", issue, True, origin)
+                              for index, sub in enumerate(test.subtests, 1) if sub.status is Status.KNOWN]  # fmt: skip
             tests += [
                 _subtest(run, test, index, sub, build["id"], origin) for index, sub in enumerate(test.subtests, 1)
             ]
-    return {"version": dict(VERSION), "checkouts": list(checkouts.values()), "builds": builds, "tests": tests}
+    data = {"version": dict(VERSION), "checkouts": list(checkouts.values()), "builds": builds, "tests": tests}
+    return {**data, "issues": list(issues.values()), "incidents": incidents} if incidents else data
 
 
 def export(record: RunRecord, origin: str = ORIGIN, known: Facts | None = None) -> str:

@@ -18,6 +18,7 @@ class Status(str, Enum):
     FAILED = "failed"
     ERROR = "error"
     SKIPPED = "skipped"
+    KNOWN = "known"  # red, as a known-failure entry expects (toolkit/known_failures.py): it does not fail the run
 
 
 class RunState(str, Enum):
@@ -31,7 +32,7 @@ class RunState(str, Enum):
 
 
 # Worst first: the order used wherever statuses are summarised.
-SEVERITY = (Status.FAILED, Status.ERROR, Status.SKIPPED, Status.PASSED)
+SEVERITY = (Status.FAILED, Status.ERROR, Status.KNOWN, Status.SKIPPED, Status.PASSED)
 
 
 def worst(statuses: list[Status]) -> Status:
@@ -72,6 +73,14 @@ class TestRecord:
     # the titles of the kernel's reports it is charged with (toolkit/report_titles.py), the first the one its
     # message names; empty when it has none, and in runs from before titles were recorded
     report_titles: tuple[str, ...] = ()
+    # the reason of the known-failure entry that covers it (toolkit/known_failures.py): status known when it was
+    # red, passed when it is fixed? (the entry may go); "" when no entry covers it
+    known_failure: str = ""
+
+    @property
+    def fixed(self) -> bool:
+        """Whether it passed though an entry lists it as a known failure: `fixed?`."""
+        return self.status is Status.PASSED and bool(self.known_failure)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -86,6 +95,8 @@ class TestRecord:
         data["report_titles"] = list(self.report_titles)
         if not self.report_titles:
             del data["report_titles"]
+        if not self.known_failure:
+            del data["known_failure"]
         return data
 
     @classmethod
@@ -98,6 +109,14 @@ class TestRecord:
     def subtest_counts(self) -> dict[str, int]:
         """How many of its subtests ended in each status."""
         return {status.value: sum(sub.status is status for sub in self.subtests) for status in Status}
+
+
+FIXED = "fixed?"  # the verdict word of a known failure that passed
+
+
+def verdict_word(test: TestRecord) -> str:
+    """A test's verdict in one word: its status, or `fixed?` for a known failure that passed."""
+    return FIXED if test.fixed else test.status.value
 
 
 @dataclass(frozen=True)
@@ -222,6 +241,10 @@ class RunRecord:
             for test in run.tests:
                 counts[test.status.value] += 1
         return counts
+
+    def fixed_tests(self) -> int:
+        """How many of its tests passed though a known-failure entry covers them (`fixed?`)."""
+        return sum(test.fixed for run in self.runs for test in run.tests)
 
     def distinct_reports(self) -> int:
         """How many different kernel reports its red tests are charged with: a title counts once per kernel line

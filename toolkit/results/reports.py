@@ -10,14 +10,30 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from html import escape
 
-from toolkit.results.records import RunRecord, RunState, Status, SubjectResults, Subtest, TestRecord
+from toolkit.results.records import (
+    FIXED,
+    RunRecord,
+    RunState,
+    Status,
+    SubjectResults,
+    Subtest,
+    TestRecord,
+    verdict_word,
+)
 from toolkit.results.trend import PastRun, history, row_key
 from toolkit.text_tables import table as text_table
 
 MESSAGE_WIDTH = 70
 SUBTEST_WIDTH = 40
-SYMBOL = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.SKIPPED: "SKIP"}
+SYMBOL = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.SKIPPED: "SKIP",
+          Status.KNOWN: "KNOWN"}  # fmt: skip
+FIXED_SYMBOL = "FIXED?"
 RED = (Status.FAILED, Status.ERROR)
+
+
+def symbol(test: TestRecord) -> str:
+    """A test's verdict as tables show it: its status, FIXED? for a known failure that passed."""
+    return FIXED_SYMBOL if test.fixed else SYMBOL[test.status]
 
 
 def _short(text: str, width: int = MESSAGE_WIDTH) -> str:
@@ -26,8 +42,8 @@ def _short(text: str, width: int = MESSAGE_WIDTH) -> str:
 
 
 def red_subtests(test: TestRecord) -> list[Subtest]:
-    """The subtests a report shows one by one: those that failed or did not run."""
-    return [subtest for subtest in test.subtests if subtest.status in RED]
+    """The subtests a report shows one by one: those that failed or did not run, known failures among them."""
+    return [subtest for subtest in test.subtests if subtest.status in (*RED, Status.KNOWN)]
 
 
 def subtests_counted(test: TestRecord) -> str:
@@ -53,7 +69,7 @@ def row_label(run: SubjectResults, by_domain: bool) -> str:
 
 def table(record: RunRecord) -> str:
     """One row per test: kernel, subject, test, status, duration, key metric, message; below a test with red
-    subtests, a row for each of them and one counting the others; then totals."""
+    subtests, a row for each of them and one counting the others; then the known failures, then totals."""
     rows = []
     by_domain = several_domains(record)
     for run in record.runs:
@@ -63,7 +79,7 @@ def table(record: RunRecord) -> str:
                     run.kernel_line,
                     row_label(run, by_domain),
                     test.name,
-                    SYMBOL[test.status],
+                    symbol(test),
                     f"{test.duration_s:.1f}s",
                     str(test.metrics.get("key_metric", "")),
                     _short(test.message),
@@ -76,14 +92,19 @@ def table(record: RunRecord) -> str:
             if red and subtests_counted(test):
                 rows.append(["", "", f"  ↳ {subtests_counted(test)}", "", "", "", ""])
     body = text_table(rows, ["kernel", subject_heading(record), "test", "status", "duration", "key metric", "message"])
-    return f"{body}\n\n{totals(record)} (run {record.run_id}, {standing(record)})"
+    known = f"{known_failures(record)}\n\n" if known_failures(record) else ""
+    return f"{body}\n\n{known}{totals(record)} (run {record.run_id}, {standing(record)})"
 
 
 def totals(record: RunRecord) -> str:
-    """How many tests ended in each status, and how many distinct kernel reports turned them red (when any did)."""
+    """How many tests ended in each status (known failures and those of them fixed? when there are any), and how
+    many distinct kernel reports turned them red (when any did)."""
     counts = record.summary()
+    fixed = record.fixed_tests()
     said = ", ".join(
-        f"{counts[s.value]} {s.value}" for s in (Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED)
+        f"{counts[s.value]} {s.value}" + (f" ({fixed} {FIXED})" if s is Status.PASSED and fixed else "")
+        for s in (Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED, Status.KNOWN)
+        if s is not Status.KNOWN or counts[s.value]
     )
     reports = record.distinct_reports()
     return f"{said}; {reports} distinct kernel report{'s' if reports != 1 else ''}" if reports else said
@@ -125,7 +146,8 @@ def suite_properties(run: SubjectResults) -> dict[str, str]:
 
 def _outcome(case: ET.Element, status: Status, message: str, details: str) -> None:
     """A JUnit testcase's failure, error or skipped element (none when it passed)."""
-    kind = {Status.FAILED: "failure", Status.ERROR: "error", Status.SKIPPED: "skipped"}.get(status)
+    kind = {Status.FAILED: "failure", Status.ERROR: "error", Status.SKIPPED: "skipped",
+            Status.KNOWN: "skipped"}.get(status)  # fmt: skip
     if kind == "skipped":
         ET.SubElement(case, kind, message=_short(message, 200))
     elif kind:
@@ -134,7 +156,7 @@ def _outcome(case: ET.Element, status: Status, message: str, details: str) -> No
 
 def junit(record: RunRecord) -> str:
     """JUnit XML: one testsuite per kernel line and module (when, where, on what), one testcase per test, and one
-    per subtest after it (named `test/subtest`)."""
+    per subtest after it (named `test/subtest`); a known failure is skipped, its message `known: <reason>: ...`."""
     suites = ET.Element("testsuites", name=f"vexfs-vmtest {record.run_id}")
     for run in record.runs:
         statuses = [status for t in run.tests for status in (t.status, *(sub.status for sub in t.subtests))]
@@ -143,7 +165,7 @@ def junit(record: RunRecord) -> str:
         suite = ET.SubElement(
             suites, "testsuite", name=f"{run.domain}.{run.kernel_line}.{run.subject.name}",
             tests=str(len(statuses)), failures=str(counts[Status.FAILED]), errors=str(counts[Status.ERROR]),
-            skipped=str(counts[Status.SKIPPED]), time=f"{sum(t.duration_s for t in run.tests):.3f}",
+            skipped=str(counts[Status.SKIPPED] + counts[Status.KNOWN]), time=f"{sum(t.duration_s for t in run.tests):.3f}",
             timestamp=_utc(began), hostname=str(record.host.get("hostname", "")),
         )  # fmt: skip
         properties = ET.SubElement(suite, "properties")
@@ -202,24 +224,34 @@ def matrix(record: RunRecord) -> str:
     body = []
     by_domain = several_domains(record)
     for run in record.runs:
-        statuses = {test.name: SYMBOL[test.status] for test in run.tests}
+        statuses = {test.name: symbol(test) for test in run.tests}
         label = row_label(run, by_domain)
         body.append([run.kernel_line, run.kernel or "-", label, *(statuses.get(name, "") for name in tests)])
     return text_table(body, ["kernel", "release", subject_heading(record), *tests])
 
 
+def known_failures(record: RunRecord) -> str:
+    """Each test a known-failure entry covers, one line each with the entry's reason (a fixed? one: its entry may
+    go); "" when there is none."""
+    lines = [f"{run.kernel_line} {run.subject.name} {test.name}: {verdict_word(test)} ({test.known_failure})"
+             + (": its entry may go" if test.fixed else "")
+             for run in record.runs for test in run.tests if test.known_failure]  # fmt: skip
+    return "\n".join(["known failures:", *(f"  {line}" for line in lines)]) if lines else ""
+
+
 # Cell colours: white bold text on each keeps WCAG AA contrast (>= 4.5:1).
-COLOURS = {Status.PASSED: "#2e7d32", Status.FAILED: "#c62828", Status.ERROR: "#a84300", Status.SKIPPED: "#616161"}
+COLOURS = {Status.PASSED.value: "#2e7d32", Status.FAILED.value: "#c62828", Status.ERROR.value: "#a84300",
+           Status.SKIPPED.value: "#616161", Status.KNOWN.value: "#6a1b9a", "fixed": "#00695c"}  # fmt: skip
 STYLE = (
     "body{font-family:system-ui,sans-serif;margin:1em auto;padding:0 1em;max-width:110em;color:#1a1a1a;"
     "background:#fff;line-height:1.4}a{color:#0b57d0}.scroll{overflow-x:auto;margin-bottom:1em}"
     "table{border-collapse:collapse}td,th{border:1px solid #8a8a8a;padding:.4em .6em;vertical-align:top}"
     ".matrix td{text-align:center;color:#fff;font-weight:bold;white-space:nowrap}.matrix td a{color:#fff}"
     ".matrix td.logs{color:inherit;font-weight:normal;text-align:left}.matrix td.logs a{color:#0b57d0}"
-    + "".join(f".{status.value}{{background:{colour}}}" for status, colour in COLOURS.items())
+    + "".join(f".{name}{{background:{colour}}}" for name, colour in COLOURS.items())
     + ".tests td.message{white-space:pre-wrap;overflow-wrap:anywhere;min-width:20em}"
     ".subtests{margin:.3em 0 0;padding-left:1.2em;white-space:normal}.subtests li{white-space:pre-wrap}"
-    ".tests .status{font-weight:bold}pre{background:#f4f4f4;padding:1em;overflow:auto;font-size:85%}"
+    ".tests .status{font-weight:bold}.known-failures .status{color:#fff}pre{background:#f4f4f4;padding:1em;overflow:auto;font-size:85%}"
     "@media (max-width:40em){body{padding:0 .5em}td,th{padding:.3em .4em}.tests td.message{min-width:14em}}"
 )
 
@@ -261,12 +293,33 @@ def _surfaces(record: RunRecord) -> str:
     return "".join(parts)
 
 
+def _cell_class(test: TestRecord) -> str:
+    return "fixed" if test.fixed else test.status.value
+
+
+def _known_failures(record: RunRecord) -> str:
+    """Every test a known-failure entry covers: known (red as expected) or fixed? (passed: its entry may go), with
+    the entry's reason; "" when none is."""
+    rows = "".join(
+        f"<tr><td>{escape(run.kernel_line)}</td><td>{escape(run.subject.name)}</td><td>{escape(test.name)}</td>"
+        f'<td class="{_cell_class(test)} status">{symbol(test)}</td><td>{escape(test.known_failure)}</td></tr>'
+        for run in record.runs for test in run.tests if test.known_failure
+    )  # fmt: skip
+    if not rows:
+        return ""
+    return (
+        "<h2>Known failures</h2><div class='scroll'><table class='tests known-failures'><thead><tr><th scope='col'>kernel</th>"
+        "<th scope='col'>subject</th><th scope='col'>test</th><th scope='col'>verdict</th><th scope='col'>reason</th>"
+        f"</tr></thead><tbody>{rows}</tbody></table></div>"
+    )
+
+
 def _trend_cell(test: TestRecord | None) -> str:
     if test is None:
         return "<td class='logs'>-</td>"
     title = escape(_short(test.message))
     duration = f"<br><small>{test.duration_s:.1f}&nbsp;s</small>"
-    return f'<td class="{test.status.value}" title="{title}">{SYMBOL[test.status]}{duration}</td>'
+    return f'<td class="{_cell_class(test)}" title="{title}">{symbol(test)}{duration}</td>'
 
 
 def _trend(record: RunRecord, earlier: Sequence[RunRecord]) -> str:
@@ -328,11 +381,11 @@ def html(record: RunRecord, exists: Callable[[str], bool] | None = None, earlier
             anchor = _anchor(run, row_name, name)
             target = anchor if test.status in (Status.FAILED, Status.ERROR) else f"test-{anchor}"
             title = escape(f"{_short(test.message)} ({test.duration_s:.1f} s)")
-            row.append(f'<td class="{test.status.value}" title="{title}"><a href="#{escape(target)}">'
-                       f"{SYMBOL[test.status]}</a></td>")  # fmt: skip
+            row.append(f'<td class="{_cell_class(test)}" title="{title}"><a href="#{escape(target)}">'
+                       f"{symbol(test)}</a></td>")  # fmt: skip
             rows.append(
                 f'<tr id="test-{escape(anchor)}"><td>{escape(run.kernel_line)}</td><td>{escape(row_name)}</td>'
-                f'<td>{escape(name)}</td><td class="status">{SYMBOL[test.status]}</td>'
+                f'<td>{escape(name)}</td><td class="status">{symbol(test)}</td>'
                 f'<td>{test.duration_s:.1f}&nbsp;s</td><td class="message">{escape(test.message)}'
                 f"{_subtests(test)}</td></tr>"
             )
@@ -359,7 +412,7 @@ def html(record: RunRecord, exists: Callable[[str], bool] | None = None, earlier
         f"<h2>Kernel × test</h2><div class='scroll'><table class='matrix'><thead><tr><th scope='col'>kernel</th>"
         f"<th scope='col'>{subject}</th>{head}<th scope='col'>logs</th></tr></thead><tbody>{''.join(cells)}</tbody>"
         f"</table></div>{_trend(record, earlier)}{_surfaces(record)}<h2>Failures</h2>"
-        f"{''.join(details) or '<p>none</p>'}"
+        f"{''.join(details) or '<p>none</p>'}{_known_failures(record)}"
         "<h2>Every test</h2><div class='scroll'><table class='tests'><thead><tr><th scope='col'>kernel</th>"
         f"<th scope='col'>{subject}</th><th scope='col'>test</th><th scope='col'>status</th>"
         f"<th scope='col'>duration</th><th scope='col'>message</th></tr></thead><tbody>{''.join(rows)}</tbody>"
@@ -380,9 +433,10 @@ def overview(record: RunRecord) -> dict[str, object]:
 
 
 def outcome(test: TestRecord) -> str:
-    """A test's status as runs are compared: with the title of the kernel report it is charged with, if any
-    (`failed (KASAN: slab-use-after-free Write in mydev_open)`)."""
-    return f"{test.status.value} ({test.report_titles[0]})" if test.report_titles else test.status.value
+    """A test's verdict as runs are compared (its status, or fixed?): with the title of the kernel report it is
+    charged with, if any (`failed (KASAN: slab-use-after-free Write in mydev_open)`)."""
+    word = verdict_word(test)
+    return f"{word} ({test.report_titles[0]})" if test.report_titles else word
 
 
 def diff(before: RunRecord, after: RunRecord) -> list[list[str]]:

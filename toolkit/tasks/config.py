@@ -17,12 +17,16 @@ def config_show(
 ) -> None:
     """Print every setting, its value and where it came from (default, a vmtest.toml, a VEXFS_* variable, a flag)."""
     found = config.effective({"kernel": kernel, "provider": provider, "debug": debug}, chosen_config(c))
+    known = [str(entry) for entry in found.settings.known_failures]
     if json:
-        print_json({"settings": found.rows(), "files": [str(path) for path in found.files]})
+        print_json({"settings": found.rows(), "files": [str(path) for path in found.files], "known_failures": known})
         return
     print(table([list(row.values()) for row in found.rows()], ["setting", "value", "from"]))
     read = ", ".join(str(path) for path in found.files) or f"none (no {config.CONFIG_FILE} here or above)"
     print(f"\nsettings files read: {read}")
+    if known:
+        print(f"known failures ({len(known)}, from {found.origins['known_failures']}):")
+        print("\n".join(f"  {entry}" for entry in known))
 
 
 ns = collection("config", config_show)

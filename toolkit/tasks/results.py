@@ -14,7 +14,7 @@ from toolkit.files import write_output
 from toolkit.results import kcidb, reports
 from toolkit.results import merge as run_merge
 from toolkit.results import store as results_store
-from toolkit.results.records import RunRecord, Status
+from toolkit.results.records import FIXED, RunRecord, Status
 from toolkit.tasks.common import JSON_HELP, collection, print_json, settings
 from toolkit.user_folders import CACHE, RESULTS
 
@@ -59,10 +59,10 @@ def results_export(
 
 
 def _regressions(before: RunRecord, after: RunRecord) -> list[list[str]]:
-    """The diff rows of tests that passed before and failed or errored after."""
+    """The diff rows of tests that passed (or were fixed?) before and failed or errored after."""
     broken = {Status.FAILED.value, Status.ERROR.value}
     rows = reports.diff(before, after)
-    return [row for row in rows if row[3] == Status.PASSED.value and row[4].partition(" ")[0] in broken]
+    return [row for row in rows if row[3] in (Status.PASSED.value, FIXED) and row[4].partition(" ")[0] in broken]
 
 
 @command(

@@ -80,9 +80,10 @@ def test_matrix(c: Context, values: dict[str, Any]) -> None:
         sys.stdout.flush()
         os._exit(stop.exit_code)  # lines still winding down in worker threads have nothing left to save
     print(reports.matrix(record))
-    counts = record.summary()
-    print(f"\n{counts['passed']} passed, {counts['failed']} failed, {counts['error']} error, {counts['skipped']} skipped "
-          f"in {time.monotonic() - started:.0f} s; results: {settings.results_dir / record.run_id} (report.html)")  # fmt: skip
+    if reports.known_failures(record):
+        print(f"\n{reports.known_failures(record)}")
+    print(f"\n{reports.totals(record)} in {time.monotonic() - started:.0f} s; "
+          f"results: {settings.results_dir / record.run_id} (report.html)")  # fmt: skip
     raise Exit(code=record.exit_status())
 
 
