@@ -24,11 +24,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from tabulate import tabulate
-
 from toolkit import config, kernels
 from toolkit.boxes.store import Box
 from toolkit.machines import box_supply, registry
+from toolkit.text_tables import table
 
 REPO = Path(__file__).resolve().parents[1]
 COMMANDS = 50
@@ -93,6 +92,12 @@ def _invoke(*words: str) -> float:
     if done.returncode not in (0, 1):
         sys.exit(f"`invoke {' '.join(words)}` failed: {(done.stderr or done.stdout).strip()[-400:]}")
     return time.monotonic() - started
+
+
+def command_start(repeat: int) -> float:
+    """Median wall seconds of `invoke --list`: the interpreter, invoke and every task's module loaded and the
+    command line read, which every command pays before its own work."""
+    return statistics.median(_invoke("--list") for _ in range(max(repeat, 5)))
 
 
 def _edited(module: Path, *words: str) -> float:
@@ -167,26 +172,27 @@ def main() -> None:
     ready_and_command = we["start"] + we["rtt"]
     rows = [
         [f"virtme-ng cold --run of `uname -r` ({len(vng)} of {args.repeat} counted)", f"{vng_s:.2f} s", "", ""],
-        ["our cold boot -> ready", f"{we['cold']:.2f} s", "", f"{vng_s / we['cold']:.1f}x faster than vng"],
+        ["a command's start (`invoke --list`)", f"{command_start(args.repeat):.2f} s", "<= 0.15 s", ""],
+        ["our cold boot -> ready", f"{we['cold']:.2f} s", "<= 4 s", f"{vng_s / we['cold']:.1f}x faster than vng"],
         ["our snapshot start -> ready", f"{we['start']:.2f} s", "<= 0.5 s", ""],
         ["our snapshot start + one command", f"{ready_and_command:.2f} s", "",
          f"{vng_s / ready_and_command:.1f}x faster than vng"],
         ["our reset", f"{we['reset']:.2f} s", "<= 0.5 s", ""],
         ["our command round trip (root)", f"{we['rtt'] * 1000:.0f} ms", "<= 20 ms", ""],
-        ["edit -> 8 verdicts, --quick (warm VM, vexfs)", f"{we['quick']:.1f} s", "<= 15 s", ""],
-        ["edit -> 8 verdicts, full (warm VM, vexfs)", f"{we['full']:.1f} s", "<= 35 s", ""],
+        ["edit -> all verdicts, --quick (warm VM, vexfs)", f"{we['quick']:.1f} s", "<= 0.5x vng",
+         f"{we['quick'] / vng_s:.1f}x vng"],
+        ["edit -> all verdicts, full (warm VM, vexfs)", f"{we['full']:.1f} s", "<= 15 s", ""],
     ]  # fmt: skip
     if not args.no_vagrant:
         rows.append(["vagrant up (vagrant provider)", f"{vagrant_up(settings):.1f} s", "", ""])
     if not args.no_matrix:
         started = time.monotonic()
-        subprocess.run([str(REPO / ".venv/bin/nox"), "-s", "kernel-matrix", "--", "--domains", "kernel_module"],
-                       cwd=REPO, capture_output=True, text=True)  # fmt: skip
+        subprocess.run([str(REPO / ".venv/bin/nox"), "-s", "kernel-matrix"], cwd=REPO, capture_output=True, text=True)
         matrix = time.monotonic() - started
-        rows.append(["4-line matrix, warm boxes, full tests", f"{matrix:.0f} s", "<= 180 s", ""])
+        rows.append(["4-line matrix, warm boxes, full tests, both domains", f"{matrix:.0f} s", "<= 60 s", ""])
     print(f"kernel {box.kernel_release} ({box.name}), TCG, {settings.cpus} vCPUs, {settings.memory_mib} MiB; "
           f"{vng_version}; load average at start {load:.2f}")  # fmt: skip
-    print(tabulate(rows, headers=["what", "measured", "target", "ratio"], disable_numparse=True))
+    print(table(rows, ["what", "measured", "target", "ratio"]))
 
 
 if __name__ == "__main__":
