@@ -17,6 +17,7 @@ import dataclasses
 import functools
 import datetime
 import hashlib
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -102,7 +103,8 @@ def _scratch(asked: Asked) -> Iterator[Path]:
     """The repository's scratch folder, held for the block and removed after it (a UserError at once when another
     bisect of the same repository holds it)."""
     top = asked.repository.top
-    folder = asked.settings.cache_dir / "bisect" / f"{top.name}-{hashlib.sha256(bytes(top)).hexdigest()[:12]}"
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", top.name)
+    folder = asked.settings.cache_dir / "bisect" / f"{plain}-{hashlib.sha256(bytes(top)).hexdigest()[:12]}"
     with contextlib.ExitStack() as held:
         try:
             held.enter_context(locked(folder.with_name(f"{folder.name}.lock"), wait=False))
