@@ -90,8 +90,13 @@ def test_bisect_names_the_fifth_commit_which_adds_the_leak(vm: str, tmp_path: Pa
     assert "leaky_init" in found["title"]
     assert found["tests"] == ["build", "load", "unload", "memory_leak"] and found["commits"] == 7
     steps = [(step["role"], step["commit"]["sha"], step["judgement"]) for step in found["steps"]]
-    assert steps == [("bad end", commits[7], "bad"), ("good end", commits[0], "good"),
-                     ("probe", commits[3], "good"), ("probe", commits[5], "bad"), ("probe", commits[4], "bad")]
+    assert steps == [
+        ("bad end", commits[7], "bad"),
+        ("good end", commits[0], "good"),
+        ("probe", commits[3], "good"),
+        ("probe", commits[5], "bad"),
+        ("probe", commits[4], "bad"),
+    ]
     assert all(step["reason"].startswith("memory_leak failed") for step in found["steps"] if step["judgement"] == "bad")
     for step in found["steps"]:  # each step a normal run, its report beside its results
         assert (results / step["run_id"] / "report.html").is_file()

@@ -12,6 +12,7 @@ from toolkit.errors import UserError
 
 from .scratch_git import git, history
 
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     return tmp_path / "the repo"

@@ -42,10 +42,12 @@ def _reading(asked: bisection.Asked, scratch: Path, unbuildable: set[int] = froz
         source = (asked.repository.export(commit, scratch) / "m.c").read_text()
         revision = int(source.split()[2])
         if revision in unbuildable:
-            return Judged(Judgement.SKIP, "build failed - build failed (chroot): error"), f"run-{revision}"
-        if revision >= LEAK_FROM:
-            return Judged(Judgement.BAD, "memory_leak failed - leaked 256 bytes", "memory leak in m_init"), f"run-{revision}"
-        return Judged(Judgement.GOOD, "4 passed"), f"run-{revision}"
+            found = Judged(Judgement.SKIP, "build failed - build failed (chroot): error")
+        elif revision >= LEAK_FROM:
+            found = Judged(Judgement.BAD, "memory_leak failed - leaked 256 bytes", "memory leak in m_init")
+        else:
+            found = Judged(Judgement.GOOD, "4 passed")
+        return found, f"run-{revision}"
 
     return judge
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import datetime
+import functools
 import hashlib
 import re
 import time
@@ -84,12 +84,12 @@ def begun(asked: Asked, bisect_id: str) -> BisectRecord:
 
 def run(asked: Asked, bisect_id: str, progress: Progress) -> BisectRecord:
     """The bisect, its record saved after every step in its folder; on an interruption saved as interrupted."""
-    latest = begun(asked, bisect_id)
+    first = latest = begun(asked, bisect_id)
     folder = folder_for(asked.settings, bisect_id)
     store.run_dir(asked.settings.results_dir, bisect_id)
     with registry.locked(asked.settings, asked.vm_name, "a bisect"), _scratch(asked) as tree:
         try:
-            for latest in bisecting(asked, latest, functools.partial(_judged, asked, tree), progress):
+            for latest in bisecting(asked, first, functools.partial(_judged, asked, tree), progress):
                 latest.save(folder)
         except Interrupted as stop:
             replace(latest, state="interrupted", conclusion=f"interrupted by {stop} after {len(latest.steps)} "
