@@ -6,8 +6,8 @@
                                 (results/<run-id>/), judges it good, bad or skip
     the answer                  the first bad commit (or the commits it is one of), in bisect.json and bisect.txt
 
-The scratch folder is the toolkit's (in the cache, one per repository, so consecutive commits rebuild only what
-changed), removed at the end, after an interruption too; the user's checkout is only read.
+The scratch folder is the toolkit's (in the cache, one per VM, so consecutive commits rebuild only what changed),
+removed at the end, after an interruption too; the user's checkout is only read.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import contextlib
 import dataclasses
 import datetime
 import functools
-import hashlib
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -30,8 +28,7 @@ from toolkit.bisect.judge import Judged
 from toolkit.bisect.record import BisectRecord, Step
 from toolkit.bisect.search import Judgement, Range
 from toolkit.config import Settings
-from toolkit.errors import UserError
-from toolkit.files import locked, remove_tree
+from toolkit.files import remove_tree
 from toolkit.interrupts import Interrupted
 from toolkit.machines import registry
 from toolkit.plans import Plan, check
@@ -39,6 +36,7 @@ from toolkit.progress import Progress
 from toolkit.results import store
 
 BUILD_FILES = ("Makefile", "Kbuild")
+SCRATCH = "bisect"  # in the cache: a folder per VM for the tree of the commit being judged
 Judge = Callable[[Commit], tuple[Judged, str]]  # a commit's judgement, and the id of the run that made it ("": none)
 
 
@@ -100,20 +98,13 @@ def run(asked: Asked, bisect_id: str, progress: Progress) -> BisectRecord:
 
 @contextlib.contextmanager
 def _scratch(asked: Asked) -> Iterator[Path]:
-    """The repository's scratch folder, held for the block and removed after it (a UserError at once when another
-    bisect of the same repository holds it)."""
-    top = asked.repository.top
-    plain = re.sub(r"[^A-Za-z0-9._-]", "_", top.name)
-    folder = asked.settings.cache_dir / "bisect" / f"{plain}-{hashlib.sha256(bytes(top)).hexdigest()[:12]}"
-    with contextlib.ExitStack() as held:
-        try:
-            held.enter_context(locked(folder.with_name(f"{folder.name}.lock"), wait=False))
-        except BlockingIOError:
-            raise UserError(f"another bisect of {top} runs now: wait for it to end") from None
-        try:
-            yield folder
-        finally:
-            remove_tree(folder)
+    """The VM's scratch folder for commits' trees (the VM's lock, held for the bisect, keeps it to one bisect),
+    removed after the block."""
+    folder = asked.settings.cache_dir / SCRATCH / asked.vm_name
+    try:
+        yield folder
+    finally:
+        remove_tree(folder)
 
 
 def bisecting(asked: Asked, record: BisectRecord, judge: Judge, progress: Progress) -> Iterator[BisectRecord]:
