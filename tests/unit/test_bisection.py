@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from toolkit.bisect.record import BisectRecord
 from toolkit.bisect.search import Judgement
 from toolkit.config import Settings
 from toolkit.domains.selection import Selection
+from toolkit.errors import UserError
+from toolkit.interrupts import Interrupted
 from toolkit.program import run_task
 from toolkit.progress import Progress
 
@@ -151,3 +154,32 @@ def test_a_module_outside_any_repository_is_refused_before_anything_starts(
     assert run_task(["bisect", "-m", str(tmp_path / "mod"), "--good", "a", "--bad", "b"]) == 2
     assert "is not in a git repository" in capsys.readouterr().err
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(
+    ("stop", "state", "conclusion"),
+    [
+        (Interrupted(signal.SIGINT), "interrupted", "interrupted by SIGINT after 1 steps: no answer"),
+        (UserError("no disk space"), "stopped", "stopped by an error (no disk space) after 1 steps: no answer"),
+    ],
+)
+def test_a_bisect_stopped_midway_keeps_its_steps_says_why_and_leaves_no_scratch(
+    stop: BaseException, state: str, conclusion: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "repo"
+    commits = history(repo, 6)
+    asked = _asked(repo, tmp_path, commits[0], "HEAD")
+    judged = []
+
+    def judge_until_stopped(asked: bisection.Asked, tree: Path, commit: Commit) -> tuple[Judged, str]:
+        if judged:
+            raise stop
+        judged.append(commit)
+        return _reading(asked, tree)(commit)
+
+    monkeypatch.setattr(bisection, "_judged", judge_until_stopped)
+    with pytest.raises(type(stop)):
+        bisection.run(asked, "bisect-x", Progress("bisect", io.StringIO()))
+    saved = json.loads((tmp_path / "results" / "bisect-x" / "bisect.json").read_text())
+    assert (saved["state"], saved["conclusion"], len(saved["steps"])) == (state, conclusion, 1)
+    assert not (tmp_path / "cache" / bisection.SCRATCH / "vm").exists()

@@ -33,7 +33,6 @@ from toolkit.interrupts import Interrupted
 from toolkit.machines import registry
 from toolkit.plans import Plan, check
 from toolkit.progress import Progress
-from toolkit.results import store
 
 BUILD_FILES = ("Makefile", "Kbuild")
 SCRATCH = "bisect"  # in the cache: a folder per VM for the tree of the commit being judged
@@ -84,16 +83,21 @@ def run(asked: Asked, bisect_id: str, progress: Progress) -> BisectRecord:
     """The bisect, its record saved after every step in its folder; on an interruption saved as interrupted."""
     first = latest = begun(asked, bisect_id)
     folder = folder_for(asked.settings, bisect_id)
-    store.run_dir(asked.settings.results_dir, bisect_id)
     with registry.locked(asked.settings, asked.vm_name, "a bisect"), _scratch(asked) as tree:
         try:
             for latest in bisecting(asked, first, functools.partial(_judged, asked, tree), progress):
                 latest.save(folder)
         except Interrupted as stop:
-            replace(latest, state="interrupted", conclusion=f"interrupted by {stop} after {len(latest.steps)} "
-                    "steps: no answer").save(folder)  # fmt: skip
+            _ended(latest, "interrupted", f"interrupted by {stop}").save(folder)
+            raise
+        except Exception as error:
+            _ended(latest, "stopped", f"stopped by an error ({error})").save(folder)
             raise
     return latest
+
+
+def _ended(record: BisectRecord, state: str, why: str) -> BisectRecord:
+    return replace(record, state=state, conclusion=f"{why} after {len(record.steps)} steps: no answer")
 
 
 @contextlib.contextmanager

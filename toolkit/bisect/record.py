@@ -50,7 +50,7 @@ class BisectRecord:
     good: Commit
     bad: Commit
     commits: int  # after the good end up to the bad one
-    state: str = "running"  # running, finished, interrupted
+    state: str = "running"  # running, finished, interrupted, stopped (by an error)
     steps: tuple[Step, ...] = ()
     suspects: tuple[Commit, ...] = ()  # once done: the first bad commit, or those it is one of (skipped before it)
     conclusion: str = ""  # once done: the answer, or why there is none

@@ -8,6 +8,7 @@ from typing import Any
 from invoke import Context
 from invoke.exceptions import Exit
 
+from toolkit import kernels
 from toolkit.bisect import bisection
 from toolkit.commands import chosen_config, command_for
 from toolkit.domains.options import option, parse
@@ -45,7 +46,7 @@ def bisect(c: Context, values: dict[str, Any]) -> None:
     bisect_id = f"bisect-{store.new_run_id()}"
     folder = bisection.folder_for(found, bisect_id)
     print(f"bisecting {len(asked.commits)} commits after {asked.good.short} up to {asked.bad.short} with "
-          f"{', '.join(asked.tests)} on {found.kernel}", flush=True)  # fmt: skip
+          f"{', '.join(asked.tests)} on {kernels.select(found.kernel).name}", flush=True)  # fmt: skip
     with stoppable(f"the steps so far are in {folder}"):
         record = bisection.run(asked, bisect_id, Progress("bisect"))
     print(record.text())
