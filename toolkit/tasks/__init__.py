@@ -1,8 +1,8 @@
 """The toolkit's tasks, one module per namespace; `tasks.py` (for `invoke`) and `vexfs-vmtest` both load `ns`.
 
 setup (host.py); vm.* start, reach and stop VMs; box.* the boxes they start from; kernel.build debug
-kernels; test.* run domains on one VM; bisect finds the commit that
-turned them red; results.* what runs found; config.show the settings in force.
+kernels; test.* run domains on one VM; bisect finds the commit that turned a module's tests red; results.* what
+runs found; config.show the settings in force.
 Each task parses its flags, calls the toolkit and prints: nothing more.
 """
 
