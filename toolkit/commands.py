@@ -19,6 +19,7 @@ from invoke import Argument, Context, Task
 from invoke.exceptions import Exit
 
 from toolkit import config, streams
+from toolkit.domains.options import flags
 from toolkit.errors import UserError
 from toolkit.machines.protocol import MachineError
 from toolkit.run_options import RunCommand
@@ -104,9 +105,12 @@ def chosen_config(c: Context) -> Path | None:
     return Path(chosen) if chosen else None
 
 
-def command_for(run: RunCommand) -> Callable[[Callable[[Context, dict[str, Any]], None]], Command]:
-    """A task offering a run's flags (toolkit/run_options.py): its body gets their values by option field."""
-    by_parameter = {flag.flag.replace("-", "_"): flag for flag in run.flags()}
+def command_for(
+    run: RunCommand, own: type | None = None
+) -> Callable[[Callable[[Context, dict[str, Any]], None]], Command]:
+    """A task offering a run's flags (toolkit/run_options.py), and those of its own options (a dataclass of
+    `option()` fields) when it has any: its body gets their values by option field."""
+    by_parameter = {flag.flag.replace("-", "_"): flag for flag in [*run.flags(), *(flags(own) if own else [])]}
 
     def make(body: Callable[[Context, dict[str, Any]], None]) -> Command:
         @functools.wraps(body)

@@ -218,3 +218,5 @@ MATRIX = RunCommand(
      "jobs", "hosts"),
     {"kernels": EVERY_LINE, "domains": ",".join(domains.registered())},
 )  # fmt: skip
+BISECT = RunCommand("invoke bisect", ("kernel", "name", "provider", "debug", "only", "quick"),
+                    {"domains": "kernel_module", "name": "default"}, ("kernel_module",))  # fmt: skip

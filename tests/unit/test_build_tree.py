@@ -63,7 +63,17 @@ def test_only_an_edited_file_is_copied_again_and_it_is_newer_than_the_objects(tm
     assert (tree / "main.c").read_text() == "int main_part = 2;\n"
     assert (tree / "main.c").stat().st_mtime > (tree / "main.o").stat().st_mtime
     assert (tree / "util.c").stat().st_mtime == 1_000_000_000, "an unchanged source is left alone"
-    assert (tree / "mymod.ko").read_bytes() == b"built"
+    assert (tree / "main.o").read_bytes() == b"built"
+
+
+def test_a_module_the_last_build_linked_goes_so_one_the_source_no_longer_builds_is_never_found(tmp_path: Path) -> None:
+    source, tree = _source(tmp_path), tmp_path / "tree"
+    tree.mkdir()
+    build_tree.sync(source, tree)
+    _build_in(tree)
+    (source / "Kbuild").write_text("obj-m := renamed.o\nrenamed-y := main.o util.o\n")
+    build_tree.sync(source, tree)
+    assert not (tree / "mymod.ko").exists() and (tree / "main.o").read_bytes() == b"built"
 
 
 def test_a_source_removed_from_the_module_goes_from_the_tree_and_the_objects_stay(tmp_path: Path) -> None:

@@ -80,12 +80,17 @@ def _copy(source: Path, copy: Path) -> None:
 
 
 def sync(source_dir: Path, tree: Path) -> None:
-    """Make tree's sources source_dir's: changed and new ones copied in, stamped now; ones removed there go."""
+    """Make tree's sources source_dir's: changed and new ones copied in, stamped now; ones removed there go.
+
+    The modules the last build linked go too (their objects stay, so make only links them again): a module the
+    source no longer builds (renamed, or at another commit) is never taken for one it built."""
     listing = tree.parent / f"{tree.name}.sources"
     previous = set(json.loads(listing.read_text())) if listing.exists() and tree.is_dir() else set()
     current = sources(source_dir)
     for gone in previous - set(current):
         (tree / gone).unlink(missing_ok=True)
+    for linked in tree.rglob("*.ko") if tree.is_dir() else ():
+        linked.unlink()
     for relative in current:
         if not _same(source_dir / relative, tree / relative):
             _copy(source_dir / relative, tree / relative)
