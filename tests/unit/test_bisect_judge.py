@@ -1,5 +1,5 @@
-"""A step's run judged as git bisect would: bad when a selected test is red, skip when the build failed, good
-otherwise; a bad step names the report that made it red."""
+"""A step's run judged as git bisect would: bad when a selected test is red, skip when the build failed or a test
+could not be judged, good otherwise; a bad step names the report that made it red."""
 
 from __future__ import annotations
 
@@ -23,8 +23,21 @@ def test_a_red_test_makes_the_commit_bad_with_the_title_of_its_report() -> None:
 
 
 def test_a_red_test_without_a_kernel_report_is_titled_by_its_message() -> None:
-    found = judged(_run(TestRecord("build", Status.PASSED, 1.0), TestRecord("load", Status.ERROR, 1.0, "timed out")))
+    found = judged(_run(TestRecord("build", Status.PASSED, 1.0), TestRecord("load", Status.FAILED, 1.0, "timed out")))
     assert (found.judgement, found.title) == (Judgement.BAD, "timed out")
+
+
+def test_a_known_failure_is_red_for_a_bisect() -> None:
+    known = TestRecord("unload", Status.KNOWN, 1.0, "known: oopses before 1.2: ...", known_failure="oopses before 1.2")
+    assert judged(_run(TestRecord("build", Status.PASSED, 1.0), known)).judgement is Judgement.BAD
+
+
+def test_a_test_that_could_not_be_judged_skips_the_commit_unless_another_is_red() -> None:
+    lost = TestRecord("concurrency", Status.ERROR, 0.0, "not run: the machine was lost: QEMU exited")
+    found = judged(_run(TestRecord("build", Status.PASSED, 1.0), lost))
+    assert found == Judged(Judgement.SKIP, "concurrency error - not run: the machine was lost: QEMU exited")
+    leak = TestRecord("memory_leak", Status.FAILED, 3.0, "leaked 4 objects")
+    assert judged(_run(TestRecord("build", Status.PASSED, 1.0), lost, leak)).judgement is Judgement.BAD
 
 
 def test_a_failed_build_skips_the_commit() -> None:

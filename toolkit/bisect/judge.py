@@ -1,5 +1,6 @@
-"""A step's run judged as `git bisect` would: bad when any selected test failed or errored, skipped when the module
-did not build at that commit (as `git bisect skip`), good when the tests passed or were skipped."""
+"""A step's run judged as `git bisect` would: bad when any selected test failed (a known failure too: it is red),
+skipped when the module did not build at that commit or a test could not be judged (an error: the guest lost, no
+cause known), as `git bisect skip`; good when the tests passed or were skipped."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from toolkit.bisect.search import Judgement
 from toolkit.results.records import RunRecord, Status, TestRecord
 
 BUILD = "build"  # the test whose failure says the commit cannot be judged
-RED = (Status.FAILED, Status.ERROR)
+RED = (Status.FAILED, Status.KNOWN)
 
 
 @dataclass(frozen=True)
@@ -42,5 +43,8 @@ def judged(record: RunRecord) -> Judged:
     if red:
         title = red[0].report_titles[0] if red[0].report_titles else _first_line(red[0].message)
         return Judged(Judgement.BAD, _said(red[0]), title)
+    errors = [test for test in tests if test.status is Status.ERROR]
+    if errors:
+        return Judged(Judgement.SKIP, _said(errors[0]))
     counts = {status.value: sum(test.status is status for test in tests) for status in (Status.PASSED, Status.SKIPPED)}
     return Judged(Judgement.GOOD, ", ".join(f"{count} {name}" for name, count in counts.items() if count))
