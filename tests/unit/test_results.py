@@ -36,7 +36,7 @@ def _record(run_id: str = "20261127-120000-abcd") -> RunRecord:
 def test_record_round_trips_through_the_result_contract() -> None:
     record = _record()
     data = json.loads(json.dumps(record.to_dict()))
-    assert data["summary"] == {"passed": 1, "failed": 1, "error": 1, "skipped": 1}
+    assert data["summary"] == {"passed": 1, "failed": 1, "error": 1, "flaky": 0, "skipped": 1}
     assert data["runs"][0]["tests"][1]["status"] == "failed"
     assert data["runs"][0]["subject"] == {"kind": "module", "name": "leaky", "source": "/src/leaky", "version": ""}
     assert data["runs"][0]["module"] == {"name": "leaky", "dir": "/src/leaky", "srcversion": ""}
@@ -330,7 +330,7 @@ def test_subtests_round_trip_through_the_contract_and_older_files_have_none() ->
     }  # fmt: skip
     assert "subtests" not in data["runs"][0]["tests"][0]  # a test without: as files were before subtests
     assert schema.problems(data) == [] and RunRecord.from_dict(data) == record
-    assert data["summary"] == {"passed": 1, "failed": 1, "error": 0, "skipped": 0}  # tests, not subtests
+    assert data["summary"] == {"passed": 1, "failed": 1, "error": 0, "flaky": 0, "skipped": 0}  # tests, not subtests
     data["runs"][0]["tests"][1]["subtests"][0]["status"] = "green"
     assert schema.problems(data) == ["runs/0/tests/1/subtests/0/status: 'green' is not one of "
                                      "['passed', 'failed', 'error', 'skipped']"]  # fmt: skip

@@ -12,11 +12,12 @@ from html import escape
 
 from tabulate import tabulate
 
-from toolkit.results.records import RunRecord, RunState, Status, SubjectResults, Subtest, TestRecord
+from toolkit.results.records import FAILING, RunRecord, RunState, Status, SubjectResults, Subtest, TestRecord
 
 MESSAGE_WIDTH = 70
 SUBTEST_WIDTH = 40
-SYMBOL = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.SKIPPED: "SKIP"}
+SYMBOL = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.FLAKY: "FLAKY",
+          Status.SKIPPED: "SKIP"}  # fmt: skip
 RED = (Status.FAILED, Status.ERROR)
 
 
@@ -88,7 +89,7 @@ def totals(record: RunRecord) -> str:
     counts = record.summary()
     said = ", ".join(
         f"{counts[s.value]} {s.value}" for s in (Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED)
-    )
+    ) + (f", {counts[Status.FLAKY.value]} flaky" if counts[Status.FLAKY.value] else "")
     reports = record.distinct_reports()
     return f"{said}; {reports} distinct kernel report{'s' if reports != 1 else ''}" if reports else said
 
@@ -128,12 +129,25 @@ def suite_properties(run: SubjectResults) -> dict[str, str]:
 
 
 def _outcome(case: ET.Element, status: Status, message: str, details: str) -> None:
-    """A JUnit testcase's failure, error or skipped element (none when it passed)."""
-    kind = {Status.FAILED: "failure", Status.ERROR: "error", Status.SKIPPED: "skipped"}.get(status)
+    """A JUnit testcase's failure, error or skipped element (none when it passed); a flaky test is a failure whose
+    message says flaky, as it fails the run."""
+    kind = {Status.FAILED: "failure", Status.ERROR: "error", Status.FLAKY: "failure", Status.SKIPPED: "skipped"}.get(
+        status
+    )
     if kind == "skipped":
         ET.SubElement(case, kind, message=_short(message, 200))
     elif kind:
         ET.SubElement(case, kind, message=_short(message, 200)).text = details
+
+
+def _reruns(case: ET.Element, test: TestRecord) -> None:
+    """A retried test's red attempts after its first, as Maven Surefire writes re-runs (rerunFailure, rerunError:
+    readers that know them list the attempts, others pass over them)."""
+    attempts = test.metrics.get("retry", {})
+    for status, message in list(zip(attempts.get("statuses", ()), attempts.get("messages", ())))[1:]:
+        kind = {Status.FAILED.value: "rerunFailure", Status.ERROR.value: "rerunError"}.get(status)
+        if kind:
+            ET.SubElement(case, kind, message=_short(message, 200))
 
 
 def junit(record: RunRecord) -> str:
@@ -146,7 +160,8 @@ def junit(record: RunRecord) -> str:
         began = next((t.started for t in run.tests if t.started), record.started)
         suite = ET.SubElement(
             suites, "testsuite", name=f"{run.domain}.{run.kernel_line}.{run.subject.name}",
-            tests=str(len(statuses)), failures=str(counts[Status.FAILED]), errors=str(counts[Status.ERROR]),
+            tests=str(len(statuses)), failures=str(counts[Status.FAILED] + counts[Status.FLAKY]),
+            errors=str(counts[Status.ERROR]),
             skipped=str(counts[Status.SKIPPED]), time=f"{sum(t.duration_s for t in run.tests):.3f}",
             timestamp=_utc(began), hostname=str(record.host.get("hostname", "")),
         )  # fmt: skip
@@ -157,6 +172,7 @@ def junit(record: RunRecord) -> str:
         for test in run.tests:
             case = ET.SubElement(suite, "testcase", classname=classname, name=test.name, time=f"{test.duration_s:.3f}")
             _outcome(case, test.status, test.message, "\n".join(test.kernel_log))
+            _reruns(case, test)
             ET.SubElement(case, "system-out").text = json.dumps(test.metrics, sort_keys=True)
             for subtest in test.subtests:
                 part = ET.SubElement(suite, "testcase", classname=classname, name=f"{test.name}/{subtest.name}",
@@ -213,7 +229,8 @@ def matrix(record: RunRecord) -> str:
 
 
 # Cell colours: white bold text on each keeps WCAG AA contrast (>= 4.5:1).
-COLOURS = {Status.PASSED: "#2e7d32", Status.FAILED: "#c62828", Status.ERROR: "#a84300", Status.SKIPPED: "#616161"}
+COLOURS = {Status.PASSED: "#2e7d32", Status.FAILED: "#c62828", Status.ERROR: "#a84300", Status.FLAKY: "#6a1b9a",
+           Status.SKIPPED: "#616161"}  # fmt: skip
 STYLE = (
     "body{font-family:system-ui,sans-serif;margin:1em auto;padding:0 1em;max-width:110em;color:#1a1a1a;"
     "background:#fff;line-height:1.4}a{color:#0b57d0}.scroll{overflow-x:auto;margin-bottom:1em}"
@@ -287,7 +304,7 @@ def html(record: RunRecord, exists: Callable[[str], bool] | None = None) -> str:
                 row.append("<td></td>")
                 continue
             anchor = _anchor(run, row_name, name)
-            target = anchor if test.status in (Status.FAILED, Status.ERROR) else f"test-{anchor}"
+            target = anchor if test.status in FAILING else f"test-{anchor}"
             title = escape(f"{_short(test.message)} ({test.duration_s:.1f} s)")
             row.append(f'<td class="{test.status.value}" title="{title}"><a href="#{escape(target)}">'
                        f"{SYMBOL[test.status]}</a></td>")  # fmt: skip
@@ -297,7 +314,7 @@ def html(record: RunRecord, exists: Callable[[str], bool] | None = None) -> str:
                 f'<td>{test.duration_s:.1f}&nbsp;s</td><td class="message">{escape(test.message)}'
                 f"{_subtests(test)}</td></tr>"
             )
-            if test.status in (Status.FAILED, Status.ERROR):
+            if test.status in FAILING:
                 log = "\n".join(test.kernel_log) or "(no kernel log lines)"
                 details.append(
                     f'<h3 id="{escape(anchor)}">{escape(run.kernel_line)} {escape(row_name)} {escape(name)}: '

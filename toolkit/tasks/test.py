@@ -81,8 +81,10 @@ def test_matrix(c: Context, values: dict[str, Any]) -> None:
         os._exit(stop.exit_code)  # lines still winding down in worker threads have nothing left to save
     print(reports.matrix(record))
     counts = record.summary()
-    print(f"\n{counts['passed']} passed, {counts['failed']} failed, {counts['error']} error, {counts['skipped']} skipped "
-          f"in {time.monotonic() - started:.0f} s; results: {settings.results_dir / record.run_id} (report.html)")  # fmt: skip
+    flaky = f", {counts['flaky']} flaky" if counts["flaky"] else ""
+    print(f"\n{counts['passed']} passed, {counts['failed']} failed, {counts['error']} error, {counts['skipped']} skipped"
+          f"{flaky} in {time.monotonic() - started:.0f} s; results: {settings.results_dir / record.run_id} "
+          "(report.html)")  # fmt: skip
     raise Exit(code=record.exit_status())
 
 
