@@ -175,3 +175,13 @@ def test_each_subtest_is_a_test_under_its_tests_path() -> None:
     assert failed["misc"]["message"] == "write returned -1 (EFBIG)\nmore" and failed["start_time"] == began
     assert (passed["path"], passed["status"]) == ("kmod.module_tests.taptest.taptest_widths_width_64", "PASS")
     assert again["path"] == failed["path"] and again["id"] != failed["id"]  # names may repeat, ids never
+
+
+def test_a_flaky_test_is_a_fail_whose_misc_says_flaky() -> None:
+    flaky = TestRecord("memory_leak", Status.FLAKY, 5.0, "flaky: failed 1/2 attempts: leaked 4 objects",
+                       {"retry": {"attempts": 2, "statuses": ["failed", "passed"]}})  # fmt: skip
+    hard = TestRecord("unload", Status.FAILED, 9.0, "failed 3/3 attempts: rmmod hung")
+    document = _valid(kcidb.document(_record(_run("kernel_module", (flaky, hard)))))
+    leak, unload = document["tests"]
+    assert (leak["status"], leak["misc"]["flaky"], leak["misc"]["metrics"]["retry"]["attempts"]) == ("FAIL", True, 2)
+    assert unload["status"] == "FAIL" and "flaky" not in unload["misc"]

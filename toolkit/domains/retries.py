@@ -27,11 +27,9 @@ def worth_retrying(case: Any, record: TestRecord) -> bool:
 def prerequisites(case: Any, cases: Sequence[Any], done: Mapping[str, TestRecord]) -> list[Any]:
     """The earlier cases that case needs and uses, transitively, which passed this time, in their declared order:
     what runs again before it on a restored guest."""
-    linked = closure([case.name], cases, lambda each: (*each.needs, *getattr(each, "uses", ())))
-    return [
-        each for each in cases
-        if each.name in linked - {case.name} and each.name in done and done[each.name].status is Status.PASSED
-    ]  # fmt: skip
+    passed = {name for name, record in done.items() if record.status is Status.PASSED}
+    linked = closure([case.name], cases, lambda each: passed & {*each.needs, *getattr(each, "uses", ())})
+    return [each for each in cases if each.name in linked - {case.name}]
 
 
 def blocked_attempt(case_name: str, prerequisite: TestRecord, began: str) -> TestRecord:
