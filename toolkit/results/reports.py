@@ -144,7 +144,8 @@ def _reruns(case: ET.Element, test: TestRecord) -> None:
     """A retried test's red attempts after its first, as Maven Surefire writes re-runs (rerunFailure, rerunError:
     readers that know them list the attempts, others pass over them)."""
     attempts = test.metrics.get("retry", {})
-    for status, message in list(zip(attempts.get("statuses", ()), attempts.get("messages", ())))[1:]:
+    statuses, messages = attempts.get("statuses", [])[1:], attempts.get("messages", [])[1:]
+    for status, message in zip(statuses, messages, strict=False):
         kind = {Status.FAILED.value: "rerunFailure", Status.ERROR.value: "rerunError"}.get(status)
         if kind:
             ET.SubElement(case, kind, message=_short(message, 200))
