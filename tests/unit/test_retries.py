@@ -4,12 +4,12 @@ times is flaky with its rate; the attempts are recorded, and a flaky test fails 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
 
 import pytest
 
+from tests.unit.scripted_cases import Case, Guest
 from toolkit.domains import kernel_module, retries
-from toolkit.domains.base import Health, Verdict, case_records, every_record
+from toolkit.domains.base import case_records, every_record
 from toolkit.domains.selection import Selection
 from toolkit.machines.protocol import MachineError
 from toolkit.progress import Progress
@@ -82,49 +82,6 @@ def test_the_prerequisites_run_again_are_what_it_needs_and_uses_transitively_tha
     assert [case.name for case in retries.prerequisites(hangs, cases, without)] == ["build"]
 
 
-@dataclass
-class Guest:
-    """A subject whose rollbacks are counted; one can be made to fail."""
-
-    recoveries: int = 0
-    broken: bool = False
-
-    def health(self) -> Health:
-        return Health(True)
-
-    def recover(self) -> str:
-        if self.broken:
-            raise MachineError("qemu exited")
-        self.recoveries += 1
-        return "guest rolled back"
-
-    def evidence(self) -> list[str]:
-        return []
-
-    def audit(self, case: str) -> Verdict | None:
-        return None
-
-
-@dataclass
-class Case:
-    """A test whose verdict in each run is scripted: 'p' passed, 'f' failed, 'e' error."""
-
-    name: str
-    script: str
-    needs: tuple[str, ...] = ()
-    runs: list[int] = field(default_factory=list)
-
-    def run(self, guest: Guest) -> Verdict:
-        outcome = self.script[min(len(self.runs), len(self.script) - 1)]
-        self.runs.append(1)
-        if outcome == "f":
-            return Verdict.failed(f"{self.name}: leaked 1 object ({len(self.runs)})", ["[ 1.0] kmemleak: leak"],
-                                  report_titles=[f"memory leak in {self.name}_init"])  # fmt: skip
-        if outcome == "e":
-            return Verdict.error(f"{self.name}: no answer")
-        return Verdict.passed(f"{self.name}: fine")
-
-
 def _run(cases: list[Case], retry: int, guest: Guest | None = None) -> tuple[list[TestRecord], str]:
     out = io.StringIO()
     records = every_record(cases, guest or Guest(), Progress("t", out), Selection(retry=retry))
@@ -136,7 +93,7 @@ def test_a_red_test_runs_again_after_a_rollback_and_what_it_needs_until_it_passe
     load, leak, after = Case("load", "p"), Case("memory_leak", "ffp", ("load",)), Case("concurrency", "p", ("load",))
     records, said = _run([load, leak, after], retry=3, guest=guest)
     assert [record.status for record in records] == [Status.PASSED, Status.FLAKY, Status.PASSED]
-    assert records[1].message == "flaky: failed 2/3 attempts: memory_leak: leaked 1 object (1)"
+    assert records[1].message == "flaky: failed 2/3 attempts: memory_leak: leaked 1 object"
     assert guest.recoveries == 2 and len(load.runs) == 3 and len(leak.runs) == 3 and len(after.runs) == 1
     assert records[0].message == "load: fine"  # a prerequisite's re-runs are no new verdicts
     assert "[t] (retry 1/3) memory_leak: failed in " in said and "[t] (retry 2/3) memory_leak: passed in " in said
@@ -162,7 +119,7 @@ def test_a_prerequisite_red_on_the_restored_guest_leaves_that_attempt_unrun() ->
     records, _ = _run([load, leak], retry=1)
     assert records[0].status is Status.PASSED
     assert records[1].status is Status.FAILED and records[1].metrics["retry"]["statuses"] == ["failed", "skipped"]
-    assert "needs load to pass on the restored guest (load failed: load: leaked 1 object (2))" in records[1].message
+    assert "needs load to pass on the restored guest (load failed: load: leaked 1 object)" in records[1].message
     assert len(leak.runs) == 1
 
 
