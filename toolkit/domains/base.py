@@ -323,7 +323,7 @@ def _attempt(
     try:
         subject.recover()
     except MachineError as error:
-        return TestRecord(case.name, Status.ERROR, 0.0, f"the guest could not be restored for a retry: {error}",
+        return TestRecord(case.name, Status.SKIPPED, 0.0, f"the guest could not be restored for it: {error}",
                           started=began), error  # fmt: skip
     for prerequisite in before:
         record, lost = _record(prerequisite, subject, None, began)
