@@ -1,7 +1,7 @@
 """How a task is declared: its flags (short ones from one table, their types, `--config` on every task) and
 its errors, which become exit statuses.
 
-Exit statuses mean one thing everywhere: 0 all passed, 1 a test failed or errored, 2 a usage
+Exit statuses mean one thing everywhere: 0 all passed, 1 a test failed, errored or was flaky, 2 a usage
 or environment error (one line on stderr), 130/143 interrupted.
 """
 

@@ -59,6 +59,11 @@ NUMBER = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)")
 MAX_CPUS = 64  # vCPUs of a test VM: more only slow its boot down
 MAX_MEMORY_MIB = 2**20  # 1 TiB
 MAX_SECONDS = 86_400.0  # a timeout of more than a day is a typo
+MAX_RETRY = 10  # retries of one red test: each costs a rollback and the test's time again
+# Variables a CI service sets in its jobs (GitHub Actions, GitLab CI, CircleCI, Travis, Buildkite set CI; Jenkins
+# sets BUILD_NUMBER), as pytest tells CI: there red tests are retried by default (`retry`).
+CI_VARIABLES = ("CI", "BUILD_NUMBER")
+RETRY_IN_CI = 2
 FOLDERS = ("cache_dir", "state_dir", "results_dir")
 
 
@@ -82,6 +87,7 @@ class Settings:
     boot_timeout_s: float = 180.0
     command_timeout_s: float = 600.0
     debug: str = debug_tiers.DEFAULT
+    retry: int = 0  # times a red test is run again on a restored guest (toolkit/domains/retries.py); 2 in CI
     # A module repository's test setup: defaults of the run's domain options (toolkit/run_options.py).
     module_dir: Path | None = None
     module_params: tuple[str, ...] = ()
@@ -122,6 +128,11 @@ class Settings:
                     f"{name} {seconds:g} is more than a day: give at most {MAX_SECONDS:g} seconds in {CONFIG_FILE} "
                     f"or {ENV_PREFIX}{name.upper()}"
                 )
+        if not 0 <= self.retry <= MAX_RETRY:
+            raise UserError(
+                f"retry must be 0 to {MAX_RETRY} (times a red test runs again), got {self.retry}: "
+                f"fix {CONFIG_FILE} or {ENV_PREFIX}RETRY"
+            )
         kernels.select(self.kernel)
         debug_tiers.select(self.debug)
         for name in FOLDERS:
@@ -442,6 +453,9 @@ def _defaults(environ: Mapping[str, str]) -> Values:
         _xdg(environ, "XDG_STATE_HOME", ".local/state"),
         f"{DEFAULT} ($XDG_STATE_HOME or ~/.local/state)",
     )
+    ci = next((variable for variable in CI_VARIABLES if environ.get(variable)), None)
+    if ci:
+        values["retry"] = (RETRY_IN_CI, f"{DEFAULT} (in CI: ${ci} is set)")
     return values
 
 

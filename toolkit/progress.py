@@ -19,8 +19,9 @@ HEARTBEAT_S = 5.0
 # Long work beats less often as it goes on (a 45-minute kernel build is not 540 lines): the interval is
 # heartbeat_s for the first minute's worth of beats, then 6x, then, past ten minutes' worth, 12x.
 SLOWER_AFTER = ((12, 6), (120, 12))
-# ANSI: green, red, bold red, yellow, magenta (known failures), cyan (known failures that passed)
-COLOURS = {"passed": "32", "failed": "31", "error": "31;1", "skipped": "33", "known": "35", "fixed?": "36"}
+# ANSI: green, red, bold red, bold yellow (flaky), yellow, magenta (known failures), cyan (known failures that passed)
+COLOURS = {"passed": "32", "failed": "31", "error": "31;1", "flaky": "33;1", "skipped": "33", "known": "35",
+           "fixed?": "36"}  # fmt: skip
 
 
 def colours_wanted(stream: TextIO) -> bool:

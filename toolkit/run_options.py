@@ -74,6 +74,13 @@ class RunOptions:
         None, "run the tests N times on the warm VM: a test red in some runs but not all is reported flaky, with its "
         "rate (default 1)", minimum=1, maximum=1000,  # each round runs every chosen test again: hours by then
     )  # fmt: skip
+    retry: int | None = option(
+        None, "run a failed or errored test again, up to N times until it passes, each time on a guest rolled back "
+        "to its ready snapshot after what it needs: red every time stays failed, red some times is flaky, with its "
+        f"rate (a flaky test fails the run too); default {config.RETRY_IN_CI} in CI (${' or $'.join(config.CI_VARIABLES)} set), "
+        "where a one-off red costs a pipeline, else 0, where you want the first red fast; the retry setting "
+        "overrides both; not with --repeat", minimum=0, maximum=config.MAX_RETRY,
+    )  # fmt: skip
     quick: bool = option(False, QUICK_HELP)
     jobs: int | None = option(
         None, "VMs at once (default: what CPUs and memory allow; more share the CPUs)", minimum=1,
@@ -176,7 +183,13 @@ class RunCommand:
         brought = brought_lines(run.kernel_tree, run.kernel_image, one_vm="kernels" not in self.run_options,
                                 kernel=run.kernel)  # fmt: skip
         kernel = brought[0].name if brought and "kernels" not in self.run_options else run.kernel
-        settings = config.load({"kernel": kernel, "provider": run.provider, "debug": run.debug}, config_file)
+        if run.retry is not None and (run.repeat or 1) > 1:
+            raise UserError(
+                f"--retry {run.retry} and --repeat {run.repeat}: give one of them: --repeat runs every test N times "
+                "to measure how often each fails, --retry runs only a red test again to tell flaky from hard"
+            )
+        settings = config.load({"kernel": kernel, "provider": run.provider, "debug": run.debug, "retry": run.retry},
+                               config_file)  # fmt: skip
         chosen = domains.select_many(run.domains or "")
         left_out = _left_out(chosen, values)
         if left_out:
@@ -188,7 +201,7 @@ class RunCommand:
             settings.known_failures, {name: domain.test_names for name, domain in domains.registered().items()}
         )
         known = [name for domain in chosen for name in domain.test_names]
-        selection = Selection.parse(run.only, run.repeat, known)
+        selection = Selection.parse(run.only, run.repeat, known, settings.retry)
         picked = [domain for domain in chosen if not run.only or selection.cases(domain.cases)]
         options = _with_settings(values, settings)
         plans = tuple(plan(domain.name, options, selection, run.quick) for domain in picked)
@@ -205,7 +218,8 @@ class RunCommand:
         return Request(settings, plans, tuple(lines), run.name, run.jobs, hosts)
 
 
-ONE_DOMAIN = ("kernel", "kernel_tree", "kernel_image", "name", "provider", "debug", "only", "repeat", "quick")
+ONE_DOMAIN = ("kernel", "kernel_tree", "kernel_image", "name", "provider", "debug", "only", "repeat", "retry",
+              "quick")  # fmt: skip
 TEST_KERNEL = RunCommand("invoke test.kernel", ONE_DOMAIN, {"domains": "kernel_module", "name": "default"},
                          ("kernel_module",))  # fmt: skip
 TEST_FS = RunCommand("invoke test.fs", ONE_DOMAIN, {"domains": "filesystem", "name": "default"}, ("filesystem",))
@@ -214,8 +228,8 @@ TEST_ALL = RunCommand(
 )
 MATRIX = RunCommand(
     "nox -s kernel-matrix --",
-    ("kernels", "kernel_tree", "kernel_image", "domains", "name", "provider", "debug", "only", "repeat", "quick",
-     "jobs", "hosts"),
+    ("kernels", "kernel_tree", "kernel_image", "domains", "name", "provider", "debug", "only", "repeat", "retry",
+     "quick", "jobs", "hosts"),
     {"kernels": EVERY_LINE, "domains": ",".join(domains.registered())},
 )  # fmt: skip
 BISECT = RunCommand("invoke bisect", ("kernel", "name", "provider", "debug", "only", "quick"),

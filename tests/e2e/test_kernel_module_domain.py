@@ -259,3 +259,37 @@ def test_a_known_failure_file_turns_the_run_green_with_the_known_entry_shown(vm,
     assert "  6.1 leaky memory_leak: known (leaks in leaky_init, fix pending)\n" in done.stdout
     assert "  6.1 leaky unload: fixed? (oopsed in exit before 1.2): its entry may go\n" in done.stdout
     assert "3 passed (1 fixed?), 0 failed, 0 error, 0 skipped, 1 known" in done.stdout
+
+
+def test_a_leak_on_every_attempt_stays_failed_after_its_retry(vm, tmp_path) -> None:
+    done = _invoke(vm, tmp_path / "results", "-m", str(MODULES / "leaky"), "--quick", "--only", "memory_leak",
+                   "--retry", "1")  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    [run] = json.loads((tmp_path / "results/latest/results.json").read_text())["runs"]
+    tests = {test["name"]: test for test in run["tests"]}
+    leak = tests["memory_leak"]
+    assert leak["status"] == "failed" and leak["message"].startswith("failed 2/2 attempts: "), leak["message"]
+    assert leak["metrics"]["retry"]["statuses"] == ["failed", "failed"]
+    assert all("leaky_init" in " ".join(titles) for titles in leak["metrics"]["retry"]["report_titles"])
+    assert [tests[name]["status"] for name in ("build", "load", "unload")] == ["passed"] * 3
+    assert "(retry 1/1) memory_leak: failed in " in done.stderr
+
+
+def test_a_leak_that_happens_now_and_then_is_flaky_or_consistent_with_its_attempts(vm, tmp_path) -> None:
+    """flaky_leak leaks at half its unloads: its first attempt is red one run in two, and then one of three
+    retries passes seven times in eight; whatever the dice say, the verdict must match the attempts recorded."""
+    done = _invoke(vm, tmp_path / "results", "-m", str(MODULES / "flaky_leak"), "--quick", "--only", "memory_leak",
+                   "--retry", "3")  # fmt: skip
+    [run] = json.loads((tmp_path / "results/latest/results.json").read_text())["runs"]
+    leak = next(test for test in run["tests"] if test["name"] == "memory_leak")
+    if leak["status"] == "passed":
+        assert "retry" not in leak["metrics"] and done.returncode == 0, done.stdout + done.stderr
+        return
+    statuses = leak["metrics"]["retry"]["statuses"]
+    assert done.returncode == 1 and statuses[0] == "failed", done.stdout + done.stderr
+    if leak["status"] == "flaky":
+        assert statuses[-1] == "passed" and set(statuses[:-1]) == {"failed"}
+        assert leak["message"].startswith(f"flaky: failed {len(statuses) - 1}/{len(statuses)} attempts: ")
+    else:
+        assert leak["status"] == "failed" and statuses == ["failed"] * 4
+        assert leak["message"].startswith("failed 4/4 attempts: ")

@@ -526,3 +526,43 @@ def test_a_test_setup_given_as_flags_is_typed_like_the_rest(tmp_path: Path) -> N
         config.load({"module_params": 3}, cwd=tmp_path, environ={})
     with pytest.raises(UserError, match=re.escape("module_dir '' on the command line is an empty path")):
         config.load({"module_dir": ""}, cwd=tmp_path, environ={})
+
+
+@pytest.mark.parametrize(
+    ("environ", "retry", "origin"),
+    [
+        ({}, 0, "default"),
+        ({"CI": ""}, 0, "default"),
+        ({"CI": "true"}, 2, "default (in CI: $CI is set)"),
+        ({"BUILD_NUMBER": "41"}, 2, "default (in CI: $BUILD_NUMBER is set)"),
+        ({"CI": "true", "VEXFS_RETRY": "0"}, 0, "VEXFS_RETRY"),
+    ],
+)
+def test_red_tests_are_retried_twice_in_ci_and_not_at_all_elsewhere(
+    tmp_path: Path, environ: dict[str, str], retry: int, origin: str
+) -> None:
+    found = config.effective(cwd=tmp_path, environ=environ)
+    assert (found.settings.retry, found.origins["retry"]) == (retry, origin)
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "fragment"),
+    [
+        ("env", "-1", "retry must be 0 to 10 (times a red test runs again), got -1: fix vmtest.toml or VEXFS_RETRY"),
+        ("env", "11", "retry must be 0 to 10 (times a red test runs again), got 11"),
+        ("env", "99999999999999999999", "retry must be 0 to 10"),
+        ("env", "", "VEXFS_RETRY='' in the environment is not a whole number"),
+        ("env", "2.5", "VEXFS_RETRY='2.5' in the environment is not a whole number"),
+        ("env", "two", "VEXFS_RETRY='two' in the environment is not a whole number"),
+        ("env", "../2", "is not a whole number"),
+        ("file", 'retry = "2"', 'retry = "2" in'),
+        ("file", "retry = true", "is not a whole number"),
+        ("file", "retry = 11", "retry must be 0 to 10"),
+    ],
+)
+def test_a_bad_retry_setting_is_a_user_error(tmp_path: Path, where: str, value: str, fragment: str) -> None:
+    if where == "file":
+        (tmp_path / "vmtest.toml").write_text(value + "\n")
+    environ = {"VEXFS_RETRY": value} if where == "env" else {}
+    with pytest.raises(UserError, match=re.escape(fragment)):
+        config.load(cwd=tmp_path, environ=environ)

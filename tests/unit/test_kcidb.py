@@ -215,3 +215,13 @@ def test_a_known_failure_is_waived_by_an_incident_of_its_entrys_issue_and_a_fixe
                          "module_tests/2": (issues["r"], True)}  # fmt: skip
     assert document["incidents"][0]["build_id"] == build_id
     assert "issues" not in kcidb.document(_real())  # no known failure: no issue
+
+
+def test_a_flaky_test_is_a_fail_whose_misc_says_flaky() -> None:
+    flaky = TestRecord("memory_leak", Status.FLAKY, 5.0, "flaky: failed 1/2 attempts: leaked 4 objects",
+                       {"retry": {"attempts": 2, "statuses": ["failed", "passed"]}})  # fmt: skip
+    hard = TestRecord("unload", Status.FAILED, 9.0, "failed 3/3 attempts: rmmod hung")
+    document = _valid(kcidb.document(_record(_run("kernel_module", (flaky, hard)))))
+    leak, unload = document["tests"]
+    assert (leak["status"], leak["misc"]["flaky"], leak["misc"]["metrics"]["retry"]["attempts"]) == ("FAIL", True, 2)
+    assert unload["status"] == "FAIL" and "flaky" not in unload["misc"]

@@ -39,7 +39,7 @@ def test_merged_run_has_every_line_in_catalogue_order_and_each_lines_folder(tmp_
     merged = merge.merge(tmp_path / "results", [folders[1], tmp_path / "job-a"], tmp_path / "cache")
     data = json.loads((merged / "results.json").read_text())
     assert schema.problems(data) == []
-    assert data["summary"] == {"passed": 5, "failed": 6, "error": 0, "skipped": 13, "known": 0}
+    assert data["summary"] == {"passed": 5, "failed": 6, "error": 0, "flaky": 0, "skipped": 13, "known": 0}
     assert [run["kernel_line"] for run in data["runs"]] == ["5.10", "6.12", "7.x"]
     assert (data["started"], data["finished"]) == ("2026-11-28T03:29:50+00:00", "2026-11-28T03:32:24+00:00")
     assert sorted(p.name for p in merged.iterdir()) == [

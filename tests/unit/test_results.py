@@ -36,7 +36,7 @@ def _record(run_id: str = "20261127-120000-abcd") -> RunRecord:
 def test_record_round_trips_through_the_result_contract() -> None:
     record = _record()
     data = json.loads(json.dumps(record.to_dict()))
-    assert data["summary"] == {"passed": 1, "failed": 1, "error": 1, "skipped": 1, "known": 0}
+    assert data["summary"] == {"passed": 1, "failed": 1, "error": 1, "flaky": 0, "skipped": 1, "known": 0}
     assert data["runs"][0]["tests"][1]["status"] == "failed"
     assert data["runs"][0]["subject"] == {"kind": "module", "name": "leaky", "source": "/src/leaky", "version": ""}
     assert data["runs"][0]["module"] == {"name": "leaky", "dir": "/src/leaky", "srcversion": ""}
@@ -330,7 +330,7 @@ def test_subtests_round_trip_through_the_contract_and_older_files_have_none() ->
     }  # fmt: skip
     assert "subtests" not in data["runs"][0]["tests"][0]  # a test without: as files were before subtests
     assert schema.problems(data) == [] and RunRecord.from_dict(data) == record
-    assert data["summary"] == {"passed": 1, "failed": 1, "error": 0, "skipped": 0, "known": 0}  # tests, not subtests
+    assert data["summary"] == {"passed": 1, "failed": 1, "error": 0, "flaky": 0, "skipped": 0, "known": 0}
     data["runs"][0]["tests"][1]["subtests"][0]["status"] = "green"
     assert schema.problems(data) == ["runs/0/tests/1/subtests/0/status: 'green' is not one of "
                                      "['passed', 'failed', 'error', 'skipped', 'known']"]  # fmt: skip
@@ -434,7 +434,7 @@ def test_known_failures_keep_their_reason_in_the_contract_and_do_not_fail_the_ru
     record = _with_known_failures()
     data = json.loads(json.dumps(record.to_dict()))
     assert schema.problems(data) == [] and RunRecord.from_dict(data) == record
-    assert data["summary"] == {"passed": 2, "failed": 0, "error": 0, "skipped": 1, "known": 1}
+    assert data["summary"] == {"passed": 2, "failed": 0, "error": 0, "flaky": 0, "skipped": 1, "known": 1}
     assert data["runs"][0]["tests"][1]["known_failure"] == "leaks in init"
     assert "known_failure" not in data["runs"][0]["tests"][2]
     assert record.exit_status() == 0 and record.fixed_tests() == 1
@@ -488,3 +488,56 @@ def test_the_diff_says_when_a_failure_became_known_or_a_known_failure_passed() -
     rows = reports.diff(_record(), _with_known_failures())
     assert ["6.1", "leaky", "memory_leak", "failed", "known"] in rows
     assert ["6.1", "leaky", "build", "passed", "fixed?"] in rows
+
+
+def _flaky_record() -> RunRecord:
+    """A run with a flaky test (red, then passed on a retry) and a hard one (red on every attempt)."""
+    flaky = TestRecord("memory_leak", Status.FLAKY, 5.0, "flaky: failed 1/2 attempts: leaked 4 objects", {
+        "retry": {"attempts": 2, "statuses": ["failed", "passed"], "durations_s": [2.0, 2.0],
+                  "messages": ["leaked 4 objects", "no leak"], "report_titles": [["memory leak in leaky_init"], []],
+                  "restore_s": 1.0}}, ("kmemleak: unreferenced object",), report_titles=("memory leak in leaky_init",))  # fmt: skip
+    hard = TestRecord("unload", Status.FAILED, 9.0, "failed 3/3 attempts: rmmod hung", {
+        "retry": {"attempts": 3, "statuses": ["failed", "error", "failed"], "durations_s": [3.0, 3.0, 3.0],
+                  "messages": ["rmmod hung", "no answer", "rmmod hung"], "report_titles": [[], [], []],
+                  "restore_s": 0.0}})  # fmt: skip
+    run = SubjectResults("6.1.0-50-amd64", "6.1", "qemu", "tcg", SubjectInfo("module", "leaky", "/src/leaky"),
+                         "kernel_module", (TestRecord("load", Status.PASSED, 1.0, "loaded"), flaky, hard))  # fmt: skip
+    return RunRecord("r1", "2026-12-07T07:00:00+00:00", "2026-12-07T07:01:00+00:00", "0.1.0", {}, (run,))
+
+
+def test_a_flaky_test_is_counted_apart_and_fails_the_run() -> None:
+    record = _flaky_record()
+    data = record.to_dict()
+    assert data["summary"] == {"passed": 1, "failed": 1, "error": 0, "flaky": 1, "skipped": 0, "known": 0}
+    assert schema.problems(data) == [] and RunRecord.from_dict(json.loads(json.dumps(data))) == record
+    assert record.exit_status() == 1 and record.distinct_reports() == 1
+    assert worst([Status.PASSED, Status.FLAKY, Status.SKIPPED]) is Status.FLAKY
+    assert worst([Status.FLAKY, Status.ERROR]) is Status.ERROR
+    table = reports.table(record)
+    assert "FLAKY" in table and "flaky: failed 1/2 attempts: leaked 4 objects" in table
+    assert "1 passed, 1 failed, 0 error, 0 skipped, 1 flaky; 1 distinct kernel report" in table
+    assert "1 flaky" not in reports.totals(_record())
+
+
+def test_junit_has_a_flaky_test_as_a_failure_saying_so_and_each_later_red_attempt_as_a_rerun() -> None:
+    root = ET.fromstring(reports.junit(_flaky_record()))
+    suite = root.find("testsuite")
+    assert suite is not None and (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "2", "0")
+    leak, unload = root.findall(".//testcase")[1:]
+    failure = leak.find("failure")
+    assert failure is not None and failure.get("message") == "flaky: failed 1/2 attempts: leaked 4 objects"
+    assert leak.findall("rerunFailure") == [] and leak.findall("rerunError") == []  # its retry passed
+    assert [(e.tag, e.get("message")) for e in unload if e.tag.startswith("rerun")] == [
+        ("rerunError", "no answer"), ("rerunFailure", "rmmod hung")
+    ]  # fmt: skip
+    parsed = junitparser.JUnitXml.fromstring(reports.junit(_flaky_record()))
+    cases = [case for suite in parsed for case in suite]
+    assert [type(case.result[0]).__name__ if case.result else "passed" for case in cases] == [
+        "passed", "Failure", "Failure"
+    ]  # fmt: skip
+
+
+def test_the_html_report_shows_a_flaky_test_in_its_own_colour_among_the_failures() -> None:
+    page = reports.html(_flaky_record())
+    assert '<td class="flaky"' in page and ".flaky{background:#ad1457}" in page
+    assert "memory_leak: flaky</h3>" in page and "kmemleak: unreferenced object" in page

@@ -4,6 +4,7 @@ options; a flag given wins, and a domain without the option never hears of it.""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,35 @@ def test_a_module_dir_from_a_file_that_is_not_there_is_refused_by_the_domain_wit
     assert "module parameter '' is not NAME=VALUE, nor NAME for a bool: '' is not a parameter name" in problems
     assert f"--workload {repo / 'no such.sh'} does not exist: give a shell script the guest runs with the module " \
            "loaded" in problems  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("given", "fragment"),
+    [
+        ({"retry": -1}, "--retry must be at least 0, not -1"),
+        ({"retry": 11}, "--retry must be at most 10, not 11"),
+        ({"retry": "x"}, "--retry"),
+        ({"retry": "1 2"}, "--retry"),
+        ({"retry": "'2'"}, "--retry"),
+        ({"retry": "../1"}, "--retry"),
+        ({"retry": 1, "repeat": 3}, "--retry 1 and --repeat 3: give one of them"),
+    ],
+)
+def test_a_bad_retry_is_refused_before_anything_starts(given: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(UserError, match=re.escape(fragment)):
+        TEST_KERNEL.request(_typed(TEST_KERNEL, **given), None)
+
+
+def test_retry_comes_from_the_flag_else_the_setting_and_a_repeated_run_goes_without(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("BUILD_NUMBER", raising=False)
+    assert TEST_KERNEL.request(_typed(TEST_KERNEL), None).plans[0].selection.retry == 0
+    assert TEST_KERNEL.request(_typed(TEST_KERNEL, retry=3), None).plans[0].selection.retry == 3
+    monkeypatch.setenv("CI", "true")
+    assert TEST_KERNEL.request(_typed(TEST_KERNEL), None).plans[0].selection.retry == 2
+    assert TEST_KERNEL.request(_typed(TEST_KERNEL, retry=0), None).plans[0].selection.retry == 0
+    repeated = TEST_KERNEL.request(_typed(TEST_KERNEL, repeat=4), None).plans[0].selection
+    assert (repeated.repeat, repeated.retry) == (4, 0)
+    assert MATRIX.request(_typed(MATRIX, retry=1), None).plans[0].selection.retry == 1

@@ -119,7 +119,7 @@ def test_a_domain_runs_on_one_line_with_results_saved_after_every_test(settings,
     assert run.tests[0].metrics["guest"] == {"load_1m": 0.5}
     saved = json.loads((tmp_path / "results" / record.run_id / "results.json").read_text())
     assert schema.problems(saved) == []
-    assert saved["summary"] == {"passed": 2, "failed": 0, "error": 1, "skipped": 0, "known": 0}
+    assert saved["summary"] == {"passed": 2, "failed": 0, "error": 1, "flaky": 0, "skipped": 0, "known": 0}
 
 
 def test_a_line_that_cannot_start_is_an_error_for_that_line_only(settings, tmp_path, monkeypatch) -> None:

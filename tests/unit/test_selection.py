@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
 
 import pytest
 
+from tests.unit.scripted_cases import Case, Guest
 from toolkit.domains import kernel_module
-from toolkit.domains.base import Health, Verdict, every_record
+from toolkit.domains.base import every_record
 from toolkit.domains.selection import Selection
 from toolkit.errors import UserError
 from toolkit.progress import Progress
@@ -33,42 +33,6 @@ def test_an_only_that_names_no_test_is_refused_rather_than_running_them_all(only
     with pytest.raises(UserError, match=f"--only {only!r} names no test: name one or more of build, load"):
         Selection.parse(only, None, MODULE_TESTS)
     assert Selection.parse(None, None, MODULE_TESTS).only == ()
-
-
-@dataclass
-class Guest:
-    recoveries: int = 0
-
-    def health(self) -> Health:
-        return Health(True)
-
-    def recover(self) -> str:
-        self.recoveries += 1
-        return "guest rolled back"
-
-    def evidence(self) -> list[str]:
-        return []
-
-    def audit(self, case: str) -> Verdict | None:
-        return None
-
-
-@dataclass
-class Case:
-    """A test whose verdict in each round is scripted: 'p' passed, 'f' failed."""
-
-    name: str
-    script: str
-    needs: tuple[str, ...] = ()
-    runs: list[int] = field(default_factory=list)
-
-    def run(self, guest: Guest) -> Verdict:
-        outcome = self.script[len(self.runs) % len(self.script)]
-        self.runs.append(1)
-        if outcome == "f":
-            return Verdict.failed(f"{self.name}: leaked 1 object", ["[ 1.0] kmemleak: 1 new suspected memory leaks"],
-                                  report_titles=[f"memory leak in {self.name}_init"])  # fmt: skip
-        return Verdict.passed(f"{self.name}: fine")
 
 
 def _run(cases: list[Case], selection: Selection) -> list:  # type: ignore[type-arg]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from toolkit import kernel_log
 from toolkit.config import Settings
+from toolkit.domains import retries
 from toolkit.domains.selection import EVERY_TEST, Selection, summarize
 from toolkit.known_failures import NONE_KNOWN, KnownOnKernel
 from toolkit.machines.protocol import Machine, MachineError
@@ -108,7 +109,9 @@ class TestCase(Protocol[S]):
 
     A case that hands something on to a later one sets it on the subject and says so (`hands`: the subject's
     attributes it sets); the later case names it (`uses`: earlier cases whose hand-off it reads when they ran)
-    and works without it when they did not. The domain checks the declarations when it registers.
+    and works without it when they did not. The domain checks the declarations when it registers. A case whose
+    verdict judges work done once before the cases ran (the shared build) says `retried = False`: a retry on a
+    restored guest could not change it.
     """
 
     @property
@@ -181,7 +184,7 @@ def _blocked_by(case: TestCase[Any], done: dict[str, TestRecord]) -> str | None:
             return f"needs {need}, which did not run"
         if record.status is Status.SKIPPED:
             return record.message
-        if record.status is not Status.PASSED:
+        if record.status not in (Status.PASSED, Status.FLAKY):  # a flaky one passed last, on the guest now
             return f"needs {need} to pass ({need} {record.status.value}: {record.message.splitlines()[0]})"
     return None
 
@@ -273,13 +276,63 @@ def case_records(
             yield [known.judged(summary) for summary in summarize([*rounds, list(done.values())])]
             if lost is not None:
                 raise lost  # the verdict is saved; the machine is gone for the cases after it
-            shown = known.judged(record)
-            progress.say(
-                f"{prefix}({index}/{len(chosen)}) {case.name}: {progress.verdict(verdict_word(shown))} in "
-                f"{shown.duration_s:.1f} s"
-                + (f" - {shown.message.splitlines()[0]}" if shown.status is not Status.PASSED or shown.fixed else "")
-            )
+            _say_verdict(progress, f"{prefix}({index}/{len(chosen)}) {case.name}", known.judged(record))
+            if selection.retry and retries.worth_retrying(case, known.judged(record)):
+                for retried, lost in _retried(case, record, chosen, done, subject, progress, selection.retry):
+                    done[case.name] = retried
+                    yield [known.judged(summary) for summary in summarize([*rounds, list(done.values())])]
+                    if lost is not None:
+                        raise lost
         rounds.append(list(done.values()))
+
+
+def _say_verdict(progress: Progress, what: str, record: TestRecord) -> None:
+    progress.say(
+        f"{what}: {progress.verdict(verdict_word(record))} in {record.duration_s:.1f} s"
+        + (f" - {record.message.splitlines()[0]}" if record.status is not Status.PASSED or record.fixed else "")
+    )
+
+
+def _retried(
+    case: TestCase[Any], first: TestRecord, cases: Sequence[TestCase[Any]], done: dict[str, TestRecord],
+    subject: Subject, progress: Progress, times: int,
+) -> Iterator[tuple[TestRecord, MachineError | None]]:  # fmt: skip
+    """A red case run again, up to `times` times until it passes, each time on a restored guest with its
+    prerequisites run first; after each attempt, its record summing the attempts up so far, and the error that
+    lost the machine if one did (then no attempt follows)."""
+    before = retries.prerequisites(case, cases, done)
+    attempts, restore_s = [first], 0.0
+    for number in range(1, times + 1):
+        what = f"(retry {number}/{times}) {case.name}"
+        started = time.monotonic()
+        with progress.beating(what):
+            attempt, lost = _attempt(case, before, subject)
+        restore_s += max(0.0, time.monotonic() - started - attempt.duration_s)
+        attempts.append(attempt)
+        yield retries.summary(attempts, restore_s), lost
+        if lost is not None:
+            return
+        _say_verdict(progress, what, attempt)
+        if attempt.status is Status.PASSED:
+            return
+
+
+def _attempt(
+    case: TestCase[Any], before: Sequence[TestCase[Any]], subject: Subject
+) -> tuple[TestRecord, MachineError | None]:
+    """case run once more on a guest rolled back to its ready snapshot, after the cases before it (each of which
+    must pass again); with the error that lost the machine, if one did."""
+    began = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    try:
+        subject.recover()
+    except MachineError as error:
+        return TestRecord(case.name, Status.SKIPPED, 0.0, f"the guest could not be restored for it: {error}",
+                          started=began), error  # fmt: skip
+    for prerequisite in before:
+        record, lost = _record(prerequisite, subject, None, began)
+        if lost is not None or record.status is not Status.PASSED:
+            return retries.blocked_attempt(case.name, record, began), lost
+    return _record(case, subject, None, began)
 
 
 def every_record(

@@ -1,4 +1,5 @@
-"""Which of a domain's tests run, and how often: `--only TEST[,TEST]` (with what they need) and `--repeat N`.
+"""Which of a domain's tests run, and how often: `--only TEST[,TEST]` (with what they need), `--repeat N`, and
+`--retry N` (a red test run again: toolkit/domains/retries.py).
 
 A test repeated on the warm VM is summarised in one record: passed when it passed every run, red when
 it was red in any, and flaky when it was red in some runs and passed in others, with the rate
@@ -7,7 +8,7 @@ it was red in any, and flaky when it was red in some runs and passed in others, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,15 +20,18 @@ RED = (Status.FAILED, Status.ERROR)
 
 @dataclass(frozen=True)
 class Selection:
-    """The tests asked for (none: all of them) and how many times the run goes through them."""
+    """The tests asked for (none: all of them), how many times the run goes through them, and how many times a red
+    test runs again."""
 
     only: tuple[str, ...] = ()
     repeat: int = 1
+    retry: int = 0
 
     @classmethod
-    def parse(cls, only: str | None, repeat: int | None, known: Sequence[str]) -> Selection:
-        """From the command line's --only (comma-separated test names; None: not given) and --repeat; a UserError
-        for a name no chosen domain has, or an --only that names no test."""
+    def parse(cls, only: str | None, repeat: int | None, known: Sequence[str], retry: int = 0) -> Selection:
+        """From the command line's --only (comma-separated test names; None: not given), --repeat and the retry
+        setting, which a repeated run does without (its rounds already tell a flaky test, and retries would bend
+        their rate); a UserError for a name no chosen domain has, or an --only that names no test."""
         names = tuple(dict.fromkeys(name.strip() for name in (only or "").split(",") if name.strip()))
         if only is not None and not names:
             raise UserError(
@@ -37,21 +41,28 @@ class Selection:
         unknown = [name for name in names if name not in known]
         if unknown:
             raise UserError(f"--only {unknown[0]}: no such test in this run; its tests are {', '.join(known)}")
-        return cls(names, repeat or 1)
+        rounds = repeat or 1
+        return cls(names, rounds, retry if rounds == 1 else 0)
 
     def cases(self, cases: Sequence[Any]) -> list[Any]:
         """The cases to run, in their declared order: the chosen ones and every one they need, transitively."""
         if not self.only:
             return list(cases)
-        by_name = {case.name: case for case in cases}
-        wanted: set[str] = set()
-        pending = [name for name in self.only if name in by_name]
-        while pending:
-            name = pending.pop()
-            if name not in wanted:
-                wanted.add(name)
-                pending += [need for need in by_name[name].needs if need in by_name]
+        wanted = closure(self.only, cases, lambda case: case.needs)
         return [case for case in cases if case.name in wanted]
+
+
+def closure(names: Iterable[str], cases: Sequence[Any], links: Callable[[Any], Iterable[str]]) -> set[str]:
+    """names and every case they link to (their needs, say) among cases, transitively."""
+    by_name = {case.name: case for case in cases}
+    found: set[str] = set()
+    pending = [name for name in names if name in by_name]
+    while pending:
+        name = pending.pop()
+        if name not in found:
+            found.add(name)
+            pending += [linked for linked in links(by_name[name]) if linked in by_name]
+    return found
 
 
 EVERY_TEST = Selection()

@@ -28,8 +28,9 @@ ARCHITECTURE = "x86_64"  # the boxes are Debian amd64
 BUILD_TEST = "build"
 # A test's path is `<prefix>.<test>`: the prefix kernel people would look for, else the domain's own name.
 PATH_PREFIX = {"kernel_module": "kmod", "filesystem": "fs"}
-STATUS = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.SKIPPED: "SKIP",
-          Status.KNOWN: "FAIL"}  # fmt: skip
+# KCIDB has no flaky status: a flaky test is a FAIL (it fails the run), misc.flaky saying so.
+STATUS = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.FLAKY: "FAIL",
+          Status.SKIPPED: "SKIP", Status.KNOWN: "FAIL"}  # fmt: skip
 EXCERPT_MAX = 16384  # KCIDB's limit on log_excerpt
 PREREQUISITE = "needs "  # how the runner words a skip whose prerequisite did not pass (toolkit/domains/base.py)
 GIT_TIMEOUT_S = 10
@@ -228,6 +229,8 @@ def _test(
     if test.known_failure:
         misc["known_failure"] = test.known_failure
         misc["waived"] = test.status is Status.KNOWN
+    if test.status is Status.FLAKY:
+        misc["flaky"] = True
     if _behind_failed_prerequisite(test):
         misc["skip_reason"] = "prerequisite failed"
     data["misc"] = misc

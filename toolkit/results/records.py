@@ -17,6 +17,7 @@ class Status(str, Enum):
     PASSED = "passed"
     FAILED = "failed"
     ERROR = "error"
+    FLAKY = "flaky"  # red in some attempts of a retried test, passed in another (toolkit/domains/retries.py)
     SKIPPED = "skipped"
     KNOWN = "known"  # red, as a known-failure entry expects (toolkit/known_failures.py): it does not fail the run
 
@@ -32,7 +33,9 @@ class RunState(str, Enum):
 
 
 # Worst first: the order used wherever statuses are summarised.
-SEVERITY = (Status.FAILED, Status.ERROR, Status.KNOWN, Status.SKIPPED, Status.PASSED)
+SEVERITY = (Status.FAILED, Status.ERROR, Status.FLAKY, Status.KNOWN, Status.SKIPPED, Status.PASSED)
+# The statuses that fail a run: a flaky test fails it too (a known failure does not).
+FAILING = (Status.FAILED, Status.ERROR, Status.FLAKY)
 
 
 def worst(statuses: list[Status]) -> Status:
@@ -250,7 +253,7 @@ class RunRecord:
         """How many different kernel reports its red tests are charged with: a title counts once per kernel line
         and subject, however many tests it turned red."""
         return len({(run.kernel_line, run.domain, run.subject.name, title) for run in self.runs for test in run.tests
-                    if test.status in (Status.FAILED, Status.ERROR) for title in test.report_titles})  # fmt: skip
+                    if test.status in FAILING for title in test.report_titles})  # fmt: skip
 
     def planned_tests(self) -> int:
         """How many verdicts the plan asks for (each subject found counts its domain's tests)."""
@@ -263,10 +266,10 @@ class RunRecord:
         return total
 
     def exit_status(self) -> int:
-        """0 when the run finished and nothing failed or errored, else 1 (a run still going, stopped or abandoned
-        is no pass)."""
+        """0 when the run finished and nothing failed, errored or was flaky, else 1 (a run still going, stopped or
+        abandoned is no pass)."""
         counts = self.summary()
-        return 1 if counts["failed"] or counts["error"] or self.state is not RunState.FINISHED else 0
+        return 1 if any(counts[status.value] for status in FAILING) or self.state is not RunState.FINISHED else 0
 
     def ended(self, state: RunState, reason: str, finished: str) -> RunRecord:
         """This run in a final state: every planned test it has no verdict for is an error saying reason."""

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from html import escape
 
 from toolkit.results.records import (
+    FAILING,
     FIXED,
     RunRecord,
     RunState,
@@ -25,8 +26,8 @@ from toolkit.text_tables import table as text_table
 
 MESSAGE_WIDTH = 70
 SUBTEST_WIDTH = 40
-SYMBOL = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.SKIPPED: "SKIP",
-          Status.KNOWN: "KNOWN"}  # fmt: skip
+SYMBOL = {Status.PASSED: "PASS", Status.FAILED: "FAIL", Status.ERROR: "ERROR", Status.FLAKY: "FLAKY",
+          Status.SKIPPED: "SKIP", Status.KNOWN: "KNOWN"}  # fmt: skip
 FIXED_SYMBOL = "FIXED?"
 RED = (Status.FAILED, Status.ERROR)
 
@@ -103,8 +104,8 @@ def totals(record: RunRecord) -> str:
     fixed = record.fixed_tests()
     said = ", ".join(
         f"{counts[s.value]} {s.value}" + (f" ({fixed} {FIXED})" if s is Status.PASSED and fixed else "")
-        for s in (Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED, Status.KNOWN)
-        if s is not Status.KNOWN or counts[s.value]
+        for s in (Status.PASSED, Status.FAILED, Status.ERROR, Status.SKIPPED, Status.FLAKY, Status.KNOWN)
+        if s not in (Status.FLAKY, Status.KNOWN) or counts[s.value]
     )
     reports = record.distinct_reports()
     return f"{said}; {reports} distinct kernel report{'s' if reports != 1 else ''}" if reports else said
@@ -145,13 +146,25 @@ def suite_properties(run: SubjectResults) -> dict[str, str]:
 
 
 def _outcome(case: ET.Element, status: Status, message: str, details: str) -> None:
-    """A JUnit testcase's failure, error or skipped element (none when it passed)."""
-    kind = {Status.FAILED: "failure", Status.ERROR: "error", Status.SKIPPED: "skipped",
+    """A JUnit testcase's failure, error or skipped element (none when it passed); a flaky test is a failure whose
+    message says flaky, as it fails the run; a known failure is skipped."""
+    kind = {Status.FAILED: "failure", Status.ERROR: "error", Status.FLAKY: "failure", Status.SKIPPED: "skipped",
             Status.KNOWN: "skipped"}.get(status)  # fmt: skip
     if kind == "skipped":
         ET.SubElement(case, kind, message=_short(message, 200))
     elif kind:
         ET.SubElement(case, kind, message=_short(message, 200)).text = details
+
+
+def _reruns(case: ET.Element, test: TestRecord) -> None:
+    """A retried test's red attempts after its first, as Maven Surefire writes re-runs (rerunFailure, rerunError:
+    readers that know them list the attempts, others pass over them)."""
+    attempts = test.metrics.get("retry", {})
+    statuses, messages = attempts.get("statuses", [])[1:], attempts.get("messages", [])[1:]
+    for status, message in zip(statuses, messages, strict=False):
+        kind = {Status.FAILED.value: "rerunFailure", Status.ERROR.value: "rerunError"}.get(status)
+        if kind:
+            ET.SubElement(case, kind, message=_short(message, 200))
 
 
 def junit(record: RunRecord) -> str:
@@ -164,8 +177,9 @@ def junit(record: RunRecord) -> str:
         began = next((t.started for t in run.tests if t.started), record.started)
         suite = ET.SubElement(
             suites, "testsuite", name=f"{run.domain}.{run.kernel_line}.{run.subject.name}",
-            tests=str(len(statuses)), failures=str(counts[Status.FAILED]), errors=str(counts[Status.ERROR]),
-            skipped=str(counts[Status.SKIPPED] + counts[Status.KNOWN]), time=f"{sum(t.duration_s for t in run.tests):.3f}",
+            tests=str(len(statuses)), failures=str(counts[Status.FAILED] + counts[Status.FLAKY]),
+            errors=str(counts[Status.ERROR]), skipped=str(counts[Status.SKIPPED] + counts[Status.KNOWN]),
+            time=f"{sum(t.duration_s for t in run.tests):.3f}",
             timestamp=_utc(began), hostname=str(record.host.get("hostname", "")),
         )  # fmt: skip
         properties = ET.SubElement(suite, "properties")
@@ -175,6 +189,7 @@ def junit(record: RunRecord) -> str:
         for test in run.tests:
             case = ET.SubElement(suite, "testcase", classname=classname, name=test.name, time=f"{test.duration_s:.3f}")
             _outcome(case, test.status, test.message, "\n".join(test.kernel_log))
+            _reruns(case, test)
             ET.SubElement(case, "system-out").text = json.dumps(test.metrics, sort_keys=True)
             for subtest in test.subtests:
                 part = ET.SubElement(suite, "testcase", classname=classname, name=f"{test.name}/{subtest.name}",
@@ -241,7 +256,8 @@ def known_failures(record: RunRecord) -> str:
 
 # Cell colours: white bold text on each keeps WCAG AA contrast (>= 4.5:1).
 COLOURS = {Status.PASSED.value: "#2e7d32", Status.FAILED.value: "#c62828", Status.ERROR.value: "#a84300",
-           Status.SKIPPED.value: "#616161", Status.KNOWN.value: "#6a1b9a", "fixed": "#00695c"}  # fmt: skip
+           Status.FLAKY.value: "#ad1457", Status.SKIPPED.value: "#616161", Status.KNOWN.value: "#6a1b9a",
+           "fixed": "#00695c"}  # fmt: skip
 STYLE = (
     "body{font-family:system-ui,sans-serif;margin:1em auto;padding:0 1em;max-width:110em;color:#1a1a1a;"
     "background:#fff;line-height:1.4}a{color:#0b57d0}.scroll{overflow-x:auto;margin-bottom:1em}"
@@ -379,7 +395,7 @@ def html(record: RunRecord, exists: Callable[[str], bool] | None = None, earlier
                 row.append("<td></td>")
                 continue
             anchor = _anchor(run, row_name, name)
-            target = anchor if test.status in (Status.FAILED, Status.ERROR) else f"test-{anchor}"
+            target = anchor if test.status in FAILING else f"test-{anchor}"
             title = escape(f"{_short(test.message)} ({test.duration_s:.1f} s)")
             row.append(f'<td class="{_cell_class(test)}" title="{title}"><a href="#{escape(target)}">'
                        f"{symbol(test)}</a></td>")  # fmt: skip
@@ -389,7 +405,7 @@ def html(record: RunRecord, exists: Callable[[str], bool] | None = None, earlier
                 f'<td>{test.duration_s:.1f}&nbsp;s</td><td class="message">{escape(test.message)}'
                 f"{_subtests(test)}</td></tr>"
             )
-            if test.status in (Status.FAILED, Status.ERROR):
+            if test.status in FAILING:
                 log = "\n".join(test.kernel_log) or "(no kernel log lines)"
                 details.append(
                     f'<h3 id="{escape(anchor)}">{escape(run.kernel_line)} {escape(row_name)} {escape(name)}: '

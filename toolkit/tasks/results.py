@@ -14,7 +14,7 @@ from toolkit.files import write_output
 from toolkit.results import kcidb, reports
 from toolkit.results import merge as run_merge
 from toolkit.results import store as results_store
-from toolkit.results.records import FIXED, RunRecord, Status
+from toolkit.results.records import FAILING, FIXED, RunRecord, Status
 from toolkit.tasks.common import JSON_HELP, collection, print_json, settings
 from toolkit.user_folders import CACHE, RESULTS
 
@@ -59,8 +59,8 @@ def results_export(
 
 
 def _regressions(before: RunRecord, after: RunRecord) -> list[list[str]]:
-    """The diff rows of tests that passed (or were fixed?) before and failed or errored after."""
-    broken = {Status.FAILED.value, Status.ERROR.value}
+    """The diff rows of tests that passed (or were fixed?) before and failed, errored or were flaky after."""
+    broken = {status.value for status in FAILING}
     rows = reports.diff(before, after)
     return [row for row in rows if row[3] in (Status.PASSED.value, FIXED) and row[4].partition(" ")[0] in broken]
 
@@ -75,7 +75,7 @@ def _regressions(before: RunRecord, after: RunRecord) -> list[list[str]]:
 def results_diff(c: Context, run_a: str | None = None, run_b: str | None = None) -> None:
     """What changed between two runs, test by kernel line: `invoke results.diff RUN_A [RUN_B]`.
 
-    Exits 1 when a test that passed in RUN_A failed or errored in RUN_B (a gate for CI), else 0.
+    Exits 1 when a test that passed in RUN_A failed, errored or was flaky in RUN_B (a gate for CI), else 0.
     """
     if not run_a:
         raise UserError("no run to compare: `invoke results.diff RUN_A [RUN_B]` (RUN_B: the latest)")
@@ -84,7 +84,7 @@ def results_diff(c: Context, run_a: str | None = None, run_b: str | None = None)
     print(reports.diff_table(before, after))
     regressions = _regressions(before, after)
     if regressions:
-        print(f"{len(regressions)} test(s) went from passed to failed or error")
+        print(f"{len(regressions)} test(s) went from passed to failed, error or flaky")
     raise Exit(code=1 if regressions else 0)
 
 

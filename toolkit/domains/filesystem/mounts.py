@@ -15,6 +15,7 @@ BAD_OPTION_ERRNO = "errno:EINVAL"
 class Build:
     name = "build"
     needs: tuple[str, ...] = ()
+    retried = False  # it judges the build made once before the cases ran: a restored guest cannot change that
 
     def run(self, subject: FilesystemUnderTest) -> Verdict:
         if subject.options.builtin:

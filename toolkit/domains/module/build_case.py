@@ -12,6 +12,7 @@ from toolkit.domains.module.subject import ModuleUnderTest
 class Build:
     name = "build"
     needs: tuple[str, ...] = ()
+    retried = False  # it judges the build made once before the cases ran: a restored guest cannot change that
 
     def run(self, subject: ModuleUnderTest) -> Verdict:
         build = subject.build
