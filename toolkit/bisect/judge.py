@@ -10,7 +10,7 @@ from toolkit.bisect.search import Judgement
 from toolkit.results.records import RunRecord, Status, TestRecord
 
 BUILD = "build"  # the test whose failure says the commit cannot be judged
-RED = (Status.FAILED, Status.KNOWN)
+RED = (Status.FAILED, Status.FLAKY, Status.KNOWN)  # red at least once: the fault is in this commit
 
 
 @dataclass(frozen=True)
