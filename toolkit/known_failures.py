@@ -29,7 +29,7 @@ FIELDS = ("test", "kernels", "reason", "title")
 EXAMPLES = {"test": "unload", "reason": "needs the folio API (5.16+)", "title": "BUG: unable to handle ..."}
 MAX_TEXT = 300  # a reason or title is one line of a table, not a bug report
 MAX_ENTRIES = 1000
-RED = (Status.FAILED, Status.ERROR)  # what an entry turns known (and, with --repeat, a flaky test: red in some runs)
+RED = (Status.FAILED, Status.ERROR)  # the subtests an entry turns known with their test
 COMPARISON = re.compile(r"\s*(>=|<=|==|>|<)\s*([0-9]{1,4}(?:\.[0-9]{1,4}){0,2})\s*")
 RELEASE_VERSION = re.compile(r"([0-9]+)(?:\.([0-9]+))?(?:\.([0-9]+))?")
 COMPARE: dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {

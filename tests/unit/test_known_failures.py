@@ -155,6 +155,15 @@ def test_a_passed_test_an_entry_covers_is_fixed_and_stays_passed() -> None:
     assert judged.message == "fixed?: passed, though a known failure (init fails on 6.1): loaded in 0.1 s"
 
 
+def test_a_flaky_test_an_entry_covers_is_known_so_an_entry_is_how_flakiness_is_allowed() -> None:
+    known = KnownOnKernel(_entries({"test": "memory_leak", "reason": "leaks under TCG now and then"}), "6.1",
+                          RELEASE_6_1)  # fmt: skip
+    flaky = TestRecord("memory_leak", Status.FLAKY, 9.0, "flaky: failed 1/3 attempts: leaked 1 objects")
+    judged = known.judged(flaky)
+    assert judged.status is Status.KNOWN and judged.known_failure == "leaks under TCG now and then"
+    assert judged.message == "known: leaks under TCG now and then: flaky: failed 1/3 attempts: leaked 1 objects"
+
+
 def test_a_title_limits_an_entry_to_reds_charged_with_that_report() -> None:
     known = KnownOnKernel(_entries({"test": "unload", "reason": "r", "title": "BUG: x in m_exit"}), "6.1", RELEASE_6_1)
     assert known.judged(_red("unload", "KASAN: y in m_exit")).status is Status.FAILED
