@@ -72,6 +72,9 @@ class TestRecord:
     # the titles of the kernel's reports it is charged with (toolkit/report_titles.py), the first the one its
     # message names; empty when it has none, and in runs from before titles were recorded
     report_titles: tuple[str, ...] = ()
+    # kernel_log with each of the module's code addresses followed by its place in the source (`leaky.c:13
+    # (leaky_init)`); empty when none was found, and in runs from before places were found
+    kernel_log_symbolized: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -86,14 +89,19 @@ class TestRecord:
         data["report_titles"] = list(self.report_titles)
         if not self.report_titles:
             del data["report_titles"]
+        data["kernel_log_symbolized"] = list(self.kernel_log_symbolized)
+        if not self.kernel_log_symbolized:
+            del data["kernel_log_symbolized"]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TestRecord:
-        """A test as results.json has it; files from before subtests or report titles were recorded have none."""
+        """A test as results.json has it; files from before subtests, report titles or source places were recorded
+        have none."""
         return cls(**{**data, "status": Status(data["status"]), "kernel_log": tuple(data.get("kernel_log", ())),
                       "subtests": tuple(Subtest.from_dict(sub) for sub in data.get("subtests", ())),
-                      "report_titles": tuple(data.get("report_titles", ()))})  # fmt: skip
+                      "report_titles": tuple(data.get("report_titles", ())),
+                      "kernel_log_symbolized": tuple(data.get("kernel_log_symbolized", ()))})  # fmt: skip
 
     def subtest_counts(self) -> dict[str, int]:
         """How many of its subtests ended in each status."""

@@ -25,6 +25,12 @@ def _short(text: str, width: int = MESSAGE_WIDTH) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
+def shown_log(test: TestRecord) -> tuple[str, ...]:
+    """The kernel log a report shows: the copy with places in the module's source, when there is one (it keeps
+    every raw line's text), else the raw lines."""
+    return test.kernel_log_symbolized or test.kernel_log
+
+
 def red_subtests(test: TestRecord) -> list[Subtest]:
     """The subtests a report shows one by one: those that failed or did not run."""
     return [subtest for subtest in test.subtests if subtest.status in RED]
@@ -156,7 +162,7 @@ def junit(record: RunRecord) -> str:
         classname = f"{run.domain}.{run.kernel_line}.{run.subject.name}"
         for test in run.tests:
             case = ET.SubElement(suite, "testcase", classname=classname, name=test.name, time=f"{test.duration_s:.3f}")
-            _outcome(case, test.status, test.message, "\n".join(test.kernel_log))
+            _outcome(case, test.status, test.message, "\n".join(shown_log(test)))
             ET.SubElement(case, "system-out").text = json.dumps(test.metrics, sort_keys=True)
             for subtest in test.subtests:
                 part = ET.SubElement(suite, "testcase", classname=classname, name=f"{test.name}/{subtest.name}",
@@ -298,7 +304,7 @@ def html(record: RunRecord, exists: Callable[[str], bool] | None = None) -> str:
                 f"{_subtests(test)}</td></tr>"
             )
             if test.status in (Status.FAILED, Status.ERROR):
-                log = "\n".join(test.kernel_log) or "(no kernel log lines)"
+                log = "\n".join(shown_log(test)) or "(no kernel log lines)"
                 details.append(
                     f'<h3 id="{escape(anchor)}">{escape(run.kernel_line)} {escape(row_name)} {escape(name)}: '
                     f"{test.status.value}</h3><p>{escape(test.message)}</p>{_subtests(test)}<pre>{escape(log)}</pre>"

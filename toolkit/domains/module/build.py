@@ -22,6 +22,7 @@ from toolkit.machines.protocol import Machine
 GUEST_SRC = "/root/vexfs-vmtest/src"
 CODE_SECTION_PREFIXES = (".text", ".init.text", ".exit.text")
 KUNIT_SECTION = ".kunit_test_suites"  # where a module's kunit_test_suites() puts its KUnit suites
+DEBUG_LINES = ".debug_line"  # the DWARF section mapping code addresses to source lines
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class BuiltModule:
     code_sections: dict[str, int]
     symbols: tuple[elf.Symbol, ...]
     kunit_suites: bool = False  # it carries KUnit suites, which run as it loads on a kernel with KUnit
+    debug_info: bool = False  # it carries DWARF line tables, which give a code address its file and line
 
     @classmethod
     def read(cls, path: Path) -> BuiltModule:
@@ -56,6 +58,7 @@ class BuiltModule:
             code_sections=code,
             symbols=tuple(elf.function_symbols(path)),
             kunit_suites=KUNIT_SECTION in sections,
+            debug_info=DEBUG_LINES in sections,
         )
 
 
@@ -66,6 +69,7 @@ class BuildOutcome:
     duration_s: float
     output: str
     modules: tuple[BuiltModule, ...]
+    compiled_in: str = ""  # the folder the compiler saw the sources in: the start of the paths in debug info
 
     @property
     def ok(self) -> bool:
@@ -147,7 +151,7 @@ def build_in_chroot(
             held.ended()
         src = _copy_tree(tree, work_dir)
     output = output.replace(f"/mnt/{mount_name}", str(source_dir))
-    outcome = BuildOutcome("chroot", returncode, duration, output, ())
+    outcome = BuildOutcome("chroot", returncode, duration, output, (), f"/mnt/{mount_name}")
     return outcome if returncode else replace(outcome, modules=_modules_in(src))
 
 
@@ -170,7 +174,7 @@ def build_in_guest(machine: Machine, source_dir: Path, work_dir: Path, timeout: 
             machine.run(f"cp {GUEST_SRC}/{relative} /tmp/", timeout=30, sudo=True)
             machine.get(f"/tmp/{Path(relative).name}", src / relative)
     output = (result.stdout + result.stderr).replace(GUEST_SRC, str(source_dir))
-    outcome = BuildOutcome("guest", result.exit_status, time.monotonic() - started, output, ())
+    outcome = BuildOutcome("guest", result.exit_status, time.monotonic() - started, output, (), GUEST_SRC)
     return replace(outcome, modules=_modules_in(src)) if result.ok else outcome
 
 

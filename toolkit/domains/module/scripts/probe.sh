@@ -1,5 +1,6 @@
 #!/bin/sh
-# The module's and the kernel's state, and the guest's vitals, as key=value lines.   usage: probe.sh MODULE
+# The module's and the kernel's state, the guest's vitals, and where the module's code sections are while it is
+# loaded (sections=NAME:ADDRESS ...), as key=value lines.   usage: probe.sh MODULE
 # Shell builtins where they can: under emulation every fork and exec costs tens of milliseconds. The taint
 # is read by cat: a sysctl file read a byte at a time, as the shell reads, ends after its first byte.
 name=$1
@@ -34,3 +35,8 @@ done </proc/meminfo
 first /proc/loadavg && echo "load_1m=$value"
 first "$module/coresize"
 echo "module_core_bytes=$value"
+sections=
+for section in "$module"/sections/.*text*; do
+    first "$section" && sections="$sections${section##*/}:$value "
+done
+echo "sections=$sections"
