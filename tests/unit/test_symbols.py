@@ -120,6 +120,14 @@ def test_a_leaks_call_site_in_its_message_becomes_its_place_whether_named_or_bar
                for line in located.kernel_log_symbolized)  # fmt: skip
 
 
+def test_kmemleaks_address_and_frame_of_one_place_are_followed_by_it_once() -> None:
+    places = _places("leaky", "/mnt/vexfs-vmtest-leaky-640bb453a08e")
+    loaded = "    [<ffffffffc023a021>] leaky_init+0x21/0x2d [leaky]"
+    unloaded = "    [<ffffffffc023a021>] 0xffffffffc023a021"
+    assert symbols.annotated(loaded, LEAKY, places) == f"{loaded} leaky.c:13 (leaky_init)"
+    assert symbols.annotated(unloaded, LEAKY, places) == f"{unloaded} leaky.c:13 (leaky_init)"
+
+
 def test_a_verdict_without_the_modules_addresses_is_left_alone_without_running_anything(tmp_path: Path) -> None:
     verdict = Verdict.failed("insmod failed: Cannot allocate memory (ENOMEM)", ["init_fail: refusing to load"])
     assert symbols.symbolized(verdict, LEAKY, tmp_path / "leaky.ko", True, "", tmp_path) == verdict

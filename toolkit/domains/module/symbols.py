@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from toolkit import kernel_log
 from toolkit.domains.base import Verdict
 from toolkit.domains.module import addr2line, elf
 from toolkit.domains.module.addr2line import SourceLine
@@ -26,7 +27,7 @@ FRAME = re.compile(
 )
 BARE = re.compile(r"(?:(?<![\w<])0x|\[<)(?P<address>[0-9a-f]{16})\b(?:>\])?")
 FAULTED = re.compile(r"\bRIP: [0-9a-f]{4}:")  # the frame that faulted: its address is the instruction itself
-NOT_CODE = re.compile(r"^\s*(\[\s*\d+\.\d+\]\s*)?Code: ")  # the bytes around the faulting instruction
+NOT_CODE = "Code: "  # a line of the bytes around the faulting instruction
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class ModuleCode:
         """The module's code addresses in text: frames tagged with its name (untagged ones too, naming its
         functions, when not tagged_only) and bare addresses in its recorded sections; each return address one
         byte back."""
-        if NOT_CODE.match(text):
+        if kernel_log.strip_timestamp(text).lstrip().startswith(NOT_CODE):
             return []
         back = 0 if FAULTED.search(text) else 1
         found = []
@@ -86,7 +87,13 @@ class ModuleCode:
             spot = self.at(int(match["address"], 16) - back)
             if spot:
                 found.append(Mention(match.start(), match.end(), spot, ""))
-        return sorted(found, key=lambda mention: mention.start)
+        kept: list[Mention] = []
+        for mention in sorted(found, key=lambda mention: mention.start):
+            if kept and kept[-1].spot == mention.spot and not text[kept[-1].end : mention.start].strip():
+                kept[-1] = mention  # one place said twice in a row (kmemleak's `[<address>] frame`): the last says it
+            else:
+                kept.append(mention)
+        return kept
 
 
 def spots(code: ModuleCode, message: str, log: Iterable[str]) -> dict[str, list[int]]:
