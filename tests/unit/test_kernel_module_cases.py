@@ -106,6 +106,12 @@ def test_a_clean_load_names_the_filesystems_the_module_registers(tmp_path: Path)
     assert verdict.status is Status.PASSED and verdict.metrics["filesystems"] == ["mod"]
 
 
+def test_a_load_records_where_the_probe_found_the_modules_code_sections(tmp_path: Path) -> None:
+    sections = Answer(probe().stdout + "sections=.init.text:0xffffffffc0214000 .text:0xffffffffc0210000 \n")
+    verdict = run(Load(), {"probe.sh": [ABSENT, sections]}, tmp_path)
+    assert verdict.metrics["sections"] == {".init.text": "0xffffffffc0214000", ".text": "0xffffffffc0210000"}
+
+
 def test_an_rmmod_refused_names_refcount_and_holders(tmp_path: Path) -> None:
     refused = Answer(stderr="rmmod: ERROR: Module mod is in use\n", exit_status=1)
     verdict = run(Unload(), {"rmmod": refused, "probe.sh": probe()}, tmp_path)
