@@ -7,6 +7,7 @@ the addr2line answers (fixtures/addr2line/) are the box's addr2line run on those
 from __future__ import annotations
 
 import gzip
+import shlex
 import shutil
 from pathlib import Path
 
@@ -160,3 +161,10 @@ def test_addr2line_failing_on_the_ko_is_said_in_the_message_with_its_words(tmp_p
 )  # fmt: skip
 def test_probed_section_addresses_keep_only_names_with_addresses(said: str, found: dict[str, int]) -> None:
     assert loaded_sections(said) == found
+
+
+def test_the_addr2line_command_passes_the_ko_and_sections_literally_one_call_per_section() -> None:
+    command = addr2line.script("/tmp/my dir/it's.ko", {".text; rm -rf /": [0x1F, 0x20], ".init.text": [0]})
+    words = shlex.split(command)
+    assert words.count("addr2line") == 2 and words.count("/tmp/my dir/it's.ko") == 2
+    assert ".text; rm -rf /" in words and words[-2:] == ["0x1f", "0x20"]

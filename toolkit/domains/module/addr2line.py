@@ -46,7 +46,7 @@ def script(ko: str, offsets: Mapping[str, list[int]]) -> str:
         f"{shlex.quote(section)} {' '.join(f'{offset:#x}' for offset in wanted)}"
         for section, wanted in sorted(offsets.items())
     ]
-    return " && ".join(calls)
+    return "; ".join(["set -e", *calls])
 
 
 def parse(output: str) -> dict[tuple[str, int], tuple[SourceLine, ...]]:
