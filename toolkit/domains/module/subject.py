@@ -6,6 +6,7 @@ tracing, slab validation, the exerciser) go to every guest, with the testing dom
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -195,13 +196,22 @@ class ModuleUnderTest:
         return f" (the report points into unloaded module code, {self.name}'s: {bare})" if bare else ""
 
     def symbolize(self, verdict: Verdict) -> Verdict:
-        """verdict with the places in the module's source its addresses point at (symbols.py)."""
+        """verdict with the places in the module's source its addresses point at (symbols.py). Bare addresses the
+        recorded sections do not place are looked for where the module is now (a report made as it loaded, before
+        a probe saw it: its init already freed), when the guest answers."""
         if self.module is None:
             return verdict
+        if symbols.unplaced(self.code(), verdict.kernel_log):
+            with contextlib.suppress(MachineError):
+                self.probe()
+        return symbols.symbolized(verdict, self.code(), self.module.path, self.module.debug_info,
+                                  self.build.compiled_in, self.guest.machine.sysroot)  # fmt: skip
+
+    def code(self) -> symbols.ModuleCode:
+        """What places an address in the module's code, with the sections recorded so far."""
+        assert self.module is not None
         module = self.module
-        code = symbols.ModuleCode(module.name, module.symbols, module.code_sections, dict(self.sections))
-        return symbols.symbolized(verdict, code, module.path, module.debug_info, self.build.compiled_in,
-                                  self.guest.machine.sysroot)  # fmt: skip
+        return symbols.ModuleCode(module.name, module.symbols, module.code_sections, dict(self.sections))
 
     def health(self) -> Health:
         """Fit when the guest answers and the module is absent or live; the guest's vitals besides."""

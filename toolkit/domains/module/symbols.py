@@ -96,6 +96,11 @@ class ModuleCode:
         return kept
 
 
+def unplaced(code: ModuleCode, log: Iterable[str]) -> bool:
+    """Whether log has a bare address where modules are mapped that none of the module's recorded sections holds."""
+    return any(code.at(int(address, 16)) is None for line in log for address in kernel_log.module_addresses(line))
+
+
 def spots(code: ModuleCode, message: str, log: Iterable[str]) -> dict[str, list[int]]:
     """Every place message and log mention, as addr2line is asked for them: section -> offsets."""
     mentions = [*code.mentions(message, tagged_only=False), *(m for line in log for m in code.mentions(line))]

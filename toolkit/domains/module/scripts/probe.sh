@@ -35,8 +35,12 @@ done </proc/meminfo
 first /proc/loadavg && echo "load_1m=$value"
 first "$module/coresize"
 echo "module_core_bytes=$value"
+# each section file holds its address, which the shell cannot read (one grep: PATH:ADDRESS lines)
 sections=
-for section in "$module"/sections/.*text*; do
-    first "$section" && sections="$sections${section##*/}:$value "
-done
+if [ "$loaded" = 1 ]; then
+    listed=$(grep -H . "$module"/sections/.*text* 2>/dev/null)
+    for entry in $listed; do
+        sections="$sections${entry##*/} "
+    done
+fi
 echo "sections=$sections"
