@@ -479,3 +479,17 @@ def test_a_report_made_as_the_module_loaded_is_placed_by_the_sections_a_probe_fi
     assert said.message == f"{verdict.message} (file:line unknown: mod.ko carries no debug info)"  # built without -g
     assert subject.symbolize(Verdict.failed("insmod failed", ("[ 1.0] no address here",))).message == "insmod failed"
     assert sum("probe.sh" in command for command in machine.commands) == 1
+
+
+def test_bare_addresses_no_recorded_load_holds_are_said_unknown_when_the_guest_no_longer_answers(
+    tmp_path: Path,
+) -> None:
+    subject = _subject(ScriptedMachine({"probe.sh": Answer(unreachable=True)}), tmp_path)
+    verdict = Verdict.failed("insmod did not return within 25 s: SLUB: Poison overwritten in kmalloc-64",
+                             POISONED_AS_IT_LOADED)  # fmt: skip
+    said = subject.symbolize(verdict)
+    assert (
+        said.message
+        == f"{verdict.message} (file:line unknown for 2 bare addresses: no recorded load of mod holds them)"
+    )
+    assert subject.sections == {} and said.kernel_log_symbolized == ()

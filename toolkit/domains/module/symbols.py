@@ -72,7 +72,7 @@ class ModuleCode:
         """The module's code addresses in text: frames tagged with its name (untagged ones too, naming its
         functions, when not tagged_only) and bare addresses in its recorded sections; each return address one
         byte back."""
-        if kernel_log.strip_timestamp(text).lstrip().startswith(NOT_CODE):
+        if _code_bytes(text):
             return []
         back = 0 if FAULTED.search(text) else 1
         found = []
@@ -96,9 +96,20 @@ class ModuleCode:
         return kept
 
 
-def unplaced(code: ModuleCode, log: Iterable[str]) -> bool:
-    """Whether log has a bare address where modules are mapped that none of the module's recorded sections holds."""
-    return any(code.at(int(address, 16)) is None for line in log for address in kernel_log.module_addresses(line))
+def unplaced(code: ModuleCode, log: Iterable[str]) -> set[str]:
+    """The bare code addresses in log where modules are mapped that none of the module's recorded sections holds."""
+    found = set()
+    for line in log:
+        for match in () if _code_bytes(line) else BARE.finditer(line):
+            address = int(match["address"], 16)
+            if kernel_log.in_module_area(address) and code.at(address) is None and code.at(address - 1) is None:
+                found.add(match["address"])
+    return found
+
+
+def _code_bytes(line: str) -> bool:
+    """Whether line shows the bytes around a faulting instruction, not a frame."""
+    return kernel_log.strip_timestamp(line).lstrip().startswith(NOT_CODE)
 
 
 def spots(code: ModuleCode, message: str, log: Iterable[str]) -> dict[str, list[int]]:
@@ -165,8 +176,14 @@ def reported_at(title: str, log: Iterable[str], code: ModuleCode, places: Places
 def symbolized(verdict: Verdict, code: ModuleCode, ko: Path, debug_info: bool, sources: str,
                sysroot: Path | None) -> Verdict:  # fmt: skip
     """verdict with the places its message and kernel log point at in the module's source, found by addr2line
-    in the .ko (`located`); when they cannot be known, its message says why."""
+    in the .ko (`located`); when they cannot be known, its message says why (bare addresses where no recorded
+    load of the module was: code of another module, or of a load the guest died in before a probe saw it)."""
     wanted = spots(code, verdict.message, verdict.kernel_log)
+    bare = unplaced(code, verdict.kernel_log)
+    if bare:
+        many = f"{len(bare)} bare addresses: no recorded load of {code.name} holds them"
+        said = many if len(bare) > 1 else f"a bare address: no recorded load of {code.name} holds it"
+        verdict = replace(verdict, message=f"{verdict.message} (file:line unknown for {said})")
     if not wanted:
         return verdict
     if not debug_info:
