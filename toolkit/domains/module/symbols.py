@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from toolkit import kernel_log
 from toolkit.domains.base import Verdict
@@ -30,9 +31,8 @@ FAULTED = re.compile(r"\bRIP: [0-9a-f]{4}:")  # the frame that faulted: its addr
 NOT_CODE = "Code: "  # a line of the bytes around the faulting instruction
 
 
-@dataclass(frozen=True)
-class Spot:
-    """A place in the module's code: a section of the .ko and an offset in it."""
+class Spot(NamedTuple):
+    """A place in the module's code: a section of the .ko and an offset in it (as addr2line's answers key it)."""
 
     section: str
     offset: int
@@ -150,7 +150,7 @@ def replaced(message: str, code: ModuleCode, places: Places) -> str:
 def _rewritten(text: str, code: ModuleCode, places: Places, how: Callable[[str, str], str], tagged_only: bool) -> str:
     out, at = [], 0
     for mention in code.mentions(text, tagged_only):
-        place = places.get((mention.spot.section, mention.spot.offset), "")
+        place = places.get(mention.spot, "")
         if place and mention.start >= at:
             out += [text[at : mention.start], how(text[mention.start : mention.end], place)]
             at = mention.end
@@ -164,7 +164,7 @@ def reported_at(title: str, log: Iterable[str], code: ModuleCode, places: Places
     named_in_title = set(re.findall(r"[\w.]+", title))
     for line in log:
         for mention in code.mentions(line):
-            place = places.get((mention.spot.section, mention.spot.offset), "")
+            place = places.get(mention.spot, "")
             function = place.rpartition(" (")[2][:-1]
             if place and function in named_in_title:
                 return place.rpartition(" (")[0]  # the title names its function already
