@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from toolkit import build_errors, process_group, user_namespace
+from toolkit.debug_tiers import has_option
 from toolkit.domains.base import Target
 from toolkit.domains.module import build_tree, elf
 from toolkit.domains.module.options import ModuleOptions
@@ -23,6 +24,7 @@ GUEST_SRC = "/root/vexfs-vmtest/src"
 CODE_SECTION_PREFIXES = (".text", ".init.text", ".exit.text")
 KUNIT_SECTION = ".kunit_test_suites"  # where a module's kunit_test_suites() puts its KUnit suites
 DEBUG_LINES = ".debug_line"  # the DWARF section mapping code addresses to source lines
+DEBUG_INFO = "CONFIG_DEBUG_INFO"  # a kernel built with it builds modules with -g
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,12 @@ class BuildOutcome:
         return found or (lines[-1].strip() if lines else f"make exited with status {self.returncode}")
 
 
+def line_tables(kernel_config: Path) -> list[str]:
+    """What make needs for the module's code to carry line tables (reports then point into its source): nothing
+    from a kernel with debug info (Debian's), `KCFLAGS=-g` from one without (debug kernels, most own kernels)."""
+    return [] if has_option(kernel_config, DEBUG_INFO) else ["KCFLAGS=-g"]
+
+
 def _copy_sources(source_dir: Path, work_dir: Path) -> Path:
     return _copy_tree(source_dir, work_dir, ignore=shutil.ignore_patterns(*build_tree.ARTEFACTS))
 
@@ -131,12 +139,13 @@ def build_in_chroot(
 
     Another build of the same tree is waited for, as long as a build may take; `say` tells of that wait, and
     of a make an earlier, killed build left running in the tree (ended before this one starts)."""
-    if not (sysroot / "usr/src" / f"linux-headers-{release}").is_dir():
+    headers = sysroot / "usr/src" / f"linux-headers-{release}"
+    if not headers.is_dir():
         raise UserError(f"the box has no headers for {release} at /lib/modules/{release}/build: rebuild the box")
     tree = build_tree.tree_for(sysroot, release, source_dir)
     mount_name = f"vexfs-vmtest-{tree.name}"
     make = ["env", "LC_ALL=C", "LANG=C", "make", f"-j{os.cpu_count() or 1}", "-C", f"/lib/modules/{release}/build",
-            f"M=/mnt/{mount_name}", "modules"]  # fmt: skip
+            f"M=/mnt/{mount_name}", "modules", *line_tables(headers / ".config")]  # fmt: skip
     command = user_namespace.in_chroot(sysroot, *make, binds=((tree, f"/mnt/{mount_name}"),))
     with build_tree.building(tree, f"building {source_dir} for {release}", timeout, say) as held:
         build_tree.sync(source_dir, tree)
@@ -164,7 +173,9 @@ def build_in_guest(machine: Machine, source_dir: Path, work_dir: Path, timeout: 
     started = time.monotonic()
     machine.run(f"rm -rf {GUEST_SRC} && mkdir -p {GUEST_SRC}", timeout=30, sudo=True)
     machine.put(archive, "/tmp/vexfs-vmtest-src.tar.gz")
-    make = f"LC_ALL=C LANG=C make -C /lib/modules/$(uname -r)/build M={GUEST_SRC} modules"
+    build = "/lib/modules/$(uname -r)/build"
+    line_tables_flag = f"$(grep -qx {DEBUG_INFO}=y {build}/.config || echo KCFLAGS=-g)"  # as line_tables
+    make = f"LC_ALL=C LANG=C make -C {build} M={GUEST_SRC} modules {line_tables_flag}"
     result = machine.run(
         f"tar xzf /tmp/vexfs-vmtest-src.tar.gz -C {GUEST_SRC} && {make} 2>&1", timeout=timeout, sudo=True
     )
