@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -24,6 +25,13 @@ def settings() -> Settings:
 def box(settings: Settings):  # noqa: ANN201
     """The default box, built on first use (CI builds it once per run when no cache is warm)."""
     return box_supply.box_for(settings, settings.kernel)
+
+
+def source_line(source: Path, text: str, after: str = "") -> int:
+    """The number of the first line of source holding text (past the first line holding after, when given)."""
+    lines = source.read_text().splitlines()
+    start = next(index for index, line in enumerate(lines) if after in line) if after else 0
+    return next(number for number, line in enumerate(lines[start:], start=start + 1) if text in line)
 
 
 def qemu_processes_for(name: str) -> list[psutil.Process]:

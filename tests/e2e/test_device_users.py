@@ -15,6 +15,8 @@ from toolkit.domains import kernel_module
 from toolkit.domains.selection import Selection
 from toolkit.results.records import Status, TestRecord
 
+from .conftest import source_line
+
 pytestmark = pytest.mark.e2e
 
 BUGGYDEV = Path(__file__).parent / "devices" / "buggydev"
@@ -57,7 +59,12 @@ def test_a_leak_per_open_is_counted_and_attributed_to_the_open(line_vm: tuple[Se
     test = _tests(line_vm, tmp_path / "results", "memory_leak", params=("bug=open_leak",))["memory_leak"]
     assert test.status is Status.FAILED, test.message
     assert test.message.startswith("leaked 5 objects, "), test.message
-    assert "buggydev_open+0x" in test.message and "between insmod and rmmod: /dev/buggydev: 5 opens" in test.message
+    assert "between insmod and rmmod: /dev/buggydev: 5 opens" in test.message
+    # the call site by its place in the source, from the .ko's debug info: the leaking allocation of open_leak
+    line = source_line(BUGGYDEV / "buggydev.c", "kmem_cache_alloc(", after="== BUGGYDEV_OPEN_LEAK")
+    assert f": buggydev.c:{line} (buggydev_open): 5 x, " in test.message, test.message
+    assert any(f"[buggydev] buggydev.c:{line} (buggydev_open)" in said for said in test.kernel_log_symbolized)
+    assert not any("buggydev.c:" in said for said in test.kernel_log)  # the raw lines stay as the kernel wrote them
     print(f"{line_vm[0].kernel}: {test.message}")
 
 

@@ -22,7 +22,7 @@ from toolkit.machines.vm_record import vm_dir
 from toolkit.results import schema
 from toolkit.results.records import RunRecord, Status, SubjectResults
 
-from .conftest import VEXFS_TESTS, qemu_processes_for
+from .conftest import VEXFS_TESTS, qemu_processes_for, source_line
 
 pytestmark = pytest.mark.e2e
 
@@ -75,6 +75,8 @@ def test_leaking_module_fails_memory_leak_with_its_call_site(settings, vm, tmp_p
     assert leak.status is Status.FAILED
     assert leak.metrics["leaked_objects"] == 4 and leak.metrics["leaked_bytes"] == 256
     assert leak.metrics["call_sites"] == ["leaky_init+0x21: 4 x, 256 bytes"] or "leaky_init" in leak.message
+    allocated = source_line(MODULES / "leaky" / "leaky.c", "kmalloc(")
+    assert f"leaked 4 objects, 256 bytes: leaky.c:{allocated} (leaky_init): 4 x, 256 bytes" in leak.message
     assert any("kmalloc: call_site=" in line for line in leak.kernel_log)
     assert _statuses(run)["load"] is Status.PASSED and _statuses(run)["unload"] is Status.PASSED
 
@@ -83,7 +85,10 @@ def test_module_oopsing_in_exit_fails_unload_with_the_oops(settings, vm, tmp_pat
     run = _run(settings, vm, tmp_path, "oops_exit")
     unload = _test(run, "unload")
     assert unload.status is Status.FAILED
-    assert "BUG: unable to handle kernel NULL pointer dereference in oops_exit_exit" in unload.message
+    faulted = source_line(MODULES / "oops_exit" / "oops_exit.c", "->value")
+    assert f"BUG: unable to handle kernel NULL pointer dereference in oops_exit_exit at oops_exit.c:{faulted}" in (
+        unload.message
+    )
     assert any("oops_exit_exit" in line for line in unload.kernel_log)
     for name in ("lifecycle_stress", "memory_leak", "concurrency", "error_handling"):
         assert _test(run, name).status is Status.SKIPPED and "needs unload to pass" in _test(run, name).message

@@ -1,7 +1,7 @@
 """The domain runner: prerequisites, skips with reasons, recovery of a dirty guest."""
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -19,6 +19,7 @@ class Guest:
     recoveries: list[str] = field(default_factory=list)
     console_problems: tuple[str, ...] = ("[ 1.0] BUG: kernel NULL pointer dereference",)
     audits: dict[str, Verdict] = field(default_factory=dict)
+    places: dict[str, str] = field(default_factory=dict)  # what symbolize puts in place of a message's words
 
     def health(self) -> Health:
         return Health(self.alive)
@@ -33,6 +34,12 @@ class Guest:
 
     def audit(self, case: str) -> Verdict | None:
         return self.audits.get(case)
+
+    def symbolize(self, verdict: Verdict) -> Verdict:
+        message = verdict.message
+        for said, place in self.places.items():
+            message = message.replace(said, place)
+        return replace(verdict, message=message, kernel_log_symbolized=(message,) if message != verdict.message else ())
 
 
 @dataclass
@@ -67,6 +74,18 @@ def test_cases_whose_prerequisite_failed_are_skipped_with_its_reason() -> None:
     assert [r.status for r in records] == [Status.PASSED, Status.FAILED, Status.SKIPPED, Status.SKIPPED]
     assert records[2].message == "needs load to pass (load failed: insmod failed: No such device (ENODEV))"
     assert records[3].message == records[2].message
+
+
+def test_only_a_red_verdict_is_symbolized_and_its_record_keeps_both_kernel_logs() -> None:
+    guest = Guest(places={"m_init+0x21": "m.c:13 (m_init)"})
+    cases = [
+        Case("load", Verdict.passed("loaded; m_init+0x21 named")),
+        Case("memory_leak", Verdict.failed("leaked 1 objects, 8 bytes: m_init+0x21: 1 x", ["call_site=m_init+0x21"])),
+    ]
+    load, leak = every_record(cases, guest, _progress())
+    assert load.message == "loaded; m_init+0x21 named" and load.kernel_log_symbolized == ()
+    assert leak.message == "leaked 1 objects, 8 bytes: m.c:13 (m_init): 1 x"
+    assert leak.kernel_log == ("call_site=m_init+0x21",) and leak.kernel_log_symbolized == (leak.message,)
 
 
 def test_a_dirty_guest_is_recovered_before_the_next_case() -> None:

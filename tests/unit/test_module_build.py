@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.domains.module.build import BuildOutcome
+from toolkit.domains.module.build import BuildOutcome, line_tables
 from toolkit.domains.module.subject import with_errno
 
 
@@ -53,3 +53,20 @@ def test_a_failed_kbuild_is_quoted_by_its_first_error_not_by_the_makes_that_fail
     outcome = _outcome("\n".join(output) + "\n")
     assert outcome.first_error == header[1].removeprefix("# ")
     assert "Error 2" not in outcome.first_error
+
+
+@pytest.mark.parametrize(
+    ("config", "flags"),
+    [
+        ("CONFIG_DEBUG_INFO=y\nCONFIG_DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT=y\n", []),  # Debian's kernels
+        ("CONFIG_DEBUG_INFO_NONE=y\n# CONFIG_DEBUG_INFO is not set\n", ["KCFLAGS=-g"]),  # debug and own kernels
+        (None, ["KCFLAGS=-g"]),  # headers without their .config
+    ],
+)
+def test_a_module_gets_line_tables_from_a_kernel_without_debug_info_only(
+    tmp_path: Path, config: str | None, flags: list[str]
+) -> None:
+    kernel_config = tmp_path / ".config"
+    if config is not None:
+        kernel_config.write_text(config)
+    assert line_tables(kernel_config) == flags

@@ -541,3 +541,34 @@ def test_the_html_report_shows_a_flaky_test_in_its_own_colour_among_the_failures
     page = reports.html(_flaky_record())
     assert '<td class="flaky"' in page and ".flaky{background:#ad1457}" in page
     assert "memory_leak: flaky</h3>" in page and "kmemleak: unreferenced object" in page
+
+
+def _with_places() -> RunRecord:
+    """memory_leak's kernel log with its copy holding the place in the source of its one address."""
+    record = _record()
+    [run] = record.runs
+    leak = replace(
+        run.tests[1], kernel_log_symbolized=("kmalloc: call_site=0xffffffffc023a021 leaky.c:13 (leaky_init) ptr=1",)
+    )
+    return replace(record, runs=(replace(run, tests=(run.tests[0], leak, *run.tests[2:])),))
+
+
+def test_the_symbolized_kernel_log_round_trips_beside_the_raw_one_and_older_files_have_none() -> None:
+    data = json.loads(json.dumps(_with_places().to_dict()))
+    tests = data["runs"][0]["tests"]
+    assert tests[1]["kernel_log"] == ["kmalloc: call_site=0xffffffffc023a021 ptr=1"]
+    assert tests[1]["kernel_log_symbolized"] == ["kmalloc: call_site=0xffffffffc023a021 leaky.c:13 (leaky_init) ptr=1"]
+    assert "kernel_log_symbolized" not in tests[0]
+    assert schema.problems(data) == [] and RunRecord.from_dict(data) == _with_places()
+    assert all(
+        not test.kernel_log_symbolized for test in RunRecord.from_dict(json.loads(VERSION1.read_text())).runs[0].tests
+    )
+
+
+def test_junit_and_the_page_show_the_kernel_log_with_its_places_when_it_has_them() -> None:
+    placed = "kmalloc: call_site=0xffffffffc023a021 leaky.c:13 (leaky_init) ptr=1"
+    [failure] = ET.fromstring(reports.junit(_with_places()).split("\n", 1)[1]).iter("failure")
+    assert failure.text == placed
+    assert placed in reports.html(_with_places())
+    [raw] = ET.fromstring(reports.junit(_record()).split("\n", 1)[1]).iter("failure")
+    assert raw.text == "kmalloc: call_site=0xffffffffc023a021 ptr=1"

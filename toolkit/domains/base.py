@@ -41,6 +41,8 @@ class Verdict:
     duration_s: float | None = None  # for work done before the case ran (a shared build)
     subtests: tuple[Subtest, ...] = ()  # the results inside it (a module's own TAP tests, its KUnit cases)
     report_titles: tuple[str, ...] = ()  # the titles of the kernel's reports it is charged with (report_titles.py)
+    # kernel_log with the places in the subject's source its code addresses point at (empty when none were found)
+    kernel_log_symbolized: tuple[str, ...] = ()
 
     @classmethod
     def passed(cls, message: str, **metrics: Any) -> Verdict:
@@ -98,6 +100,11 @@ class Subject(Protocol):
     def audit(self, case: str) -> Verdict | None:
         """After a case that passed: what the guest's own checks find now (slab corruption under a debug
         tier), as the verdict that replaces the pass, or None when they find nothing."""
+        ...
+
+    def symbolize(self, verdict: Verdict) -> Verdict:
+        """A red verdict with the places in the subject's source its message and kernel log point at
+        (`leaky.c:13 (leaky_init)`), when it has a source to point into."""
         ...
 
 
@@ -353,6 +360,8 @@ def _record(
     verdict = Verdict.skipped(skip_reason) if skip_reason else _verdict(case, subject)
     if verdict.status is Status.PASSED and not verdict.guest_dirty:
         verdict = _audited(case, subject, verdict)
+    if verdict.status in (Status.FAILED, Status.ERROR):
+        verdict = subject.symbolize(verdict)
     duration = verdict.duration_s if verdict.duration_s is not None else time.monotonic() - started
     message, metrics = verdict.message, dict(verdict.metrics)
     health = subject.health() if verdict.status is not Status.SKIPPED and not verdict.guest_dirty else None
@@ -369,5 +378,6 @@ def _record(
             message += f" [the guest could not be recovered: {error}]"
             lost = error
     record = TestRecord(case.name, verdict.status, duration, message, metrics, verdict.kernel_log, began,
-                        verdict.subtests, verdict.report_titles)  # fmt: skip
+                        verdict.subtests, verdict.report_titles,
+                        kernel_log_symbolized=verdict.kernel_log_symbolized)  # fmt: skip
     return record, lost

@@ -208,7 +208,7 @@ def _test(
     if test.started:
         data["start_time"] = test.started
     if test.kernel_log:
-        data["log_excerpt"] = _excerpt(test.kernel_log)
+        data["log_excerpt"] = _excerpt(reports.shown_log(test))
     files = reports.run_files(run)
     trace = f"{run.subject.name}-{test.name}.trace"
     named = [

@@ -79,6 +79,9 @@ class TestRecord:
     # the reason of the known-failure entry that covers it (toolkit/known_failures.py): status known when it was
     # red, passed when it is fixed? (the entry may go); "" when no entry covers it
     known_failure: str = ""
+    # kernel_log with each of the module's code addresses followed by its place in the source (`leaky.c:13
+    # (leaky_init)`); empty when none was found, and in runs from before places were found
+    kernel_log_symbolized: tuple[str, ...] = ()
 
     @property
     def fixed(self) -> bool:
@@ -100,14 +103,19 @@ class TestRecord:
             del data["report_titles"]
         if not self.known_failure:
             del data["known_failure"]
+        data["kernel_log_symbolized"] = list(self.kernel_log_symbolized)
+        if not self.kernel_log_symbolized:
+            del data["kernel_log_symbolized"]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TestRecord:
-        """A test as results.json has it; files from before subtests or report titles were recorded have none."""
+        """A test as results.json has it; files from before subtests, report titles or source places were recorded
+        have none."""
         return cls(**{**data, "status": Status(data["status"]), "kernel_log": tuple(data.get("kernel_log", ())),
                       "subtests": tuple(Subtest.from_dict(sub) for sub in data.get("subtests", ())),
-                      "report_titles": tuple(data.get("report_titles", ()))})  # fmt: skip
+                      "report_titles": tuple(data.get("report_titles", ())),
+                      "kernel_log_symbolized": tuple(data.get("kernel_log_symbolized", ()))})  # fmt: skip
 
     def subtest_counts(self) -> dict[str, int]:
         """How many of its subtests ended in each status."""

@@ -42,6 +42,12 @@ def _short(text: str, width: int = MESSAGE_WIDTH) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
+def shown_log(test: TestRecord) -> tuple[str, ...]:
+    """The kernel log a report shows: the copy with places in the module's source, when there is one (it keeps
+    every raw line's text), else the raw lines."""
+    return test.kernel_log_symbolized or test.kernel_log
+
+
 def red_subtests(test: TestRecord) -> list[Subtest]:
     """The subtests a report shows one by one: those that failed or did not run, known failures among them."""
     return [subtest for subtest in test.subtests if subtest.status in (*RED, Status.KNOWN)]
@@ -188,7 +194,7 @@ def junit(record: RunRecord) -> str:
         classname = f"{run.domain}.{run.kernel_line}.{run.subject.name}"
         for test in run.tests:
             case = ET.SubElement(suite, "testcase", classname=classname, name=test.name, time=f"{test.duration_s:.3f}")
-            _outcome(case, test.status, test.message, "\n".join(test.kernel_log))
+            _outcome(case, test.status, test.message, "\n".join(shown_log(test)))
             _reruns(case, test)
             ET.SubElement(case, "system-out").text = json.dumps(test.metrics, sort_keys=True)
             for subtest in test.subtests:
@@ -406,7 +412,7 @@ def html(record: RunRecord, exists: Callable[[str], bool] | None = None, earlier
                 f"{_subtests(test)}</td></tr>"
             )
             if test.status in FAILING:
-                log = "\n".join(test.kernel_log) or "(no kernel log lines)"
+                log = "\n".join(shown_log(test)) or "(no kernel log lines)"
                 details.append(
                     f'<h3 id="{escape(anchor)}">{escape(run.kernel_line)} {escape(row_name)} {escape(name)}: '
                     f"{test.status.value}</h3><p>{escape(test.message)}</p>{_subtests(test)}<pre>{escape(log)}</pre>"

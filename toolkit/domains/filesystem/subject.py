@@ -238,6 +238,9 @@ class FilesystemUnderTest:
     def audit(self, case: str) -> Verdict | None:
         return self.module.audit(case)
 
+    def symbolize(self, verdict: Verdict) -> Verdict:
+        return self.module.symbolize(verdict)
+
     def health(self) -> Health:
         """Fit when the guest answers, the module is absent or live and nothing is left mounted."""
         probe = f"{script_command('probe.sh', self.module.name, shell=STATIC_SHELL)}; mountpoint -q {MOUNT_POINT} && echo mounted=1"

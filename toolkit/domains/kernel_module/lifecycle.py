@@ -51,6 +51,7 @@ class Load:
             "taint": taint,
             "taint_flags": kernel_log.taint_flags(taint),
             "filesystems": subject.filesystems,
+            "sections": {name: f"{address:#x}" for name, address in sorted(subject.sections.items())},
             "key_metric": f"{load_ms:.0f} ms",
         }
         if unexpected:

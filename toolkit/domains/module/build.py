@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from toolkit import build_errors, process_group, user_namespace
+from toolkit.debug_tiers import has_option
 from toolkit.domains.base import Target
 from toolkit.domains.module import build_tree, elf
 from toolkit.domains.module.options import ModuleOptions
@@ -22,6 +23,8 @@ from toolkit.machines.protocol import Machine
 GUEST_SRC = "/root/vexfs-vmtest/src"
 CODE_SECTION_PREFIXES = (".text", ".init.text", ".exit.text")
 KUNIT_SECTION = ".kunit_test_suites"  # where a module's kunit_test_suites() puts its KUnit suites
+DEBUG_LINES = ".debug_line"  # the DWARF section mapping code addresses to source lines
+DEBUG_INFO = "CONFIG_DEBUG_INFO"  # a kernel built with it builds modules with -g
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class BuiltModule:
     code_sections: dict[str, int]
     symbols: tuple[elf.Symbol, ...]
     kunit_suites: bool = False  # it carries KUnit suites, which run as it loads on a kernel with KUnit
+    debug_info: bool = False  # it carries DWARF line tables, which give a code address its file and line
 
     @classmethod
     def read(cls, path: Path) -> BuiltModule:
@@ -56,6 +60,7 @@ class BuiltModule:
             code_sections=code,
             symbols=tuple(elf.function_symbols(path)),
             kunit_suites=KUNIT_SECTION in sections,
+            debug_info=DEBUG_LINES in sections,
         )
 
 
@@ -66,6 +71,7 @@ class BuildOutcome:
     duration_s: float
     output: str
     modules: tuple[BuiltModule, ...]
+    compiled_in: str = ""  # the folder the compiler saw the sources in: the start of the paths in debug info
 
     @property
     def ok(self) -> bool:
@@ -81,6 +87,12 @@ class BuildOutcome:
         lines = self.output.splitlines()
         found = build_errors.first_error(lines)
         return found or (lines[-1].strip() if lines else f"make exited with status {self.returncode}")
+
+
+def line_tables(kernel_config: Path) -> list[str]:
+    """What make needs for the module's code to carry line tables (reports then point into its source): nothing
+    from a kernel with debug info (Debian's), `KCFLAGS=-g` from one without (debug kernels, most own kernels)."""
+    return [] if has_option(kernel_config, DEBUG_INFO) else ["KCFLAGS=-g"]
 
 
 def _copy_sources(source_dir: Path, work_dir: Path) -> Path:
@@ -127,12 +139,13 @@ def build_in_chroot(
 
     Another build of the same tree is waited for, as long as a build may take; `say` tells of that wait, and
     of a make an earlier, killed build left running in the tree (ended before this one starts)."""
-    if not (sysroot / "usr/src" / f"linux-headers-{release}").is_dir():
+    headers = sysroot / "usr/src" / f"linux-headers-{release}"
+    if not headers.is_dir():
         raise UserError(f"the box has no headers for {release} at /lib/modules/{release}/build: rebuild the box")
     tree = build_tree.tree_for(sysroot, release, source_dir)
     mount_name = f"vexfs-vmtest-{tree.name}"
     make = ["env", "LC_ALL=C", "LANG=C", "make", f"-j{os.cpu_count() or 1}", "-C", f"/lib/modules/{release}/build",
-            f"M=/mnt/{mount_name}", "modules"]  # fmt: skip
+            f"M=/mnt/{mount_name}", "modules", *line_tables(headers / ".config")]  # fmt: skip
     command = user_namespace.in_chroot(sysroot, *make, binds=((tree, f"/mnt/{mount_name}"),))
     with build_tree.building(tree, f"building {source_dir} for {release}", timeout, say) as held:
         build_tree.sync(source_dir, tree)
@@ -147,7 +160,7 @@ def build_in_chroot(
             held.ended()
         src = _copy_tree(tree, work_dir)
     output = output.replace(f"/mnt/{mount_name}", str(source_dir))
-    outcome = BuildOutcome("chroot", returncode, duration, output, ())
+    outcome = BuildOutcome("chroot", returncode, duration, output, (), f"/mnt/{mount_name}")
     return outcome if returncode else replace(outcome, modules=_modules_in(src))
 
 
@@ -160,7 +173,9 @@ def build_in_guest(machine: Machine, source_dir: Path, work_dir: Path, timeout: 
     started = time.monotonic()
     machine.run(f"rm -rf {GUEST_SRC} && mkdir -p {GUEST_SRC}", timeout=30, sudo=True)
     machine.put(archive, "/tmp/vexfs-vmtest-src.tar.gz")
-    make = f"LC_ALL=C LANG=C make -C /lib/modules/$(uname -r)/build M={GUEST_SRC} modules"
+    build = "/lib/modules/$(uname -r)/build"
+    line_tables_flag = f"$(grep -qx {DEBUG_INFO}=y {build}/.config || echo KCFLAGS=-g)"  # as line_tables
+    make = f"LC_ALL=C LANG=C make -C {build} M={GUEST_SRC} modules {line_tables_flag}"
     result = machine.run(
         f"tar xzf /tmp/vexfs-vmtest-src.tar.gz -C {GUEST_SRC} && {make} 2>&1", timeout=timeout, sudo=True
     )
@@ -170,7 +185,7 @@ def build_in_guest(machine: Machine, source_dir: Path, work_dir: Path, timeout: 
             machine.run(f"cp {GUEST_SRC}/{relative} /tmp/", timeout=30, sudo=True)
             machine.get(f"/tmp/{Path(relative).name}", src / relative)
     output = (result.stdout + result.stderr).replace(GUEST_SRC, str(source_dir))
-    outcome = BuildOutcome("guest", result.exit_status, time.monotonic() - started, output, ())
+    outcome = BuildOutcome("guest", result.exit_status, time.monotonic() - started, output, (), GUEST_SRC)
     return replace(outcome, modules=_modules_in(src)) if result.ok else outcome
 
 

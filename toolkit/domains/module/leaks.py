@@ -138,6 +138,7 @@ class MemoryLeak:
         overrun = next((int(words[1]) for words in reported if words[:1] == ["overrun"]), 0)
         ranges = [CodeRange(words[1], int(words[2], 16), code[words[1]]) for words in reported
                   if words[:1] == ["section"] and len(words) == 3]  # fmt: skip
+        subject.sections.update({code_range.section: code_range.start for code_range in ranges})
         local = subject.work_dir / f"{name}-memory_leak.trace"
         subject.guest.get(trace_file, local)
         trace = local.read_text(errors="replace")

@@ -6,9 +6,11 @@ tracing, slab validation, the exerciser) go to every guest, with the testing dom
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
+import re
 import shlex
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -18,7 +20,7 @@ from toolkit import kernel_log
 from toolkit.boxes.recipe import STATIC_SHELL
 from toolkit.domains.base import Health, Verdict
 from toolkit.domains.guest import GUEST_DIR, SCRIPTS_DIR, Guest, problem_verdict, script_command
-from toolkit.domains.module import workload
+from toolkit.domains.module import symbols, workload
 from toolkit.domains.module.build import BuildOutcome, BuiltModule
 from toolkit.domains.module.ioctls import IoctlCommand
 from toolkit.domains.module.options import ModuleOptions
@@ -64,6 +66,16 @@ def vitals(state: dict[str, str]) -> dict[str, float]:
     return found
 
 
+SECTION_AT = re.compile(r"^(?P<name>\.[\w.]+):0x(?P<address>[0-9a-f]{1,16})$")
+
+
+def loaded_sections(said: str) -> dict[str, int]:
+    """probe.sh's `sections=` value (`.text:0xffffffffc0210000 .init.text:0x...`): section -> load address;
+    entries that are not a section's name and a 64-bit address skipped."""
+    found = (SECTION_AT.match(entry) for entry in said.split())
+    return {match["name"]: int(match["address"], 16) for match in found if match}
+
+
 @dataclass
 class ModuleUnderTest:
     """One built module, its guest, and what the tests learn about it as they go."""
@@ -82,6 +94,9 @@ class ModuleUnderTest:
     watched_s: float = 0.0  # the longest the module was loaded and used without a break, its kernel log clean
     use: str = ""  # what concurrency's users did with it, with counts
     domain_scripts: Path | None = None  # the folder of the testing domain's own scripts, installed beside these
+    # where its code sections were the last time a probe saw it loaded (/sys/module/NAME/sections): what places
+    # the bare addresses of a report made after it was unloaded
+    sections: dict[str, int] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -140,9 +155,11 @@ class ModuleUnderTest:
         self.guest.root(f"python3 {SCRIPTS_DIR}/exercise.py snapshot {SURFACE}.before", timeout=60)
 
     def probe(self) -> dict[str, str]:
-        """Module and kernel state in one round trip."""
+        """Module and kernel state in one round trip; where its code sections are, when it is loaded."""
         result = self.guest.root(script_command("probe.sh", self.name, shell=STATIC_SHELL), timeout=15)
-        return dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+        state = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+        self.sections.update(loaded_sections(state.get("sections", "")))
+        return state
 
     def loaded(self) -> bool:
         return self.guest.root(f"grep -q '^{self.name} ' /proc/modules").ok
@@ -177,6 +194,24 @@ class ModuleUnderTest:
             return f" (the report names {self.name}: {named})"
         bare = next((line.strip() for line in log if kernel_log.module_addresses(line)), None)
         return f" (the report points into unloaded module code, {self.name}'s: {bare})" if bare else ""
+
+    def symbolize(self, verdict: Verdict) -> Verdict:
+        """verdict with the places in the module's source its addresses point at (symbols.py). Bare addresses the
+        recorded sections do not place are looked for where the module is now (a report made as it loaded, before
+        a probe saw it: its init already freed), when the guest answers."""
+        if self.module is None:
+            return verdict
+        if symbols.unplaced(self.code(), verdict.kernel_log):
+            with contextlib.suppress(MachineError):
+                self.probe()
+        return symbols.symbolized(verdict, self.code(), self.module.path, self.module.debug_info,
+                                  self.build.compiled_in, self.guest.machine.sysroot)  # fmt: skip
+
+    def code(self) -> symbols.ModuleCode:
+        """What places an address in the module's code, with the sections recorded so far."""
+        assert self.module is not None
+        module = self.module
+        return symbols.ModuleCode(module.name, module.symbols, module.code_sections, dict(self.sections))
 
     def health(self) -> Health:
         """Fit when the guest answers and the module is absent or live; the guest's vitals besides."""

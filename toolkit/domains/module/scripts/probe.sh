@@ -1,5 +1,6 @@
 #!/bin/sh
-# The module's and the kernel's state, and the guest's vitals, as key=value lines.   usage: probe.sh MODULE
+# The module's and the kernel's state, the guest's vitals, and where the module's code sections are while it is
+# loaded (sections=NAME:ADDRESS ...), as key=value lines.   usage: probe.sh MODULE
 # Shell builtins where they can: under emulation every fork and exec costs tens of milliseconds. The taint
 # is read by cat: a sysctl file read a byte at a time, as the shell reads, ends after its first byte.
 name=$1
@@ -34,3 +35,12 @@ done </proc/meminfo
 first /proc/loadavg && echo "load_1m=$value"
 first "$module/coresize"
 echo "module_core_bytes=$value"
+# each section file holds its address, which the shell cannot read (one grep: PATH:ADDRESS lines)
+sections=
+if [ "$loaded" = 1 ]; then
+    listed=$(grep -H . "$module"/sections/.*text* 2>/dev/null)
+    for entry in $listed; do
+        sections="$sections${entry##*/} "
+    done
+fi
+echo "sections=$sections"
