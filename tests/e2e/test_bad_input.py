@@ -323,7 +323,7 @@ def test_results_diff_takes_run_ids_in_order_and_exits_1_when_a_test_broke(
     assert done.stderr == ""
     if later != "passed":
         assert "load" in done.stdout and later in done.stdout
-    assert ("went from passed to failed or error" in done.stdout) == (status == 1)
+    assert ("went from passed to failed, error or flaky" in done.stdout) == (status == 1)
 
 
 def test_no_disk_space_for_a_box_is_refused_before_building(tmp_path: Path) -> None:

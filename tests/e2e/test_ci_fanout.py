@@ -40,7 +40,7 @@ def test_lines_run_by_separate_jobs_merge_into_one_run(box, tmp_path: Path) -> N
     run = (tmp_path / "results" / "latest").resolve()
     data = json.loads((run / "results.json").read_text())
     assert [r["kernel_line"] for r in data["runs"]] == ["5.10", "6.1"]
-    assert data["summary"] == {"passed": 2 * VEXFS_TESTS, "failed": 0, "error": 0, "skipped": 0}
+    assert data["summary"] == {"passed": 2 * VEXFS_TESTS, "failed": 0, "error": 0, "flaky": 0, "skipped": 0, "known": 0}
     jobs = [
         json.loads((tmp_path / f"results-{line}" / "latest" / "results.json").read_text()) for line in ("6.1", "5.10")
     ]

@@ -145,6 +145,6 @@ def test_a_matrix_spreads_lines_over_hosts_one_vm_each_when_one_fits(
     assert f"[matrix] 2 lines (5.10, 6.1), 1 on qemu:///system, 1 on {remote_host.uri} at a time" in done.stdout
     data = json.loads((tmp_path / "results" / "latest" / "results.json").read_text())
     assert sorted(run["libvirt_uri"] for run in data["runs"]) == sorted(hosts.split(","))
-    assert data["summary"] == {"passed": 2 * VEXFS_TESTS, "failed": 0, "error": 0, "skipped": 0}
+    assert data["summary"] == {"passed": 2 * VEXFS_TESTS, "failed": 0, "error": 0, "flaky": 0, "skipped": 0, "known": 0}
     spans = [(run["tests"][0]["started"], run["tests"][-1]["started"]) for run in data["runs"]]
     assert spans[0][0] < spans[1][1] and spans[1][0] < spans[0][1]  # the two lines ran at the same time
