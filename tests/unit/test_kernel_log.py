@@ -119,3 +119,19 @@ def test_out_of_tree_and_unsigned_taint_is_expected_anything_else_is_not() -> No
     assert kernel_log.unexpected_taint(0, 4096 | 8192 | 1 << 18) == []  # N: a module's KUnit suites ran
     assert kernel_log.unexpected_taint(4096, 4096 | 512 | 128) == ["D kernel died (oops)", "W kernel warning"]
     assert kernel_log.taint_flags(16384) == ["L soft lockup"]
+
+
+def test_a_warning_after_a_reports_call_trace_is_a_report_of_its_own() -> None:
+    for name in ("scheduling_while_atomic", "scheduling_while_atomic_7.x"):
+        atomic, warning = _problems(name)
+        assert atomic.line.startswith("BUG: scheduling while atomic: insmod/")
+        assert atomic.excerpt[-1].endswith("</TASK>") and not any("cut here" in line for line in atomic.excerpt)
+        assert "cut here" in warning.excerpt[0] and "preemption imbalance" in warning.excerpt[1]
+
+
+def test_a_list_corruption_and_the_kernel_bug_it_raises_are_one_report() -> None:
+    for name in ("list_add_corruption", "list_add_corruption_7.x"):
+        [problem] = _problems(name)
+        assert problem.line.startswith("list_add corruption. next->prev should be prev")
+        assert any("kernel BUG at lib/list_debug.c" in line for line in problem.excerpt)
+        assert "---[ end trace" in problem.excerpt[-1]
