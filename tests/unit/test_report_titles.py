@@ -1,4 +1,6 @@
-"""Report titles against real console output of guests running the broken fixture modules (6.1, 6.12, 7.x)."""
+"""Report titles against real kernel logs of guests running broken modules (5.10, 6.1, 6.12, 7.x): the fixture
+modules, and one-fault modules loaded by hand for the kinds no fixture module reaches (their functions are
+`fault_<what>`)."""
 
 from pathlib import Path
 
@@ -25,6 +27,29 @@ REAL_REPORTS = {
     "slab_freepointer_7.x": [("slab_corruption", "SLUB: Freepointer corrupt in kmem_cache_node")],
     "warning_6.12": [("warning", "WARNING in __do_sys_delete_module")],
     "warning_7.x": [("warning", "WARNING in __do_sys_delete_module")],
+    "oops_5.10": [("oops", "BUG: unable to handle kernel NULL pointer dereference in fault_null")],
+    "oops_6.12": [("oops", "BUG: unable to handle kernel NULL pointer dereference in fault_null")],
+    "gpf": [("gpf", "general protection fault in fault_gpf")],
+    "gpf_7.x": [("gpf", "general protection fault in fault_gpf")],
+    "list_add_corruption": [("list_corruption", "list_add corruption in fault_list_add")],
+    "list_add_corruption_7.x": [("list_corruption", "list_add corruption in fault_list_add")],
+    "list_del_corruption": [("list_corruption", "list_del corruption in fault_list_del")],
+    "list_del_corruption_5.10": [("list_corruption", "list_del corruption in fault_list_del")],
+    "list_del_corruption_7.x": [("list_corruption", "list_del corruption in fault_list_del")],
+    "scheduling_while_atomic": [
+        ("atomic_sleep", "BUG: scheduling while atomic in fault_scheduling_while_atomic"),
+        ("warning", "WARNING in do_one_initcall"),
+    ],
+    "scheduling_while_atomic_7.x": [
+        ("atomic_sleep", "BUG: scheduling while atomic in fault_scheduling_while_atomic"),
+        ("warning", "WARNING in do_one_initcall"),
+    ],
+    "kfence_oob_6.12": [("kfence", "KFENCE: out-of-bounds read in fault_kfence_oob")],
+    "kfence_oob_7.x": [("kfence", "KFENCE: out-of-bounds read in fault_kfence_oob")],
+    "kfence_uaf_6.12": [("kfence", "KFENCE: use-after-free read in fault_kfence_uaf")],
+    "kfence_uaf_7.x": [("kfence", "KFENCE: use-after-free read in fault_kfence_uaf")],
+    "ubsan_array_index_7.x": [("ubsan", "UBSAN: array-index-out-of-bounds in fault_ubsan_index")],
+    "ubsan_shift_7.x": [("ubsan", "UBSAN: shift-out-of-bounds in fault_ubsan_shift")],
 }
 
 
@@ -32,6 +57,12 @@ REAL_REPORTS = {
 def test_each_real_report_has_its_title(fixture: str) -> None:
     problems = kernel_log.classify((FIXTURES / f"{fixture}.log").read_text().splitlines())
     assert [(problem.kind, problem.title) for problem in problems] == REAL_REPORTS[fixture]
+
+
+def test_every_recorded_log_is_titled_above_or_holds_no_report() -> None:
+    unlisted = [path.stem for path in sorted(FIXTURES.glob("*.log")) if path.stem not in REAL_REPORTS]
+    assert unlisted == ["clean", "init_fail"]
+    assert [kernel_log.classify((FIXTURES / f"{name}.log").read_text().splitlines()) for name in unlisted] == [[], []]
 
 
 def test_a_title_holds_no_address_offset_pid_cpu_taint_or_time() -> None:
