@@ -58,7 +58,10 @@ KINDS: tuple[Kind, ...] = tuple(
         ("gpf", r"general protection fault"),
         ("oops", r"BUG: kernel NULL pointer dereference|BUG: unable to handle|Oops: |^Internal error: Oops"),
         ("bug", r"kernel BUG at |BUG: "),
-        ("warning", r"WARNING: CPU: \d+ PID: \d+ at |WARNING: \S+ at \S+, CPU#\d+: |------------\[ cut here \]------------"),
+        (
+            "warning",
+            r"WARNING: CPU: \d+ PID: \d+ at |WARNING: \S+ at \S+, CPU#\d+: |------------\[ cut here \]------------",
+        ),
         ("panic", r"Kernel panic - not syncing"),
     )
 )

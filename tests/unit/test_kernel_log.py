@@ -75,6 +75,7 @@ def test_a_double_free_under_slub_debug_is_reported_as_the_kernel_words_it() -> 
     ("line", "kind"),
     [
         ("[  1.0] WARNING: CPU: 1 PID: 42 at drivers/x.c:10 f+0x1/0x2 [m]", "warning"),
+        ("[  1.0] WARNING: init/main.c:1365 at do_one_initcall+0x2de/0x3d0, CPU#1: insmod/448", "warning"),  # 7.x
         ("[  1.0] general protection fault, probably for non-canonical address 0xdead: 0000 [#1] SMP", "gpf"),
         ("[  1.0] Kernel panic - not syncing: Fatal exception", "panic"),
         ("[  1.0] BUG: KASAN: slab-use-after-free in m_exit+0x1/0x2 [m]", "kasan"),
