@@ -52,7 +52,7 @@ TITLINGS: tuple[Titling, ...] = tuple(
         ("kasan", r"BUG: KASAN: (?P<what>[\w-]+) in (?P<at>[\w.]+)[^\n]*\n(?:.*\n)*?(?P<access>Read|Write) of size",
          "KASAN: {what} {access} in {frame}"),
         ("kasan", r"BUG: KASAN: (?P<what>[\w-]+) in (?P<at>[\w.]+)", "KASAN: {what} in {frame}"),
-        ("kfence", r"BUG: KFENCE: (?P<what>[\w-]+(?: read| write)?) in (?P<at>[\w.]+)", "KFENCE: {what} in {frame}"),
+        ("kfence", r"BUG: KFENCE: (?P<what>[a-z][a-z -]*?) in (?P<at>[\w.]+)", "KFENCE: {what} in {frame}"),
         ("slab_corruption", r"^\[(?P<what>[A-Z][\w ]+)\][^\n]*\n(?:.*\n)*?BUG (?P<cache>[\w.:-]+) \(",
          "SLUB: {what} in {cache}"),
         ("slab_corruption", r"^BUG (?P<cache>[\w.:-]+) \(.*?\): (?P<what>[^.\n]+)", "SLUB: {what} in {cache}"),

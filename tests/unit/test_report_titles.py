@@ -48,6 +48,8 @@ REAL_REPORTS = {
     "kfence_oob_7.x": [("kfence", "KFENCE: out-of-bounds read in fault_kfence_oob")],
     "kfence_uaf_6.12": [("kfence", "KFENCE: use-after-free read in fault_kfence_uaf")],
     "kfence_uaf_7.x": [("kfence", "KFENCE: use-after-free read in fault_kfence_uaf")],
+    "kfence_corruption_7.x": [("kfence", "KFENCE: memory corruption in fault_kfence_corrupt")],
+    "kfence_invalid_free_7.x": [("kfence", "KFENCE: invalid free in fault_kfence_invalid_free")],
     "ubsan_array_index_7.x": [("ubsan", "UBSAN: array-index-out-of-bounds in fault_ubsan_index")],
     "ubsan_shift_7.x": [("ubsan", "UBSAN: shift-out-of-bounds in fault_ubsan_shift")],
 }
