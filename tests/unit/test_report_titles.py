@@ -52,6 +52,23 @@ REAL_REPORTS = {
     "kfence_invalid_free_7.x": [("kfence", "KFENCE: invalid free in fault_kfence_invalid_free")],
     "ubsan_array_index_7.x": [("ubsan", "UBSAN: array-index-out-of-bounds in fault_ubsan_index")],
     "ubsan_shift_7.x": [("ubsan", "UBSAN: shift-out-of-bounds in fault_ubsan_shift")],
+    # the debug kernel (KASAN, kmemleak, lockdep, UBSAN): the fixture modules, and the one-fault module's fault_*
+    "kasan_use_after_free_6.1-debug": [("kasan", "KASAN: use-after-free Write in write_after_free_init")],
+    "kasan_slab_out_of_bounds_6.1-debug": [("kasan", "KASAN: slab-out-of-bounds Read in oob_read_init")],
+    # double_free_exit's second kfree is a tail call: the trace goes from the unloader straight to the free
+    "kasan_double_free_6.1-debug": [("kasan", "KASAN: double-free in __do_sys_delete_module")],
+    # kmemleak's report as read from debugfs; leaky_init's code was freed after it ran, a bare address
+    "kmemleak_6.1-debug": [("kmemleak", "memory leak")] * 4,
+    "lockdep_circular_6.1-debug": [("lockdep", "possible deadlock in lock_inversion_init")],
+    "sleeping_in_atomic_6.1-debug": [
+        ("atomic_sleep", "BUG: sleeping function called from invalid context in sleep_in_atomic_init")
+    ],
+    # KASAN turns a NULL dereference into a fault on the shadow of address 0
+    "gpf_kasan_null_6.1-debug": [("gpf", "general protection fault in fault_null")],
+    "ubsan_array_index_6.1-debug": [
+        ("ubsan", "UBSAN: array-index-out-of-bounds in fault_ubsan_index"),
+        ("kasan", "KASAN: stack-out-of-bounds Read in fault_ubsan_index"),
+    ],
 }
 
 
@@ -129,6 +146,13 @@ def test_7x_slab_overwrite_is_titled_by_what_was_overwritten_and_the_cache() -> 
              "    [<00000000c4f1a2b3>] __kmem_cache_alloc_node+0x1a2/0x2c0",
              "    [<000000003b2c4e0f>] kmalloc_trace+0x26/0x60", "    [<000000008c5ba3a6>] mymod_init+0x21/0x40 [mymod]"],
             "memory leak in mymod_init",
+        ),
+        (
+            "kmemleak",
+            ["unreferenced object 0xff110000063a3900 (size 64):", "  backtrace:",
+             "    [<000000003fb28e2d>] kmalloc_trace+0x21/0xc0", "    [<00000000104b8047>] 0xffffffffc0338059",
+             "    [<00000000ae988381>] do_one_initcall+0xc9/0x380"],
+            "memory leak",
         ),
         ("panic", ["Kernel panic - not syncing: Fatal exception"], "kernel panic: Fatal exception"),
     ],
