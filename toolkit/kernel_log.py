@@ -58,7 +58,10 @@ KINDS: tuple[Kind, ...] = tuple(
         ("gpf", r"general protection fault"),
         ("oops", r"BUG: kernel NULL pointer dereference|BUG: unable to handle|Oops: |^Internal error: Oops"),
         ("bug", r"kernel BUG at |BUG: "),
-        ("warning", r"WARNING: CPU: \d+ PID: \d+ at |------------\[ cut here \]------------"),
+        (
+            "warning",
+            r"WARNING: CPU: \d+ PID: \d+ at |WARNING: \S+ at \S+, CPU#\d+: |------------\[ cut here \]------------",
+        ),
         ("panic", r"Kernel panic - not syncing"),
     )
 )
@@ -87,15 +90,31 @@ def kind_of(line: str) -> str | None:
     return None
 
 
+def _starts_report(line: str) -> bool:
+    text = strip_timestamp(line)
+    return kind_of(line) is not None and not text.startswith(" ") and not CONTINUATION.match(text)
+
+
+def _window_end(lines: list[str], start: int) -> int:
+    """Where the report at start may reach: EXCERPT_LIMIT lines, or the next report the kernel starts once this
+    one has printed its call trace (a `cut here` after it is a new WARNING, not this report's own)."""
+    end = min(len(lines), start + EXCERPT_LIMIT)
+    traced = False
+    for index in range(start + 1, end):
+        if traced and _starts_report(lines[index]):
+            return index
+        traced = traced or strip_timestamp(lines[index]).startswith("Call Trace:")
+    return end
+
+
 def _excerpt(lines: list[str], start: int) -> tuple[str, ...]:
     """From the report's first line through the end of its trace (or a bounded window)."""
-    end = min(len(lines), start + EXCERPT_LIMIT)
+    end = _window_end(lines, start)
     for index in range(start + 1, end):
         if END_OF_REPORT.search(lines[index]):
             return tuple(lines[start : index + 1])
     for index in range(start + 1, end):
-        text = strip_timestamp(lines[index])
-        if kind_of(lines[index]) not in (None, "warning") and not text.startswith(" ") and not CONTINUATION.match(text):
+        if kind_of(lines[index]) != "warning" and _starts_report(lines[index]):
             return tuple(lines[start:index])
     return tuple(lines[start:end])
 

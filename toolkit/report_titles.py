@@ -15,8 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 # A frame as reports print it: in a call trace (`foo+0x1c/0x30 [m]`, kmemleak's `[<ffff...>] foo+0x..`),
-# on a kernel RIP line (`RIP: 0010:foo+0x..`); `? foo` frames are guesses and are left out.
-FRAME = re.compile(r"^\s*(?:RIP: 0010:|\[<[0-9a-f]+>\]\s*)?([A-Za-z_][\w.]*)\+0x[0-9a-f]+/0x[0-9a-f]+")
+# on a kernel RIP line (`RIP: 0010:foo+0x..`); `? foo` frames are guesses and are left out. A bare address
+# (`0xffffffffc0338059`) is a frame the kernel could not name: a module's init code, freed once it ran.
+FRAME = re.compile(
+    r"^\s*(?:RIP: 0010:|\[<[0-9a-f]+>\]\s*)?(?:([A-Za-z_][\w.]*)\+0x[0-9a-f]+/0x[0-9a-f]+|0x[0-9a-f]+\s*$)"
+)
 
 # The kernel's own machinery, never where a fault is: frames a title skips.
 MACHINERY = re.compile(
@@ -52,7 +55,7 @@ TITLINGS: tuple[Titling, ...] = tuple(
         ("kasan", r"BUG: KASAN: (?P<what>[\w-]+) in (?P<at>[\w.]+)[^\n]*\n(?:.*\n)*?(?P<access>Read|Write) of size",
          "KASAN: {what} {access} in {frame}"),
         ("kasan", r"BUG: KASAN: (?P<what>[\w-]+) in (?P<at>[\w.]+)", "KASAN: {what} in {frame}"),
-        ("kfence", r"BUG: KFENCE: (?P<what>[\w-]+(?: read| write)?) in (?P<at>[\w.]+)", "KFENCE: {what} in {frame}"),
+        ("kfence", r"BUG: KFENCE: (?P<what>[a-z][a-z -]*?) in (?P<at>[\w.]+)", "KFENCE: {what} in {frame}"),
         ("slab_corruption", r"^\[(?P<what>[A-Z][\w ]+)\][^\n]*\n(?:.*\n)*?BUG (?P<cache>[\w.:-]+) \(",
          "SLUB: {what} in {cache}"),
         ("slab_corruption", r"^BUG (?P<cache>[\w.:-]+) \(.*?\): (?P<what>[^.\n]+)", "SLUB: {what} in {cache}"),
@@ -93,10 +96,12 @@ def function(name: str) -> str:
 
 def frame(lines: Sequence[str], own: str | None = None) -> str | None:
     """The first function of the report that is not the kernel's machinery: own (the one its first line
-    names), then each frame of its RIP and call trace."""
+    names), then each frame of its RIP and call trace; none when that frame has no name (its caller, the
+    module loader, is not where the fault is)."""
     frames = [own] if own else []
     frames += [found.group(1) for found in map(FRAME.match, lines) if found]
-    return next((function(name) for name in frames if not MACHINERY.match(function(name))), None)
+    names = (function(name) if name else None for name in frames)
+    return next((name for name in names if name is None or not MACHINERY.match(name)), None)
 
 
 def title(kind: str, lines: Sequence[str]) -> str:

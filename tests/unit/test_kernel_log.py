@@ -75,6 +75,7 @@ def test_a_double_free_under_slub_debug_is_reported_as_the_kernel_words_it() -> 
     ("line", "kind"),
     [
         ("[  1.0] WARNING: CPU: 1 PID: 42 at drivers/x.c:10 f+0x1/0x2 [m]", "warning"),
+        ("[  1.0] WARNING: init/main.c:1365 at do_one_initcall+0x2de/0x3d0, CPU#1: insmod/448", "warning"),  # 7.x
         ("[  1.0] general protection fault, probably for non-canonical address 0xdead: 0000 [#1] SMP", "gpf"),
         ("[  1.0] Kernel panic - not syncing: Fatal exception", "panic"),
         ("[  1.0] BUG: KASAN: slab-use-after-free in m_exit+0x1/0x2 [m]", "kasan"),
@@ -119,3 +120,19 @@ def test_out_of_tree_and_unsigned_taint_is_expected_anything_else_is_not() -> No
     assert kernel_log.unexpected_taint(0, 4096 | 8192 | 1 << 18) == []  # N: a module's KUnit suites ran
     assert kernel_log.unexpected_taint(4096, 4096 | 512 | 128) == ["D kernel died (oops)", "W kernel warning"]
     assert kernel_log.taint_flags(16384) == ["L soft lockup"]
+
+
+def test_a_warning_after_a_reports_call_trace_is_a_report_of_its_own() -> None:
+    for name in ("scheduling_while_atomic", "scheduling_while_atomic_7.x"):
+        atomic, warning = _problems(name)
+        assert atomic.line.startswith("BUG: scheduling while atomic: insmod/")
+        assert atomic.excerpt[-1].endswith("</TASK>") and not any("cut here" in line for line in atomic.excerpt)
+        assert "cut here" in warning.excerpt[0] and "preemption imbalance" in warning.excerpt[1]
+
+
+def test_a_list_corruption_and_the_kernel_bug_it_raises_are_one_report() -> None:
+    for name in ("list_add_corruption", "list_add_corruption_7.x"):
+        [problem] = _problems(name)
+        assert problem.line.startswith("list_add corruption. next->prev should be prev")
+        assert any("kernel BUG at lib/list_debug.c" in line for line in problem.excerpt)
+        assert "---[ end trace" in problem.excerpt[-1]

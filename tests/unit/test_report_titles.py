@@ -1,4 +1,6 @@
-"""Report titles against real console output of guests running the broken fixture modules (6.1, 6.12, 7.x)."""
+"""Report titles against real kernel logs of guests running broken modules (5.10, 6.1, 6.12, 7.x): the fixture
+modules, and one-fault modules loaded by hand for the kinds no fixture module reaches (their functions are
+`fault_<what>`)."""
 
 from pathlib import Path
 
@@ -25,6 +27,48 @@ REAL_REPORTS = {
     "slab_freepointer_7.x": [("slab_corruption", "SLUB: Freepointer corrupt in kmem_cache_node")],
     "warning_6.12": [("warning", "WARNING in __do_sys_delete_module")],
     "warning_7.x": [("warning", "WARNING in __do_sys_delete_module")],
+    "oops_5.10": [("oops", "BUG: unable to handle kernel NULL pointer dereference in fault_null")],
+    "oops_6.12": [("oops", "BUG: unable to handle kernel NULL pointer dereference in fault_null")],
+    "gpf": [("gpf", "general protection fault in fault_gpf")],
+    "gpf_7.x": [("gpf", "general protection fault in fault_gpf")],
+    "list_add_corruption": [("list_corruption", "list_add corruption in fault_list_add")],
+    "list_add_corruption_7.x": [("list_corruption", "list_add corruption in fault_list_add")],
+    "list_del_corruption": [("list_corruption", "list_del corruption in fault_list_del")],
+    "list_del_corruption_5.10": [("list_corruption", "list_del corruption in fault_list_del")],
+    "list_del_corruption_7.x": [("list_corruption", "list_del corruption in fault_list_del")],
+    "scheduling_while_atomic": [
+        ("atomic_sleep", "BUG: scheduling while atomic in fault_scheduling_while_atomic"),
+        ("warning", "WARNING in do_one_initcall"),
+    ],
+    "scheduling_while_atomic_7.x": [
+        ("atomic_sleep", "BUG: scheduling while atomic in fault_scheduling_while_atomic"),
+        ("warning", "WARNING in do_one_initcall"),
+    ],
+    "kfence_oob_6.12": [("kfence", "KFENCE: out-of-bounds read in fault_kfence_oob")],
+    "kfence_oob_7.x": [("kfence", "KFENCE: out-of-bounds read in fault_kfence_oob")],
+    "kfence_uaf_6.12": [("kfence", "KFENCE: use-after-free read in fault_kfence_uaf")],
+    "kfence_uaf_7.x": [("kfence", "KFENCE: use-after-free read in fault_kfence_uaf")],
+    "kfence_corruption_7.x": [("kfence", "KFENCE: memory corruption in fault_kfence_corrupt")],
+    "kfence_invalid_free_7.x": [("kfence", "KFENCE: invalid free in fault_kfence_invalid_free")],
+    "ubsan_array_index_7.x": [("ubsan", "UBSAN: array-index-out-of-bounds in fault_ubsan_index")],
+    "ubsan_shift_7.x": [("ubsan", "UBSAN: shift-out-of-bounds in fault_ubsan_shift")],
+    # the debug kernel (KASAN, kmemleak, lockdep, UBSAN): the fixture modules, and the one-fault module's fault_*
+    "kasan_use_after_free_6.1-debug": [("kasan", "KASAN: use-after-free Write in write_after_free_init")],
+    "kasan_slab_out_of_bounds_6.1-debug": [("kasan", "KASAN: slab-out-of-bounds Read in oob_read_init")],
+    # double_free_exit's second kfree is a tail call: the trace goes from the unloader straight to the free
+    "kasan_double_free_6.1-debug": [("kasan", "KASAN: double-free in __do_sys_delete_module")],
+    # kmemleak's report as read from debugfs; leaky_init's code was freed after it ran, a bare address
+    "kmemleak_6.1-debug": [("kmemleak", "memory leak")] * 4,
+    "lockdep_circular_6.1-debug": [("lockdep", "possible deadlock in lock_inversion_init")],
+    "sleeping_in_atomic_6.1-debug": [
+        ("atomic_sleep", "BUG: sleeping function called from invalid context in sleep_in_atomic_init")
+    ],
+    # KASAN turns a NULL dereference into a fault on the shadow of address 0
+    "gpf_kasan_null_6.1-debug": [("gpf", "general protection fault in fault_null")],
+    "ubsan_array_index_6.1-debug": [
+        ("ubsan", "UBSAN: array-index-out-of-bounds in fault_ubsan_index"),
+        ("kasan", "KASAN: stack-out-of-bounds Read in fault_ubsan_index"),
+    ],
 }
 
 
@@ -32,6 +76,12 @@ REAL_REPORTS = {
 def test_each_real_report_has_its_title(fixture: str) -> None:
     problems = kernel_log.classify((FIXTURES / f"{fixture}.log").read_text().splitlines())
     assert [(problem.kind, problem.title) for problem in problems] == REAL_REPORTS[fixture]
+
+
+def test_every_recorded_log_is_titled_above_or_holds_no_report() -> None:
+    unlisted = [path.stem for path in sorted(FIXTURES.glob("*.log")) if path.stem not in REAL_REPORTS]
+    assert unlisted == ["clean", "init_fail"]
+    assert [kernel_log.classify((FIXTURES / f"{name}.log").read_text().splitlines()) for name in unlisted] == [[], []]
 
 
 def test_a_title_holds_no_address_offset_pid_cpu_taint_or_time() -> None:
@@ -96,6 +146,13 @@ def test_7x_slab_overwrite_is_titled_by_what_was_overwritten_and_the_cache() -> 
              "    [<00000000c4f1a2b3>] __kmem_cache_alloc_node+0x1a2/0x2c0",
              "    [<000000003b2c4e0f>] kmalloc_trace+0x26/0x60", "    [<000000008c5ba3a6>] mymod_init+0x21/0x40 [mymod]"],
             "memory leak in mymod_init",
+        ),
+        (
+            "kmemleak",
+            ["unreferenced object 0xff110000063a3900 (size 64):", "  backtrace:",
+             "    [<000000003fb28e2d>] kmalloc_trace+0x21/0xc0", "    [<00000000104b8047>] 0xffffffffc0338059",
+             "    [<00000000ae988381>] do_one_initcall+0xc9/0x380"],
+            "memory leak",
         ),
         ("panic", ["Kernel panic - not syncing: Fatal exception"], "kernel panic: Fatal exception"),
     ],
