@@ -30,7 +30,7 @@ from toolkit.machines.protocol import (
     MachineError,
     MachineStatus,
 )
-from toolkit.machines.qemu import agent, calibration, ports, templates
+from toolkit.machines.qemu import agent, calibration, firmware, ports, templates
 from toolkit.machines.qemu.qmp import Qmp, QmpError
 from toolkit.machines.qemu.templates import Template
 from toolkit.machines.recorded_machine import GUEST_USER, RecordedMachine
@@ -80,14 +80,16 @@ class Launch:
     public_key: Path
     ram: RamFile | None = None  # None: anonymous RAM, a plain boot
     extra_args: tuple[str, ...] = ()
+    bios: str = ""  # a firmware file in QEMU's data folders (firmware.py); "": QEMU's default
 
 
 def machine_args(launch: Launch) -> list[str]:
     """The emulated machine: what a template's device state only restores into (no file of any VM in it)."""
     cpu = "host" if launch.accel == "kvm" else "max"
     machine = "q35" if launch.ram is None else "q35,memory-backend=ram"
+    bios = ["-bios", launch.bios] if launch.bios else []
     return [
-        "-machine", machine, "-accel", launch.accel, "-cpu", cpu, "-smp", str(launch.cpus),
+        *bios, "-machine", machine, "-accel", launch.accel, "-cpu", cpu, "-smp", str(launch.cpus),
         "-m", str(launch.memory_mib), "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
         "-device", "virtio-blk-pci,drive=disk0", "-device", "virtio-net-pci,netdev=net0,romfile=",
         "-device", "virtio-rng-pci", "-device", "virtio-serial-pci",
@@ -176,7 +178,7 @@ class QemuMachine(RecordedMachine):
         key = keys.public_key(keys.ensure_key(self.settings.state_dir))
         return Launch(
             self.dir, box.kernel, box.initrd, self.record.accel, self.record.cpus, self.record.memory_mib,
-            self.record.ssh_port, key, ram, (*self.debug_args(), *more_args),
+            self.record.ssh_port, key, ram, (*self.debug_args(), *more_args), firmware.bios(firmware.data_dirs()),
         )  # fmt: skip
 
     def template(self) -> Template:
