@@ -10,6 +10,7 @@ process using the VM while another holds the agent.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import time
@@ -49,6 +50,7 @@ SSHD_LISTENING = (
     "until grep -qsE '^ *[0-9]+: [0-9A-F]+:0016 [0-9A-F]+:0000 0A ' /proc/net/tcp /proc/net/tcp6; do sleep 0.05; done"
 )
 SSHD_TIMEOUT_S = 60.0
+RELEASE_TIMEOUT_S = 60.0  # for an ended QEMU's last thread to let go of its files
 RESUME_NOTE = "\n--- vexfs-vmtest: the boot above was saved as the ready snapshot; resumed from it ---\n"
 
 
@@ -121,12 +123,26 @@ def qemu_command(launch: Launch) -> list[str]:
 
 
 def exited(process: psutil.Process) -> bool:
-    """Whether QEMU has ended and let go of its files (its pid file's lock among them). Its command line empties
-    as it unmaps its memory, which under load takes seconds, and its files are closed only after that."""
+    """Whether QEMU's main thread has ended. Its command line empties as it unmaps its memory, which under load
+    takes seconds; its other threads may still hold its files then (see pidfile_released)."""
     try:
         return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+def pidfile_released(path: Path) -> bool:
+    """Whether no QEMU holds the lock on its pid file any more. A QEMU killed with 2 GiB of poisoned RAM in a shared
+    file can show its main thread as a zombie while it still holds its files: a QEMU started for the same VM then
+    failed with "Cannot lock pid file" (the capture's second boot, with lpj=, on a loaded host)."""
+    try:
+        with open(path, "rb+") as pidfile:
+            fcntl.lockf(pidfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except FileNotFoundError:
+        return True
+    except (BlockingIOError, PermissionError):
+        return False
+    return True
 
 
 class QemuMachine(RecordedMachine):
@@ -331,6 +347,9 @@ class QemuMachine(RecordedMachine):
             process.kill()
             while not exited(process):
                 time.sleep(0.01)
+        deadline = time.monotonic() + RELEASE_TIMEOUT_S
+        while not pidfile_released(self.dir / "qemu.pid") and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def _drop_sessions(self) -> None:
         self._agent.close()
