@@ -2,8 +2,8 @@
 
 The kernel is booted directly (`-kernel`), so the firmware only has to hand over to it. qboot does just that,
 with the same ACPI tables and e820 map; SeaBIOS also scans for option ROMs and boot devices, which under TCG
-cost 0.5-1.5 s of a cold boot on a loaded 2-core host (docs/benchmarks.md). Debian's qemu-system-data ships qboot.rom, other
-distributions may not: QEMU is asked where its data files are, and without qboot.rom nothing changes.
+cost 0.5-1.5 s of a cold boot on a loaded 2-core host (docs/benchmarks.md). Debian's qemu-system-data ships
+qboot.rom, other distributions may not: QEMU is asked where its data files are, and without it nothing changes.
 """
 
 from __future__ import annotations
