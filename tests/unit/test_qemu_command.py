@@ -84,3 +84,10 @@ def test_key_is_handed_in_through_fw_cfg_and_console_is_appended() -> None:
     assert _option(command, "-fw_cfg") == ["name=opt/vexfs/authorized_keys,file=/k.pub"]
     assert _option(command, "-chardev")[-1].endswith("console.log,append=on")
     assert _option(command, "-smp") == ["2"] and _option(command, "-m") == ["2048"]
+
+
+def test_the_firmware_is_part_of_the_machine_a_template_restores_into() -> None:
+    with_qboot = machine_args(_launch(bios="qboot.rom"))
+    assert with_qboot[with_qboot.index("-bios") + 1] == "qboot.rom"
+    assert machine_args(_launch(bios="qboot.rom")) != machine_args(_launch())
+    assert "-bios" not in machine_args(_launch())

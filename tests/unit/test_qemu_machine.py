@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -48,3 +49,21 @@ def test_a_qemu_has_exited_once_it_is_gone_or_a_zombie_never_while_it_runs() -> 
     assert provider.exited(process)
     child.wait()
     assert provider.exited(process)
+
+
+def test_a_pid_file_is_released_only_once_no_process_holds_its_lock(tmp_path: Path) -> None:
+    pidfile = tmp_path / "qemu.pid"
+    assert provider.pidfile_released(pidfile)
+    pidfile.write_text("1\n")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'rb+'); "
+         "fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(30)", str(pidfile)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        assert not provider.pidfile_released(pidfile)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert provider.pidfile_released(pidfile)

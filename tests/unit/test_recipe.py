@@ -34,3 +34,20 @@ def test_key_reads_only_guest_files_and_changes_with_the_layout_version(monkeypa
     assert read and all(path.parent == recipe.GUEST_FILES for path in read)
     monkeypatch.setattr(recipe, "LAYOUT_VERSION", recipe.LAYOUT_VERSION + 1)
     assert BoxRecipe(kernels.select("6.1")).key() != before
+
+
+def test_docs_manuals_and_translations_are_left_out_and_copyrights_kept() -> None:
+    from toolkit.boxes import recipe
+
+    options = BoxRecipe(kernels.select("6.1")).dpkg_options()
+    assert [f"--dpkgopt=path-exclude={path}" for path in recipe.LEFT_OUT] == options[: len(recipe.LEFT_OUT)]
+    assert options[-1] == "--dpkgopt=path-include=/usr/share/doc/*/copyright"
+    assert {"/usr/share/doc/*", "/usr/share/man/*", "/usr/share/locale/*"} <= set(recipe.LEFT_OUT)
+
+
+def test_key_changes_with_what_is_left_out(monkeypatch) -> None:
+    from toolkit.boxes import recipe
+
+    before = BoxRecipe(kernels.select("6.1")).key()
+    monkeypatch.setattr(recipe, "LEFT_OUT", recipe.LEFT_OUT[1:])
+    assert BoxRecipe(kernels.select("6.1")).key() != before

@@ -148,6 +148,7 @@ def _build_locked(recipe: BoxRecipe, cache_dir: Path, mirror: str, log_dir: Path
         rootfs = scratch / "rootfs"
         with progress.step(f"mmdebstrap {recipe.line.suite} from {mirror} (log: {log})", 1, 5):
             command = ["mmdebstrap", "--variant=minbase", f"--include={','.join(recipe.packages)}",
+                       *recipe.dpkg_options(),
                        # mirrors of sid may be snapshots whose Release has expired
                        "--aptopt=Acquire::Check-Valid-Until \"false\""]  # fmt: skip
             debian_tree.make(command, recipe.line.suite, mirror, rootfs, lambda words, step: _run(words, log, step))

@@ -10,6 +10,7 @@ process using the VM while another holds the agent.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import time
@@ -30,7 +31,7 @@ from toolkit.machines.protocol import (
     MachineError,
     MachineStatus,
 )
-from toolkit.machines.qemu import agent, calibration, ports, templates
+from toolkit.machines.qemu import agent, calibration, firmware, ports, templates
 from toolkit.machines.qemu.qmp import Qmp, QmpError
 from toolkit.machines.qemu.templates import Template
 from toolkit.machines.recorded_machine import GUEST_USER, RecordedMachine
@@ -49,6 +50,7 @@ SSHD_LISTENING = (
     "until grep -qsE '^ *[0-9]+: [0-9A-F]+:0016 [0-9A-F]+:0000 0A ' /proc/net/tcp /proc/net/tcp6; do sleep 0.05; done"
 )
 SSHD_TIMEOUT_S = 60.0
+RELEASE_TIMEOUT_S = 60.0  # for an ended QEMU's last thread to let go of its files
 RESUME_NOTE = "\n--- vexfs-vmtest: the boot above was saved as the ready snapshot; resumed from it ---\n"
 
 
@@ -80,14 +82,16 @@ class Launch:
     public_key: Path
     ram: RamFile | None = None  # None: anonymous RAM, a plain boot
     extra_args: tuple[str, ...] = ()
+    bios: str = ""  # a firmware file in QEMU's data folders (firmware.py); "": QEMU's default
 
 
 def machine_args(launch: Launch) -> list[str]:
     """The emulated machine: what a template's device state only restores into (no file of any VM in it)."""
     cpu = "host" if launch.accel == "kvm" else "max"
     machine = "q35" if launch.ram is None else "q35,memory-backend=ram"
+    bios = ["-bios", launch.bios] if launch.bios else []
     return [
-        "-machine", machine, "-accel", launch.accel, "-cpu", cpu, "-smp", str(launch.cpus),
+        *bios, "-machine", machine, "-accel", launch.accel, "-cpu", cpu, "-smp", str(launch.cpus),
         "-m", str(launch.memory_mib), "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
         "-device", "virtio-blk-pci,drive=disk0", "-device", "virtio-net-pci,netdev=net0,romfile=",
         "-device", "virtio-rng-pci", "-device", "virtio-serial-pci",
@@ -119,12 +123,26 @@ def qemu_command(launch: Launch) -> list[str]:
 
 
 def exited(process: psutil.Process) -> bool:
-    """Whether QEMU has ended and let go of its files (its pid file's lock among them). Its command line empties
-    as it unmaps its memory, which under load takes seconds, and its files are closed only after that."""
+    """Whether QEMU's main thread has ended. Its command line empties as it unmaps its memory, which under load
+    takes seconds; its other threads may still hold its files then (see pidfile_released)."""
     try:
         return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+def pidfile_released(path: Path) -> bool:
+    """Whether no QEMU holds the lock on its pid file any more. A QEMU killed with 2 GiB of poisoned RAM in a shared
+    file can show its main thread as a zombie while it still holds its files: a QEMU started for the same VM then
+    failed with "Cannot lock pid file" (the capture's second boot, with lpj=, on a loaded host)."""
+    try:
+        with open(path, "rb+") as pidfile:
+            fcntl.lockf(pidfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except FileNotFoundError:
+        return True
+    except (BlockingIOError, PermissionError):
+        return False
+    return True
 
 
 class QemuMachine(RecordedMachine):
@@ -176,7 +194,7 @@ class QemuMachine(RecordedMachine):
         key = keys.public_key(keys.ensure_key(self.settings.state_dir))
         return Launch(
             self.dir, box.kernel, box.initrd, self.record.accel, self.record.cpus, self.record.memory_mib,
-            self.record.ssh_port, key, ram, (*self.debug_args(), *more_args),
+            self.record.ssh_port, key, ram, (*self.debug_args(), *more_args), firmware.bios(firmware.data_dirs()),
         )  # fmt: skip
 
     def template(self) -> Template:
@@ -329,6 +347,9 @@ class QemuMachine(RecordedMachine):
             process.kill()
             while not exited(process):
                 time.sleep(0.01)
+        deadline = time.monotonic() + RELEASE_TIMEOUT_S
+        while not pidfile_released(self.dir / "qemu.pid") and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def _drop_sessions(self) -> None:
         self._agent.close()
