@@ -119,7 +119,8 @@ def test_an_error_path_that_leaks_under_fault_injection_fails_error_handling(
     debug_settings: Settings, debug_vm: str, tmp_path: Path
 ) -> None:
     tests = _tests(debug_settings, debug_vm, tmp_path, "unwind_leak")
-    assert [name for name, test in tests.items() if test.status is not Status.PASSED] == ["error_handling"]
+    red = [name for name, test in tests.items() if test.status not in (Status.PASSED, Status.SKIPPED)]
+    assert red == ["error_handling"] and tests["module_tests"].status is Status.SKIPPED  # it has no tests of its own
     assert "fault injection: slab: kmemleak: 1 objects left behind by failed loads" in tests["error_handling"].message
 
 
