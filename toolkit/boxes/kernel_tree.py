@@ -6,7 +6,8 @@ copied again) into a chroot of the suite nearest its version with the build tool
 changed (make, then ccache). Everything lives under cache/kernels/tree-<path key>/: root/ the chroot (root/build/src
 the copy, root/build/out the objects), builds/<key>/ the packages and record of each revision and configuration
 built. The configuration is the tree's own .config (without one: allnoconfig + kvm_guest.config, a guest's minimum)
-with guest.config merged in, as a debug kernel's is. A make that never ended is followed by `make clean` (kernel_build.make_watched).
+with guest.config merged in, as a debug kernel's is. A make that never ended is followed by `make clean`
+(kernel_build.make_watched).
 """
 
 from __future__ import annotations
