@@ -66,6 +66,28 @@ def test_config_settings_and_what_a_kernel_did_not_take() -> None:
     assert kernel_config.missing(kernel_config.settings(fragment), final) == ["CONFIG_FAIL_FUNCTION"]
 
 
+def test_a_change_of_the_base_targets_gives_a_new_config_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    build = KernelBuild(kernels.select("6.1-debug"), "6.1.176-1")
+    variant = BoxRecipe(build.line)
+    before = (build.config_key(), variant.key())
+    monkeypatch.setattr(kernel_config, "BASE_TARGETS", ("defconfig", "kvm_guest.config"))
+    assert build.config_key() != before[0] and variant.key() != before[1]
+    assert build.tree_key() == KernelBuild(build.line, "6.1.176-1").tree_key()
+
+
+def test_a_guest_kernel_is_built_from_nothing_with_everything_built_in() -> None:
+    assert kernel_config.BASE_TARGETS[0] == "allnoconfig"
+    for profile in kernels.PROFILES:
+        requested = {}
+        for fragment in kernel_config.fragments(profile):
+            requested.update(kernel_config.settings(fragment.read_text()))
+        assert "m" not in requested.values(), profile
+        # what allnoconfig leaves out and the box cannot do without: its init scripts, initramfs, sockets, disk
+        for option in ("BINFMT_SCRIPT", "BLK_DEV_INITRD", "RD_GZIP", "UNIX", "INET", "EXT4_FS", "VIRTIO_CONSOLE",
+                       "MODULES", "MODULE_UNLOAD", "DEVTMPFS", "TMPFS"):  # fmt: skip
+            assert requested[f"CONFIG_{option}"] == "y", (profile, option)
+
+
 def test_every_profile_has_its_fragment_and_both_fragments_parse() -> None:
     for profile in kernels.PROFILES:
         for fragment in kernel_config.fragments(profile):

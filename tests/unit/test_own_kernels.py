@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from toolkit import kernels
-from toolkit.boxes import kernel_image, kernel_tree
+from toolkit.boxes import kernel_config, kernel_image, kernel_tree
 from toolkit.boxes.recipe import BoxRecipe
 from toolkit.errors import UserError
 from toolkit.run_options import MATRIX, TEST_KERNEL, brought_lines
@@ -101,6 +101,18 @@ def test_a_tree_keeps_its_key_until_its_sources_or_config_change(tree: Path) -> 
     assert kernel_tree.inspect(str(tree)).key == first
     (tree / ".config").write_text("CONFIG_EXT4_FS=y\n")  # ignored by no .gitignore here, but a config all the same
     assert kernel_tree.inspect(str(tree)).key != first
+
+
+def test_a_tree_without_a_config_is_keyed_on_the_base_a_guest_kernel_starts_from(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = kernel_tree.inspect(str(tree)).key
+    monkeypatch.setattr(kernel_config, "BASE_TARGETS", ("defconfig", "kvm_guest.config"))
+    assert kernel_tree.inspect(str(tree)).key != first
+    (tree / ".config").write_text("CONFIG_EXT4_FS=y\n")
+    own = kernel_tree.inspect(str(tree)).key
+    monkeypatch.setattr(kernel_config, "BASE_TARGETS", ("allnoconfig", "kvm_guest.config"))
+    assert kernel_tree.inspect(str(tree)).key == own
 
 
 def test_a_tree_without_git_is_keyed_by_its_sources_not_its_build_products(tmp_path: Path) -> None:

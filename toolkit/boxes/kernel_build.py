@@ -313,7 +313,7 @@ def _unpack(kernel: KernelBuild, root: Path, ccache: Path, log: Path) -> None:
 
 
 def _configure(kernel: KernelBuild, root: Path, ccache: Path, log: Path) -> list[str]:
-    """defconfig + kvm_guest.config + the profile's fragments; the requested options this kernel did not take."""
+    """allnoconfig + kvm_guest.config + the profile's fragments; the requested options this kernel did not take."""
     configs = root / "build/configs"
     configs.mkdir(parents=True, exist_ok=True)
     requested: dict[str, str] = {}

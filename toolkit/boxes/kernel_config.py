@@ -1,9 +1,10 @@
-"""The configuration of a kernel we build: `defconfig` + `kvm_guest.config`, then the fragments in kernel/configs/.
+"""The configuration of a kernel we build: `allnoconfig` + `kvm_guest.config`, then the fragments in kernel/configs/.
 
-guest.config holds what every guest kernel needs (the box's disk, network and key delivery built
-in; the interfaces the domains read); <profile>.config what the profile adds (debug: KASAN,
-kmemleak, lockdep, fault injection, UBSAN). An option a kernel version does not know is dropped
-by Kconfig; `missing` says which ones, so a build can report them.
+Nothing is built that a guest does not need: guest.config lists what the box boots and its userland
+uses (machine, virtio devices, filesystems, sockets), all built in, and the interfaces the domains
+read; <profile>.config what the profile adds (debug: KASAN, kmemleak, lockdep, fault injection,
+UBSAN). An option a kernel version does not know is dropped by Kconfig; `missing` says which ones,
+so a build can report them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from pathlib import Path
 
 CONFIGS = Path(__file__).with_name("configs")  # kernel/configs/, in the package too (a link in the checkout)
-BASE_TARGETS = ("defconfig", "kvm_guest.config")
+BASE_TARGETS = ("allnoconfig", "kvm_guest.config")
 _SETTING = re.compile(r"^(CONFIG_\w+)=(.*)$|^# (CONFIG_\w+) is not set$")
 
 
@@ -21,8 +22,8 @@ def fragments(profile: str) -> list[Path]:
 
 
 def digest_input(profile: str) -> dict[str, str]:
-    """The text of every fragment of a profile, by file name (what a cache key hashes)."""
-    return {path.name: path.read_text() for path in fragments(profile)}
+    """What a profile's configuration is made of (what a cache key hashes): the base targets, every fragment's text."""
+    return {"base": " ".join(BASE_TARGETS), **{path.name: path.read_text() for path in fragments(profile)}}
 
 
 def settings(text: str) -> dict[str, str]:

@@ -5,8 +5,9 @@ copied again) into a chroot of the suite nearest its version with the build tool
 (`kernel_build.make_root`), and built there with `make O=`, so the tree's next revision rebuilds only what
 changed (make, then ccache). Everything lives under cache/kernels/tree-<path key>/: root/ the chroot (root/build/src
 the copy, root/build/out the objects), builds/<key>/ the packages and record of each revision and configuration
-built. The configuration is the tree's own .config (without one: defconfig + kvm_guest.config) with guest.config
-merged in, as a debug kernel's is. A make that never ended is followed by `make clean` (kernel_build.make_watched).
+built. The configuration is the tree's own .config (without one: allnoconfig + kvm_guest.config, a guest's minimum)
+with guest.config merged in, as a debug kernel's is. A make that never ended is followed by `make clean`
+(kernel_build.make_watched).
 """
 
 from __future__ import annotations
@@ -139,9 +140,9 @@ def _product(relative: Path) -> bool:
 
 
 def configuration(path: Path) -> str:
-    """The configuration a build starts from: the tree's .config, or `defconfig` when it has none."""
+    """The configuration a build starts from: the tree's .config, or the base targets when it has none."""
     own = path / ".config"
-    return own.read_text(errors="replace") if own.is_file() else "defconfig"
+    return own.read_text(errors="replace") if own.is_file() else " ".join(kernel_config.BASE_TARGETS)
 
 
 def inspect(text: str) -> KernelTree:
@@ -235,7 +236,7 @@ def _copy_sources(tree: Path, copy: Path, log: Path) -> None:
 
 
 def _configure(tree: KernelTree, root: Path, ccache: Path, log: Path) -> list[str]:
-    """The tree's .config (else defconfig + kvm_guest.config) with guest.config merged in; the guest's options this
+    """The tree's .config (else allnoconfig + kvm_guest.config) with guest.config merged in; the guest's options this
     kernel did not take."""
     objects = root / OBJECTS.lstrip("/")
     objects.mkdir(parents=True, exist_ok=True)
