@@ -280,17 +280,23 @@ def case_records(
             with progress.beating(f"{prefix}({index}/{len(chosen)}) {case.name}"):
                 record, lost = _record(case, subject, reason, began)
             done[case.name] = record = same_report(record, done.values())
-            yield [known.judged(summary) for summary in summarize([*rounds, list(done.values())])]
+            yield _so_far(rounds, done, known)
             if lost is not None:
                 raise lost  # the verdict is saved; the machine is gone for the cases after it
-            _say_verdict(progress, f"{prefix}({index}/{len(chosen)}) {case.name}", known.judged(record))
-            if selection.retry and retries.worth_retrying(case, known.judged(record)):
+            shown = known.judged(record)
+            _say_verdict(progress, f"{prefix}({index}/{len(chosen)}) {case.name}", shown)
+            if selection.retry and retries.worth_retrying(case, shown):
                 for retried, lost in _retried(case, record, chosen, done, subject, progress, selection.retry):
                     done[case.name] = retried
-                    yield [known.judged(summary) for summary in summarize([*rounds, list(done.values())])]
+                    yield _so_far(rounds, done, known)
                     if lost is not None:
                         raise lost
         rounds.append(list(done.values()))
+
+
+def _so_far(rounds: list[list[TestRecord]], done: dict[str, TestRecord], known: KnownOnKernel) -> list[TestRecord]:
+    """The records so far, rounds summarised, each as the known failures say."""
+    return [known.judged(summary) for summary in summarize([*rounds, list(done.values())])]
 
 
 def _say_verdict(progress: Progress, what: str, record: TestRecord) -> None:

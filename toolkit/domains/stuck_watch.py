@@ -75,10 +75,9 @@ def watched(machine: Machine, marker: str, offset: int) -> Iterator[None]:
 def _watch(machine: Machine, tail: ConsoleTail, marker: str, done: threading.Event) -> None:
     first_seen: float | None = None
     while not done.wait(POLL_S):
-        if first_seen is None and stuck_reports(tail.read(), marker):
+        text = tail.read()
+        if first_seen is None and stuck_reports(text, marker):
             first_seen = time.monotonic()
-        if first_seen is not None:
-            tail.read()
-            if tail.quiet_s() >= QUIET_S or time.monotonic() - first_seen >= LONGEST_WAIT_S:
-                machine.interrupt()
-                return
+        if first_seen is not None and (tail.quiet_s() >= QUIET_S or time.monotonic() - first_seen >= LONGEST_WAIT_S):
+            machine.interrupt()
+            return
