@@ -4,6 +4,7 @@ test a subtest in results.json; loaded with answer=41, one of them fails and the
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,10 +34,10 @@ def vm(settings: Settings, box) -> Iterator[str]:  # noqa: ANN001
     assert qemu_processes_for(name) == []
 
 
-def _module_tests(settings: Settings, vm: str, results: Path, *params: str) -> dict:
+def _module_tests(settings: Settings, vm: str, results: Path, *params: str, module_dir: Path = TAPTEST) -> dict:
     """module_tests of taptest (and the tests it needs) as `--only module_tests` runs it: results.json's entry."""
     selection = Selection.parse(ONLY, None, kernel_module.DOMAIN.test_names)
-    plan = plans.plan("kernel_module", {"module_dir": TAPTEST, "params": params}, selection)
+    plan = plans.plan("kernel_module", {"module_dir": module_dir, "params": params}, selection)
     record = pipeline.one_vm(settings, [plan], vm, results)
     data = json.loads((results / record.run_id / "results.json").read_text())
     assert schema.problems(data) == []
@@ -69,3 +70,51 @@ def test_a_failing_tap_test_fails_the_test_naming_it(settings: Settings, vm: str
     failed = [sub for sub in test["subtests"] if sub["status"] == "failed"]
     assert failed == [{"name": "sysfs.sh/parameter answer reads 42", "status": "failed", "message": "answer reads 41"}]
     print(f"taptest answer=41: {test['message']}")
+
+
+ANSWER_C = r"""#include <stdio.h>
+int main(void)
+{
+	FILE *f = fopen("/sys/module/taptest/parameters/answer", "r");
+	int answer = 0;
+
+	if (!f || fscanf(f, "%d", &answer) != 1)
+		return 1;
+	printf("TAP version 13\n1..1\n%s 1 - a program tests/Makefile built reads %d\n", answer == 42 ? "ok" : "not ok",
+		answer);
+	return 0;
+}
+"""
+
+
+def _with_a_program(tmp_path: Path, source: str) -> Path:
+    """taptest with a C program of its tests, built by tests/Makefile, and a script running it."""
+    module = tmp_path / "taptest"
+    shutil.copytree(TAPTEST, module)
+    (module / "tests" / "Makefile").write_text("answer: answer.c\n\t$(CC) -O2 -o $@ answer.c\n")
+    (module / "tests" / "answer.c").write_text(source)
+    (module / "tests" / "program.sh").write_text('exec "$(dirname "$0")/answer"\n')
+    return module
+
+
+def test_the_programs_a_tests_makefile_builds_are_built_on_the_host_and_run_in_the_guest(
+    settings: Settings, vm: str, tmp_path: Path
+) -> None:
+    test = _module_tests(settings, vm, tmp_path / "results", module_dir=_with_a_program(tmp_path, ANSWER_C))
+    assert test["status"] == "passed", test["message"]
+    assert test["message"].startswith("3 scripts, 8 TAP tests: 7 passed, 1 skipped"), test["message"]
+    assert ("program.sh/a program tests/Makefile built reads 42", "passed") in [
+        (sub["name"], sub["status"]) for sub in test["subtests"]
+    ]
+    [line] = [found for found in (tmp_path / "results").glob("*/6.1") if not found.parent.is_symlink()]
+    assert "-O2 -o answer answer.c" in (line / "tests-make.log").read_text()
+    assert "answer.c" not in (line / "vm" / "commands.log").read_text()  # the guest never compiled it
+
+
+def test_a_tests_makefile_that_fails_fails_module_tests_with_the_compilers_error(
+    settings: Settings, vm: str, tmp_path: Path
+) -> None:
+    test = _module_tests(settings, vm, tmp_path / "results", module_dir=_with_a_program(tmp_path, "int main(void) {"))
+    assert test["status"] == "failed"
+    assert test["message"].startswith("tests/Makefile: make failed (exit 2): answer.c:1:"), test["message"]
+    print(f"a broken tests/Makefile: {test['message']}")

@@ -13,6 +13,7 @@ from toolkit.domains.base import Finding, Verdict
 from toolkit.domains.guest import Guest
 from toolkit.domains.kernel_module import guest_tests
 from toolkit.domains.kernel_module.guest_tests import ModuleTests, Outcome, kunit_outcome, script_outcome, verdict
+from toolkit.domains.module import test_programs
 from toolkit.domains.module.build import BuildOutcome, BuiltModule
 from toolkit.domains.module.options import ModuleOptions
 from toolkit.domains.module.subject import ModuleUnderTest
@@ -274,3 +275,41 @@ def test_a_module_its_tests_left_in_use_fails_with_rmmods_words(tmp_path: Path) 
     assert (
         found.message == "rmmod after the tests failed: rmmod: ERROR: Module mod is in use" and len(found.subtests) == 4
     )
+
+
+def test_a_tests_makefile_is_made_in_the_guests_copy_before_the_module_loads(tmp_path: Path) -> None:
+    _module_dir(tmp_path, **{"reads.sh": "true\n", "Makefile": "all:\n\tcc -o helper helper.c\n"})
+    rules = {"ls -1 /sys/kernel/debug/kunit": Answer(exit_status=2), "CONFIG_KUNIT": NOT_SET,
+             "make -j": Answer("cc -o helper helper.c\n"), "sh tests/reads.sh": Answer(SYSFS)}  # fmt: skip
+    found, commands = _case(rules, tmp_path)
+    assert found.status is Status.PASSED, found.message
+    steps = [
+        "tar xzf",
+        "cd /root/vexfs-vmtest/module-src && env LC_ALL=C LANG=C make -j",
+        "insmod",
+        "sh tests/reads.sh",
+    ]
+    at = [next(i for i, command in enumerate(commands) if step in command) for step in steps]
+    assert at == sorted(at), commands
+    assert "-C tests 2>&1" in commands[at[1]]
+    assert (tmp_path / "tests-make.log").read_text() == "cc -o helper helper.c\n"
+
+
+def test_a_tests_makefile_that_fails_fails_the_case_with_its_first_error_and_nothing_runs(tmp_path: Path) -> None:
+    _module_dir(tmp_path, **{"reads.sh": "true\n", "Makefile": "all:\n\tcc -o helper helper.c\n"})
+    error = "helper.c:3:1: error: expected ';' before '}' token\nmake: *** [Makefile:2: helper] Error 1\n"
+    rules = {"make -j": Answer(error, 2), "sh tests/reads.sh": Answer(SYSFS)}
+    found, commands = _case(rules, tmp_path)
+    assert (found.status, found.message) == (
+        Status.FAILED, "tests/Makefile: make failed (exit 2): helper.c:3:1: error: expected ';' before '}' token"
+    )  # fmt: skip
+    assert not any("insmod" in command or "sh tests/reads.sh" in command for command in commands)
+
+
+@pytest.mark.parametrize(("returncode", "output", "said"), [
+    (2, "", "tests/Makefile: make failed (exit 2): it printed nothing"),
+    (2, "make: *** No rule to make target 'x'.  Stop.\n", "tests/Makefile: make failed (exit 2): make: *** No rule to make target 'x'.  Stop."),
+    (test_programs.process_group.TIMED_OUT, "cc -o slow slow.c\n", "tests/Makefile: make did not end within 300 s: cc -o slow slow.c"),
+])  # fmt: skip
+def test_what_a_failed_make_of_the_tests_says(returncode: int, output: str, said: str) -> None:
+    assert test_programs.Made(returncode, output, 1.0).failure("tests") == said

@@ -6,7 +6,8 @@
 #   sh kernel/vexfs/tests/smoke.sh [path/to/vexfs.ko]
 #
 # Loads the module unless it is loaded already (and then unloads it at the end),
-# builds vexfsctl and smoke-helper with cc (or takes VEXFSCTL=path), mounts vexfs
+# takes vexfsctl and smoke-helper as `make -C tests` built them (else builds them
+# with cc; VEXFSCTL=path gives another vexfsctl), mounts vexfs
 # instances under a temporary directory and exercises every feature: mount options,
 # page-cache files, the namespace, statfs, user.* xattrs, vectors and the k-nearest
 # query, the limits, remount, debugfs statistics. The kernel log must stay free of
@@ -68,10 +69,14 @@ echo "$marker" >/dev/kmsg
 
 # Tools and module
 
-helper=$work/smoke-helper
-cc -O2 -Wall -o "$helper" "$here/smoke-helper.c"
-ctl=${VEXFSCTL:-}
-if [ -z "$ctl" ]; then
+# built by `make -C tests` beside this script, else here
+helper=$here/smoke-helper
+if [ ! -x "$helper" ]; then
+	helper=$work/smoke-helper
+	cc -O2 -Wall -o "$helper" "$here/smoke-helper.c"
+fi
+ctl=${VEXFSCTL:-$here/vexfsctl}
+if [ ! -x "$ctl" ]; then
 	ctl=$work/vexfsctl
 	cc -O2 -Wall -o "$ctl" "$src/tools/vexfsctl.c"
 fi

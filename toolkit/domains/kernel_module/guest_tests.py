@@ -6,7 +6,8 @@ module's name) and KO (the loaded .ko) in its environment, under a timeout. What
 KTAP (toolkit/ktap.py): each test a subtest, `ioctl.sh/big write`; a script without TAP is judged by its exit
 status (0 passed, 4 skipped, as kselftest says, anything else failed). KUnit suites the module carries run as
 it loads: the ones that appeared in /sys/kernel/debug/kunit are read (KTAP) before it unloads, each case a
-subtest, `suite/case`. Red when a test failed or never ran, a script failed without TAP, or the kernel
+subtest, `suite/case`. A `tests/Makefile` is made first (toolkit/domains/module/test_programs.py): the programs
+the scripts use, built on the host where the module was. Red when a test failed or never ran, a script failed without TAP, or the kernel
 reported a problem (the step names the script).
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,7 +24,7 @@ from typing import Any
 from toolkit import ktap
 from toolkit.domains.base import Finding, Verdict
 from toolkit.domains.guest import GUEST_DIR, Guest, problem_verdict
-from toolkit.domains.module import build_tree
+from toolkit.domains.module import build_tree, test_programs
 from toolkit.domains.module.build import KUNIT_SECTION
 from toolkit.domains.module.options import ModuleOptions
 from toolkit.domains.module.subject import DEBUGFS, ModuleUnderTest, with_errno
@@ -246,6 +248,9 @@ class ModuleTests:
             )
         subject.unload_quietly()
         directory = self.install(subject, where)
+        made = self.make_programs(subject, where, directory)
+        if made is not None and not made.ok:
+            return Verdict.failed(made.failure(directory))
         before = guest.root(
             f"{{ mountpoint -q {DEBUGFS} || mount -t debugfs none {DEBUGFS}; }} 2>/dev/null; ls -1 {KUNIT} 2>/dev/null"
             "; true"
@@ -280,6 +285,34 @@ class ModuleTests:
             failed = Verdict.failed(f"rmmod after the tests failed: {said}", guest_dirty=True)
             return self.cut_short(failed, done, kunit)
         return verdict(done, kunit, note)
+
+    def make_programs(self, subject: ModuleUnderTest, where: Path, directory: str) -> test_programs.Made | None:
+        """The tests' own programs made by their Makefile (None without one): on the host when the module was
+        built in the box's chroot and the tests are among its sources (what make built then copied into the
+        guest's copy), else in the guest's copy; what make printed kept in tests-make.log."""
+        if not (where / test_programs.MAKEFILE).is_file():
+            return None
+        sysroot = subject.guest.machine.sysroot
+        on_host = subject.build.where == "chroot" and sysroot is not None
+        if on_host and sysroot is not None and where.is_relative_to(subject.options.module_dir):
+            made = self.make_on_host(subject, sysroot, directory)
+        else:
+            command = f"cd {shlex.quote(f'{GUEST_DIR}/{SOURCE}')} && {test_programs.make_in_guest(directory)}"
+            result = subject.guest.step(f"make -C {directory}", command, test_programs.TIMEOUT_S, judge=False).result
+            made = test_programs.Made(result.exit_status, result.stdout, result.duration_s)
+        (subject.work_dir / "tests-make.log").write_text(made.output)
+        return made
+
+    def make_on_host(self, subject: ModuleUnderTest, sysroot: Path, directory: str) -> test_programs.Made:
+        """make in the box's chroot, then what it built copied into the guest's copy of the tests."""
+        with tempfile.TemporaryDirectory(prefix="vexfs-vmtest-tests-") as scratch:
+            made_in = Path(scratch)
+            made = test_programs.make_on_host(sysroot, subject.kernel_release, subject.options.module_dir, directory,
+                                              made_in)  # fmt: skip
+            if made.ok:
+                subject.guest.install({f"{SOURCE}/{directory}/{relative}": made_in / directory / relative
+                                       for relative in build_tree.sources(made_in / directory)})  # fmt: skip
+        return made
 
     def install(self, subject: ModuleUnderTest, where: Path) -> str:
         """The module's sources (its tests among them) and its .ko copied into the guest, an earlier copy gone
