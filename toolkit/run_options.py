@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit import config, debug_tiers, domains, kernels, known_failures, own_kernels, run_machines, user_folders
+from toolkit import config, debug_tiers, domains, kernels, known_failures, user_folders
 from toolkit.domains.options import Flag, flags, merged_flags, option, parse
 from toolkit.domains.selection import Selection
 from toolkit.errors import UserError
@@ -133,6 +133,8 @@ def _left_out(chosen: Sequence[domains.Domain[Any]], values: Mapping[str, Any]) 
 def brought_lines(tree: str | None, image: Sequence[str], one_vm: bool, kernel: str | None) -> list[KernelLine]:
     """The lines of the kernels a command line brings (own_kernels.py), checked: one VM runs one kernel, so there
     it takes the place of --kernel and comes alone."""
+    from toolkit import own_kernels  # kernel builds and images: loaded when a run starts, not at every command's
+
     images = tuple(path for text in image for path in text.split(","))
     brought = own_kernels.bring(tree, images)
     if one_vm and brought and kernel is not None:
@@ -162,6 +164,8 @@ class RunCommand:
     def vm_names(self, settings: config.Settings, lines: Sequence[KernelLine], name: str | None) -> list[str]:
         """The VMs a run of these lines uses: one per line for the matrix (`run_machines.matrix_vm`), else the one named;
         a UserError for a name no VM can have (the matrix's given name first, then each VM's whole name)."""
+        from toolkit import run_machines  # loaded when a run starts, not at every command's
+
         if "kernels" not in self.run_options:
             return [registry.checked_new_name(settings, name or "")]
         if name is not None:

@@ -9,7 +9,6 @@ from invoke import Context
 from invoke.exceptions import Exit
 
 from toolkit import kernels
-from toolkit.bisect import bisection
 from toolkit.commands import chosen_config, command_for
 from toolkit.domains.options import option, parse
 from toolkit.errors import UserError
@@ -34,6 +33,8 @@ def bisect(c: Context, values: dict[str, Any]) -> None:
     Each step builds one commit of the module's git repository (exported into scratch, the checkout untouched)
     and runs the tests, or --only's, on the warm VM; a commit that does not build is skipped.
     """
+    from toolkit.bisect import bisection  # the runner behind it: loaded when a bisect starts, not at every command's
+
     ends = parse(Ends, {name: values.pop(name, None) for name in ("good", "bad")})
     if ends.good is None or ends.bad is None:
         missing = "--good" if ends.good is None else "--bad"
