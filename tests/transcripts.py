@@ -85,7 +85,11 @@ def load(path: Path) -> Transcript:
 
 
 class RecordingMachine:
-    """A real machine, every call passed through and written down."""
+    """A real machine, every call passed through and written down. It shows no root filesystem on the host, as a
+    replay has none: what the tests would do there (a tests/Makefile made in the box's chroot) they do in the
+    guest, where it is recorded."""
+
+    sysroot = None
 
     def __init__(self, machine: Any) -> None:
         self.inner = machine

@@ -69,3 +69,13 @@ def require_host_capacity(settings: Settings) -> None:
             f"only {vitals['disk_free_gib']:g} GiB free for VM overlays in {settings.state_dir}: free space there "
             "(invoke box.prune, vm.destroy) or set VEXFS_STATE_DIR to a bigger disk"
         )
+
+
+def require_free_cpu() -> None:
+    """Room on the CPUs for one more busy guest beside the run's own (under TCG a guest keeps about one CPU busy;
+    starved, its vCPUs report soft lockups that are not the subject's): the last minute's load, the run's guest
+    in it, at most the host's CPUs; a UserError saying the load else."""
+    cpus = psutil.cpu_count() or 1
+    load = psutil.getloadavg()[0]
+    if load > cpus:
+        raise UserError(f"the host's CPUs are busy: load {load:.1f} on {cpus} CPUs")

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from toolkit import kernels, run_machines
 from toolkit.config import Settings
-from toolkit.domains.base import Subject, Target, case_records
+from toolkit.domains import lanes
+from toolkit.domains.base import SecondGuest, Subject, Target, case_records
 from toolkit.errors import UserError
 from toolkit.host_capacity import host_vitals
 from toolkit.host_pool import HostPool
@@ -48,7 +49,7 @@ def one_vm(settings: Settings, plans: Sequence[Plan], vm_name: str, results_root
     with registry.locked(settings, vm_name, "a test run"):
         existed = registry.exists(settings, vm_name)
         try:
-            test_line(settings, plans, registry.define(settings, vm_name), results)
+            test_line(settings, plans, registry.define(settings, vm_name), results, apart=True)
         except Interrupted as stop:
             results.interrupt(stop)
             run_machines.abandon(settings, vm_name, existed)
@@ -103,9 +104,12 @@ def matrix(
     return record
 
 
-def test_line(settings: Settings, plans: Sequence[Plan], machine: Machine, results: ResultsFolder) -> None:
+def test_line(
+    settings: Settings, plans: Sequence[Plan], machine: Machine, results: ResultsFolder, apart: bool = False
+) -> None:
     """One line: its machine up and clean, then each plan's subjects and their cases, every record saved as it
-    comes; the VM's logs kept with the results."""
+    comes; the VM's logs kept with the results. With apart, the cases the subject's last run says are worth it
+    run on a second guest meanwhile (lanes.py)."""
     line = kernels.select(settings.kernel)
     progress = Progress(line.name)
     out = results.folder(line.name)
@@ -121,16 +125,45 @@ def test_line(settings: Settings, plans: Sequence[Plan], machine: Machine, resul
                                   machine.box.kernel_package_version, machine.record.debug,
                                   machine.record.libvirt_uri)  # fmt: skip
                 label = Progress(f"{line.name} {subject.info.name}")
-                for records in case_records(plan.domain.cases, subject, label, plan.selection, known):
-                    results.put(_with_records(about, records, subject, settings))
+                on_second: list[Subject] = []  # the subject on a second guest, once it started
+                second = _second_guest(settings, machine, target, subject, plan, results, on_second) if apart else None
+                for records in case_records(plan.domain.cases, subject, label, plan.selection, known, second):
+                    results.put(_with_records(about, records, [subject, *on_second], settings))
     finally:
         run_machines.keep_logs(machine, out)
 
 
+def _second_guest(
+    settings: Settings, machine: Machine, target: Target, subject: Subject, plan: Plan, results: ResultsFolder,
+    on_second: list[Subject],
+) -> SecondGuest | None:  # fmt: skip
+    """A second guest for the subject's cases its last run on the line says are worth running apart (qemu
+    provider, one round), the subject there added to on_second when it starts; None when none are."""
+    if machine.provider != "qemu" or plan.selection.repeat > 1:
+        return None
+    durations = lanes.last_durations(results.earlier(), kernels.select(settings.kernel).name, plan.domain.name,
+                                     subject.info)  # fmt: skip
+    apart = lanes.apart(plan.selection.cases(plan.domain.cases), durations)
+    if not apart:
+        return None
+    second = run_machines.SecondMachine(settings, machine, target.work_dir)
+    progress = Progress(f"{target.progress.label} {subject.info.name}, 2nd guest")
+
+    def start() -> Subject:
+        with progress.step(f"VM {second.name} up, for {', '.join(apart)}"):
+            started = second.start()
+        on_second.append(subject.on(dataclasses.replace(target, machine=started).guest()))
+        return on_second[-1]
+
+    return SecondGuest(apart, start, second.stop, progress)
+
+
 def _with_records(
-    about: SubjectResults, records: list[TestRecord], subject: Subject, settings: Settings
+    about: SubjectResults, records: list[TestRecord], subjects: Sequence[Subject], settings: Settings
 ) -> SubjectResults:
-    """A subject's results so far, the newest record with the host's vitals as it ended."""
+    """A subject's results so far, the newest record with the host's vitals as it ended; its surface as the guest
+    whose tests found it saw it."""
     newest = records[-1]
     tests = (*records[:-1], dataclasses.replace(newest, metrics={**newest.metrics, "host": host_vitals(settings)}))
-    return dataclasses.replace(about, tests=tests, surface=subject.surface)
+    surface = next((subject.surface for subject in subjects if subject.surface), ())
+    return dataclasses.replace(about, tests=tests, surface=surface)

@@ -3,16 +3,18 @@ destroyed) when the run stops."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import threading
 from pathlib import Path
 
 from toolkit import kernel_log
 from toolkit.config import Settings
 from toolkit.errors import UserError
-from toolkit.host_capacity import require_host_capacity
+from toolkit.host_capacity import require_free_cpu, require_host_capacity
 from toolkit.kernels import KernelLine
 from toolkit.machines import registry
-from toolkit.machines.leftovers import MATRIX_PREFIX
+from toolkit.machines.leftovers import MATRIX_PREFIX, SECOND_GUEST_PREFIX
 from toolkit.machines.protocol import Machine, MachineError
 from toolkit.progress import Progress
 
@@ -85,3 +87,39 @@ def destroy_quietly(settings: Settings, vm_name: str) -> None:
         registry.destroy(settings, vm_name)
     except (UserError, MachineError):
         pass
+
+
+class SecondMachine:
+    """The VM a test run's second guest runs on (toolkit/domains/lanes.py): restored from the first's ready snapshot
+    when started, destroyed when stopped (at once, from any thread, once), its logs kept in out/second-guest/."""
+
+    def __init__(self, settings: Settings, first: Machine, out: Path) -> None:
+        self.settings, self.out = settings, out
+        self.name = f"{SECOND_GUEST_PREFIX}{first.name}"
+        self.held = contextlib.ExitStack()
+        self.guard = threading.Lock()
+        self.machine: Machine | None = None
+        self.stopped = False
+
+    def start(self) -> Machine:
+        """The VM up; a UserError when the host has no CPU to spare or no room for it, or it cannot be called so."""
+        with self.guard:
+            if self.stopped:
+                raise UserError("the run ended before its second guest started")
+            require_free_cpu()
+            require_host_capacity(self.settings)
+            self.held.enter_context(registry.locked(self.settings, registry.checked_name(self.settings, self.name),
+                                                    "a test run's second guest"))  # fmt: skip
+            self.machine = registry.define(self.settings, self.name)
+        self.machine.up()
+        return self.machine
+
+    def stop(self) -> None:
+        with self.guard:
+            if self.stopped:
+                return
+            self.stopped = True
+        if self.machine is not None:
+            keep_logs(self.machine, self.out / "second-guest")
+            destroy_quietly(self.settings, self.name)
+        self.held.close()

@@ -178,7 +178,8 @@ ROWS = {
     "vm-name-flag-like": Row(("vm.up", "--name=-x"), "VM name '-x' is not allowed"),
     "vm-name-quotes-spaces": Row(("vm.run", "--name", "a 'b\"", "--", "true"), "is not allowed"),
     "vm-name-status-empty": Row(("vm.status", "--name", ""), "VM name '' is not allowed", files=CORRUPT_VMS),
-    "vm-name-matrix-own": Row(("vm.up", "--name", "matrix-6.1"), "starts with 'matrix-', which names the matrix's own VMs"),
+    "vm-name-matrix-own": Row(("vm.up", "--name", "matrix-6.1"), "starts with 'matrix-', which names the VMs of a matrix run"),
+    "vm-name-second-guest": Row(("test.kernel", "--name", "apart-x"), "starts with 'apart-', which names the VMs of a test run's second guest"),
     "vm-name-socket-too-long": Row(("vm.up", "--name", "n" * 40), "a socket's path takes at most 107", env={"VEXFS_STATE_DIR": "{tmp}/" + "s" * 70}),
     "matrix-name-slash": Row(("nox", "--name", "a/b"), "VM name 'a/b' is not allowed"),
     # the matrix's task (test.matrix), through nox

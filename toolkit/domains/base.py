@@ -10,6 +10,8 @@ skipped with the reason; a guest left dirty or unreachable is recovered before t
 from __future__ import annotations
 
 import datetime
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,8 +20,9 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from toolkit import kernel_log
 from toolkit.config import Settings
-from toolkit.domains import retries
+from toolkit.domains import lanes, retries
 from toolkit.domains.selection import EVERY_TEST, Selection, summarize
+from toolkit.errors import UserError
 from toolkit.known_failures import NONE_KNOWN, KnownOnKernel
 from toolkit.machines.protocol import Machine, MachineError
 from toolkit.progress import Progress
@@ -105,6 +108,11 @@ class Subject(Protocol):
     def symbolize(self, verdict: Verdict) -> Verdict:
         """A red verdict with the places in the subject's source its message and kernel log point at
         (`leaky.c:13 (leaky_init)`), when it has a source to point into."""
+        ...
+
+    def on(self, guest: Guest) -> Subject:
+        """The same subject prepared on another guest (a second one from the same ready snapshot), with nothing
+        of what the cases learned on this one."""
         ...
 
 
@@ -258,45 +266,200 @@ def same_report(record: TestRecord, earlier: Iterable[TestRecord]) -> TestRecord
     return replace(record, message=f"same report as {first} ({title}): {record.message}") if first else record
 
 
+@dataclass(frozen=True)
+class SecondGuest:
+    """A second guest for the cases `apart` names (lanes.py): `start` brings it up and gives the subject prepared
+    there, `stop` ends it, its logs kept (at once, from any thread, and again without harm)."""
+
+    apart: tuple[str, ...]
+    start: Callable[[], Subject]
+    stop: Callable[[], None]
+    progress: Progress  # its lines: `[6.1 vexfs, 2nd guest] (10/10) module_tests: passed in 14.2 s`
+
+
 def case_records(
     cases: Sequence[TestCase[Any]], subject: Subject, progress: Progress, selection: Selection = EVERY_TEST,
-    known: KnownOnKernel = NONE_KNOWN,
+    known: KnownOnKernel = NONE_KNOWN, second: SecondGuest | None = None,
 ) -> Iterator[list[TestRecord]]:  # fmt: skip
     """Run the selected cases in order, as many rounds as asked; skip those whose prerequisites failed; recover
-    the guest after trouble.
+    the guest after trouble. With a second guest (one round only), the cases it takes run there meanwhile; those
+    it could not run, here after the others.
 
-    Yields the records so far (rounds summarised), each as the known failures say (known, fixed?), after every
-    case, so a caller saves them as they come; a machine lost for good is raised once its case's records were
-    yielded. A later case's prerequisites see the records as they ran: a known failure did not pass.
+    Yields the records so far in the cases' order (rounds summarised), each as the known failures say (known,
+    fixed?), after every case, so a caller saves them as they come; a machine lost for good is raised once its
+    case's records were yielded. A later case's prerequisites see the records as they ran: a known failure did
+    not pass.
     """
     chosen = selection.cases(cases)
     rounds: list[list[TestRecord]] = []
     for round_number in range(1, selection.repeat + 1):
         prefix = f"(run {round_number}/{selection.repeat}) " if selection.repeat > 1 else ""
-        done: dict[str, TestRecord] = {}
-        for index, case in enumerate(chosen, start=1):
-            began = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-            reason = _blocked_by(case, done)
-            with progress.beating(f"{prefix}({index}/{len(chosen)}) {case.name}"):
-                record, lost = _record(case, subject, reason, began)
-            done[case.name] = record = same_report(record, done.values())
-            yield _so_far(rounds, done, known)
-            if lost is not None:
-                raise lost  # the verdict is saved; the machine is gone for the cases after it
-            shown = known.judged(record)
-            _say_verdict(progress, f"{prefix}({index}/{len(chosen)}) {case.name}", shown)
-            if selection.retry and retries.worth_retrying(case, shown):
-                for retried, lost in _retried(case, record, chosen, done, subject, progress, selection.retry):
-                    done[case.name] = retried
-                    yield _so_far(rounds, done, known)
-                    if lost is not None:
-                        raise lost
-        rounds.append(list(done.values()))
+        run = _Round(chosen, {}, rounds, subject, progress, selection, known, prefix)
+        away = _Away(second, run) if second is not None and selection.repeat == 1 else None
+        try:
+            for case in chosen:
+                if away is None or case not in away.cases:
+                    yield from run.here(case)
+                    if away is not None:
+                        away.saw()
+                        yield from away.landed(wait=False)
+            if away is not None:
+                yield from away.landed(wait=True)
+                for case in away.returned:
+                    yield from run.here(case)
+        finally:
+            if away is not None:
+                away.close()
+        rounds.append(run.ordered())
 
 
-def _so_far(rounds: list[list[TestRecord]], done: dict[str, TestRecord], known: KnownOnKernel) -> list[TestRecord]:
-    """The records so far, rounds summarised, each as the known failures say."""
-    return [known.judged(summary) for summary in summarize([*rounds, list(done.values())])]
+@dataclass(frozen=True)
+class _Round:
+    """One round of the chosen cases: where their records go, and how one runs on the subject's guest."""
+
+    chosen: Sequence[TestCase[Any]]
+    done: dict[str, TestRecord]
+    rounds: list[list[TestRecord]]  # the records of the rounds before
+    subject: Subject
+    progress: Progress
+    selection: Selection
+    known: KnownOnKernel
+    prefix: str
+
+    def what(self, case: TestCase[Any]) -> str:
+        return f"{self.prefix}({self.chosen.index(case) + 1}/{len(self.chosen)}) {case.name}"
+
+    def ordered(self) -> list[TestRecord]:
+        return [self.done[case.name] for case in self.chosen if case.name in self.done]
+
+    def so_far(self) -> list[TestRecord]:
+        """The records so far in the cases' order, rounds summarised, each as the known failures say."""
+        return [self.known.judged(summary) for summary in summarize([*self.rounds, self.ordered()])]
+
+    def land(self, case: TestCase[Any], record: TestRecord) -> TestRecord:
+        """record kept as case's (saying when an earlier test was charged with its report)."""
+        earlier = [other for other in self.ordered() if other.name != case.name]
+        self.done[case.name] = record = same_report(record, earlier)
+        return record
+
+    def here(self, case: TestCase[Any]) -> Iterator[list[TestRecord]]:
+        """case run on the subject's guest (and again, when red, as --retry says)."""
+        began = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        reason = _blocked_by(case, self.done)
+        with self.progress.beating(self.what(case)):
+            record, lost = _record(case, self.subject, reason, began)
+        record = self.land(case, record)
+        yield self.so_far()
+        if lost is not None:
+            raise lost  # the verdict is saved; the machine is gone for the cases after it
+        shown = self.known.judged(record)
+        _say_verdict(self.progress, self.what(case), shown)
+        if self.selection.retry and retries.worth_retrying(case, shown):
+            for retried, lost in _retried(case, record, self.chosen, self.done, self.subject, self.progress,
+                                          self.selection.retry):  # fmt: skip
+                self.done[case.name] = retried
+                yield self.so_far()
+                if lost is not None:
+                    raise lost
+
+
+class _Away:
+    """The cases a second guest takes, run there in a thread of their own, each once the first guest's verdicts
+    on its needs say it may run, after its prerequisites ran again there; their records land in a queue."""
+
+    def __init__(self, second: SecondGuest, run: _Round) -> None:
+        self.second, self.run = second, run
+        self.cases = [case for case in run.chosen if case.name in second.apart]
+        self.returned: list[TestCase[Any]] = []  # the cases it could not run: the first guest runs them last
+        self.sent: set[str] = set()  # the cases whose records it queued
+        self.queue: queue.Queue[tuple[TestCase[Any], TestRecord] | None] = queue.Queue()
+        self.changed = threading.Condition()
+        self.closing = False
+        self.finished = False  # its thread said it is done
+        self.thread = threading.Thread(target=self.work, name="second guest", daemon=True)
+        self.thread.start()
+
+    def saw(self) -> None:
+        """The first guest recorded a verdict, which a waiting case may need."""
+        with self.changed:
+            self.changed.notify_all()
+
+    def close(self) -> None:
+        with self.changed:
+            self.closing = True
+            self.changed.notify_all()
+        self.second.stop()
+
+    def landed(self, wait: bool) -> Iterator[list[TestRecord]]:
+        """Each record the second guest made since, kept; with wait, until it is done."""
+        while not self.finished:
+            try:
+                landed = self.queue.get(block=wait)
+            except queue.Empty:
+                return
+            if landed is None:
+                self.finished = True
+                return
+            case, record = landed
+            with self.changed:
+                self.run.land(case, record)
+            yield self.run.so_far()
+
+    def work(self) -> None:
+        try:
+            subject = self.second.start()
+        except (MachineError, UserError) as error:
+            self.second.progress.say(f"no second guest ({error}): the first runs {', '.join(self.second.apart)}")
+            self.returned = list(self.cases)
+            self.queue.put(None)
+            return
+        try:
+            for number, case in enumerate(self.cases):
+                ran = self.one(case, subject, fresh=number == 0)
+                if ran is not True:
+                    self.returned = self.cases[number + (ran is None) :]
+                    return
+        except MachineError as error:
+            self.second.progress.say(f"the second guest was lost ({error}): the first runs what it had left")
+            self.returned = [case for case in self.cases if case.name not in self.sent]
+        finally:
+            self.second.stop()
+            self.queue.put(None)
+
+    def needs_met(self, case: TestCase[Any]) -> dict[str, TestRecord] | None:
+        """The records once every need of case has one (None: the run is closing)."""
+        with self.changed:
+            while not self.closing and not all(need in self.run.done for need in case.needs):
+                self.changed.wait(1.0)
+            return None if self.closing else dict(self.run.done)
+
+    def one(self, case: TestCase[Any], subject: Subject, fresh: bool) -> bool | None:
+        """case on the second guest: True when it ran and the guest goes on; None when it ran but the guest was
+        lost; False when it did not run (a prerequisite red there, the run closing)."""
+        done = self.needs_met(case)
+        if done is None:
+            return False
+        began = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        reason = _blocked_by(case, done)
+        if reason is None:
+            if not fresh:
+                subject.recover()
+            for prerequisite in lanes.prerequisites(case, self.run.chosen):
+                record, lost = _record(prerequisite, subject, None, began)
+                if lost is not None or record.status is not Status.PASSED:
+                    return False
+        with self.second.progress.beating(self.run.what(case)):
+            record, lost = _record(case, subject, reason, began)
+        self.queue.put((case, record))
+        self.sent.add(case.name)
+        shown = self.run.known.judged(record)
+        _say_verdict(self.second.progress, self.run.what(case), shown)
+        if lost is None and self.run.selection.retry and retries.worth_retrying(case, shown):
+            for retried, lost_then in _retried(case, record, self.run.chosen, done, subject, self.second.progress,
+                                               self.run.selection.retry):  # fmt: skip
+                self.queue.put((case, retried))
+                lost = lost_then
+        return None if lost is not None else True
 
 
 def _say_verdict(progress: Progress, what: str, record: TestRecord) -> None:

@@ -2,8 +2,8 @@
 start VMs (and `vm.destroy --all`), each thing said.
 
 Only what is provably dead and nobody's is a leftover: a half-built box whose building process is
-gone, a VM folder without a record that nobody holds, a matrix VM nobody holds (a matrix run always
-destroys its own), a QEMU process of ours whose VM folder is gone (its disk deleted under it: nobody
+gone, a VM folder without a record that nobody holds, a matrix VM or a test run's second guest nobody holds
+(the run always destroys its own), a QEMU process of ours whose VM folder is gone (its disk deleted under it: nobody
 can reach it again), a libvirt domain of ours with no VM record. A folder in vms/ whose name no VM
 can have is not ours to judge. VMs a user made (`vm.up`) stay: they are health-checked when next used.
 """
@@ -28,6 +28,8 @@ from toolkit.files import remove_tree
 from toolkit.machines import lock, vm_record
 
 MATRIX_PREFIX = "matrix-"
+SECOND_GUEST_PREFIX = "apart-"  # a test run's second guest (toolkit/domains/lanes.py), destroyed as the run ends
+RUN_PREFIXES = {MATRIX_PREFIX: "a matrix run", SECOND_GUEST_PREFIX: "a test run's second guest"}
 DOMAIN_PREFIX = "vexfs-"
 LIBVIRT_SOCKET = Path("/var/run/libvirt/libvirt-sock")
 
@@ -57,10 +59,12 @@ def _unrecorded_folders(settings: Settings) -> list[Leftover]:
             if not (folder / vm_record.RECORD).exists() and lock.is_free(folder)]  # fmt: skip
 
 
-def _orphan_matrix_vms(settings: Settings, destroy: Callable[[str], None]) -> list[Leftover]:
-    return [Leftover(f"VM {folder.name} of a matrix run that did not finish", partial(destroy, folder.name))
+def _orphan_run_vms(settings: Settings, destroy: Callable[[str], None]) -> list[Leftover]:
+    """The VMs a run makes and destroys itself (a matrix's lines, a second guest) that nobody holds."""
+    return [Leftover(f"VM {folder.name} of {run} that did not finish", partial(destroy, folder.name))
             for folder in _vm_folders(settings)
-            if folder.name.startswith(MATRIX_PREFIX) and (folder / vm_record.RECORD).exists() and lock.is_free(folder)]  # fmt: skip
+            for prefix, run in RUN_PREFIXES.items()
+            if folder.name.startswith(prefix) and (folder / vm_record.RECORD).exists() and lock.is_free(folder)]  # fmt: skip
 
 
 def _overlay_folder(cmdline: list[str], settings: Settings) -> Path | None:
@@ -135,7 +139,7 @@ def find(settings: Settings, destroy: Callable[[str], None]) -> list[Leftover]:
     return [
         *_half_built_boxes(settings),
         *_unrecorded_folders(settings),
-        *_orphan_matrix_vms(settings, destroy),
+        *_orphan_run_vms(settings, destroy),
         *_stale_qemu(settings),
         *_orphan_domains(settings),
     ]

@@ -85,13 +85,14 @@ def checked_name(settings: Settings, name: str) -> str:
 
 
 def checked_new_name(settings: Settings, name: str) -> str:
-    """name when a user's VM (vm.up, a test run) can be called so: not the matrix's own names either, which the
-    next command's sweep destroys when nobody holds them."""
-    if name.startswith(leftovers.MATRIX_PREFIX):
-        raise UserError(
-            f"VM name {name!r} starts with {leftovers.MATRIX_PREFIX!r}, which names the matrix's own VMs "
-            "(removed when no run holds them): pick another --name"
-        )
+    """name when a user's VM (vm.up, a test run) can be called so: not the names of the VMs a run makes for itself
+    either (a matrix's, a second guest's), which the next command's sweep destroys when nobody holds them."""
+    for prefix, run in leftovers.RUN_PREFIXES.items():
+        if name.startswith(prefix):
+            raise UserError(
+                f"VM name {name!r} starts with {prefix!r}, which names the VMs of {run} (removed when no run holds "
+                "them): pick another --name"
+            )
     return checked_name(settings, name)
 
 

@@ -127,7 +127,11 @@ class ResultsFolder:
             record = record.ended(self.state, self._unrun_reason, record.finished)
         if runs or self.state is not RunState.RUNNING:
             self._hold()
-            if self._earlier is None:
-                self._earlier = store.earlier_runs(self.results_root, self.run_id)
-            store.write(self.results_root, record, self._earlier)
+            store.write(self.results_root, record, self.earlier())
         return record
+
+    def earlier(self) -> list[RunRecord]:
+        """The runs saved in the results folder before this one, newest first (read once)."""
+        if self._earlier is None:
+            self._earlier = store.earlier_runs(self.results_root, self.run_id)
+        return self._earlier

@@ -255,6 +255,13 @@ class FilesystemUnderTest:
         ok = module_state in ("absent", "live")
         return Health(ok, vitals(state), "" if ok else f"the module is {module_state}")
 
+    def on(self, guest: Guest) -> FilesystemUnderTest:
+        """The same filesystem prepared on another guest, with nothing of what the cases learned on this one."""
+        moved = FilesystemUnderTest(guest, self.options, self.module.on(guest), self.kernel_release, self.work_dir,
+                                    self.debug)  # fmt: skip
+        moved.install()
+        return moved
+
     def recover(self) -> str:
         how = self.module.recover()
         self.install()

@@ -223,6 +223,14 @@ class ModuleUnderTest:
         ok = module_state in ("absent", "live")
         return Health(ok, vitals(state), "" if ok else f"the module is {module_state}")
 
+    def on(self, guest: Guest) -> ModuleUnderTest:
+        """The same module prepared on another guest, with nothing of what the cases learned on this one."""
+        moved = ModuleUnderTest(guest, self.options, self.build, self.module, self.kernel_release, self.work_dir,
+                                self.debug, workload=self.workload, ioctls=self.ioctls,
+                                domain_scripts=self.domain_scripts)  # fmt: skip
+        moved.prepare()
+        return moved
+
     def recover(self) -> str:
         """Roll the guest back to its ready snapshot, or replace it if that fails; then prepare again."""
         machine = self.guest.machine

@@ -1,0 +1,139 @@
+"""A subject's cases over two guests: which go apart (from the last run's durations), and the runner that runs them
+on a second guest meanwhile, its records in the cases' order."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.unit.test_domain_runner import Guest
+from toolkit.domains import lanes
+from toolkit.domains.base import SecondGuest, Verdict, case_records
+from toolkit.errors import UserError
+from toolkit.progress import Progress
+from toolkit.results.records import RunRecord, Status, SubjectInfo, SubjectResults, TestRecord
+
+MODULE = SubjectInfo("module", "vexfs", "/src/vexfs")
+
+
+@dataclass
+class Named(Guest):
+    """A guest that notes each case run on it."""
+
+    name: str = "first"
+    ran: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Case:
+    name: str
+    needs: tuple[str, ...] = ()
+    verdicts: dict[str, Verdict] = field(default_factory=dict)  # by guest name; passed elsewhere
+    retried: bool = True
+    uses: tuple[str, ...] = ()
+    hands: tuple[str, ...] = ()
+
+    def run(self, guest: Named) -> Verdict:
+        guest.ran.append(self.name)
+        return self.verdicts.get(guest.name, Verdict.passed(f"{self.name} passed on the {guest.name} guest"))
+
+
+def _cases(**verdicts: dict[str, Verdict]) -> list[Case]:
+    return [
+        Case("build", retried=False),
+        Case("load", ("build",), verdicts.get("load", {})),
+        Case("unload", ("load",)),
+        Case("concurrency", ("unload",), hands=("watched_s",)),
+        Case("hang_detection", ("build",), uses=("concurrency",)),
+        Case("module_tests", ("load",), verdicts.get("module_tests", {})),
+    ]
+
+
+DURATIONS = {"build": 2.0, "load": 1.0, "unload": 1.0, "concurrency": 8.0, "hang_detection": 0.5, "module_tests": 20.0}
+
+
+def test_the_longest_case_nothing_needs_goes_apart_with_its_prerequisites_counted() -> None:
+    assert lanes.apart(_cases(), DURATIONS) == ("module_tests",)
+
+
+def test_nothing_goes_apart_without_every_duration_or_when_it_would_not_end_sooner() -> None:
+    assert lanes.apart(_cases(), {**DURATIONS, "hang_detection": 0.0} | {"module_tests": 1.0}) == ()
+    assert lanes.apart(_cases(), {name: s for name, s in DURATIONS.items() if name != "load"}) == ()
+
+
+def test_a_case_that_is_needed_takes_or_gives_a_hand_off_or_judges_the_build_stays() -> None:
+    cases = _cases()
+    assert [case.name for case in cases if lanes.movable(case, cases)] == ["module_tests"]
+
+
+def test_the_durations_are_the_newest_earlier_run_of_the_same_subject_line_and_domain() -> None:
+    def run(line: str, subject: SubjectInfo, **seconds: float) -> SubjectResults:
+        tests = tuple(TestRecord(name, Status.PASSED if s else Status.SKIPPED, s, "") for name, s in seconds.items())
+        return SubjectResults("6.1.0", line, "qemu", "tcg", subject, "kernel_module", tests)
+
+    other = SubjectInfo("module", "vexfs", "/elsewhere/vexfs")
+    newest = RunRecord("2", "", "", "", {}, (run("6.1", other, load=9.0), run("5.10", MODULE, load=8.0)))
+    older = RunRecord("1", "", "", "", {}, (run("6.1", MODULE, load=1.5, module_tests=0.0),))
+    assert lanes.last_durations([newest, older], "6.1", "kernel_module", MODULE) == {"load": 1.5}
+    assert lanes.last_durations([], "6.1", "kernel_module", MODULE) == {}
+
+
+def _run(cases: list[Case], start: object) -> tuple[list[list[TestRecord]], str]:
+    said = io.StringIO()
+    second = SecondGuest(("module_tests",), start, lambda: None, Progress("t, 2nd guest", said))  # type: ignore[arg-type]
+    first = Named()
+    every = list(case_records(cases, first, Progress("t", said), second=second))
+    return every, said.getvalue()
+
+
+def test_a_case_apart_runs_on_the_second_guest_after_its_prerequisites_and_lands_in_order() -> None:
+    second = Named(name="second")
+    every, said = _run(_cases(), lambda: second)
+    last = every[-1]
+    assert [record.name for record in last] == [case.name for case in _cases()]
+    assert {record.name: record.message for record in last}["module_tests"] == "module_tests passed on the second guest"
+    assert second.ran == ["build", "load", "module_tests"]
+    assert "[t, 2nd guest] (6/6) module_tests: passed" in said
+    assert all(record.status is Status.PASSED for record in last)
+
+
+def test_a_second_guest_that_cannot_start_leaves_its_cases_to_the_first() -> None:
+    def start() -> Named:
+        raise UserError("the host has 900 MiB available")
+
+    every, said = _run(_cases(), start)
+    assert [record.name for record in every[-1]] == [case.name for case in _cases()]
+    assert {record.name: record.message for record in every[-1]}[
+        "module_tests"
+    ] == "module_tests passed on the first guest"
+    assert "no second guest (the host has 900 MiB available): the first runs module_tests" in said
+
+
+def test_a_case_apart_whose_need_failed_on_the_first_guest_is_skipped_and_runs_nowhere() -> None:
+    second = Named(name="second")
+    every, _ = _run(_cases(load={"first": Verdict.failed("insmod failed")}), lambda: second)
+    records = {record.name: record for record in every[-1]}
+    assert records["module_tests"].status is Status.SKIPPED
+    assert records["module_tests"].message.startswith("needs load to pass (load failed: insmod failed)")
+    assert second.ran == []
+
+
+def test_a_case_apart_whose_prerequisite_is_red_on_the_second_guest_runs_on_the_first() -> None:
+    second = Named(name="second")
+    every, _ = _run(_cases(load={"second": Verdict.failed("insmod failed")}), lambda: second)
+    records = {record.name: record for record in every[-1]}
+    assert records["module_tests"].message == "module_tests passed on the first guest"
+    assert second.ran == ["build", "load"]
+
+
+def test_a_second_guest_needs_the_load_at_most_the_cpus(monkeypatch) -> None:  # noqa: ANN001
+    from toolkit import host_capacity
+
+    monkeypatch.setattr(host_capacity.psutil, "cpu_count", lambda: 2)
+    monkeypatch.setattr(host_capacity.psutil, "getloadavg", lambda: (1.9, 1.0, 1.0))
+    host_capacity.require_free_cpu()
+    monkeypatch.setattr(host_capacity.psutil, "getloadavg", lambda: (3.25, 1.0, 1.0))
+    with pytest.raises(UserError, match=r"^the host's CPUs are busy: load 3.2 on 2 CPUs$"):
+        host_capacity.require_free_cpu()
