@@ -44,7 +44,9 @@ def apart(chosen: Sequence[Any], durations: Mapping[str, float]) -> tuple[str, .
     second = SECOND_GUEST_S
     taken: list[str] = []
     for case in sorted((c for c in chosen if movable(c, chosen)), key=lambda c: -durations[c.name]):
-        cost = durations[case.name] + sum(durations[p.name] for p in prerequisites(case, chosen))
+        # what the second guest does again first: not the build, whose verdict it only reads
+        again = [p for p in prerequisites(case, chosen) if getattr(p, "retried", True)]
+        cost = durations[case.name] + sum(durations[p.name] for p in again)
         if max(first - durations[case.name], second + cost) < (max(first, second) if taken else first):
             taken.append(case.name)
             first -= durations[case.name]
