@@ -4,6 +4,7 @@ test in a valid results.json marked interrupted, and leaves no process, VM or sc
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -95,3 +96,32 @@ def test_after_sigkill_of_a_matrix_the_next_command_that_starts_a_vm_removes_its
     cleanup = invoke("vm.up", "--name", vm_name)
     assert "removed VM matrix-6.1 of a matrix run that did not finish, left by an interrupted run" in cleanup.stderr
     assert processes_mentioning("vexfs-matrix-6.1") == []
+
+
+@pytest.mark.full
+def test_a_signal_while_a_second_guest_runs_a_test_removes_it_too(start, vm_name: str, tmp_path: Path) -> None:
+    module = tmp_path / "taptest"
+    shutil.copytree(MODULES / "taptest", module)
+    (module / "tests" / "slow.sh").write_text("sleep 60; echo 'TAP version 13'; echo 1..1; echo 'ok 1 - slept'\n")
+    args = (
+        "test.kernel",
+        "--quick",
+        "--name",
+        vm_name,
+        "--module-dir",
+        str(module),
+        "--only",
+        "module_tests,concurrency",
+    )
+    assert invoke(*args, env={"VEXFS_RESULTS_DIR": str(tmp_path / "results")}).returncode == 0  # what a rerun splits by
+    run = start(*args)
+    run.wait_for("(5/5) module_tests: running for")  # build, load, unload, concurrency on the first guest meanwhile
+    if "no second guest" in run.text:
+        run.stop(signal.SIGKILL)
+        pytest.skip(f"the host had no CPU to spare for a second guest: {run.text.split('no second guest')[1][:60]}")
+    assert processes_mentioning(f"vexfs-apart-{vm_name}")
+    status, seconds = run.stop(signal.SIGINT)
+    assert (status, seconds < 20) == (130, True), run.text
+    assert processes_mentioning(f"vexfs-apart-{vm_name}") == []
+    assert not vm_record.exists(config.load(), f"apart-{vm_name}")
+    print(f"SIGINT while a second guest ran a test: exit {status} after {seconds:.1f} s, both guests gone")

@@ -76,7 +76,7 @@ def test_the_durations_are_the_newest_earlier_run_of_the_same_subject_line_and_d
     other = SubjectInfo("module", "vexfs", "/elsewhere/vexfs")
     newest = RunRecord("2", "", "", "", {}, (run("6.1", other, load=9.0), run("5.10", MODULE, load=8.0)))
     older = RunRecord("1", "", "", "", {}, (run("6.1", MODULE, load=1.5, module_tests=0.0),))
-    assert lanes.last_durations([newest, older], "6.1", "kernel_module", MODULE) == {"load": 1.5}
+    assert lanes.last_durations([newest, older], "6.1", "kernel_module", MODULE) == {"load": 1.5, "module_tests": 0}
     assert lanes.last_durations([], "6.1", "kernel_module", MODULE) == {}
 
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from toolkit.domains.selection import closure
-from toolkit.results.records import RunRecord, Status, SubjectInfo
+from toolkit.results.records import RunRecord, SubjectInfo
 
 SECOND_GUEST_S = 2.0  # what starting the second guest and preparing the subject there costs, about
 WORTH_S = 5.0  # a second guest is started when the run ends at least this much sooner
@@ -56,11 +56,10 @@ def apart(chosen: Sequence[Any], durations: Mapping[str, float]) -> tuple[str, .
 
 
 def last_durations(earlier: Sequence[RunRecord], line: str, domain: str, subject: SubjectInfo) -> dict[str, float]:
-    """Each case's duration in the newest earlier run of this subject and domain on line, the skipped ones left
-    out (none: {})."""
+    """Each case's duration in the newest earlier run of this subject and domain on line (none: {})."""
     for record in earlier:
         for run in record.runs:
             same = (run.subject.name, run.subject.source) == (subject.name, subject.source)
             if run.kernel_line == line and run.domain == domain and same:
-                return {test.name: test.duration_s for test in run.tests if test.status is not Status.SKIPPED}
+                return {test.name: test.duration_s for test in run.tests}
     return {}
