@@ -419,8 +419,9 @@ class _Away:
                 if ran is not True:
                     self.returned = self.cases[number + (ran is None) :]
                     return
-        except MachineError as error:
-            self.second.progress.say(f"the second guest was lost ({error}): the first runs what it had left")
+        except MachineError as error:  # lost; or stopped as the run ends, when nothing is left to run
+            if not self.closing:
+                self.second.progress.say(f"the second guest was lost ({error}): the first runs what it had left")
             self.returned = [case for case in self.cases if case.name not in self.sent]
         finally:
             self.second.stop()
