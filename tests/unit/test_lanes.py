@@ -95,6 +95,7 @@ def test_a_case_apart_runs_on_the_second_guest_after_its_prerequisites_and_lands
     assert [record.name for record in last] == [case.name for case in _cases()]
     assert {record.name: record.message for record in last}["module_tests"] == "module_tests passed on the second guest"
     assert second.ran == ["build", "load", "module_tests"]
+    assert [record.name for record in last if record.metrics.get("second_guest")] == ["module_tests"]
     assert "[t, 2nd guest] (6/6) module_tests: passed" in said
     assert all(record.status is Status.PASSED for record in last)
 

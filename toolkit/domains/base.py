@@ -451,6 +451,7 @@ class _Away:
                     return False
         with self.second.progress.beating(self.run.what(case)):
             record, lost = _record(case, subject, reason, began)
+        record = _on_second_guest(record)
         self.queue.put((case, record))
         self.sent.add(case.name)
         shown = self.run.known.judged(record)
@@ -458,9 +459,14 @@ class _Away:
         if lost is None and self.run.selection.retry and retries.worth_retrying(case, shown):
             for retried, lost_then in _retried(case, record, self.run.chosen, done, subject, self.second.progress,
                                                self.run.selection.retry):  # fmt: skip
-                self.queue.put((case, retried))
+                self.queue.put((case, _on_second_guest(retried)))
                 lost = lost_then
         return None if lost is not None else True
+
+
+def _on_second_guest(record: TestRecord) -> TestRecord:
+    """A record made on a second guest, saying so (`metrics.second_guest`: its logs are in second-guest/)."""
+    return replace(record, metrics={**record.metrics, "second_guest": True})
 
 
 def _say_verdict(progress: Progress, what: str, record: TestRecord) -> None:
