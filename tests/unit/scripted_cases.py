@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from toolkit.domains.base import Health, Verdict
 from toolkit.machines.protocol import MachineError
+from toolkit.results.records import SubjectInfo
 
 
 @dataclass
@@ -15,6 +16,7 @@ class Guest:
 
     recoveries: int = 0
     broken: bool = False
+    info: SubjectInfo = SubjectInfo("module", "m", "/src/m")
 
     def health(self) -> Health:
         return Health(True)

@@ -8,7 +8,7 @@ import pytest
 from toolkit.domains.base import Domain, Health, Verdict, case_records, every_record
 from toolkit.machines.protocol import GuestUnreachable
 from toolkit.progress import Progress
-from toolkit.results.records import Status
+from toolkit.results.records import Status, SubjectInfo
 
 
 @dataclass
@@ -20,6 +20,7 @@ class Guest:
     console_problems: tuple[str, ...] = ("[ 1.0] BUG: kernel NULL pointer dereference",)
     audits: dict[str, Verdict] = field(default_factory=dict)
     places: dict[str, str] = field(default_factory=dict)  # what symbolize puts in place of a message's words
+    info: SubjectInfo = SubjectInfo("module", "m", "/src/m")
 
     def health(self) -> Health:
         return Health(self.alive)

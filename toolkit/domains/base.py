@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from toolkit import kernel_log
 from toolkit.config import Settings
-from toolkit.domains import lanes, retries
+from toolkit.domains import host_stalls, lanes, retries
 from toolkit.domains.selection import EVERY_TEST, Selection, summarize
 from toolkit.errors import UserError
 from toolkit.known_failures import NONE_KNOWN, KnownOnKernel
@@ -546,6 +546,10 @@ def _record(
     if health is not None and not health.ok and verdict.status is Status.PASSED:
         verdict = _left_unfit(subject, health, verdict)
         message, metrics = verdict.message, {**metrics, **verdict.metrics}
+    if verdict.status is Status.FAILED:  # red only by stalls an overloaded host may have caused: not judged
+        verdict = host_stalls.judged(replace(verdict, message=message, metrics=metrics), subject.info.name,
+                                     *host_stalls.host_load())  # fmt: skip
+        message = verdict.message
     lost = None
     if verdict.guest_dirty or (health is not None and not health.ok):
         try:
