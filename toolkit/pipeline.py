@@ -6,7 +6,8 @@ were read (toolkit/run_options.py resolved them into settings, plans and kernel 
     for each kernel line           one VM (`one_vm`), or every line in parallel (`matrix`)
       acquire its machine          locked by name, brought up clean (run_machines)
       for each plan's subject      the domain finds them on the machine (Domain.subjects)
-        run the cases              base.case_records: records after every case, as the known failures say
+        run the cases              base.case_records: records after every case, as the known failures say;
+                                   on one VM, the long ones its last run timed on a second guest (lanes.py)
           persist                  ResultsFolder.put: results.json, the VM's logs kept beside it
     close the results folder       every planned test has a verdict; the task prints the report
 
