@@ -138,3 +138,11 @@ def test_a_second_guest_needs_the_load_at_most_the_cpus(monkeypatch) -> None:  #
     monkeypatch.setattr(host_capacity.psutil, "getloadavg", lambda: (3.25, 1.0, 1.0))
     with pytest.raises(UserError, match=r"^the host's CPUs are busy: load 3.2 on 2 CPUs$"):
         host_capacity.require_free_cpu()
+
+
+def test_an_error_on_the_second_guest_that_is_no_machines_is_raised_by_the_run() -> None:
+    def start() -> Named:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left on device"):
+        _run(_cases(), start)

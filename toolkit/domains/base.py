@@ -376,6 +376,7 @@ class _Away:
         self.changed = threading.Condition()
         self.closing = False
         self.finished = False  # its thread said it is done
+        self.failure: BaseException | None = None  # what ended its thread, when no machine's error did
         self.thread = threading.Thread(target=self.work, name="second guest", daemon=True)
         self.thread.start()
 
@@ -399,6 +400,8 @@ class _Away:
                 return
             if landed is None:
                 self.finished = True
+                if self.failure is not None:
+                    raise self.failure
                 return
             case, record = landed
             with self.changed:
@@ -406,12 +409,22 @@ class _Away:
             yield self.run.so_far()
 
     def work(self) -> None:
+        """The second guest's cases in turn; whatever ends it, its guest stopped and its end queued (an error
+        that is no machine's, kept for the run to raise)."""
+        try:
+            self.run_cases()
+        except BaseException as error:  # raised again in the run's thread, by landed
+            self.failure = error
+        finally:
+            self.second.stop()
+            self.queue.put(None)
+
+    def run_cases(self) -> None:
         try:
             subject = self.second.start()
         except (MachineError, UserError) as error:
             self.second.progress.say(f"no second guest ({error}): the first runs {', '.join(self.second.apart)}")
             self.returned = list(self.cases)
-            self.queue.put(None)
             return
         try:
             for number, case in enumerate(self.cases):
@@ -423,9 +436,6 @@ class _Away:
             if not self.closing:
                 self.second.progress.say(f"the second guest was lost ({error}): the first runs what it had left")
             self.returned = [case for case in self.cases if case.name not in self.sent]
-        finally:
-            self.second.stop()
-            self.queue.put(None)
 
     def needs_met(self, case: TestCase[Any]) -> dict[str, TestRecord] | None:
         """The records once every need of case has one (None: the run is closing)."""
