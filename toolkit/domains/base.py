@@ -413,10 +413,11 @@ class _Away:
         that is no machine's, kept for the run to raise)."""
         try:
             self.run_cases()
+            self.second.stop()
         except BaseException as error:  # raised again in the run's thread, by landed
             self.failure = error
-        finally:
             self.second.stop()
+        finally:
             self.queue.put(None)
 
     def run_cases(self) -> None:
