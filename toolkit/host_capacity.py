@@ -8,6 +8,7 @@ host, as that libvirt reports it.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
@@ -71,11 +72,22 @@ def require_host_capacity(settings: Settings) -> None:
         )
 
 
-def require_free_cpu() -> None:
-    """Room on the CPUs for one more busy guest beside the run's own (under TCG a guest keeps about one CPU busy;
-    starved, its vCPUs report soft lockups that are not the subject's): the last minute's load, the run's guest
-    in it, at most the host's CPUs; a UserError saying the load else."""
+def others_cpus(own: Sequence[int], sample_s: float = 0.5) -> float:
+    """How many CPUs the host's other processes kept busy over sample_s: its whole use less that of the processes
+    own names (a run's guests)."""
+    ours = [psutil.Process(pid) for pid in own if psutil.pid_exists(pid)]
+    for process in ours:
+        process.cpu_percent(None)  # the start of its sample
+    busy = psutil.cpu_percent(interval=sample_s) / 100 * (psutil.cpu_count() or 1)
+    return max(0.0, busy - sum(process.cpu_percent(None) for process in ours) / 100)
+
+
+def require_free_cpu(own: Sequence[int]) -> None:
+    """Room on the CPUs for one more busy guest beside the run's own (own: their processes): under TCG a guest
+    keeps about one CPU busy, and starved, its vCPUs report soft lockups that are not the subject's. The other
+    processes may keep at most the CPUs less the two guests' busy (and half a CPU more); a UserError saying what
+    they used else."""
     cpus = psutil.cpu_count() or 1
-    load = psutil.getloadavg()[0]
-    if load > cpus:
-        raise UserError(f"the host's CPUs are busy: load {load:.1f} on {cpus} CPUs")
+    others = others_cpus(own)
+    if others > cpus - 1.5:
+        raise UserError(f"the host's CPUs are busy: other processes kept {others:.1f} of its {cpus} CPUs busy")

@@ -140,7 +140,9 @@ def _second_guest(
 ) -> SecondGuest | None:  # fmt: skip
     """A second guest for the subject's cases its last run on the line says are worth running apart (qemu
     provider, one round), the subject there added to on_second when it starts; None when none are."""
-    if machine.provider != "qemu" or plan.selection.repeat > 1:
+    from toolkit.machines.qemu.provider import QemuMachine  # loaded with the provider, not at a command's start
+
+    if not isinstance(machine, QemuMachine) or plan.selection.repeat > 1:
         return None
     durations = lanes.last_durations(results.earlier(), kernels.select(settings.kernel).name, plan.domain.name,
                                      subject.info)  # fmt: skip

@@ -7,6 +7,7 @@ import contextlib
 import shutil
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from toolkit import kernel_log
 from toolkit.config import Settings
@@ -17,6 +18,9 @@ from toolkit.machines import registry
 from toolkit.machines.leftovers import MATRIX_PREFIX, SECOND_GUEST_PREFIX
 from toolkit.machines.protocol import Machine, MachineError
 from toolkit.progress import Progress
+
+if TYPE_CHECKING:
+    from toolkit.machines.qemu.provider import QemuMachine  # loaded with the provider, when a VM is made
 
 
 def matrix_vm(line: KernelLine, name: str | None = None) -> str:
@@ -93,8 +97,9 @@ class SecondMachine:
     """The VM a test run's second guest runs on (toolkit/domains/lanes.py): restored from the first's ready snapshot
     when started, destroyed when stopped (at once, from any thread, once), its logs kept in out/second-guest/."""
 
-    def __init__(self, settings: Settings, first: Machine, out: Path) -> None:
+    def __init__(self, settings: Settings, first: QemuMachine, out: Path) -> None:
         self.settings, self.out = settings, out
+        self.first = first
         self.name = f"{SECOND_GUEST_PREFIX}{first.name}"
         self.held = contextlib.ExitStack()
         self.guard = threading.Lock()
@@ -106,7 +111,7 @@ class SecondMachine:
         with self.guard:
             if self.stopped:
                 raise UserError("the run ended before its second guest started")
-            require_free_cpu()
+            require_free_cpu([pid for pid in (self.first.pid(),) if pid is not None])
             require_host_capacity(self.settings)
             self.held.enter_context(registry.locked(self.settings, registry.checked_name(self.settings, self.name),
                                                     "a test run's second guest"))  # fmt: skip

@@ -129,15 +129,15 @@ def test_a_case_apart_whose_prerequisite_is_red_on_the_second_guest_runs_on_the_
     assert second.ran == ["build", "load"]
 
 
-def test_a_second_guest_needs_the_load_at_most_the_cpus(monkeypatch) -> None:  # noqa: ANN001
+def test_a_second_guest_needs_the_cpus_the_other_processes_leave(monkeypatch) -> None:  # noqa: ANN001
     from toolkit import host_capacity
 
     monkeypatch.setattr(host_capacity.psutil, "cpu_count", lambda: 2)
-    monkeypatch.setattr(host_capacity.psutil, "getloadavg", lambda: (1.9, 1.0, 1.0))
-    host_capacity.require_free_cpu()
-    monkeypatch.setattr(host_capacity.psutil, "getloadavg", lambda: (3.25, 1.0, 1.0))
-    with pytest.raises(UserError, match=r"^the host's CPUs are busy: load 3.2 on 2 CPUs$"):
-        host_capacity.require_free_cpu()
+    monkeypatch.setattr(host_capacity.psutil, "cpu_percent", lambda interval: 20.0)  # 0.4 of the 2 CPUs
+    host_capacity.require_free_cpu([])
+    monkeypatch.setattr(host_capacity.psutil, "cpu_percent", lambda interval: 90.0)
+    with pytest.raises(UserError, match=r"^the host's CPUs are busy: other processes kept 1.8 of its 2 CPUs busy$"):
+        host_capacity.require_free_cpu([2**22 + 1])  # a run's guest that is gone uses nothing
 
 
 def test_an_error_on_the_second_guest_that_is_no_machines_is_raised_by_the_run() -> None:
