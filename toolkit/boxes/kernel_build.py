@@ -51,12 +51,15 @@ COMPILERS = ("CC=ccache gcc", "HOSTCC=ccache gcc")
 CCACHE_COUNTERS = ("direct_cache_hit", "preprocessed_cache_hit", "cache_miss")
 
 # What every command in the build chroot runs with: ccache at the bind-mounted cache, a fixed locale and PATH.
+# ccache in depend mode: a miss is compiled straight away, not preprocessed first for a second look-up (a cold build
+# takes about an eighth less CPU); a hit is a direct-mode hit, which a tree at the chroot's fixed path gets.
 CHROOT_ENV = (
     "env",
     "LC_ALL=C",
     "LANG=C",
     "CCACHE_DIR=/ccache",
     "CCACHE_MAXSIZE=8G",
+    "CCACHE_DEPEND=1",
     "PATH=/usr/bin:/bin:/usr/sbin:/sbin",
 )
 
