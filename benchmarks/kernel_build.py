@@ -7,8 +7,8 @@ line's stock box is taken from there, built first if it lacks it). Three builds 
 the profile as configured (cold when the cache is new); the same with one option added to the profile's fragment (in a
 copy of kernel/configs/: the same tree, so Kbuild rebuilds what the option touches); the profile as configured in a new
 tree (the build tree removed, ccache kept). Each row says the wall time (chroot, unpack and configure included), the
-compiles and how ccache served them, compiles per minute and the host's mean load average meanwhile: figures on a
-shared host move with its load. Asserts nothing.
+compiles and how ccache served them, compiles per minute, the CPU time the build's processes took and the host's mean
+load average meanwhile: wall figures on a shared host move with its load, CPU time much less. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import os
 import re
+import resource
 import shutil
 import statistics
 import tempfile
@@ -59,14 +60,22 @@ def _row(name: str, build: kernel_build.KernelBuild, settings: config.Settings, 
     if kernel_build.find(settings.cache_dir, build):
         raise SystemExit(f"error: {build.line.name} with this configuration is already built in {settings.cache_dir}: "
                          "give VEXFS_CACHE_DIR a new folder")  # fmt: skip
+    before = _children_cpu_s()
     with _load_sampled() as loads:
         built = kernel_build.build(build, settings.cache_dir, settings.mirror, jobs)
+    cpu_s = _children_cpu_s() - before
     served = built.ccache
     compiles = sum(served.values())
     hits = served.get("direct_cache_hit", 0) + served.get("preprocessed_cache_hit", 0)
     per_minute = compiles / (built.build_s / 60)
     return [name, f"{built.build_s / 60:.1f}", str(compiles), f"{hits} ({served.get('direct_cache_hit', 0)} direct)",
-            f"{per_minute:.0f}", f"{statistics.mean(loads):.1f}"]  # fmt: skip
+            f"{per_minute:.0f}", f"{cpu_s / 60:.1f}", f"{statistics.mean(loads):.1f}"]  # fmt: skip
+
+
+def _children_cpu_s() -> float:
+    """User and system CPU seconds of this process's finished children (the build's commands) so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 @contextlib.contextmanager
@@ -97,7 +106,7 @@ def main() -> None:
     line = kernels.select(settings.kernel)
     variant = line if line.profile else line.variant("debug")
     base = box_supply.box_for(settings, variant.base.name)
-    headers = ["build", "wall (min)", "compiles", "ccache hits", "compiles/min", "mean load"]
+    headers = ["build", "wall (min)", "compiles", "ccache hits", "compiles/min", "CPU (min)", "mean load"]
     rows = []
 
     def report(name: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 from tests.unit.scripted import Answer
 from tests.unit.test_kernel_module_cases import OOPS, run
 from toolkit import kernel_log, kernels
-from toolkit.boxes import kernel_config
+from toolkit.boxes import kernel_build, kernel_config
 from toolkit.boxes.kernel_build import KernelBuild
 from toolkit.boxes.recipe import BoxRecipe
 from toolkit.domains.kernel_module.errors import ErrorHandling
@@ -86,6 +86,20 @@ def test_a_guest_kernel_is_built_from_nothing_with_everything_built_in() -> None
         for option in ("BINFMT_SCRIPT", "BLK_DEV_INITRD", "RD_GZIP", "UNIX", "INET", "EXT4_FS", "VIRTIO_CONSOLE",
                        "MODULES", "MODULE_UNLOAD", "DEVTMPFS", "TMPFS"):  # fmt: skip
             assert requested[f"CONFIG_{option}"] == "y", (profile, option)
+
+
+def test_the_debug_profile_keeps_every_detector_and_inlines_its_memory_checks() -> None:
+    requested = kernel_config.settings((kernel_config.CONFIGS / "debug.config").read_text())
+    for option in ("KASAN", "KASAN_GENERIC", "DEBUG_KMEMLEAK", "PROVE_LOCKING", "DEBUG_ATOMIC_SLEEP", "FAILSLAB",
+                   "FAIL_PAGE_ALLOC", "FAIL_FUNCTION", "FAULT_INJECTION_STACKTRACE_FILTER", "UBSAN", "KUNIT"):  # fmt: skip
+        assert requested[f"CONFIG_{option}"] == "y", option
+    # checks as calls compile faster but run a TCG guest about half as fast
+    assert requested["CONFIG_KASAN_INLINE"] == "y" and "CONFIG_KASAN_OUTLINE" not in requested
+
+
+def test_the_kernel_and_its_host_programs_are_compiled_by_one_cached_compiler() -> None:
+    compilers = dict(setting.split("=", 1) for setting in kernel_build.COMPILERS)
+    assert compilers["CC"] == compilers["HOSTCC"] and compilers["CC"].startswith("ccache ")
 
 
 def test_every_profile_has_its_fragment_and_both_fragments_parse() -> None:
@@ -233,7 +247,6 @@ def test_a_slab_report_about_an_unloaded_module_is_blamed_on_it_by_address(tmp_p
 
 
 def test_outdated_kernel_builds_are_removed_but_not_current_or_running_ones(tmp_path: Path) -> None:
-    from toolkit.boxes import kernel_build
     from toolkit.files import locked
 
     current = KernelBuild(kernels.select("6.1-debug"), "6.1.176-1")
@@ -255,8 +268,6 @@ def test_outdated_kernel_builds_are_removed_but_not_current_or_running_ones(tmp_
 
 def test_a_changed_fragment_is_built_in_the_same_tree_and_kept_apart(monkeypatch: pytest.MonkeyPatch,
                                                                      tmp_path: Path) -> None:  # fmt: skip
-    from toolkit.boxes import kernel_build
-
     before = KernelBuild(kernels.select("6.1-debug"), "6.1.176-1")
     tree, output = before.name, kernel_build.output_dir(tmp_path, before)
     (tmp_path / "debug.config").write_text((kernel_config.CONFIGS / "debug.config").read_text() + "CONFIG_KCSAN=y\n")

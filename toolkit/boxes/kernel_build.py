@@ -44,16 +44,22 @@ UNFINISHED = ".make-unfinished"
 MAKE_ENDED = (0, 2)
 # The packages are build artifacts, installed once into a derived box: compressing them costs more than it saves.
 PACKAGE_COMPRESSION = "none"
+# The compilers of the kernel and of its host programs: ccache both, and the same, or the headers package compiles
+# the host programs again (newer kernels' packaging rebuilds them with CC where CC and HOSTCC differ).
+COMPILERS = ("CC=ccache gcc", "HOSTCC=ccache gcc")
 # What `ccache --print-stats` says of the compiles since the build zeroed its counters.
 CCACHE_COUNTERS = ("direct_cache_hit", "preprocessed_cache_hit", "cache_miss")
 
 # What every command in the build chroot runs with: ccache at the bind-mounted cache, a fixed locale and PATH.
+# ccache in depend mode: a miss is compiled straight away, not preprocessed first for a second look-up (a cold build
+# takes about an eighth less CPU); a hit is a direct-mode hit, which a tree at the chroot's fixed path gets.
 CHROOT_ENV = (
     "env",
     "LC_ALL=C",
     "LANG=C",
     "CCACHE_DIR=/ccache",
     "CCACHE_MAXSIZE=8G",
+    "CCACHE_DEPEND=1",
     "PATH=/usr/bin:/bin:/usr/sbin:/sbin",
 )
 
@@ -331,7 +337,7 @@ def _configure(kernel: KernelBuild, root: Path, ccache: Path, log: Path) -> list
 
 def _make_packages(kernel: KernelBuild, root: Path, ccache: Path, log: Path, jobs: int, progress: Progress) -> None:
     """make bindeb-pkg at low priority, a heartbeat line every minute (files compiled, time so far)."""
-    command = ["nice", "-n", "10", "make", "-C", "/build/linux", f"-j{jobs}", "CC=ccache gcc",
+    command = ["nice", "-n", "10", "make", "-C", "/build/linux", f"-j{jobs}", *COMPILERS,
                f"LOCALVERSION={kernel.local_version}", f"KDEB_PKGVERSION={kernel.package_version}",
                f"KDEB_COMPRESS={PACKAGE_COMPRESSION}", "KBUILD_BUILD_USER=vexfs-vmtest",
                "KBUILD_BUILD_HOST=vexfs-vmtest", "bindeb-pkg"]  # fmt: skip

@@ -208,7 +208,7 @@ def _build_locked(tree: KernelTree, where: Path, ccache: Path, mirror: str, jobs
         kernel_build.in_root(root, ccache, log, "ccache", "--zero-stats")
         for package in (root / "build").glob("*.deb"):
             package.unlink()
-        command = ["nice", "-n", "10", "make", "-C", SOURCE, f"O={OBJECTS}", f"-j{jobs}", "CC=ccache gcc",
+        command = ["nice", "-n", "10", "make", "-C", SOURCE, f"O={OBJECTS}", f"-j{jobs}", *kernel_build.COMPILERS,
                    "LOCALVERSION=", f"KDEB_PKGVERSION={tree.package_version}",
                    f"KDEB_COMPRESS={kernel_build.PACKAGE_COMPRESSION}", "KBUILD_BUILD_USER=vexfs-vmtest",
                    "KBUILD_BUILD_HOST=vexfs-vmtest", "bindeb-pkg"]  # fmt: skip
