@@ -7,6 +7,7 @@ VEXFS_FULL=1 only two quick fixtures run (the rest take ~45 minutes under KASAN)
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,7 +122,11 @@ def test_an_error_path_that_leaks_under_fault_injection_fails_error_handling(
     tests = _tests(debug_settings, debug_vm, tmp_path, "unwind_leak")
     red = [name for name, test in tests.items() if test.status not in (Status.PASSED, Status.SKIPPED)]
     assert red == ["error_handling"] and tests["module_tests"].status is Status.SKIPPED  # it has no tests of its own
-    assert "fault injection: slab: kmemleak: 1 objects left behind by failed loads" in tests["error_handling"].message
+    # the slab sweep's failed loads leak it; kmemleak may report it only at the scan after the pages sweep (a stale
+    # reference on a stack hides an object from a scan), and then the pages sweep names it
+    message = tests["error_handling"].message
+    assert re.search(r"fault injection: (slab|pages): kmemleak: 1 objects left behind by failed loads \(allocated at "
+                     r"unwind_leak\.c:11 \(unwind_leak_init\)\)", message), message  # fmt: skip
 
 
 @pytest.mark.full
