@@ -1,7 +1,7 @@
 """Tier 2: a debug kernel built from Debian's source (`invoke kernel.build`) sees what stock kernels
 cannot: KASAN reports, kmemleak, lockdep, sleeping in atomic context, and error paths under fault
 injection, each in the test where it happens; a clean module stays green. Runs when the debug
-kernel of the default line is cached (building it takes about 30 minutes on two cores); without
+kernel of the default line is cached (building it takes 10 to 30 minutes on two cores); without
 VEXFS_FULL=1 only two quick fixtures run (the rest take ~45 minutes under KASAN)."""
 
 from __future__ import annotations
