@@ -125,6 +125,7 @@ class SecondMachine:
                 return
             self.stopped = True
         if self.machine is not None:
+            self.machine.interrupt()  # a command of its thread in flight returns now (it holds the guest's agent)
             keep_logs(self.machine, self.out / "second-guest")
             destroy_quietly(self.settings, self.name)
         self.held.close()
