@@ -158,7 +158,7 @@ def _second_guest(
         on_second.append(subject.on(dataclasses.replace(target, machine=started).guest()))
         return on_second[-1]
 
-    return SecondGuest(apart, start, second.stop, progress)
+    return SecondGuest(apart, start, second.interrupt, second.stop, progress)
 
 
 def _with_records(

@@ -95,7 +95,7 @@ def destroy_quietly(settings: Settings, vm_name: str) -> None:
 
 class SecondMachine:
     """The VM a test run's second guest runs on (toolkit/domains/lanes.py): restored from the first's ready snapshot
-    when started, destroyed when stopped (at once, from any thread, once), its logs kept in out/second-guest/."""
+    when started, destroyed when stopped (from any thread, once), its logs kept in out/second-guest/."""
 
     def __init__(self, settings: Settings, first: QemuMachine, out: Path) -> None:
         self.settings, self.out = settings, out
@@ -119,13 +119,17 @@ class SecondMachine:
         self.machine.up()
         return self.machine
 
+    def interrupt(self) -> None:
+        """From another thread: the command of the VM in flight given up (its `run` returns now)."""
+        if self.machine is not None:
+            self.machine.interrupt()
+
     def stop(self) -> None:
         with self.guard:
             if self.stopped:
                 return
             self.stopped = True
         if self.machine is not None:
-            self.machine.interrupt()  # a command of its thread in flight returns now (it holds the guest's agent)
             keep_logs(self.machine, self.out / "second-guest")
             destroy_quietly(self.settings, self.name)
         self.held.close()

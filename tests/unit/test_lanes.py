@@ -82,7 +82,7 @@ def test_the_durations_are_the_newest_earlier_run_of_the_same_subject_line_and_d
 
 def _run(cases: list[Case], start: object) -> tuple[list[list[TestRecord]], str]:
     said = io.StringIO()
-    second = SecondGuest(("module_tests",), start, lambda: None, Progress("t, 2nd guest", said))  # type: ignore[arg-type]
+    second = SecondGuest(("module_tests",), start, lambda: None, lambda: None, Progress("t, 2nd guest", said))  # type: ignore[arg-type]
     first = Named()
     every = list(case_records(cases, first, Progress("t", said), second=second))
     return every, said.getvalue()

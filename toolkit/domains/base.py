@@ -269,10 +269,12 @@ def same_report(record: TestRecord, earlier: Iterable[TestRecord]) -> TestRecord
 @dataclass(frozen=True)
 class SecondGuest:
     """A second guest for the cases `apart` names (lanes.py): `start` brings it up and gives the subject prepared
-    there, `stop` ends it, its logs kept (at once, from any thread, and again without harm)."""
+    there, `interrupt` gives up its command in flight (from another thread), `stop` ends it, its logs kept (from
+    any thread, and again without harm)."""
 
     apart: tuple[str, ...]
     start: Callable[[], Subject]
+    interrupt: Callable[[], None]
     stop: Callable[[], None]
     progress: Progress  # its lines: `[6.1 vexfs, 2nd guest] (10/10) module_tests: passed in 14.2 s`
 
@@ -363,6 +365,9 @@ class _Round:
                     raise lost
 
 
+CLOSE_WAIT_S = 60.0  # for a second guest's case given up to end (its recovery included) as the run stops
+
+
 class _Away:
     """The cases a second guest takes, run there in a thread of their own, each once the first guest's verdicts
     on its needs say it may run, after its prerequisites ran again there; their records land in a queue."""
@@ -386,9 +391,13 @@ class _Away:
             self.changed.notify_all()
 
     def close(self) -> None:
+        """The run ends (early, when the thread still runs): its case given up, its thread left to end (it stops
+        the guest, which restarts when the case recovers it), then the guest stopped whatever it did."""
         with self.changed:
             self.closing = True
             self.changed.notify_all()
+        self.second.interrupt()
+        self.thread.join(CLOSE_WAIT_S)
         self.second.stop()
 
     def landed(self, wait: bool) -> Iterator[list[TestRecord]]:
