@@ -111,7 +111,8 @@ class SecondMachine:
         with self.guard:
             if self.stopped:
                 raise UserError("the run ended before its second guest started")
-            require_free_cpu([pid for pid in (self.first.pid(),) if pid is not None])
+            first = self.first.pid()
+            require_free_cpu([first] if first is not None else [])
             require_host_capacity(self.settings)
             self.held.enter_context(registry.locked(self.settings, registry.checked_name(self.settings, self.name),
                                                     "a test run's second guest"))  # fmt: skip

@@ -4,9 +4,8 @@ a guest keeps about one CPU busy, so two guests end sooner than one running ever
 
 The split comes from the durations of the subject's cases in its last run on the same line (the edit-verdict
 loop runs again and again): the longest cases nothing else needs or takes a hand-off from go apart while that
-ends the run sooner. The second guest runs each case's
-prerequisites again before it (its guest state is its own) and only once the first guest's verdicts on them
-say it may run. Without an earlier run of the subject, or with a single case, everything runs on one guest.
+ends the run sooner. The second guest runs each case's prerequisites again before it (its guest state is its
+own) and only once the first guest's verdicts on them say it may run. Without an earlier run of the subject, or with a single case, everything runs on one guest.
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ def apart(chosen: Sequence[Any], durations: Mapping[str, float]) -> tuple[str, .
     than before; none without every duration, or when the run would not end WORTH_S sooner."""
     if len(chosen) < 2 or any(case.name not in durations for case in chosen):
         return ()
-    first = sum(durations[case.name] for case in chosen)
+    alone = first = sum(durations[case.name] for case in chosen)
     second = SECOND_GUEST_S
     taken: list[str] = []
     for case in sorted((c for c in chosen if movable(c, chosen)), key=lambda c: -durations[c.name]):
@@ -51,7 +50,6 @@ def apart(chosen: Sequence[Any], durations: Mapping[str, float]) -> tuple[str, .
             taken.append(case.name)
             first -= durations[case.name]
             second += cost
-    alone = sum(durations[case.name] for case in chosen)
     return tuple(taken) if alone - max(first, second) >= WORTH_S else ()
 
 

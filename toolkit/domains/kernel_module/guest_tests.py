@@ -7,8 +7,8 @@ KTAP (toolkit/ktap.py): each test a subtest, `ioctl.sh/big write`; a script with
 status (0 passed, 4 skipped, as kselftest says, anything else failed). KUnit suites the module carries run as
 it loads: the ones that appeared in /sys/kernel/debug/kunit are read (KTAP) before it unloads, each case a
 subtest, `suite/case`. A `tests/Makefile` is made first (toolkit/domains/module/test_programs.py): the programs
-the scripts use, built on the host where the module was. Red when a test failed or never ran, a script failed without TAP, or the kernel
-reported a problem (the step names the script).
+the scripts use, built on the host where the module was. Red when a test failed or never ran, a script failed
+without TAP, or the kernel reported a problem (the step names the script).
 """
 
 from __future__ import annotations
@@ -293,8 +293,7 @@ class ModuleTests:
         if not (where / test_programs.MAKEFILE).is_file():
             return None
         sysroot = subject.guest.machine.sysroot
-        on_host = subject.build.where == "chroot" and sysroot is not None
-        if on_host and sysroot is not None and where.is_relative_to(subject.options.module_dir):
+        if subject.build.where == "chroot" and sysroot is not None and where.is_relative_to(subject.options.module_dir):
             made = self.make_on_host(subject, sysroot, directory)
         else:
             command = f"cd {shlex.quote(f'{GUEST_DIR}/{SOURCE}')} && {test_programs.make_in_guest(directory)}"

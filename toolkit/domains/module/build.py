@@ -7,7 +7,7 @@ import os
 import shutil
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -126,6 +126,26 @@ def _make(command: list[str], timeout: float, running: Callable[[int], None] = l
     return status, output
 
 
+def mount_point(tree: Path) -> str:
+    """Where a make in the box's chroot sees a kept tree: make's M=, the start of the paths in its output."""
+    return f"/mnt/vexfs-vmtest-{tree.name}"
+
+
+def make_in_tree(held: build_tree.HeldTree, sysroot: Path, make: Sequence[str], timeout: float) -> tuple[int, str]:
+    """make's words run in sysroot's chroot with the held tree bind-mounted at its mount point, in a session of
+    its own recorded while it runs; the tree marked finished unless make timed out."""
+    mount = mount_point(held.path)
+    command = user_namespace.in_chroot(sysroot, *make, binds=((held.path, mount),))
+    (sysroot / mount.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    try:
+        returncode, output = _make(command, timeout, held.running)
+    finally:
+        (sysroot / mount.lstrip("/")).rmdir()
+    if returncode != process_group.TIMED_OUT:
+        held.ended()
+    return returncode, output
+
+
 def build_in_chroot(
     sysroot: Path,
     release: str,
@@ -143,24 +163,16 @@ def build_in_chroot(
     if not headers.is_dir():
         raise UserError(f"the box has no headers for {release} at /lib/modules/{release}/build: rebuild the box")
     tree = build_tree.tree_for(sysroot, release, source_dir)
-    mount_name = f"vexfs-vmtest-{tree.name}"
+    mount = mount_point(tree)
     make = ["env", "LC_ALL=C", "LANG=C", "make", f"-j{os.cpu_count() or 1}", "-C", f"/lib/modules/{release}/build",
-            f"M=/mnt/{mount_name}", "modules", *line_tables(headers / ".config")]  # fmt: skip
-    command = user_namespace.in_chroot(sysroot, *make, binds=((tree, f"/mnt/{mount_name}"),))
+            f"M={mount}", "modules", *line_tables(headers / ".config")]  # fmt: skip
     with build_tree.building(tree, f"building {source_dir} for {release}", timeout, say) as held:
         build_tree.sync(source_dir, tree)
-        (sysroot / "mnt" / mount_name).mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        try:
-            returncode, output = _make(command, timeout, held.running)
-        finally:
-            (sysroot / "mnt" / mount_name).rmdir()
+        returncode, output = make_in_tree(held, sysroot, make, timeout)
         duration = time.monotonic() - started
-        if returncode != process_group.TIMED_OUT:
-            held.ended()
         src = _copy_tree(tree, work_dir)
-    output = output.replace(f"/mnt/{mount_name}", str(source_dir))
-    outcome = BuildOutcome("chroot", returncode, duration, output, (), f"/mnt/{mount_name}")
+    outcome = BuildOutcome("chroot", returncode, duration, output.replace(mount, str(source_dir)), (), mount)
     return outcome if returncode else replace(outcome, modules=_modules_in(src))
 
 

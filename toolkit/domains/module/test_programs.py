@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from toolkit import build_errors, process_group, user_namespace
-from toolkit.domains.module import build_tree
+from toolkit import build_errors, process_group
+from toolkit.domains.module import build, build_tree
 from toolkit.files import remove_tree
 
 MAKEFILE = "Makefile"
@@ -53,22 +53,15 @@ def make_on_host(sysroot: Path, release: str, module_dir: Path, folder: str, int
     the build just before), holding the tree like a build; the folder then copied to into/folder (its sources
     and what make built)."""
     tree = build_tree.tree_for(sysroot, release, module_dir)
-    mount_name = f"vexfs-vmtest-tests-{tree.name}"
-    command = user_namespace.in_chroot(sysroot, *make_words(f"/mnt/{mount_name}/{folder}"),
-                                       binds=((tree, f"/mnt/{mount_name}"),))  # fmt: skip
+    mount = build.mount_point(tree)
     with build_tree.building(tree, f"building {module_dir}/{folder} for {release}", TIMEOUT_S) as held:
-        (sysroot / "mnt" / mount_name).mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
-        try:
-            returncode, output = process_group.run(command, TIMEOUT_S, held.running)
-        finally:
-            (sysroot / "mnt" / mount_name).rmdir()
-        if returncode != process_group.TIMED_OUT:
-            held.ended()
+        returncode, output = build.make_in_tree(held, sysroot, make_words(f"{mount}/{folder}"), TIMEOUT_S)
+        duration = time.monotonic() - started
         remove_tree(into / folder)
         shutil.copytree(tree / folder, into / folder, ignore=shutil.ignore_patterns(*build_tree.ARTEFACTS),
                         symlinks=True)  # fmt: skip
-    return Made(returncode, output.replace(f"/mnt/{mount_name}", str(module_dir)), time.monotonic() - started)
+    return Made(returncode, output.replace(mount, str(module_dir)), duration)
 
 
 def make_in_guest(folder: str) -> str:
