@@ -153,8 +153,9 @@ def _second_guest(
     progress = Progress(f"{target.progress.label} {subject.info.name}, 2nd guest")
 
     def start() -> Subject:
+        second.reserve()
         with progress.step(f"VM {second.name} up, for {', '.join(apart)}"):
-            started = second.start()
+            started = second.up()
         on_second.append(subject.on(dataclasses.replace(target, machine=started).guest()))
         return on_second[-1]
 

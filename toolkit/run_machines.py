@@ -106,8 +106,9 @@ class SecondMachine:
         self.machine: Machine | None = None
         self.stopped = False
 
-    def start(self) -> Machine:
-        """The VM up; a UserError when the host has no CPU to spare or no room for it, or it cannot be called so."""
+    def reserve(self) -> None:
+        """Its name taken and the VM defined; a UserError when the host has no CPU to spare or no room for it, or
+        it cannot be called so."""
         with self.guard:
             if self.stopped:
                 raise UserError("the run ended before its second guest started")
@@ -117,6 +118,10 @@ class SecondMachine:
             self.held.enter_context(registry.locked(self.settings, registry.checked_name(self.settings, self.name),
                                                     "a test run's second guest"))  # fmt: skip
             self.machine = registry.define(self.settings, self.name)
+
+    def up(self) -> Machine:
+        """The reserved VM up."""
+        assert self.machine is not None, "reserve() first"
         self.machine.up()
         return self.machine
 
