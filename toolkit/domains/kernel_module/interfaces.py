@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from toolkit.domains.base import Finding, Verdict
-from toolkit.domains.guest import GUEST_DIR, SCRIPTS_DIR, problem_verdict
+from toolkit.domains.guest import GUEST_DIR, problem_verdict
 from toolkit.domains.module import exercised
-from toolkit.domains.module.subject import IOCTLS_FILE, ModuleUnderTest
+from toolkit.domains.module.subject import EXERCISE, IOCTLS_FILE, ModuleUnderTest
 from toolkit.results.records import SurfaceEntry
 
 MARK = "vexfs-vmtest: exercising "  # exercise.py writes it to the kernel log before each path
@@ -24,10 +24,9 @@ UNLOADING = "(rmmod)"  # marked before the module is unloaded: a report after it
 
 def command(subject: ModuleUnderTest, budget_s: float) -> str:
     """The guest command: the system's surface noted, insmod, the walk, rmmod."""
-    exercise = f"python3 {SCRIPTS_DIR}/exercise.py"
-    walk = shlex.join([*exercise.split(), "walk", BEFORE, subject.name, f"{GUEST_DIR}/{IOCTLS_FILE}", f"{budget_s:g}"])
+    walk = shlex.join(["walk", BEFORE, subject.name, f"{GUEST_DIR}/{IOCTLS_FILE}", f"{budget_s:g}"])
     return (
-        f"{exercise} snapshot {BEFORE} && {subject.insmod_command()} && {walk}; "
+        f"{EXERCISE} snapshot {BEFORE} && {subject.insmod_command()} && {EXERCISE} {walk}; "
         f"status=$?; echo '{MARK}{UNLOADING}' >/dev/kmsg; rmmod {subject.name} || exit 3; exit $status"
     )
 

@@ -205,7 +205,9 @@ class QemuMachine(RecordedMachine):
         into: RAM in a file, wherever that file is."""
         fingerprint = keys.fingerprint(keys.ensure_key(self.settings.state_dir))
         restoring = self._launch(RamFile(Path("memory.ram"), shared=False))
-        return templates.for_vm(self.record, self.box, fingerprint, [KERNEL_ARGS, *restoring.extra_args, *machine_args(restoring)])
+        return templates.for_vm(
+            self.record, self.box, fingerprint, [KERNEL_ARGS, *restoring.extra_args, *machine_args(restoring)]
+        )
 
     def up(self, cold: bool = False) -> None:
         """Restore the VM from its ready template (or boot it: a halted VM, or cold=True)."""
