@@ -42,3 +42,22 @@ def test_the_machine_protocol_imports_nothing_of_the_toolkit() -> None:
         capture_output=True, text=True, check=True, cwd=TOOLKIT.parent,
     ).stdout.split()  # fmt: skip
     assert loaded == ["toolkit", "toolkit.machines", "toolkit.machines.protocol"]
+
+
+# What does a command's work, which no command's start may load: its declarations import none of it.
+WORK = ["toolkit.config", "toolkit.domains.base", "toolkit.domains.kernel_module.domain",
+        "toolkit.domains.filesystem.domain", "toolkit.run_request", "toolkit.pipeline", "toolkit.results.store",
+        "toolkit.results.reports", "toolkit.results.records", "toolkit.machines.registry",
+        "toolkit.machines.box_supply", "toolkit.known_failures", "toolkit.kernel_log", "toolkit.tasks.common",
+        "psutil", "fabric", "paramiko", "jsonschema", "tomllib"]  # fmt: skip
+
+
+def test_declaring_every_task_loads_none_of_the_work_of_any() -> None:
+    """`import tasks` (what `invoke` does before it reads a word) and the task help it prints."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, tasks, toolkit.tasks.test as t; t.test_kernel.get_arguments(); "
+         "print(' '.join(sorted(sys.modules)))"],
+        capture_output=True, text=True, check=True, cwd=TOOLKIT.parent,
+    ).stdout.split()  # fmt: skip
+    assert "toolkit.tasks.vm" in loaded
+    assert sorted(set(WORK) & set(loaded)) == []
