@@ -8,16 +8,14 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from invoke import Context
 from invoke.exceptions import Exit
 
 from toolkit.commands import chosen_config, collection, command_for
+from toolkit.kernels import KernelLine
 from toolkit.run_options import MATRIX, TEST_ALL, TEST_FS, TEST_KERNEL, RunCommand
-
-if TYPE_CHECKING:
-    from toolkit.kernels import KernelLine
 
 
 def _test(c: Context, run: RunCommand, values: dict[str, Any]) -> None:
