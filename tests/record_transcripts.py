@@ -26,9 +26,10 @@ from typing import Any
 from tests import transcripts
 from tests.transcript_text import RecordedVerdict, Transcript
 from toolkit import config, interrupts, kernels
-from toolkit.domains import kernel_module, options
+from toolkit.domains import options
 from toolkit.domains.base import Target, every_record
 from toolkit.domains.guest import Guest
+from toolkit.domains.kernel_module import domain as kernel_module
 from toolkit.domains.module.build import build_for
 from toolkit.domains.module.options import ModuleOptions
 from toolkit.domains.module.subject import ModuleUnderTest

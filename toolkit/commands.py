@@ -15,13 +15,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from invoke import Argument, Context, Task
+from invoke import Argument, Collection, Context, Task
 from invoke.exceptions import Exit
 
-from toolkit import config, streams
+from toolkit import settings_help, streams
 from toolkit.domains.options import flags
 from toolkit.errors import UserError
-from toolkit.machines.protocol import MachineError
 from toolkit.run_options import RunCommand
 from toolkit.short_flags import short_flag
 
@@ -39,6 +38,8 @@ def user_facing(body: F) -> F:
 
     @functools.wraps(body)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from toolkit.machines.protocol import MachineError  # with the task's work, not with its declaration
+
         streams.forgive_output()
         try:
             return body(*args, **kwargs)
@@ -87,7 +88,12 @@ class Command(Task):
             arguments: list[Argument] = super().get_arguments(ignore_unknown_help)
         finally:
             self.help = helps
-        return [*arguments, Argument(names=("config",), help=config.CONFIG_HELP)]
+        return [*arguments, Argument(names=("config",), help=settings_help.CONFIG_HELP)]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Command:
+        """The task itself: a declared task does not change, so the copies invoke makes of every task of a
+        namespace it loads (at every command's start) can share it."""
+        return self
 
     def __call__(self, c: Context, *args: Any, **kwargs: Any) -> Any:
         c.config[CONFIG_KEY] = kwargs.pop("config", None) or c.config.get(CONFIG_KEY)  # the task's, else the program's
@@ -128,6 +134,14 @@ def command_for(
         return Command(task_body, kinds=kinds, help=helps, iterable=iterable)
 
     return make
+
+
+def collection(prefix: str, *tasks: Any) -> Collection:
+    """A namespace of tasks named without their prefix: `vm_up` is `vm.up`."""
+    named = Collection(prefix)
+    for body in tasks:
+        named.add_task(body, name=body.name.removeprefix(f"{prefix}_"))
+    return named
 
 
 def remainder(argv: list[str]) -> str:

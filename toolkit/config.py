@@ -35,11 +35,10 @@ from typing import Any
 from toolkit import debug_tiers, host_checks, host_tools, kernels, known_failures
 from toolkit.errors import UserError
 from toolkit.known_failures import KnownFailure
+from toolkit.settings_help import CI_VARIABLES, CONFIG_FILE, MAX_RETRY, RETRY_IN_CI
 
-CONFIG_FILE = "vmtest.toml"
 ENV_PREFIX = "VEXFS_"
 CONFIG_VARIABLE = "VEXFS_CONFIG"  # names the project's file, like --config
-CONFIG_HELP = f"settings file to use instead of the nearest {CONFIG_FILE} (default: found upward from here)"
 DEFAULT = "default"
 COMMAND_LINE = "command line"
 # The folder holding the toolkit's package when it runs from its checkout (editable install), not an installation.
@@ -59,11 +58,6 @@ NUMBER = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)")
 MAX_CPUS = 64  # vCPUs of a test VM: more only slow its boot down
 MAX_MEMORY_MIB = 2**20  # 1 TiB
 MAX_SECONDS = 86_400.0  # a timeout of more than a day is a typo
-MAX_RETRY = 10  # retries of one red test: each costs a rollback and the test's time again
-# Variables a CI service sets in its jobs (GitHub Actions, GitLab CI, CircleCI, Travis, Buildkite set CI; Jenkins
-# sets BUILD_NUMBER), as pytest tells CI: there red tests are retried by default (`retry`).
-CI_VARIABLES = ("CI", "BUILD_NUMBER")
-RETRY_IN_CI = 2
 FOLDERS = ("cache_dir", "state_dir", "results_dir")
 
 

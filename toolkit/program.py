@@ -13,14 +13,14 @@ from __future__ import annotations
 import inspect
 import shlex
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from invoke import Argument, Program
+from invoke import Argument, Collection, ParserContext, Program
 from invoke.completion.complete import print_completion_script
 from invoke.exceptions import Exit, ParseError
 
-from toolkit import __version__, config
+from toolkit import __version__, settings_help
 from toolkit.commands import CONFIG_KEY
 from toolkit.errors import UserError
 from toolkit.tasks import ns
@@ -118,13 +118,37 @@ def _typed(spec: str, metavars: Mapping[str, str]) -> str:
     return spec.replace("STRING", kind) if "=" in long else spec.replace(long, f"{long}={kind}")
 
 
+class TaskContexts(Mapping[str, ParserContext]):
+    """The invoke parser context of each task of a collection by its name or alias, as `Collection.to_contexts`
+    makes them, each made when asked for: the words of a command line name a task or two of dozens."""
+
+    def __init__(self, collection: Collection, ignore_unknown_help: bool | None) -> None:
+        self._collection = collection
+        self._ignore_unknown_help = ignore_unknown_help
+        self._primary = {name: primary for primary, aliases in collection.task_names.items()
+                         for name in (primary, *aliases)}  # fmt: skip
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._primary
+
+    def __getitem__(self, name: str) -> ParserContext:
+        primary = self._primary[name]
+        arguments = self._collection[primary].get_arguments(ignore_unknown_help=self._ignore_unknown_help)
+        return ParserContext(name=primary, aliases=self._collection.task_names[primary], args=arguments)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._primary)
+
+    def __len__(self) -> int:
+        return len(self._primary)
+
+
 class StrictParsing:
     """What makes an invoke Program parse like the toolkit; `strict` gives it to invoke's own program too."""
 
     def parse_tasks(self: Any) -> None:
-        contexts = self.collection.to_contexts(ignore_unknown_help=self.config.tasks.ignore_unknown_help)
-        by_name = {name: context for context in contexts for name in (context.name, *context.aliases)}
-        bodies = {context.name: self.collection[context.name].body for context in contexts}
+        by_name = TaskContexts(self.collection, self.config.tasks.ignore_unknown_help)
+        bodies = {primary: self.collection[primary].body for primary in self.collection.task_names}
         try:
             self.core.unparsed[:] = checked_words(self.core.unparsed, by_name, bodies, self.initial_context)
             Program.parse_tasks(self)
@@ -168,7 +192,7 @@ class Vmtest(StrictParsing, Program):
 
     def core_args(self) -> list[Argument]:
         kept = [argument for argument in super().core_args() if argument.name in OUR_CORE_OPTIONS]
-        return [*kept, Argument(names=("config",), help=config.CONFIG_HELP)]
+        return [*kept, Argument(names=("config",), help=settings_help.CONFIG_HELP)]
 
     def parse_core(self, argv: list[str] | None) -> None:
         self.normalize_argv(argv)

@@ -10,7 +10,7 @@ import pytest
 
 from toolkit import config
 from toolkit.config import Settings
-from toolkit.domains import kernel_module
+from toolkit.domains.kernel_module import domain as kernel_module
 from toolkit.machines import box_supply, registry
 
 VEXFS_TESTS = len(kernel_module.DOMAIN.test_names)  # a run of kernel/vexfs: every kernel_module test, all green

@@ -11,7 +11,7 @@ import pytest
 
 from toolkit import pipeline, plans
 from toolkit.config import Settings
-from toolkit.domains import kernel_module
+from toolkit.domains.kernel_module import domain as kernel_module
 from toolkit.domains.selection import Selection
 from toolkit.results.records import Status, TestRecord
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.domains import kernel_module
+from toolkit.domains.kernel_module import domain as kernel_module
 
 from .conftest import VEXFS_TESTS
 

@@ -16,7 +16,7 @@ import pytest
 
 from toolkit import pipeline, plans
 from toolkit.config import Settings
-from toolkit.domains import kernel_module
+from toolkit.domains.kernel_module import domain as kernel_module
 from toolkit.machines import registry
 from toolkit.machines.vm_record import vm_dir
 from toolkit.results import schema

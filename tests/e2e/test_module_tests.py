@@ -13,7 +13,8 @@ import pytest
 
 from toolkit import pipeline, plans
 from toolkit.config import Settings
-from toolkit.domains import kernel_module, lanes
+from toolkit.domains import lanes
+from toolkit.domains.kernel_module import domain as kernel_module
 from toolkit.domains.selection import Selection
 from toolkit.machines import registry
 from toolkit.results import schema

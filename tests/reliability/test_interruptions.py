@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from toolkit import config
-from toolkit.domains import kernel_module
+from toolkit.domains.kernel_module import domain as kernel_module
 from toolkit.machines import vm_record
 
 from .conftest import MODULES, SIGNALS, invoke, processes_mentioning

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from toolkit.domains import kernel_module
+from toolkit.domains.kernel_module import domain as kernel_module
 
 from .conftest import MODULES
 

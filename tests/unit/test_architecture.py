@@ -34,11 +34,32 @@ def test_the_domain_packages_import_nothing_of_each_other() -> None:
         assert crossing == [], f"{domain} imports {crossing}"
 
 
-def test_the_machine_protocol_imports_nothing_of_the_toolkit() -> None:
-    """At run time (its type hints name records of the machines' registry, imported only for type checkers)."""
-    loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, toolkit.machines.protocol; "
-         "print(' '.join(sorted(m for m in sys.modules if m.startswith('toolkit'))))"],
+def _loaded_by(code: str) -> list[str]:
+    """The modules a fresh interpreter has loaded once it ran code, from the checkout."""
+    return subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys\nprint(' '.join(sorted(sys.modules)))"],
         capture_output=True, text=True, check=True, cwd=TOOLKIT.parent,
     ).stdout.split()  # fmt: skip
-    assert loaded == ["toolkit", "toolkit.machines", "toolkit.machines.protocol"]
+
+
+def test_the_machine_protocol_imports_nothing_of_the_toolkit() -> None:
+    """At run time (its type hints name records of the machines' registry, imported only for type checkers)."""
+    loaded = _loaded_by("import toolkit.machines.protocol")
+    assert [name for name in loaded if name.startswith("toolkit")] == [
+        "toolkit", "toolkit.machines", "toolkit.machines.protocol"
+    ]  # fmt: skip
+
+
+# What does a command's work, which no command's start may load: its declarations import none of it.
+WORK = ["toolkit.config", "toolkit.domains.base", "toolkit.domains.kernel_module.domain",
+        "toolkit.domains.filesystem.domain", "toolkit.run_request", "toolkit.pipeline", "toolkit.results.store",
+        "toolkit.results.reports", "toolkit.results.records", "toolkit.machines.registry",
+        "toolkit.machines.box_supply", "toolkit.known_failures", "toolkit.kernel_log", "toolkit.tasks.common",
+        "psutil", "fabric", "paramiko", "jsonschema", "tomllib"]  # fmt: skip
+
+
+def test_declaring_every_task_loads_none_of_the_work_of_any() -> None:
+    """`import tasks` (what `invoke` does before it reads a word) and the task help it prints."""
+    loaded = _loaded_by("import tasks, toolkit.tasks.test as t\nt.test_kernel.get_arguments()")
+    assert "toolkit.tasks.vm" in loaded
+    assert sorted(set(WORK) & set(loaded)) == []

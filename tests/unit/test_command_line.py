@@ -10,7 +10,7 @@ import pytest
 
 from toolkit import domains, kernels, run_machines
 from toolkit.errors import UserError
-from toolkit.program import checked_words, program, run_task
+from toolkit.program import TaskContexts, checked_words, program, run_task
 from toolkit.run_options import MATRIX, TEST_ALL, TEST_FS, TEST_KERNEL
 from toolkit.short_flags import SHORT_FLAGS
 from toolkit.tasks import ns
@@ -175,6 +175,15 @@ def test_the_parser_spells_positional_words_and_leaves_a_well_formed_line_alone(
     assert checked_words(["results.diff", "A", "B"], contexts, bodies, program.initial_context) == [
         "results.diff", "--run-a", "A", "--run-b", "B"
     ]  # fmt: skip
+
+
+def test_the_parser_makes_a_named_tasks_context_as_invoke_makes_every_one() -> None:
+    every = {context.name: context for context in ns.to_contexts()}
+    made = TaskContexts(ns, ignore_unknown_help=None)
+    assert sorted(made) == sorted(every) and "vm.ssh-config" in made and "vm.ssh_config" not in made
+    for name in ("vm.ssh-config", "test.kernel", "results.merge"):
+        assert made[name].name == name
+        assert made[name].help_tuples() == every[name].help_tuples()
 
 
 def test_quick_shortens_what_each_domain_says_and_leaves_what_was_given() -> None:

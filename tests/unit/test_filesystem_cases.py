@@ -11,16 +11,18 @@ import pytest
 
 from tests.unit.scripted import LOG_READ, Answer, ScriptedMachine
 from toolkit import config, plans
-from toolkit.domains import filesystem, options
+from toolkit.domains import options
 from toolkit.domains.base import Finding, Target, Verdict
+from toolkit.domains.filesystem import domain as filesystem
 from toolkit.domains.filesystem import limits, reference, xattrs
 from toolkit.domains.filesystem.integrity import DataIntegrity
 from toolkit.domains.filesystem.limits import Limits
 from toolkit.domains.filesystem.memory import Memory
 from toolkit.domains.filesystem.mounts import Build, MountCycles
+from toolkit.domains.filesystem.options import FsOptions
 from toolkit.domains.filesystem.posix import EXPECTED, PosixOps
 from toolkit.domains.filesystem.stress import Stress
-from toolkit.domains.filesystem.subject import FilesystemUnderTest, FsOptions
+from toolkit.domains.filesystem.subject import FilesystemUnderTest
 from toolkit.domains.filesystem.xattrs import EXPECTED_XATTRS, XattrsAndVectors
 from toolkit.domains.guest import Guest
 from toolkit.domains.module import elf

@@ -18,8 +18,9 @@ from toolkit.domains.kernel_module.lifecycle import LifecycleStress, Load, Unloa
 from toolkit.domains.module import elf, workload
 from toolkit.domains.module.build import BuildOutcome, BuiltModule
 from toolkit.domains.module.build_case import Build
+from toolkit.domains.module.constraints import constraints
 from toolkit.domains.module.leaks import MemoryLeak
-from toolkit.domains.module.options import ModuleOptions, constraints
+from toolkit.domains.module.options import ModuleOptions
 from toolkit.domains.module.parameters import MAX_PARAMETERS, kernel_arguments
 from toolkit.domains.module.subject import ModuleUnderTest
 from toolkit.results.records import Status

@@ -11,10 +11,12 @@ import pytest
 
 from tests.unit.scripted import Answer, ScriptedMachine
 from toolkit import config
-from toolkit.domains import kernel_module, options
+from toolkit.domains import options
 from toolkit.domains.base import Target
+from toolkit.domains.kernel_module import domain as kernel_module
 from toolkit.domains.module.build import BuiltModule
-from toolkit.domains.module.options import ModuleOptions, constraints
+from toolkit.domains.module.constraints import constraints
+from toolkit.domains.module.options import ModuleOptions
 from toolkit.errors import UserError
 from toolkit.progress import Progress
 

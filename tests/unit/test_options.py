@@ -79,6 +79,17 @@ def test_the_kernel_module_domain_declares_its_command_line_once() -> None:
         domains.select_many(" , ")
 
 
+def test_each_domain_runs_as_it_is_declared() -> None:
+    """What the commands offer (the declaration, in the package's __init__) is what the runner runs."""
+    for name, declaration in domains.declared().items():
+        domain = domains.registered()[name]
+        assert (domain.name, domain.summary, domain.options, domain.quick) == (
+            name, declaration.summary, declaration.options, declaration.quick
+        )  # fmt: skip
+    with pytest.raises(UserError, match="unknown domain 'nope': choose one of filesystem, kernel_module"):
+        domains.select("nope")
+
+
 @dataclass(frozen=True)
 class Bounded:
     rounds: int = option(3, "declared bounds", minimum=1, maximum=1000)

@@ -13,7 +13,8 @@ from toolkit import kernels
 from toolkit.boxes import kernel_config, kernel_image, kernel_tree
 from toolkit.boxes.recipe import BoxRecipe
 from toolkit.errors import UserError
-from toolkit.run_options import MATRIX, TEST_KERNEL, brought_lines
+from toolkit.run_options import MATRIX, TEST_KERNEL
+from toolkit.run_request import brought_lines
 
 MAKEFILE = "# SPDX-License-Identifier: GPL-2.0\nVERSION = 6\nPATCHLEVEL = 6\nSUBLEVEL = 58\nEXTRAVERSION =\nNAME = x\n"
 

@@ -7,7 +7,7 @@ import junitparser
 import pytest
 
 from toolkit.errors import UserError
-from toolkit.results import reports, schema, store
+from toolkit.results import formats, reports, schema, store
 from toolkit.results.records import RunRecord, Status, SubjectInfo, SubjectResults, Subtest, TestRecord, worst
 
 
@@ -572,3 +572,8 @@ def test_junit_and_the_page_show_the_kernel_log_with_its_places_when_it_has_them
     assert placed in reports.html(_with_places())
     [raw] = ET.fromstring(reports.junit(_record()).split("\n", 1)[1]).iter("failure")
     assert raw.text == "kmalloc: call_site=0xffffffffc023a021 ptr=1"
+
+
+def test_the_export_formats_help_names_are_those_written() -> None:
+    """`results.export --help` names them without loading the writers: reports.py writes each but kcidb."""
+    assert formats.EXPORT_FORMATS == (*reports.FORMATS, "kcidb")

@@ -8,8 +8,9 @@ import io
 import pytest
 
 from tests.unit.scripted_cases import Case, Guest
-from toolkit.domains import kernel_module, retries
+from toolkit.domains import retries
 from toolkit.domains.base import case_records, every_record
+from toolkit.domains.kernel_module import domain as kernel_module
 from toolkit.domains.selection import Selection
 from toolkit.machines.protocol import MachineError
 from toolkit.progress import Progress

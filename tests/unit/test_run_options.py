@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from toolkit.domains.module.options import constraints
+from toolkit.domains.module.constraints import constraints
 from toolkit.errors import UserError
 from toolkit.run_options import MATRIX, TEST_FS, TEST_KERNEL, RunCommand
 

@@ -7,8 +7,8 @@ import io
 import pytest
 
 from tests.unit.scripted_cases import Case, Guest
-from toolkit.domains import kernel_module
 from toolkit.domains.base import every_record
+from toolkit.domains.kernel_module import domain as kernel_module
 from toolkit.domains.selection import Selection
 from toolkit.errors import UserError
 from toolkit.progress import Progress

@@ -15,9 +15,10 @@ import pytest
 from tests import transcripts
 from tests.record_transcripts import source_of
 from tests.transcript_text import Call, RecordedVerdict, Transcript
-from toolkit.domains import kernel_module, options
+from toolkit.domains import options
 from toolkit.domains.base import Target, every_record
 from toolkit.domains.guest import Guest
+from toolkit.domains.kernel_module import domain as kernel_module
 from toolkit.domains.module.options import ModuleOptions
 from toolkit.domains.module.subject import ModuleUnderTest
 from toolkit.progress import Progress

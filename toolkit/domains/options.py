@@ -76,8 +76,18 @@ def _flag_name(field: dataclasses.Field[Any]) -> str:
     return field.metadata.get("flag") or field.name.replace("_", "-")
 
 
-def flags(cls: type[Any]) -> list[Flag]:
-    """The options a command line offers for cls, in declaration order."""
+def flags(cls: type[Any]) -> tuple[Flag, ...]:
+    """The options a command line offers for cls, in declaration order (worked out once: every command's start
+    declares the flags of every task)."""
+    if cls not in _FLAGS:
+        _FLAGS[cls] = _declared_flags(cls)
+    return _FLAGS[cls]
+
+
+_FLAGS: dict[type[Any], tuple[Flag, ...]] = {}
+
+
+def _declared_flags(cls: type[Any]) -> tuple[Flag, ...]:
     hints = typing.get_type_hints(cls)
     found = []
     for field in dataclasses.fields(cls):
@@ -88,7 +98,7 @@ def flags(cls: type[Any]) -> list[Flag]:
             Flag(field.name, _flag_name(field), field.metadata["help"], kind, field.default, repeat,
                  field.metadata["choices"])
         )  # fmt: skip
-    return found
+    return tuple(found)
 
 
 def _coerce(value: Any, kind: type, flag: str) -> Any:

@@ -19,10 +19,10 @@ from typing import Any
 
 from toolkit.boxes import store as box_store
 from toolkit.errors import UserError
-from toolkit.results import reports
+from toolkit.results import formats, reports
 from toolkit.results.records import RunRecord, Status, SubjectResults, Subtest, TestRecord
 
-ORIGIN = "vexfs_vmtest"
+ORIGIN = formats.KCIDB_ORIGIN
 VERSION = {"major": 5, "minor": 3}
 ARCHITECTURE = "x86_64"  # the boxes are Debian amd64
 BUILD_TEST = "build"

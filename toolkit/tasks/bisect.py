@@ -12,10 +12,7 @@ from toolkit import kernels
 from toolkit.commands import chosen_config, command_for
 from toolkit.domains.options import option, parse
 from toolkit.errors import UserError
-from toolkit.progress import Progress
-from toolkit.results import store
 from toolkit.run_options import BISECT
-from toolkit.tasks.common import require_room, stoppable, sweep
 
 
 @dataclass(frozen=True)
@@ -33,7 +30,10 @@ def bisect(c: Context, values: dict[str, Any]) -> None:
     Each step builds one commit of the module's git repository (exported into scratch, the checkout untouched)
     and runs the tests, or --only's, on the warm VM; a commit that does not build is skipped.
     """
-    from toolkit.bisect import bisection  # the runner behind it: loaded when a bisect starts, not at every command's
+    from toolkit.bisect import bisection
+    from toolkit.progress import Progress
+    from toolkit.results import store
+    from toolkit.tasks.common import require_room, stoppable, sweep
 
     ends = parse(Ends, {name: values.pop(name, None) for name in ("good", "bad")})
     if ends.good is None or ends.bad is None:

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from invoke import Context
 
-from toolkit import kernels
-from toolkit.boxes import store
-from toolkit.boxes import vagrant as vagrant_box
-from toolkit.boxes.recipe import BoxRecipe
-from toolkit.commands import command
+from toolkit.commands import collection, command
 from toolkit.errors import UserError
-from toolkit.machines import box_supply, cache_pruning, registry
 from toolkit.run_options import KERNEL_HELP
-from toolkit.tasks.common import JSON_HELP, collection, print_json, settings, stoppable
-from toolkit.text_tables import table
-from toolkit.user_folders import CACHE, STATE
+from toolkit.tasks.flag_help import JSON_HELP
 
 
 @command(help={"kernel": KERNEL_HELP})
 def box_build(c: Context, kernel: str | None = None) -> None:
     """Build the box for a kernel line offline from Debian's mirror (cached; a no-op when built)."""
+    from toolkit.machines import box_supply
+    from toolkit.tasks.common import settings, stoppable
+    from toolkit.user_folders import CACHE
+
     found = settings(c, writes=[CACHE], kernel=kernel)
     with stoppable("the half-built box was removed"):
         box = box_supply.box_for(found, found.kernel)
@@ -29,6 +26,11 @@ def box_build(c: Context, kernel: str | None = None) -> None:
 @command(help={"json": JSON_HELP})
 def box_list(c: Context, json: bool = False) -> None:
     """List the built boxes."""
+    from toolkit.boxes import store
+    from toolkit.tasks.common import print_json, settings
+    from toolkit.text_tables import table
+    from toolkit.user_folders import CACHE
+
     boxes = [box.describe() for box in store.list_boxes(settings(c, reads=[CACHE]).cache_dir)]
     if json:
         print_json(boxes)
@@ -45,6 +47,14 @@ def box_list(c: Context, json: bool = False) -> None:
 @command(help={"kernel": KERNEL_HELP})
 def box_remove(c: Context, kernel: str | None = None) -> None:
     """Remove the box of a kernel line from the cache (VMs using it must be destroyed first)."""
+    from toolkit import kernels
+    from toolkit.boxes import store
+    from toolkit.boxes import vagrant as vagrant_box
+    from toolkit.boxes.recipe import BoxRecipe
+    from toolkit.machines import registry
+    from toolkit.tasks.common import settings
+    from toolkit.user_folders import CACHE, STATE
+
     found = settings(c, reads=[STATE], writes=[CACHE], kernel=kernel)
     box = store.require(found.cache_dir, BoxRecipe(kernels.select(found.kernel)))
     users = [n for n in registry.names(found) if registry.open_existing(found, n).record.box == str(box.path)]
@@ -61,6 +71,10 @@ def box_prune(c: Context) -> None:
 
     Stale: built from an older recipe (after a toolkit upgrade). Left: half-built boxes, build logs of boxes gone.
     """
+    from toolkit.machines import cache_pruning
+    from toolkit.tasks.common import settings
+    from toolkit.user_folders import CACHE, STATE
+
     found = settings(c, reads=[STATE], writes=[CACHE])
     for what in cache_pruning.prune_cache(found):
         print(f"removed {what}")

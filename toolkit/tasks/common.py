@@ -1,5 +1,6 @@
-"""What the tasks share: their settings (with the task's --config), room on the host for a VM, JSON output,
-stopping on a signal, sweeping what killed runs left, and naming a namespace's tasks."""
+"""What the tasks' bodies share: their settings (with the task's --config), room on the host for a VM, JSON output,
+stopping on a signal, sweeping what killed runs left. A body imports it as it starts: it loads the settings'
+and the VMs' machinery, which declaring a task does not need."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from invoke import Collection, Context
+from invoke import Context
 from invoke.exceptions import Exit
 
 from toolkit import config, host_capacity, interrupts, user_folders
@@ -17,9 +18,6 @@ from toolkit.commands import chosen_config
 from toolkit.machines import registry
 from toolkit.machines.vm_record import CorruptRecord
 from toolkit.results import store as results_store
-
-JSON_HELP = "print JSON (stable keys, see docs/usage.md) instead of a table"
-VM_NAME_HELP = "VM name (default: default); several VMs can run side by side"
 
 
 def settings(
@@ -76,11 +74,3 @@ def report_stale(found: config.Settings) -> None:
     """Say what interrupted runs left behind, removing nothing (for commands that only look)."""
     for what in registry.stale(found):
         print(f"[stale] {what}, left by an interrupted run: the next vm.up or test removes it", file=sys.stderr)
-
-
-def collection(prefix: str, *tasks: Any) -> Collection:
-    """A namespace of tasks named without their prefix: `vm_up` is `vm.up`."""
-    named = Collection(prefix)
-    for body in tasks:
-        named.add_task(body, name=body.name.removeprefix(f"{prefix}_"))
-    return named

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from invoke import Context
 
-from toolkit import config
-from toolkit.commands import chosen_config, command
+from toolkit.commands import chosen_config, collection, command
 from toolkit.run_options import DEBUG_HELP, KERNEL_HELP, PROVIDER_HELP
-from toolkit.tasks.common import JSON_HELP, collection, print_json
-from toolkit.text_tables import table
+from toolkit.tasks.flag_help import JSON_HELP
 
 
 @command(help={"kernel": KERNEL_HELP, "provider": PROVIDER_HELP, "debug": DEBUG_HELP, "json": JSON_HELP})
@@ -16,6 +14,10 @@ def config_show(
     c: Context, kernel: str | None = None, provider: str | None = None, debug: str | None = None, json: bool = False
 ) -> None:
     """Print every setting, its value and where it came from (default, a vmtest.toml, a VEXFS_* variable, a flag)."""
+    from toolkit import config
+    from toolkit.tasks.common import print_json
+    from toolkit.text_tables import table
+
     found = config.effective({"kernel": kernel, "provider": provider, "debug": debug}, chosen_config(c))
     known = [str(entry) for entry in found.settings.known_failures]
     if json:

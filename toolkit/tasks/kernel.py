@@ -7,12 +7,9 @@ import os
 from invoke import Context
 
 from toolkit import kernels
-from toolkit.commands import command
+from toolkit.commands import collection, command
 from toolkit.errors import UserError
-from toolkit.machines import box_supply
 from toolkit.run_options import KERNEL_HELP
-from toolkit.tasks.common import collection, settings, stoppable
-from toolkit.user_folders import CACHE
 
 JOBS_PER_CPU = 4  # compile jobs beyond four per CPU only wait for one
 
@@ -38,6 +35,10 @@ def compile_jobs(jobs: int | None, cpus: int) -> int:
 )
 def kernel_build(c: Context, kernel: str | None = None, profile: str = "debug", jobs: int | None = None) -> None:
     """Build a kernel from the line's Debian source with a profile's config, and the box `<line>-<profile>` around it."""
+    from toolkit.machines import box_supply
+    from toolkit.tasks.common import settings, stoppable
+    from toolkit.user_folders import CACHE
+
     parallel = compile_jobs(jobs, os.cpu_count() or 1)
     found = settings(c, writes=[CACHE], kernel=kernel)
     line = kernels.select(found.kernel)

@@ -13,17 +13,17 @@ from typing import Any
 from invoke import Context
 from invoke.exceptions import Exit
 
-from toolkit import host_capacity, host_pool, interrupts, pipeline
-from toolkit.commands import chosen_config, command_for
+from toolkit.commands import chosen_config, collection, command_for
 from toolkit.kernels import KernelLine
-from toolkit.machines import providers
-from toolkit.results import reports
 from toolkit.run_options import MATRIX, TEST_ALL, TEST_FS, TEST_KERNEL, RunCommand
-from toolkit.tasks.common import collection, require_room, stoppable, sweep
 
 
 def _test(c: Context, run: RunCommand, values: dict[str, Any]) -> None:
     """Run the domains on one VM, print the table and exit 0 (all passed), 1 or, interrupted, 130/143."""
+    from toolkit import pipeline
+    from toolkit.results import reports
+    from toolkit.tasks.common import require_room, stoppable, sweep
+
     request = run.request(values, chosen_config(c))
     found = request.settings
     require_room(found, request.name or "")
@@ -57,6 +57,11 @@ def test_all(c: Context, values: dict[str, Any]) -> None:
 def test_matrix(c: Context, values: dict[str, Any]) -> None:
     """Run the domains on every kernel line in parallel (`nox -s kernel-matrix` runs this): a kernel x test table,
     results/<run>/ with report.html."""
+    from toolkit import host_capacity, host_pool, interrupts, pipeline
+    from toolkit.machines import providers
+    from toolkit.results import reports
+    from toolkit.tasks.common import sweep
+
     request = MATRIX.request(values, chosen_config(c))
     settings, lines = request.settings, list(request.lines)
     if settings.provider != "vagrant":  # a vagrant matrix's hosts are each checked as its pool is made

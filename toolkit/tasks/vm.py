@@ -6,41 +6,26 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from invoke import Context
 from invoke.exceptions import Exit
 
-from toolkit import config
-from toolkit.commands import command, positional, remainder, takes_command
+from toolkit.commands import collection, command, positional, remainder, takes_command
 from toolkit.errors import UserError
-from toolkit.machines import registry
-from toolkit.machines.guest_copy import Copy, copy
-from toolkit.machines.protocol import Machine, MachineStatus
-from toolkit.machines.vm_record import CorruptRecord, destroy_hint
-from toolkit.run_options import (
-    DEBUG_HELP,
-    KERNEL_HELP,
-    KERNEL_IMAGE_HELP,
-    KERNEL_TREE_HELP,
-    PROVIDER_HELP,
-    brought_lines,
-)
-from toolkit.tasks.common import (
-    JSON_HELP,
-    VM_NAME_HELP,
-    collection,
-    print_json,
-    report_stale,
-    require_room,
-    settings,
-    stoppable,
-    sweep,
-)
-from toolkit.text_tables import table
-from toolkit.user_folders import CACHE, STARTING_A_VM, STATE
+from toolkit.run_options import DEBUG_HELP, KERNEL_HELP, KERNEL_IMAGE_HELP, KERNEL_TREE_HELP, PROVIDER_HELP
+from toolkit.tasks.flag_help import JSON_HELP, VM_NAME_HELP
+
+if TYPE_CHECKING:
+    from toolkit import config
+    from toolkit.machines.protocol import Machine
 
 
 def _running(c: Context, name: str) -> Machine:
+    from toolkit.machines import registry
+    from toolkit.tasks.common import settings
+    from toolkit.user_folders import STATE
+
     machine = registry.open_existing(settings(c, reads=[STATE]), name)
     if not machine.running():
         raise UserError(f"VM {name!r} is not running: `invoke vm.up --name {name}`")
@@ -64,6 +49,11 @@ def vm_up(
     debug: str | None = None, kernel_tree: str | None = None, kernel_image: list[str] | None = None,
 ) -> None:  # fmt: skip
     """Start a VM from its box's ready snapshot (booting it the first time; building the box if needed)."""
+    from toolkit.machines import registry
+    from toolkit.run_request import brought_lines
+    from toolkit.tasks.common import require_room, settings, stoppable, sweep
+    from toolkit.user_folders import STARTING_A_VM
+
     brought = brought_lines(kernel_tree, kernel_image or (), one_vm=True, kernel=kernel)
     kernel = brought[0].name if brought else kernel
     found = settings(c, writes=STARTING_A_VM, kernel=kernel, provider=provider, debug=debug)
@@ -89,6 +79,13 @@ def vm_up(
 @command(help={"name": "show only this VM", "json": JSON_HELP})
 def vm_status(c: Context, name: str | None = None, json: bool = False) -> None:
     """List VMs: state, kernel, accelerator (kvm or tcg), SSH address."""
+    from toolkit.machines import registry
+    from toolkit.machines.protocol import MachineStatus
+    from toolkit.machines.vm_record import CorruptRecord, destroy_hint
+    from toolkit.tasks.common import print_json, report_stale, settings
+    from toolkit.text_tables import table
+    from toolkit.user_folders import CACHE, STATE
+
     found = settings(c, reads=[STATE, CACHE])
     chosen = [registry.checked_name(found, name)] if name is not None else registry.names(found)
     report_stale(found)
@@ -123,6 +120,9 @@ def vm_ssh(c: Context, name: str = "default") -> None:
 
 def _every_running(found: config.Settings) -> Iterator[Machine]:
     """The running VMs (one whose record cannot be read is not: `vm.status` says what is wrong with it)."""
+    from toolkit.machines import registry
+    from toolkit.machines.vm_record import CorruptRecord
+
     for name in registry.names(found):
         try:
             machine = registry.open_existing(found, name)
@@ -135,6 +135,9 @@ def _every_running(found: config.Settings) -> Iterator[Machine]:
 @command(help={"name": "only this VM (default: every running VM)"})
 def vm_ssh_config(c: Context, name: str | None = None) -> None:
     """Print an OpenSSH config for the running VMs, each as `Host NAME`: `ssh -F FILE NAME`, `scp -F FILE ...`."""
+    from toolkit.tasks.common import settings
+    from toolkit.user_folders import STATE
+
     running = [_running(c, name)] if name is not None else list(_every_running(settings(c, reads=[STATE])))
     if not running:
         raise UserError("no VM is running: start one with `invoke vm.up`")
@@ -147,6 +150,10 @@ def vm_ssh_config(c: Context, name: str | None = None) -> None:
 @takes_command
 def vm_run(c: Context, name: str = "default", timeout: str | None = None, sudo: bool = False) -> None:
     """Run the command after -- in the VM, each word as given; print its output, exit with its status."""
+    from toolkit.machines import registry
+    from toolkit.tasks.common import settings
+    from toolkit.user_folders import STATE
+
     found = settings(c, reads=[STATE], command_timeout_s=timeout)
     line = remainder(sys.argv)
     if not line:
@@ -167,6 +174,8 @@ def vm_run(c: Context, name: str = "default", timeout: str | None = None, sudo: 
 @positional("source", "destination")
 def vm_copy(c: Context, source: str = "", destination: str = "", name: str = "default") -> None:
     """Copy a file into the VM or out of it, the guest's side written :PATH: `invoke vm.copy a.ko :/tmp/`."""
+    from toolkit.machines.guest_copy import Copy, copy
+
     request = Copy.parse(source, destination)
     request.check_host_side()
     print(copy(_running(c, name), request))
@@ -175,6 +184,10 @@ def vm_copy(c: Context, source: str = "", destination: str = "", name: str = "de
 @contextlib.contextmanager
 def _held(c: Context, name: str, purpose: str) -> Iterator[Machine]:
     """The VM called name, held for purpose (another command holding it is refused at once)."""
+    from toolkit.machines import registry
+    from toolkit.tasks.common import settings
+    from toolkit.user_folders import STATE
+
     found = settings(c, writes=[STATE])
     machine = registry.open_existing(found, name)
     with registry.locked(found, name, purpose):
@@ -200,6 +213,10 @@ def vm_halt(c: Context, name: str = "default") -> None:
 @command(help={"name": VM_NAME_HELP, "all": "every VM of this installation, whichever provider, and what runs left"})
 def vm_destroy(c: Context, name: str = "default", all: bool = False) -> None:
     """Stop the VM and delete its disk overlay and logs (--all: every VM, and leftovers of killed runs)."""
+    from toolkit.machines import registry
+    from toolkit.tasks.common import settings
+    from toolkit.user_folders import CACHE, STATE
+
     found = settings(c, writes=[STATE, CACHE])
     if all:
         removed = [f"VM {vm}" for vm in registry.destroy_all(found)] + registry.sweep(found)
@@ -212,6 +229,10 @@ def vm_destroy(c: Context, name: str = "default", all: bool = False) -> None:
 @command(help={"name": VM_NAME_HELP, "lines": "show only the last N lines (0: all)"})
 def vm_console(c: Context, name: str = "default", lines: int = 0) -> None:
     """Show the VM's serial console log (kernel messages from boot on)."""
+    from toolkit.machines import registry
+    from toolkit.tasks.common import settings
+    from toolkit.user_folders import STATE
+
     if lines < 0:
         raise UserError(f"--lines must be 0 (all) or more, not {lines}")
     text = registry.open_existing(settings(c, reads=[STATE]), name).console_text()
