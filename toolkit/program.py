@@ -11,7 +11,9 @@ help shows each flag's type. `vexfs-vmtest` offers only the core options that me
 from __future__ import annotations
 
 import inspect
+import os
 import shlex
+import sys
 import types
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -223,4 +225,8 @@ def run_task(argv: Sequence[str]) -> int:
 
 
 def main() -> Any:
-    return program.run()
+    try:
+        return program.run()
+    except BrokenPipeError:  # whoever read the output stopped reading (`| head`): nothing more to say to them
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit's flush cannot fail
+        return 1

@@ -3,6 +3,9 @@ table, and one parser reads them."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -205,3 +208,16 @@ def test_kernel_build_refuses_compile_jobs_out_of_range_before_anything_starts(j
     with pytest.raises(UserError, match=f"--jobs must be between 1 and 8 \\(4 per CPU of this host's 2\\), not {jobs}"):
         compile_jobs(jobs, 2)
     assert (compile_jobs(None, 2), compile_jobs(1, 2), compile_jobs(8, 2)) == (2, 1, 8)
+
+
+def test_output_to_a_reader_that_stopped_reading_ends_without_a_traceback() -> None:
+    read, write = os.pipe()
+    os.close(read)  # as `vexfs-vmtest --help vm.up | head -1` once head has its line
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "import sys; from toolkit.program import main; sys.exit(main())", "--help", "vm.up"],
+            stdout=write, stderr=subprocess.PIPE, text=True, timeout=60, cwd=Path(__file__).parents[2],
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (1, "")
