@@ -31,7 +31,7 @@ def box_for(settings: Settings, kernel: str) -> store.Box:
         return build.derive(recipe, base, debs, settings.cache_dir, settings.cache_dir / "logs")
     raise UserError(
         f"no {line.name} kernel built yet: run `invoke kernel.build --kernel {line.base.name} --profile "
-        f"{line.profile}` (10 to 30 min on 2 cores, cached afterwards)"
+        f"{line.profile}` (about 9 min on 2 cores left to it, cached afterwards)"
     )
 
 
