@@ -275,7 +275,9 @@ def test_a_leak_on_every_attempt_stays_failed_after_its_retry(vm, tmp_path) -> N
     leak = tests["memory_leak"]
     assert leak["status"] == "failed" and leak["message"].startswith("failed 2/2 attempts: "), leak["message"]
     assert leak["metrics"]["retry"]["statuses"] == ["failed", "failed"]
-    assert all("leaky_init" in " ".join(titles) for titles in leak["metrics"]["retry"]["report_titles"]), leak["metrics"]["retry"]
+    assert all("leaky_init" in " ".join(titles) for titles in leak["metrics"]["retry"]["report_titles"]), leak[
+        "metrics"
+    ]["retry"]
     assert [tests[name]["status"] for name in ("build", "load", "unload")] == ["passed"] * 3
     assert "(retry 1/1) memory_leak: failed in " in done.stderr
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from toolkit.domains.guest import Guest
 
 OBJECT = re.compile(r"^unreferenced object (0x[0-9a-f]+) \(size (\d+)\):")
+ALLOCATED = re.compile(r"\bjiffies (\d+)")  # its `comm "insmod", pid 126, jiffies 4294719239` line
+NOTED = re.compile(r"^jiffies (\d+)$", re.MULTILINE)  # common.sh's note_jiffies
 # a backtrace line: `[<ffffffffc0210021>] ` before the frame up to 6.x, the frame alone since (7.x)
 FRAME = r"^\s*(?:\[<[0-9a-f]+>\]\s+)?"
 NAMED_FRAME = re.compile(FRAME + r"(?P<symbol>[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+) \[(?P<module>\w+)\]")
@@ -37,6 +39,17 @@ class LeakedObject:
     address: str
     size: int
     lines: tuple[str, ...]
+
+    @property
+    def jiffies(self) -> int | None:
+        """When it was allocated, by the kernel's clock (None when its report does not say)."""
+        return next((int(found[1]) for line in self.lines if (found := ALLOCATED.search(line))), None)
+
+
+def noted_jiffies(output: str) -> int | None:
+    """The kernel's clock as a script began (its `jiffies N` line), None when it could not read it."""
+    found = NOTED.search(output)
+    return int(found[1]) if found else None
 
 
 def scan(guest: Guest, timeout: float) -> list[str] | None:
@@ -70,7 +83,12 @@ def allocation_site(leak: LeakedObject, module: str, site_of: Callable[[int], st
     return None
 
 
-def attributed(report: list[str], module: str, site_of: Callable[[int], str | None]) -> list[tuple[str, LeakedObject]]:
-    """(allocation site, object) for each leaked object the module allocated."""
-    leaks = ((allocation_site(leak, module, site_of), leak) for leak in objects(report))
+def attributed(
+    report: list[str], module: str, site_of: Callable[[int], str | None], since: int | None
+) -> list[tuple[str, LeakedObject]]:
+    """(allocation site, object) for each leaked object the module allocated, since the kernel's clock read since
+    where known: an object allocated before came from another module's code, which a module loaded later may sit
+    where it was."""
+    fresh = (leak for leak in objects(report) if since is None or leak.jiffies is None or leak.jiffies >= since)
+    leaks = ((allocation_site(leak, module, site_of), leak) for leak in fresh)
     return [(site, leak) for site, leak in leaks if site]

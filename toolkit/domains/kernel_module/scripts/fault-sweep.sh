@@ -8,7 +8,7 @@
 # slab allocations are swept over the whole load, which repeats itself; page allocations are not (the
 # load's vmalloc and KASAN shadow pages come and go from load to load).
 # Exit 3 when the kernel cannot fail that kind (with an `unavailable:` line when it has fault injection
-# but not for this kind). The attempts are fail-nth's lines.
+# but not for this kind). The attempts are fail-nth's lines, after "jiffies N" (note_jiffies).
 # usage: SITE=slab|pages MODULE=m KO=m.ko LIMIT=400 fault-sweep.sh [PARAM=VALUE ...]
 failslab=/sys/kernel/debug/failslab
 pages=/sys/kernel/debug/fail_page_alloc
@@ -55,4 +55,7 @@ if [ "$SITE" = pages ]; then
     echo 0 >$pages/min-order
 fi
 echo "mode=$mode"
+# shellcheck source=../../module/scripts/common.sh
+. "$(dirname "$0")/common.sh"
+note_jiffies
 exec $helper "$KO" "$MODULE" "$LIMIT" "$@"

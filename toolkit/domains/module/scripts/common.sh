@@ -32,6 +32,12 @@ exercise() {
     done
 }
 
+# Prints "jiffies N": the kernel's clock now, so that kmemleak's objects allocated before can be told apart
+# (another module's leaks, whose code addresses this module's load may have taken); "jiffies " when unreadable.
+note_jiffies() {
+    echo "jiffies $(awk '/^jiffies:/ { print $2; exit }' /proc/timer_list 2>/dev/null)"
+}
+
 # Before insmod: what the system exposes, so that what the module adds can be told apart after it.
 note_surface() {
     exercise_py snapshot "$SURFACE.before"

@@ -2,7 +2,8 @@
 # Load, use and unload the module with the kmem tracepoints on; the trace goes to TRACE_OUT. Use: one
 # round of everything it exposes (exercise.py use; prints "exercised JSON"), its filesystems, the user's
 # workload once (prints "workload_ok" or "workload_failed").
-# Prints "section NAME ADDRESS" for each code section while loaded and "overrun N" (events lost).
+# Prints "jiffies N" as it begins (note_jiffies), "section NAME ADDRESS" for each code section while loaded and
+# "overrun N" (events lost).
 # usage: MODULE=m KO=m.ko EVENTS="kmalloc kfree ..." SECTIONS=".text .init.text" TRACE_OUT=/tmp/t
 #        FILESYSTEMS="..." MOUNT_POINT=/mnt/x IOCTLS=f SURFACE=f leak-trace.sh [PARAM=VALUE ...]
 # shellcheck source=common.sh
@@ -14,6 +15,7 @@ events() {
         if [ -e "$control" ]; then echo "$1" >"$control"; fi
     done
 }
+note_jiffies
 note_surface || exit 2
 echo 0 >$tracing/tracing_on
 echo >$tracing/trace
