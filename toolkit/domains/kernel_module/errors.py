@@ -176,9 +176,8 @@ def fault_sweep(subject: ModuleUnderTest, site: str) -> FaultSweep | NoSweep | N
         problem = f"a normal load failed after it: {normal.result.stdout}"
         return swept(problem)
     report = kmemleak.scan(subject.guest, timeout=timeout) or []
-    leaks = kmemleak.attributed(
-        report, subject.name, kernel_log.in_module_area, kmemleak.noted_jiffies(step.result.stdout)
-    )
+    subject.kmemleak_since = kmemleak.since(subject.kmemleak_since, step.result.stdout)
+    leaks = kmemleak.attributed(report, subject.name, kernel_log.in_module_area, subject.kmemleak_since)
     if leaks:
         problem = f"kmemleak: {len(leaks)} objects left behind by failed loads (allocated at {leaks[0][0]})"
         return swept(problem, tuple(line for _, o in leaks[:5] for line in o.lines))

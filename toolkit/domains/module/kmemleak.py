@@ -46,10 +46,13 @@ class LeakedObject:
         return next((int(found[1]) for line in self.lines if (found := ALLOCATED.search(line))), None)
 
 
-def noted_jiffies(output: str) -> int | None:
-    """The kernel's clock as a script began (its `jiffies N` line), None when it could not read it."""
+def since(earlier: int | None, output: str) -> int | None:
+    """The kernel's clock as the first of a subject's scripts began: earlier's, or this one's (its `jiffies N`
+    line). A rollback turns the clock back with kmemleak's objects, so the earliest reading holds; objects one of
+    the subject's tests left and a later scan found stay its own. None when no script could read the clock."""
     found = NOTED.search(output)
-    return int(found[1]) if found else None
+    clocks = [clock for clock in (earlier, int(found[1]) if found else None) if clock is not None]
+    return min(clocks) if clocks else None
 
 
 def scan(guest: Guest, timeout: float) -> list[str] | None:

@@ -145,8 +145,10 @@ class MemoryLeak:
         symbols = list(subject.module.symbols)
         leaks = attribute(unfreed(trace), name, ranges, symbols)
         report = kmemleak.scan(subject.guest, timeout=subject.options.load_timeout_s * 4 + 60)
-        since = kmemleak.noted_jiffies(step.result.stdout)
-        unreferenced = kmemleak.attributed(report or [], name, lambda address: site_in(ranges, address, symbols), since)
+        subject.kmemleak_since = kmemleak.since(subject.kmemleak_since, step.result.stdout)
+        unreferenced = kmemleak.attributed(
+            report or [], name, lambda address: site_in(ranges, address, symbols), subject.kmemleak_since
+        )
         events = sum(1 for line in trace.splitlines() if EVENT.match(line))
         call_sites = [f"{leak.call_site}: {leak.count} x, {leak.bytes} bytes" for leak in leaks]
         leaked_objects, leaked_bytes = sum(leak.count for leak in leaks), sum(leak.bytes for leak in leaks)

@@ -100,6 +100,8 @@ class ModuleUnderTest:
     # where its code sections were the last time a probe saw it loaded (/sys/module/NAME/sections): what places
     # the bare addresses of a report made after it was unloaded
     sections: dict[str, int] = field(default_factory=dict)
+    # the kernel's jiffies as the first of its tests that reads kmemleak began: objects allocated before are not its
+    kmemleak_since: int | None = None
 
     @property
     def name(self) -> str:
