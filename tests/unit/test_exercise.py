@@ -509,3 +509,11 @@ def test_a_user_that_fails_says_why_and_the_others_still_report(
     said = capfd.readouterr().err
     assert len(reports) == 2
     assert "OSError: [Errno 5] Input/output error" in said and said.count("ended with exit status 1") == 1
+
+
+def test_reports_larger_than_a_pipe_holds_come_back_whole_from_every_user() -> None:
+    exercise = _script()
+    paths = {f"/sys/kernel/debug/big/{number}": {"counts": {"read": number}} for number in range(5000)}
+    exercise.use = lambda surface, ioctls, seconds: {"rounds": 1, "paths": paths, "wrong": []}
+    reports = exercise.users_at_once([], [], 0.0, 3)
+    assert len(reports[0]) > 1 << 16 and [json.loads(report)["paths"] for report in reports] == [paths] * 3

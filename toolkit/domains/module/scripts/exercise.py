@@ -36,15 +36,18 @@ import mmap
 import os
 import select
 import signal
-import socket
 import stat
 import struct
 import sys
-import tempfile
 import time
-import traceback
-from types import FrameType
-from typing import Any, Callable
+
+# Every run pays its imports, under TCG a hundred milliseconds and more for each of socket, tempfile, traceback and
+# typing: those are imported where they are needed (typing only by the type checker).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import socket
+    from types import FrameType
+    from typing import Any, Callable
 
 ROOT = os.environ.get("GUEST_ROOT", "")
 # Listed directories and the kind of what appears in them (depth: how far below the directory to look).
@@ -443,6 +446,8 @@ def check_region(fd: int, number: str, offset: int, size: int, tally: Tally) -> 
 
 def lock_file(disk: str) -> str:
     """Where the users of a disk's regions lock them (the disk's number, major:minor)."""
+    import tempfile
+
     return os.path.join(tempfile.gettempdir(), f"vexfs-vmtest-disk-{disk.replace(':', '-')}.lock")
 
 
@@ -578,7 +583,7 @@ def use_netdev(name: str, tally: Tally, cycles: int, frames: int, restore: bool 
     time it is up and reading its attributes (statistics too) the first time; then, when `restore`, up again if
     it was up."""
     interface = os.path.basename(name)
-    opened = bounded(socket.socket, socket.AF_INET, socket.SOCK_DGRAM)  # what the flags are asked and set through
+    opened = control_socket()
     if opened[0] != "ok":
         tally.add("link flags", opened)
         return
@@ -600,7 +605,7 @@ def use_netdev(name: str, tally: Tally, cycles: int, frames: int, restore: bool 
 
 def link_is_up(name: str) -> bool:
     """Whether the interface of /sys/class/net/NAME is up (False when that cannot be told)."""
-    opened = bounded(socket.socket, socket.AF_INET, socket.SOCK_DGRAM)
+    opened = control_socket()
     if opened[0] != "ok":
         return False
     with opened[1] as control:
@@ -609,12 +614,19 @@ def link_is_up(name: str) -> bool:
 
 
 def bring_up(name: str, tally: Tally) -> None:
-    opened = bounded(socket.socket, socket.AF_INET, socket.SOCK_DGRAM)
+    opened = control_socket()
     if opened[0] != "ok":
         tally.add("link up", opened)
         return
     with opened[1] as control:
         tally.add("link up", bounded(set_link, control, os.path.basename(name), True))
+
+
+def control_socket() -> tuple[str, Any]:
+    """A socket an interface's flags are asked and set through, bounded (the outcome and the socket)."""
+    import socket
+
+    return bounded(socket.socket, socket.AF_INET, socket.SOCK_DGRAM)
 
 
 def ifreq(interface: str, flags: int = 0) -> bytes:
@@ -644,6 +656,8 @@ def send_frames(interface: str, tally: Tally, frames: int) -> None:
         source = b""  # zeros, then
     if not frames:
         return
+    import socket
+
     opened = bounded(socket.socket, socket.AF_PACKET, socket.SOCK_RAW, 0)
     if opened[0] != "ok":
         tally.add("send", opened)  # no raw socket: no frame could be sent
@@ -785,28 +799,38 @@ def use(surface: list[list[str]], ioctls: list[dict[str, Any]], seconds: float) 
 
 def users_at_once(surface: list[list[str]], ioctls: list[dict[str, Any]], seconds: float, users: int) -> list[str]:
     """`use` by `users` processes at once, forked after this one started (Python starts once: under emulation
-    that is seconds); each one's report as JSON, in order."""
-    children = {}
-    with tempfile.TemporaryDirectory() as reports:
-        for user in range(users):
-            pid = os.fork()
-            if pid == 0:
-                status = 1
-                try:
-                    write_json(os.path.join(reports, str(user)), use(surface, ioctls, seconds))
-                    status = 0
-                except BaseException:
-                    traceback.print_exc()  # os._exit would end the user before Python printed it
-                finally:
-                    sys.stderr.flush()
-                    os._exit(status)
-            children[user] = pid
-        for user, pid in children.items():
-            _, status = os.waitpid(pid, 0)
-            if status:
-                print(f"exercise.py: user {user} ended with {ended(status)}", file=sys.stderr)
-        found = [os.path.join(reports, str(user)) for user in children]
-        return [json.dumps(read_json(name)) for name in found if os.path.exists(name)]
+    that is seconds); the report of each one that ended well as JSON, in order. Each writes its report into a
+    pipe of its own as it ends; the pipes are read one after the other, a user whose turn has not come waits."""
+    children = []
+    for _ in range(users):
+        readable, writable = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(readable)
+            status = 1
+            try:
+                with os.fdopen(writable, "w") as report:
+                    report.write(json.dumps(use(surface, ioctls, seconds)))
+                status = 0
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()  # os._exit would end the user before Python printed it
+            finally:
+                sys.stderr.flush()
+                os._exit(status)
+        os.close(writable)
+        children.append((pid, readable))
+    reports = []
+    for user, (pid, readable) in enumerate(children):
+        with os.fdopen(readable) as report:
+            said = report.read()
+        _, status = os.waitpid(pid, 0)
+        if status:
+            print(f"exercise.py: user {user} ended with {ended(status)}", file=sys.stderr)
+        else:
+            reports.append(said)
+    return reports
 
 
 def ended(status: int) -> str:
