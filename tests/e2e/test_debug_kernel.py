@@ -109,7 +109,7 @@ def test_a_page_allocation_used_unchecked_fails_error_handling_where_pages_can_b
 def test_kmemleak_finds_what_a_module_never_freed(debug_settings: Settings, debug_vm: str, tmp_path: Path) -> None:
     leak = _tests(debug_settings, debug_vm, tmp_path, "leaky")["memory_leak"]
     assert leak.status is Status.FAILED
-    # at least this test's four; earlier tests' loads of the same guest leaked theirs too
+    # this test's four: the loads of earlier tests leaked theirs before it began, and are not counted
     allocated = f"leaky.c:{source_line(MODULES / 'leaky' / 'leaky.c', 'kmalloc(')} (leaky_init)"  # built with -g
     assert leak.metrics["kmemleak_objects"] >= 4 and f"unreferenced objects allocated at {allocated}" in leak.message
     assert any(line.startswith("unreferenced object 0x") for line in leak.kernel_log)
