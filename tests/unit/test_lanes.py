@@ -80,9 +80,19 @@ def test_the_durations_are_the_newest_earlier_run_of_the_same_subject_line_and_d
     assert lanes.last_durations([], "6.1", "kernel_module", MODULE) == {}
 
 
-def _run(cases: list[Case], start: object) -> tuple[list[list[TestRecord]], str]:
+def test_prerequisites_two_cases_apart_share_are_counted_once() -> None:
+    cases = [*_cases(), Case("memory_leak", ("unload",))]
+    durations = {**DURATIONS, "load": 4.0, "concurrency": 14.0, "module_tests": 12.0, "memory_leak": 6.0}
+    # the first guest keeps build, load, unload, concurrency and hang_detection: 21.5 s; the second starts (2 s), runs
+    # load (4 s) and module_tests, then unload (1 s) and memory_leak: 25 s, 29 s with load counted twice
+    assert lanes.apart(cases, durations) == ("module_tests", "memory_leak")
+
+
+def _run(
+    cases: list[Case], start: object, apart: tuple[str, ...] = ("module_tests",)
+) -> tuple[list[list[TestRecord]], str]:
     said = io.StringIO()
-    second = SecondGuest(("module_tests",), start, lambda: None, lambda: None, Progress("t, 2nd guest", said))  # type: ignore[arg-type]
+    second = SecondGuest(apart, start, lambda: None, lambda: None, Progress("t, 2nd guest", said))  # type: ignore[arg-type]
     first = Named()
     every = list(case_records(cases, first, Progress("t", said), second=second))
     return every, said.getvalue()
@@ -98,6 +108,25 @@ def test_a_case_apart_runs_on_the_second_guest_after_its_prerequisites_and_lands
     assert [record.name for record in last if record.metrics.get("second_guest")] == ["module_tests"]
     assert "[t, 2nd guest] (6/6) module_tests: passed" in said
     assert all(record.status is Status.PASSED for record in last)
+
+
+def test_the_cases_apart_run_one_after_another_as_on_the_first_guest_their_prerequisites_once() -> None:
+    second = Named(name="second")
+    cases = [*_cases(), Case("memory_leak", ("unload",))]
+    every, _ = _run(cases, lambda: second, ("module_tests", "memory_leak"))
+    assert second.ran == ["build", "load", "module_tests", "unload", "memory_leak"] and second.recoveries == []
+    assert all(record.status is Status.PASSED for record in every[-1])
+
+
+def test_a_case_apart_that_left_the_guest_dirty_is_followed_by_a_rollback_there() -> None:
+    second = Named(name="second")
+    dirty = {"second": Verdict.failed("leaked 4 objects", guest_dirty=True)}
+    cases = [*_cases(module_tests=dirty), Case("memory_leak", ("unload",))]
+    every, _ = _run(cases, lambda: second, ("module_tests", "memory_leak"))
+    records = {record.name: record for record in every[-1]}
+    assert records["module_tests"].message == "leaked 4 objects [guest rolled back to its ready snapshot]"
+    assert second.recoveries == ["reset"] and second.ran[-2:] == ["unload", "memory_leak"]
+    assert records["memory_leak"].message == "memory_leak passed on the second guest"
 
 
 def test_a_second_guest_that_cannot_start_leaves_its_cases_to_the_first() -> None:

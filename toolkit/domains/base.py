@@ -370,13 +370,15 @@ CLOSE_WAIT_S = 60.0  # for a second guest's case given up to end (its recovery i
 
 class _Away:
     """The cases a second guest takes, run there in a thread of their own, each once the first guest's verdicts
-    on its needs say it may run, after its prerequisites ran again there; their records land in a queue."""
+    on its needs say it may run, after those of its prerequisites that have not passed there yet ran again; their
+    records land in a queue."""
 
     def __init__(self, second: SecondGuest, run: _Round) -> None:
         self.second, self.run = second, run
         self.cases = [case for case in run.chosen if case.name in second.apart]
         self.returned: list[TestCase[Any]] = []  # the cases it could not run: the first guest runs them last
         self.sent: set[str] = set()  # the cases whose records it queued
+        self.passed_here: set[str] = set()  # the prerequisites that ran again there and passed
         self.queue: queue.Queue[tuple[TestCase[Any], TestRecord] | None] = queue.Queue()
         self.changed = threading.Condition()
         self.closing = False
@@ -438,7 +440,7 @@ class _Away:
             return
         try:
             for number, case in enumerate(self.cases):
-                ran = self.one(case, subject, fresh=number == 0)
+                ran = self.one(case, subject)
                 if ran is not True:
                     self.returned = self.cases[number + (ran is None) :]
                     return
@@ -454,21 +456,23 @@ class _Away:
                 self.changed.wait(1.0)
             return None if self.closing else dict(self.run.done)
 
-    def one(self, case: TestCase[Any], subject: Subject, fresh: bool) -> bool | None:
+    def one(self, case: TestCase[Any], subject: Subject) -> bool | None:
         """case on the second guest: True when it ran and the guest goes on; None when it ran but the guest was
-        lost; False when it did not run (a prerequisite red there, the run closing)."""
+        lost; False when it did not run (a prerequisite red there, the run closing). As on the first guest, a case
+        meets the guest the case before left, recovered when that one left it dirty."""
         done = self.needs_met(case)
         if done is None:
             return False
         began = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         reason = _blocked_by(case, done)
         if reason is None:
-            if not fresh:
-                subject.recover()
             for prerequisite in lanes.prerequisites(case, self.run.chosen):
+                if prerequisite.name in self.passed_here:
+                    continue
                 record, lost = _record(prerequisite, subject, None, began)
                 if lost is not None or record.status is not Status.PASSED:
                     return False
+                self.passed_here.add(prerequisite.name)
         with self.second.progress.beating(self.run.what(case)):
             record, lost = _record(case, subject, reason, began)
         record = _on_second_guest(record)

@@ -4,8 +4,8 @@ a guest keeps about one CPU busy, so two guests end sooner than one running ever
 
 The split comes from the durations of the subject's cases in its last run on the same line (the edit-verdict
 loop runs again and again): the longest cases nothing else needs or takes a hand-off from go apart while that
-ends the run sooner. The second guest runs each case's prerequisites again before it (its guest state is its
-own) and only once the first guest's verdicts on them say it may run. Without an earlier run of the subject, or with a single case, everything runs on one guest.
+ends the run sooner. The second guest runs a case only once the first guest's verdicts on its prerequisites say
+it may, and runs those prerequisites again before it, each once (its guest state is its own). Without an earlier run of the subject, or with a single case, everything runs on one guest.
 """
 
 from __future__ import annotations
@@ -42,14 +42,16 @@ def apart(chosen: Sequence[Any], durations: Mapping[str, float]) -> tuple[str, .
     alone = first = sum(durations[case.name] for case in chosen)
     second = SECOND_GUEST_S
     taken: list[str] = []
+    again: set[str] = set()  # the prerequisites the cases taken run again there (once each)
     for case in sorted((c for c in chosen if movable(c, chosen)), key=lambda c: -durations[c.name]):
         # what the second guest does again first: not the build, whose verdict it only reads
-        again = [p for p in prerequisites(case, chosen) if getattr(p, "retried", True)]
-        cost = durations[case.name] + sum(durations[p.name] for p in again)
+        needed = {p.name for p in prerequisites(case, chosen) if getattr(p, "retried", True)} - again
+        cost = durations[case.name] + sum(durations[name] for name in needed)
         if max(first - durations[case.name], second + cost) < (max(first, second) if taken else first):
             taken.append(case.name)
             first -= durations[case.name]
             second += cost
+            again |= needed
     return tuple(taken) if alone - max(first, second) >= WORTH_S else ()
 
 
