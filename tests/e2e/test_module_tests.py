@@ -130,7 +130,8 @@ def test_a_rerun_takes_long_tests_to_a_second_guest_with_every_verdict_in_order(
     module = tmp_path / "taptest"
     shutil.copytree(TAPTEST, module)
     (module / "tests" / "slow.sh").write_text("sleep 20; echo 'TAP version 13'; echo 1..1; echo 'ok 1 - slept'\n")
-    selection = Selection.parse(f"{ONLY},memory_leak,error_handling", None, kernel_module.DOMAIN.test_names)
+    # concurrency keeps the first guest busy for long enough that a second guest ends the run more than 5 s sooner
+    selection = Selection.parse(f"{ONLY},memory_leak,error_handling,concurrency", None, kernel_module.DOMAIN.test_names)
     plan = plans.plan("kernel_module", {"module_dir": module}, selection, quick=True)
     names = [case.name for case in selection.cases(plan.domain.cases)]
     results = tmp_path / "results"
