@@ -10,6 +10,8 @@
 # Exit 3 when the kernel cannot fail that kind (with an `unavailable:` line when it has fault injection
 # but not for this kind). The attempts are fail-nth's lines, after "jiffies N" (note_jiffies).
 # usage: SITE=slab|pages MODULE=m KO=m.ko LIMIT=400 fault-sweep.sh [PARAM=VALUE ...]
+# shellcheck source=../../module/scripts/common.sh
+. "$(dirname "$0")/common.sh"
 failslab=/sys/kernel/debug/failslab
 pages=/sys/kernel/debug/fail_page_alloc
 # where x86_64 maps modules (MODULES_VADDR with KASLR .. MODULES_END): a caller there is module code
@@ -55,7 +57,5 @@ if [ "$SITE" = pages ]; then
     echo 0 >$pages/min-order
 fi
 echo "mode=$mode"
-# shellcheck source=../../module/scripts/common.sh
-. "$(dirname "$0")/common.sh"
 note_jiffies
 exec $helper "$KO" "$MODULE" "$LIMIT" "$@"
