@@ -89,19 +89,19 @@ def unit(session: nox.Session) -> None:
 @nox.session(python=False)
 def e2e(session: nox.Session) -> None:
     """End-to-end tests: real VMs, real kernels (minutes; root)."""
-    session.run("pytest", "-v", "-rs", "tests/e2e", *session.posargs)
+    session.run("pytest", "-v", "-rfEs", "tests/e2e", *session.posargs)
 
 
 @nox.session(name="e2e-full", python=False)
 def e2e_full(session: nox.Session) -> None:
     """Every end-to-end test, the long tail of fixtures CI leaves out included (an hour and more)."""
-    session.run("pytest", "-v", "-rs", "tests/e2e", *session.posargs, env={"VEXFS_FULL": "1"})
+    session.run("pytest", "-v", "-rfEs", "tests/e2e", *session.posargs, env={"VEXFS_FULL": "1"})
 
 
 @nox.session(python=False)
 def reliability(session: nox.Session) -> None:
     """Signals at every stage, racing runs, a wedged guest: all of tests/reliability (CI runs a subset)."""
-    session.run("pytest", "-v", "-rs", "-s", "tests/reliability", *session.posargs, env={"VEXFS_FULL": "1"})
+    session.run("pytest", "-v", "-rfEs", "-s", "tests/reliability", *session.posargs, env={"VEXFS_FULL": "1"})
 
 
 @nox.session(python=False)
