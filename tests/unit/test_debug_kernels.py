@@ -220,6 +220,32 @@ def test_a_clean_sweep_is_reported_in_the_checks(tmp_path: Path) -> None:
     )
 
 
+# A kernel that counts the whole load (6.1): the loader made one allocation more at attempt 3, so the sweep passed
+# over the module's second allocation, and the helper tried N = 3 again.
+RETRIED_SWEEP = "mode=load-nth\njiffies 4294901200\n" \
+    "attempt 1 injected=1 own=0/0 result=errno 12: Cannot allocate memory\n" \
+    "attempt 2 injected=1 own=1/1 result=errno 12: Cannot allocate memory\n" \
+    "attempt 3 injected=1 own=0/2 result=loaded\nattempt 4 injected=0 own=0/2 result=loaded\n" \
+    "attempt 3 injected=1 own=2/2 result=errno 12: Cannot allocate memory\ncomplete 4\n"  # fmt: skip
+
+
+def test_a_sweep_that_tried_some_n_again_counts_its_loads_and_the_n_it_covered(tmp_path: Path) -> None:
+    rules = {"SITE=pages": Answer(exit_status=3), **_sweep_rules(Answer(RETRIED_SWEEP))}
+    verdict = run(ErrorHandling(), rules, tmp_path)
+    assert verdict.metrics["checks"]["fault injection"] == (
+        "slab: 5 loads, allocation 1..3 of the load failing in turn: 3 failed cleanly, 1 loaded anyway"
+    )
+
+
+def test_an_allocation_of_the_modules_no_load_failed_is_said(tmp_path: Path) -> None:
+    passed_over = RETRIED_SWEEP.replace("own=2/2", "own=0/2").replace("complete 4", "unreached 2 of 2\ncomplete 4")
+    rules = {"SITE=pages": Answer(exit_status=3), **_sweep_rules(Answer(passed_over))}
+    verdict = run(ErrorHandling(), rules, tmp_path)
+    assert verdict.metrics["checks"]["fault injection"].endswith(
+        "1 loaded anyway; the module's own allocation 2 of 2 never failed"
+    )
+
+
 def test_each_sweep_says_how_this_kernel_could_fail_the_module_and_why_not(tmp_path: Path) -> None:
     unavailable = Answer("unavailable: this kernel cannot tell module code's page allocations from the loader's\n",
                          exit_status=3)  # fmt: skip

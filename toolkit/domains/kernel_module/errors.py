@@ -23,7 +23,9 @@ from toolkit.domains.module import kmemleak
 from toolkit.domains.module.subject import ModuleUnderTest
 
 FAULT_LIMIT = 2000
-ATTEMPT = re.compile(r"^attempt (\d+) injected=([01]) result=(.*)$")
+ATTEMPT = re.compile(r"^attempt (?P<n>\d+) injected=(?P<injected>[01])(?: own=\d+/\d+)? result=(?P<result>.*)$")
+COMPLETE = re.compile(r"^complete (\d+)$")
+UNREACHED = re.compile(r"^unreached (\d+) of (\d+)$")  # the module's allocation K of T: never failed
 LEFT_LOADED = "vexfs-vmtest: loaded="  # mistake.sh's last line: whether the mistake left the module loaded
 NUMERIC_TYPES = ("byte", "short", "ushort", "int", "uint", "long", "ulong", "ullong", "hexint", "bool", "invbool")
 
@@ -103,15 +105,19 @@ class FaultSweep:
     site: str
     mode: str
     attempts: int
+    last: int  # the highest N failed
     failed_loads: int
     tolerated: int
+    unreached: tuple[str, ...]  # "K of T": the module's own allocations no load failed
     problem: str | None
     evidence: tuple[str, ...] = ()
 
     @property
     def outcome(self) -> str:
-        what = MODES.get(self.mode, MODES["load-nth"]).format(last=self.attempts - 1)
+        what = MODES.get(self.mode, MODES["load-nth"]).format(last=self.last)
         counts = f"{self.attempts} loads, {what}: {self.failed_loads} failed cleanly, {self.tolerated} loaded anyway"
+        if self.unreached:
+            counts += f"; the module's own allocation {', '.join(self.unreached)} never failed"
         return f"{self.site}: {self.problem or counts}"
 
 
@@ -162,12 +168,15 @@ def fault_sweep(subject: ModuleUnderTest, site: str) -> FaultSweep | NoSweep | N
         return NoSweep(site, reason) if reason else None
     mode = next((m[1] for m in map(MODE.match, lines) if m), "load-nth")
     attempts = [m for m in map(ATTEMPT.match, lines) if m]
-    failed = sum(1 for m in attempts if m[3] != "loaded")
-    tolerated = sum(1 for m in attempts if m[2] == "1" and m[3] == "loaded")
-    swept = functools.partial(FaultSweep, site, mode, len(attempts), failed, tolerated)
-    if step.result.exit_status != 0 or not any(line.startswith("complete ") for line in lines):
-        last = lines[-1] if lines else f"exit status {step.result.exit_status}"
-        return swept(f"the sweep stopped: {last}", tuple(lines[-20:]))
+    failed = sum(1 for m in attempts if m["result"] != "loaded")
+    tolerated = sum(1 for m in attempts if m["injected"] == "1" and m["result"] == "loaded")
+    complete = next((int(m[1]) for m in map(COMPLETE.match, lines) if m), None)
+    last = complete - 1 if complete else max((int(m["n"]) for m in attempts), default=0)
+    unreached = tuple(f"{m[1]} of {m[2]}" for m in map(UNREACHED.match, lines) if m)
+    swept = functools.partial(FaultSweep, site, mode, len(attempts), last, failed, tolerated, unreached)
+    if step.result.exit_status != 0 or complete is None:
+        said = lines[-1] if lines else f"exit status {step.result.exit_status}"
+        return swept(f"the sweep stopped: {said}", tuple(lines[-20:]))
     # before kmemleak scans: a load overwrites what the failed loads left in the loader's path (7.x: a stale
     # pointer there hid their leaks from most scans)
     normal = subject.guest.step("a normal load after the sweep", f"{subject.insmod_command()} 2>&1", timeout / 10)

@@ -7,6 +7,8 @@
 # allocations made by module code count: the sweep is the module's own. Without the filter (5.10, 6.1)
 # slab allocations are swept over the whole load, which repeats itself; page allocations are not (the
 # load's vmalloc and KASAN shadow pages come and go from load to load).
+# The loader's allocations vary in number from load to load, so there a tracing instance records module
+# code's slab allocations and the helper tries again those of the module's it passed over.
 # Exit 3 when the kernel cannot fail that kind (with an `unavailable:` line when it has fault injection
 # but not for this kind). The attempts are fail-nth's lines, after "jiffies N" (note_jiffies).
 # usage: SITE=slab|pages MODULE=m KO=m.ko LIMIT=400 fault-sweep.sh [PARAM=VALUE ...]
@@ -26,9 +28,10 @@ if [ "$SITE" = pages ] && [ ! -e $attr/require-start ]; then
         "(no FAULT_INJECTION_STACKTRACE_FILTER; x86_64 has it from 6.2)"
     exit 3
 fi
-helper=/tmp/vexfs-vmtest-fail-nth
-if [ ! -x $helper ]; then
-    gcc -O2 -Wall -o $helper "$(dirname "$0")/fail-nth.c" || exit 4
+# compiled once per guest and version of its source
+helper=/tmp/vexfs-vmtest-fail-nth-$(cksum <"$(dirname "$0")/fail-nth.c" | cut -d' ' -f1)
+if [ ! -x "$helper" ]; then
+    gcc -O2 -Wall -o "$helper" "$(dirname "$0")/fail-nth.c" || exit 4
 fi
 
 # every allocation of the kind counts, not only those that cannot sleep; one line per injection, no stack
@@ -57,5 +60,33 @@ if [ "$SITE" = pages ]; then
     echo 0 >$pages/min-order
 fi
 echo "mode=$mode"
+
+# Prints a new tracing instance recording the slab allocations module code makes in this shell and its children.
+trace_own_allocations() {
+    tracing=/sys/kernel/tracing
+    [ -d $tracing/instances ] || tracing=/sys/kernel/debug/tracing
+    instance=$tracing/instances/vexfs-vmtest-fault-sweep
+    rmdir $instance 2>/dev/null
+    mkdir $instance || return 1
+    own="call_site >= $module_start && call_site < $module_end"
+    for event in kmalloc kmalloc_node kmem_cache_alloc kmem_cache_alloc_node; do
+        [ -d $instance/events/kmem/$event ] || continue
+        case $event in
+        kmalloc*) echo "$own && bytes_req <= 8192" ;;  # larger ones come from the page allocator: never failslab's
+        *) echo "$own" ;;
+        esac >$instance/events/kmem/$event/filter
+        echo 1 >$instance/events/kmem/$event/enable
+    done
+    echo 1 >$instance/options/event-fork
+    echo $$ >$instance/set_event_pid
+    echo $instance
+}
+
 note_jiffies
-exec $helper "$KO" "$MODULE" "$LIMIT" "$@"
+if [ $mode = module-nth ] || ! instance=$(trace_own_allocations); then
+    exec "$helper" "$KO" "$MODULE" "$LIMIT" "$@"
+fi
+OWN_TRACE=$instance/trace "$helper" "$KO" "$MODULE" "$LIMIT" "$@"
+status=$?
+rmdir "$instance"
+exit $status
