@@ -203,6 +203,18 @@ def test_a_module_whose_failed_loads_leak_fails_error_handling_with_kmemleaks_wo
     assert UNLOADED_LEAK[0] in verdict.kernel_log
 
 
+def test_an_object_left_before_a_sweep_began_is_not_said_to_be_its_own(tmp_path: Path) -> None:
+    # the pages sweep began after the object was allocated: its scan found what the slab sweep's missed
+    slab, pages = Answer(f"jiffies 4294901200\n{SWEEP}"), Answer(f"jiffies 4294901300\n{SWEEP}")
+    rules = {"SITE=pages": pages, **_sweep_rules(slab)}
+    rules["kmemleak"] = [Answer(""), Answer("\n".join(UNLOADED_LEAK))]
+    verdict = run(ErrorHandling(), rules, tmp_path)
+    assert verdict.message.endswith(
+        "fault injection: pages: kmemleak: 1 objects the module left before this sweep began, found only by its scan "
+        "(allocated at 0xffffffffc0210021)"
+    )
+
+
 def test_an_oops_during_the_sweep_fails_error_handling_with_it(tmp_path: Path) -> None:
     oopsed = Answer("attempt 1 injected=1 result=errno 12: Cannot allocate memory\n", exit_status=137, log=OOPS)
     verdict = run(ErrorHandling(), _sweep_rules(oopsed), tmp_path)
