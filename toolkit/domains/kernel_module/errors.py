@@ -189,11 +189,12 @@ def fault_sweep(subject: ModuleUnderTest, site: str) -> FaultSweep | NoSweep | N
     leaks = kmemleak.attributed(report, subject.name, kernel_log.in_module_area, subject.kmemleak_since)
     if not leaks:
         return swept(None)
-    began = kmemleak.since(None, step.result.stdout)
-    earlier = [leak for leak in leaks if began is not None and (leak[1].jiffies or began) < began]
-    counts = [f"{len(leaks) - len(earlier)} objects left behind by failed loads"] if len(earlier) < len(leaks) else []
+    began = kmemleak.since(None, step.result.stdout)  # this sweep's own start
+    clocks = [leak.jiffies for _, leak in leaks]
+    earlier = sum(1 for clock in clocks if began is not None and clock is not None and clock < began)
+    counts = [f"{len(leaks) - earlier} objects left behind by failed loads"] if earlier < len(leaks) else []
     if earlier:  # a stale reference hid them from the scans of the module's earlier tests
-        counts.append(f"{len(earlier)} objects the module left before this sweep began, found only by its scan")
+        counts.append(f"{earlier} objects the module left before this sweep began, found only by its scan")
     problem = f"kmemleak: {' and '.join(counts)} (allocated at {leaks[0][0]})"
     return swept(problem, tuple(line for _, o in leaks[:5] for line in o.lines))
 

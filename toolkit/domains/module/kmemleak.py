@@ -34,8 +34,7 @@ WIPE_CACHED_STACKS = (
 SHRINK_SLABS = "for cache in /sys/kernel/slab/*/shrink; do echo 1 > $cache; done 2>/dev/null"
 SCAN = (
     f"k=/sys/kernel/debug/kmemleak; [ -e $k ] || exit 3; sleep 6; {WIPE_CACHED_STACKS}; {SHRINK_SLABS}; "
-    "echo scan > $k; "
-    "echo scan > $k; cat $k; echo clear > $k"
+    "echo scan > $k; echo scan > $k; cat $k; echo clear > $k"
 )
 
 

@@ -188,7 +188,7 @@ int main(int argc, char **argv)
 {
 	struct sweep sweep = { .trace = getenv("OWN_TRACE") };
 	struct load load = { 0 };
-	int n, k, status;
+	int n, k, total, status;
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: %s KO MODULE LIMIT [PARAM=VALUE ...]\n", argv[0]);
@@ -218,9 +218,10 @@ int main(int argc, char **argv)
 		printf("limit %d\n", sweep.limit);
 		return 0;
 	}
-	for (k = 1; sweep.trace && k <= load.own_total && k <= sweep.limit; k++) {
+	total = load.own_total < sweep.limit ? load.own_total : sweep.limit; /* failed_at's bound */
+	for (k = 1; sweep.trace && k <= total; k++) {
 		if (!sweep.failed_at[k]) {
-			status = retry(&sweep, k, load.own_total, n);
+			status = retry(&sweep, k, total, n);
 			if (status)
 				return status;
 		}
