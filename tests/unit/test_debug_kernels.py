@@ -371,6 +371,19 @@ def test_lite_adds_slab_debugging_and_kfence_only_where_kasan_does_not_see_every
     assert any(arg.startswith("kfence.sample_interval=") for arg in args) is kfence
 
 
+def test_a_kernel_with_kmemleak_boots_with_slubs_per_cpu_arrays_off_in_every_tier(tmp_path: Path) -> None:
+    from toolkit import debug_tiers
+
+    (tmp_path / "config").write_text("CONFIG_KASAN=y\nCONFIG_DEBUG_KMEMLEAK=y\nCONFIG_PROVE_RCU=y\n")
+    assert debug_tiers.select("lite").kernel_args(tmp_path / "config") == ["slub_debug=U", "preempt=full"]
+    assert debug_tiers.select("off").kernel_args(tmp_path / "config") == ["slub_debug=U", "preempt=full"]
+    (tmp_path / "config").write_text("CONFIG_DEBUG_KMEMLEAK=y\n")  # lite's own slab debugging turns them off
+    assert debug_tiers.select("lite").kernel_args(tmp_path / "config") == ["slub_debug=FZPU", "page_poison=1"]
+    assert debug_tiers.select("off").kernel_args(tmp_path / "config") == ["slub_debug=U"]
+    (tmp_path / "config").write_text("CONFIG_KASAN=y\n")
+    assert debug_tiers.select("off").kernel_args(tmp_path / "config") == []
+
+
 def test_a_kernel_proving_rcu_boots_fully_preemptible_in_every_tier(tmp_path: Path) -> None:
     from toolkit import debug_tiers
 

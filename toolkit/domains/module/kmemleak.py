@@ -28,12 +28,8 @@ BARE_FRAME = re.compile(FRAME + r"(?P<address>0x[0-9a-f]{16})\s*$")
 WIPE_CACHED_STACKS = (
     "for cpu in $(seq 0 $(($(nproc --all) - 1))); do taskset -c $cpu sh -c 'for i in 1 2 3 4; do /bin/true; done'; done"
 )
-# The arrays of free objects SLUB keeps per CPU (7.x's sheaves) still hold pointers to objects handed out since, and
-# kmemleak scans them: on 7.x-debug they hid 4 of the 6 objects a sweep's failed loads left, until later activity.
-# Shrinking every cache flushes them (the empty ones are freed).
-SHRINK_SLABS = "for cache in /sys/kernel/slab/*/shrink; do echo 1 > $cache; done 2>/dev/null"
 SCAN = (
-    f"k=/sys/kernel/debug/kmemleak; [ -e $k ] || exit 3; sleep 6; {WIPE_CACHED_STACKS}; {SHRINK_SLABS}; "
+    f"k=/sys/kernel/debug/kmemleak; [ -e $k ] || exit 3; sleep 6; {WIPE_CACHED_STACKS}; "
     "echo scan > $k; echo scan > $k; cat $k; echo clear > $k"
 )
 
