@@ -129,6 +129,18 @@ def test_kmemleaks_address_and_frame_of_one_place_are_followed_by_it_once() -> N
     assert symbols.annotated(unloaded, LEAKY, places) == f"{unloaded} leaky.c:13 (leaky_init)"
 
 
+def test_named_kernel_frames_where_modules_may_be_mapped_are_not_bare_addresses_of_an_unknown_load() -> None:
+    # 6.1-debug's kmemleak (KASLR put the kernel's code at 0xffffffffb3...), the module still loaded
+    report = [
+        "    [<ffffffffb3e89e75>] __kmalloc_node_track_caller+0x45/0xf0",
+        "    [<ffffffffb3e71c2d>] kstrdup+0x2d/0x60",
+        "    [<ffffffffc023a021>] 0xffffffffc023a021",
+        "    [<ffffffffb3a01e90>] do_one_initcall+0xc0/0x340",
+    ]
+    assert symbols.unplaced(LEAKY, report) == set()
+    assert symbols.unplaced(LEAKY, ["    [<ffffffffc0100021>] 0xffffffffc0100021"]) == {"ffffffffc0100021"}
+
+
 def test_a_verdict_without_the_modules_addresses_is_left_alone_without_running_anything(tmp_path: Path) -> None:
     verdict = Verdict.failed("insmod failed: Cannot allocate memory (ENOMEM)", ["init_fail: refusing to load"])
     assert symbols.symbolized(verdict, LEAKY, tmp_path / "leaky.ko", True, "", tmp_path) == verdict

@@ -27,6 +27,9 @@ FRAME = re.compile(
     r"(?<![\w.])(?P<symbol>[A-Za-z_][\w.]*)\+0x(?P<offset>[0-9a-f]+)(?:/0x[0-9a-f]+)?(?: \[(?P<module>\w+)\])?"
 )
 BARE = re.compile(r"(?:(?<![\w<])0x|\[<)(?P<address>[0-9a-f]{16})\b(?:>\])?")
+# what follows a frame's `[<address>]` when the kernel named it (6.x kmemleak): the address is not bare, and may lie
+# where a kernel without KASLR maps modules though it is the kernel's own code (KASLR moves it there)
+NAMED_NEXT = re.compile(r"\s+[A-Za-z_][\w.]*\+0x")
 FAULTED = re.compile(r"\bRIP: [0-9a-f]{4}:")  # the frame that faulted: its address is the instruction itself
 NOT_CODE = "Code: "  # a line of the bytes around the faulting instruction
 
@@ -101,6 +104,8 @@ def unplaced(code: ModuleCode, log: Iterable[str]) -> set[str]:
     found = set()
     for line in log:
         for match in () if _code_bytes(line) else BARE.finditer(line):
+            if NAMED_NEXT.match(line, match.end()):
+                continue
             address = int(match["address"], 16)
             if kernel_log.in_module_area(address) and code.at(address) is None and code.at(address - 1) is None:
                 found.add(match["address"])
