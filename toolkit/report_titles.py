@@ -113,6 +113,8 @@ def title(kind: str, lines: Sequence[str]) -> str:
         if found is None:
             continue
         fields = {key: value for key, value in found.groupdict().items() if value}
+        if "cache" in fields and "what" in fields:  # up to 6.x SLUB names the cache in its words too
+            fields["what"] = fields["what"].replace(f" in {fields['cache']}", "")
         where = frame(lines, fields.pop("at", None))
         if where is None:
             return titling.title.replace(" in {frame}", "").format(**fields)

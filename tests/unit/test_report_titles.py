@@ -111,6 +111,20 @@ def test_7x_slab_overwrite_is_titled_by_what_was_overwritten_and_the_cache() -> 
     assert problem.title == "SLUB: Poison overwritten in buggydev_note"
 
 
+# a cache destroyed with an object left (a failed load's error path), as 6.1 and 7.x word it
+REMAINING = {
+    "6.1": "[ 50.5] BUG cacheleak_entry (Tainted: G           O      ): Objects remaining in cacheleak_entry on "
+    "__kmem_cache_shutdown()",
+    "7.x": "[ 50.5] BUG cacheleak_entry (Tainted: G           O       ): Objects remaining on __kmem_cache_shutdown()",
+}
+
+
+@pytest.mark.parametrize("line", REMAINING)
+def test_a_cache_destroyed_with_objects_left_has_one_title_on_every_line(line: str) -> None:
+    [problem] = kernel_log.classify([REMAINING[line], "[ 50.5] ---------------------------------------------"])
+    assert problem.title == "SLUB: Objects remaining on __kmem_cache_shutdown() in cacheleak_entry"
+
+
 @pytest.mark.parametrize(
     ("kind", "lines", "title"),
     [
