@@ -14,17 +14,6 @@ static int answer = 42;
 module_param(answer, int, 0644);
 MODULE_PARM_DESC(answer, "what tests/sysfs.sh expects to read: 42");
 
-static int __init taptest_init(void)
-{
-	pr_info("taptest: loaded, answer %d\n", answer);
-	return 0;
-}
-
-static void __exit taptest_exit(void)
-{
-	pr_info("taptest: unloaded\n");
-}
-
 #if IS_ENABLED(CONFIG_KUNIT)
 static void taptest_answer_is_42(struct kunit *test)
 {
@@ -53,7 +42,21 @@ static struct kunit_suite taptest_suite = {
 kunit_test_suites(&taptest_suite);
 #endif
 
+/* Where KUnit has kunit_test_suites_for_module (5.10), kunit_test_suites() is the module's init and exit. */
+#if !defined(kunit_test_suites_for_module)
+static int __init taptest_init(void)
+{
+	pr_info("taptest: loaded, answer %d\n", answer);
+	return 0;
+}
+
+static void __exit taptest_exit(void)
+{
+	pr_info("taptest: unloaded\n");
+}
+
 module_init(taptest_init);
 module_exit(taptest_exit);
+#endif
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("a module whose own TAP tests module_tests runs");
