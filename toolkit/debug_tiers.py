@@ -21,8 +21,8 @@ from toolkit.errors import UserError
 FULL_PREEMPTION = ("preempt=full",)
 # A kernel with kmemleak boots with SLUB's per-CPU arrays of free objects (sheaves, 7.x) off: a slot keeps an
 # object's address after the object is handed out, and kmemleak, scanning the array, takes the object for
-# referenced (on 7.x-debug it hid 3-4 of the 6 objects a fault sweep's failed loads of ring_leak left, found in an
-# array's slots). Any slab debugging flag turns the arrays off; U only records callers, and checks nothing.
+# referenced (on 7.x-debug it hid 3-4 of 6 objects a fault sweep's failed loads left, found in an array's slots).
+# Any slab debugging flag turns the arrays off; U only records callers, and checks nothing.
 SHEAVES_OFF = ("slub_debug=U",)
 
 

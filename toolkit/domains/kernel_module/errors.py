@@ -190,8 +190,7 @@ def fault_sweep(subject: ModuleUnderTest, site: str) -> FaultSweep | NoSweep | N
     if not leaks:
         return swept(None)
     began = kmemleak.since(None, step.result.stdout)  # this sweep's own start
-    clocks = [leak.jiffies for _, leak in leaks]
-    earlier = sum(1 for clock in clocks if began is not None and clock is not None and clock < began)
+    earlier = 0 if began is None else sum(1 for _, leak in leaks if leak.jiffies is not None and leak.jiffies < began)
     counts = [f"{len(leaks) - earlier} objects left behind by failed loads"] if earlier < len(leaks) else []
     if earlier:  # a stale reference hid them from the scans of the module's earlier tests
         counts.append(f"{earlier} objects the module left before this sweep began, found only by its scan")
