@@ -290,3 +290,17 @@ def test_a_tree_is_the_one_vms_kernel_and_a_line_added_to_the_matrix(tree: Path,
     assert line.name.startswith("tree-6.6.58-") and one.settings.kernel == line.name
     matrix = MATRIX.request({"kernels": "6.1", "kernel_tree": str(tree), "kernel_image": [str(debian_kernel)]}, None)
     assert [line.name.split("-")[0] for line in matrix.lines] == ["6.1", "tree", "image"]
+
+
+@pytest.mark.parametrize(
+    ("config", "without"),
+    [("CONFIG_PRINTK=y\nCONFIG_BUG=y\n", False), ("# CONFIG_PRINTK is not set\n", True), ("CONFIG_BUG=y\n", True),
+     (None, False)],
+)  # fmt: skip
+def test_a_kernel_built_without_a_kernel_log_is_told_by_its_config(
+    tmp_path: Path, config: str | None, without: bool
+) -> None:
+    path = tmp_path / "config-6.1.0"
+    if config is not None:
+        path.write_text(config)
+    assert kernel_config.without_kernel_log(path) is without

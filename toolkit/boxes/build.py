@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from toolkit import host_checks, host_tools, user_namespace
-from toolkit.boxes import debian_tree, initramfs, vmlinux
+from toolkit.boxes import debian_tree, initramfs, kernel_config, vmlinux
 from toolkit.boxes.recipe import GUEST_FILES, STATIC_SHELL, BoxRecipe
 from toolkit.boxes.store import Box, boxes_dir, building_dir, find, remove_abandoned_builds
 from toolkit.errors import UserError
@@ -169,6 +169,9 @@ def assemble(recipe: BoxRecipe, scratch: Path, log: Path, progress: Progress, fi
                 f"the {recipe.line.suite} mirror has linux-image {version} but linux-headers {headers or 'missing'} "
                 f"for {release}: retry when the mirror has caught up"
             )
+        if kernel_config.without_kernel_log(rootfs / f"boot/config-{release}"):
+            raise UserError(f"kernel {release} has no kernel log (CONFIG_PRINTK is off in /boot/config-{release}), so "
+                            "no oops, warning or leak it reports could be read: build it with CONFIG_PRINTK=y")  # fmt: skip
         bz_image = (rootfs / f"boot/vmlinuz-{release}").read_bytes()
         (scratch / "vmlinuz").write_bytes(bz_image)
         if vmlinux.has_pvh_entry(rootfs / f"boot/config-{release}"):

@@ -41,3 +41,9 @@ def missing(requested: dict[str, str], config_text: str) -> list[str]:
     """The requested `=y` options the final .config does not have (unknown to this kernel, or unmet dependencies)."""
     final = settings(config_text)
     return sorted(option for option, value in requested.items() if value == "y" and final.get(option) != "y")
+
+
+def without_kernel_log(config: Path) -> bool:
+    """Whether a kernel's /boot/config-<release> says it was built without a kernel log (CONFIG_PRINTK off);
+    False when there is no such file to tell."""
+    return config.is_file() and settings(config.read_text(errors="replace")).get("CONFIG_PRINTK") != "y"
