@@ -12,8 +12,9 @@
 rm -f "$SURFACE.users"
 note_surface || exit 2
 insmod "$KO" "$@" || exit 2
-loaded=$(date +%s)
-end=$((loaded + USE_S))
+clock
+loaded=$now
+end=$((loaded + USE_S * 100))
 found_surface || exit 2
 index=0
 for fs in $FILESYSTEMS; do
@@ -32,7 +33,7 @@ done
 
 use_filesystems() {
     round=0
-    while [ "$round" -eq 0 ] || [ "$(date +%s)" -lt "$end" ]; do
+    while [ "$round" -eq 0 ] || { clock && [ "$now" -lt "$end" ]; }; do
         round=$((round + 1))
         index=0
         for fs in $FILESYSTEMS; do
@@ -50,11 +51,12 @@ use_filesystems() {
 
 run_workloads() {
     run_workload
-    while [ "$(date +%s)" -lt "$end" ]; do run_workload; done
+    while clock && [ "$now" -lt "$end" ]; do run_workload; done
 }
 
 (
-    use_surface "$((end - $(date +%s)))" "$USERS" >"$SURFACE.users" &
+    clock
+    use_surface "$(seconds $((end - now)))" "$USERS" >"$SURFACE.users" &
     user=0
     while [ "$user" -lt "$USERS" ]; do
         [ -z "$FILESYSTEMS" ] || use_filesystems "$user" &
@@ -63,7 +65,8 @@ run_workloads() {
     done
     wait
 ) | sort | uniq -c
-echo "watched_s=$(($(date +%s) - loaded))"
+clock
+echo "watched_s=$(seconds $((now - loaded)))"
 cat "$SURFACE.users"
 index=0
 for fs in $FILESYSTEMS; do

@@ -6,13 +6,14 @@
 # usage: WATCH_S=12 FILESYSTEMS="..." MOUNT_POINT=/mnt/x IOCTLS=f SURFACE=f watch.sh
 # shellcheck source=../../module/scripts/common.sh
 . "$(dirname "$0")/common.sh"
-end=$(($(date +%s) + WATCH_S))
+clock
+end=$((now + WATCH_S * 100))
 found_surface || exit 1
 use_surface "$WATCH_S" >"$SURFACE.0" &
 if [ -n "${WORKLOAD_SCRIPT:-}" ]; then
-    { run_workload; while [ "$(date +%s)" -lt "$end" ]; do run_workload; done; } >"$SURFACE.workload" &
+    { run_workload; while clock && [ "$now" -lt "$end" ]; do run_workload; done; } >"$SURFACE.workload" &
 fi
-while [ "$(date +%s)" -lt "$end" ]; do
+while clock && [ "$now" -lt "$end" ]; do
     exercise || { wait; exit 1; }
     sleep 1
 done
