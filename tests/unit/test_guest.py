@@ -116,3 +116,16 @@ def test_a_step_that_logged_more_than_the_kernels_ring_holds_reads_its_log_from_
     machine = Flooding(console_log=console)
     step = Guest(machine).step("exercising", "true", 10, judge=False)
     assert step.problems and step.problems[0].line.endswith("Poison overwritten")
+
+
+def test_the_console_before_each_rollback_is_kept_numbered_and_nothing_when_there_is_no_file(tmp_path: Path) -> None:
+    guest, machine = _guest({})
+    guest.keep_console(tmp_path / "rolled-back")
+    assert not (tmp_path / "rolled-back").exists()
+    machine.console_log = tmp_path / "console.log"
+    for boot in ("first boot, then an oops", "second boot, then a hang"):
+        machine.console_log.write_text(boot)
+        guest.keep_console(tmp_path / "rolled-back")
+    kept = sorted((tmp_path / "rolled-back").iterdir())
+    assert [path.name for path in kept] == ["scripted-console-1.log", "scripted-console-2.log"]
+    assert [path.read_text() for path in kept] == ["first boot, then an oops", "second boot, then a hang"]

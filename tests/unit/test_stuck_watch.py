@@ -20,6 +20,7 @@ LOGS = Path(__file__).parent / "fixtures" / "kernel_logs"
 _HUNG = LOGS.joinpath("hung_task.log").read_text().splitlines()
 HUNG_TASK = _HUNG[1 : next(n for n, line in enumerate(_HUNG) if "</TASK>" in line) + 1]  # after the step's mark
 WARNING = LOGS.joinpath("warning_7.x.log").read_text().splitlines()
+TIMER_OOPS = LOGS.joinpath("oops_timer_7.x.log").read_text().splitlines()  # an unloaded module's timer, then panic
 
 
 class ConsoleMachine:
@@ -92,6 +93,47 @@ def test_a_step_that_returns_is_judged_as_before(tmp_path: Path) -> None:
     assert step.ok and step.log == ("[ 1.0] mod: hello",) and not machine.interrupted.is_set()
 
 
+class WedgedAfterStep(ConsoleMachine):
+    """A guest whose step returns, after which the kernel prints its report and the next command never answers."""
+
+    def __init__(self, console: Path, after_step: list[str]) -> None:
+        super().__init__(console, ["[ 12.9] vexfs-vmtest: rmmod done"], returns=True)
+        self.after_step = after_step
+
+    def run(self, command: str, timeout: float, sudo: bool = False) -> CommandResult:
+        if command.startswith("vexfs_mark="):
+            return super().run(command, timeout, sudo)
+        self.commands.append(command)
+        with open(self.console_log, "a") as console:
+            console.write("\n".join(self.after_step) + "\n")
+        if self.interrupted.wait(timeout):
+            raise CommandInterrupted("guest command given up", command)
+        raise CommandTimedOut(f"guest command timed out after {timeout:g} s", command)
+
+
+def test_a_command_after_a_step_is_given_up_once_the_kernel_reports_an_oops_after_that_steps_mark(
+    tmp_path: Path,
+) -> None:
+    machine = WedgedAfterStep(tmp_path / "console.log", TIMER_OOPS)
+    guest = Guest(machine, lambda: "4273cb13")  # type: ignore[arg-type]
+    assert guest.step("rmmod", "rmmod tickgone", 30).ok
+    started = time.monotonic()
+    with pytest.raises(CommandInterrupted):
+        guest.root("sh probe.sh tickgone", timeout=60)
+    assert time.monotonic() - started < 5 and machine.interrupted.is_set()
+
+
+def test_a_command_before_any_step_or_after_a_quiet_one_runs_to_its_timeout(tmp_path: Path) -> None:
+    machine = WedgedAfterStep(tmp_path / "console.log", ["[ 13.0] tickgone: tick"])
+    guest = Guest(machine, lambda: "0000")  # type: ignore[arg-type]
+    with pytest.raises(CommandTimedOut):
+        guest.root("sh probe.sh tickgone", timeout=0.3)
+    guest.step("rmmod", "rmmod tickgone", 30)
+    with pytest.raises(CommandTimedOut):
+        guest.root("sh probe.sh tickgone", timeout=0.3)
+    assert not machine.interrupted.is_set()
+
+
 def test_only_reports_after_the_steps_mark_and_of_a_stuck_guest_count() -> None:
     before = "\n".join(HUNG_TASK) + "\n[ 300.0] vexfs-vmtest: rmmod 1\n"
     assert stuck_watch.stuck_reports(before, "vexfs-vmtest: rmmod 1") == []
@@ -100,6 +142,8 @@ def test_only_reports_after_the_steps_mark_and_of_a_stuck_guest_count() -> None:
         "hung_task"
     ]
     assert stuck_watch.stuck_reports("\n".join(HUNG_TASK), "a mark the console never showed") == []
+    after_unload = before + "\n".join(TIMER_OOPS)
+    assert [p.kind for p in stuck_watch.stuck_reports(after_unload, "vexfs-vmtest: rmmod 1")] == ["oops", "panic"]
 
 
 def test_the_tail_reads_only_what_the_console_gained(tmp_path: Path) -> None:

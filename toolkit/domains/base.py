@@ -24,7 +24,7 @@ from toolkit.domains import host_stalls, lanes, retries
 from toolkit.domains.selection import EVERY_TEST, Selection, summarize
 from toolkit.errors import UserError
 from toolkit.known_failures import NONE_KNOWN, KnownOnKernel
-from toolkit.machines.protocol import Machine, MachineError
+from toolkit.machines.protocol import CommandInterrupted, Machine, MachineError
 from toolkit.progress import Progress
 from toolkit.results.records import Status, SubjectInfo, Subtest, SurfaceEntry, TestRecord, verdict_word
 
@@ -250,7 +250,9 @@ def _guest_trouble(error: MachineError, subject: Subject) -> Verdict:
     evidence = tuple(subject.evidence())
     problems = kernel_log.classify(evidence)
     if problems:
-        message = f"the guest stopped answering ({error}): {problems[0].title}"
+        given_up = isinstance(error, CommandInterrupted)
+        what = f"{error}, once the kernel reported" if given_up else f"the guest stopped answering ({error})"
+        message = f"{what}: {problems[0].title}"
         return Verdict(Status.FAILED, message, {"problems": sorted({p.kind for p in problems})}, evidence, True,
                        report_titles=kernel_log.titles(problems))  # fmt: skip
     return Verdict(Status.ERROR, f"guest trouble: {error}{detail}", {}, evidence, guest_dirty=True)

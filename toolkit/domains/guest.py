@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import secrets
 import shlex
+import shutil
 import tarfile
 import tempfile
 import time
@@ -106,8 +107,17 @@ class Guest:
         self.slowdown = slowdown  # every timeout is scaled by it (debug kernels run several times slower)
         self.token = token  # unique names for marks and transfers (a replay gives the recorded ones)
         self.last_marker = ""
+        self.last_console_offset = 0  # the console's size when the last step began
 
     def root(self, command: str, timeout: float = 60.0) -> CommandResult:
+        """command as root, given up as a step is (CommandInterrupted) once the kernel reports the guest stuck after
+        the last step's mark: a module's fault may strike after its step returned (a timer of an unloaded module)."""
+        if not self.last_marker:
+            return self._root(command, timeout)
+        with stuck_watch.watched(self.machine, self.last_marker, self.last_console_offset):
+            return self._root(command, timeout)
+
+    def _root(self, command: str, timeout: float) -> CommandResult:
         return self.machine.run(command, timeout=timeout * self.slowdown, sudo=True)
 
     def put(self, local: Path, remote: str) -> None:
@@ -151,6 +161,17 @@ class Guest:
         """Problem excerpts since the last mark, from the console (which works even when the guest does not)."""
         problems = kernel_log.classify(kernel_log.lines_after(self.machine.console_text(), self.last_marker))
         return [line for problem in problems for line in problem.excerpt]
+
+    def keep_console(self, folder: Path) -> None:
+        """The console file as it stands, kept in folder as <machine>-console-<n>.log (the next n): before a
+        rollback, which starts the console anew from the ready snapshot's boot."""
+        if not self.machine.console_log.is_file():
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        number = 1
+        while (folder / f"{self.machine.name}-console-{number}.log").exists():
+            number += 1
+        shutil.copyfile(self.machine.console_log, folder / f"{self.machine.name}-console-{number}.log")
 
     def _console_size(self) -> int:
         try:
@@ -199,11 +220,11 @@ class Guest:
         than the kernel's ring holds has it read from the console.
         """
         marker = self._new_marker(what)
-        console_before = self._console_size()
+        console_before = self.last_console_offset = self._console_size()
         started = time.monotonic()
         try:
             with stuck_watch.watched(self.machine, marker, console_before):
-                result = self.root(step_command(marker, command), timeout=timeout)
+                result = self._root(step_command(marker, command), timeout)
         except CommandTimedOut:
             raise Finding(self.hung(marker, what, timeout, **metrics)) from None
         except CommandInterrupted:

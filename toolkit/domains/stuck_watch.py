@@ -1,6 +1,7 @@
 """A guest step watched while it runs: once the kernel reports the guest stuck after the step's mark (a hung task,
-a soft or hard lockup, an RCU stall, a panic) and its report is complete, the step is given up there, rather than
-when its timeout runs out.
+a soft or hard lockup, an RCU stall, an oops, a panic) and its report is complete, the step is given up there, rather
+than when its timeout runs out. An oops ends the task it struck; struck in an interrupt or on an idle CPU, it can
+leave the guest half wedged, its commands never answered.
 
 The console (the guest's serial port, which the provider writes to a file on this host) is read every second
 from where it stood when the step began. A machine whose console is elsewhere (a remote libvirt host) shows
@@ -18,7 +19,7 @@ from pathlib import Path
 from toolkit import kernel_log
 from toolkit.machines.protocol import Machine
 
-STUCK = frozenset({"hung_task", "soft_lockup", "hard_lockup", "rcu_stall", "panic"})
+STUCK = frozenset({"hung_task", "soft_lockup", "hard_lockup", "rcu_stall", "oops", "gpf", "panic"})
 POLL_S = 1.0
 QUIET_S = 2.0  # a report is complete once the console was quiet this long after it
 LONGEST_WAIT_S = 10.0  # or this long after it began (a lockup repeats its report while it lasts)

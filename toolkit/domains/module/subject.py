@@ -237,8 +237,10 @@ class ModuleUnderTest:
         return moved
 
     def recover(self) -> str:
-        """Roll the guest back to its ready snapshot, or replace it if that fails; then prepare again."""
+        """Roll the guest back to its ready snapshot, or replace it if that fails; then prepare again. The console
+        it had is kept with the results first (rolled-back/)."""
         machine = self.guest.machine
+        self.guest.keep_console(self.work_dir / "rolled-back")
         try:
             machine.reset()
             how = "guest rolled back to its ready snapshot"
