@@ -222,6 +222,25 @@ def test_ioctl_buffers_include_small_values_a_driver_accepts() -> None:
     assert exercise.buffers(3) == (bytes(3), b"\x01\x00\x00", b"\x01\x00\x00", b"\x00\x01\x02")
 
 
+def test_every_ioctl_runs_again_after_every_other_one_did(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A RESET that frees what SET writes to shows only when SET runs after it (a driver from no fixture had one)."""
+    exercise = _script()
+    calls: list[tuple[int, bytes | int]] = []
+
+    def ioctl(fd: int, number: int, argument: bytes | bytearray | int) -> int:
+        calls.append((number, argument if isinstance(argument, int) else bytes(argument)))
+        return 0
+
+    monkeypatch.setattr(exercise.fcntl, "ioctl", ioctl)
+    commands = [{"name": "CFG_SET", "number": 1, "size": 8, "direction": "write"},
+                {"name": "CFG_RESET", "number": 2, "size": 0, "direction": "none"}]  # fmt: skip
+    tally = exercise.Tally()
+    exercise.call_ioctls(3, commands, tally)
+    assert [number for number, _ in calls] == [1, 2, 1, 2, 1, 2, 1, 2]
+    assert [argument for number, argument in calls if number == 1] == list(exercise.buffers(8))
+    assert [argument for number, argument in calls if number == 2] == [0, 0, 0, 0]
+
+
 MIB = 1 << 20
 
 

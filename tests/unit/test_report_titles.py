@@ -14,6 +14,10 @@ FIXTURES = Path(__file__).parent / "fixtures" / "kernel_logs"
 REAL_REPORTS = {
     "oops": [("oops", "BUG: unable to handle kernel NULL pointer dereference in oops_exit_exit")],
     "oops_7.x": [("oops", "BUG: unable to handle kernel NULL pointer dereference in oops_exit_exit")],
+    "oops_timer_7.x": [
+        ("oops", "BUG: unable to handle kernel paging request in __run_timers"),
+        ("panic", "kernel panic: Fatal exception in interrupt"),
+    ],
     "hung_task": [("hung_task", "INFO: task hung in hang_init_init"), ("rcu_stall", "INFO: rcu detected stall")],
     "hung_task_7.x": [("hung_task", "INFO: task hung in hang_init_init")],
     "soft_lockup": [("soft_lockup", "BUG: soft lockup in busy_init_init"), ("rcu_stall", "INFO: rcu detected stall")],

@@ -146,6 +146,19 @@ def test_only_reports_after_the_steps_mark_and_of_a_stuck_guest_count() -> None:
     assert [p.kind for p in stuck_watch.stuck_reports(after_unload, "vexfs-vmtest: rmmod 1")] == ["oops", "panic"]
 
 
+@pytest.mark.parametrize("log", ["list_del_corruption.log", "list_add_corruption_7.x.log", "gpf.log", "oops_6.12.log"])
+def test_a_report_of_a_task_the_kernel_ended_counts_as_stuck(log: str) -> None:
+    """A BUG of a corrupted list, a general protection fault, an oops: die() ended the task, which never returns."""
+    text = "[ 20.0] vexfs-vmtest: use 1\n" + LOGS.joinpath(log).read_text()
+    assert stuck_watch.stuck_reports(text, "vexfs-vmtest: use 1")
+
+
+def test_reports_after_which_the_task_goes_on_do_not_count_as_stuck() -> None:
+    for log in ("kasan_use_after_free_7.x-debug.log", "slab_poison.log", "warning_7.x.log"):
+        text = "[ 20.0] vexfs-vmtest: use 1\n" + LOGS.joinpath(log).read_text()
+        assert stuck_watch.stuck_reports(text, "vexfs-vmtest: use 1") == [], log
+
+
 def test_the_tail_reads_only_what_the_console_gained(tmp_path: Path) -> None:
     console = tmp_path / "console.log"
     console.write_text("old\n")

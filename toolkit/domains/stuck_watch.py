@@ -1,7 +1,8 @@
 """A guest step watched while it runs: once the kernel reports the guest stuck after the step's mark (a hung task,
-a soft or hard lockup, an RCU stall, an oops, a panic) and its report is complete, the step is given up there, rather
-than when its timeout runs out. An oops ends the task it struck; struck in an interrupt or on an idle CPU, it can
-leave the guest half wedged, its commands never answered.
+a soft or hard lockup, an RCU stall, a panic) or ended a task (an oops, a general protection fault, a BUG such as a
+list corruption's) and its report is complete, the step is given up there, rather than when its timeout runs out. A
+task the kernel ended never returns; in an interrupt or on an idle CPU the end can leave the guest half wedged,
+its commands never answered.
 
 The console (the guest's serial port, which the provider writes to a file on this host) is read every second
 from where it stood when the step began. A machine whose console is elsewhere (a remote libvirt host) shows
@@ -11,6 +12,7 @@ nothing new here: its steps end by their timeouts, as they would without the wat
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +21,9 @@ from pathlib import Path
 from toolkit import kernel_log
 from toolkit.machines.protocol import Machine
 
-STUCK = frozenset({"hung_task", "soft_lockup", "hard_lockup", "rcu_stall", "oops", "gpf", "panic"})
+STUCK = frozenset({"hung_task", "soft_lockup", "hard_lockup", "rcu_stall", "panic"})
+# die()'s line, "<what>: <error code> [#<how many so far>]": the kernel ended the task it struck
+DIED = re.compile(r": [0-9a-f]{4} \[#\d+\]")
 POLL_S = 1.0
 QUIET_S = 2.0  # a report is complete once the console was quiet this long after it
 LONGEST_WAIT_S = 10.0  # or this long after it began (a lockup repeats its report while it lasts)
@@ -51,10 +55,13 @@ class ConsoleTail:
 
 
 def stuck_reports(text: str, marker: str) -> list[kernel_log.Problem]:
-    """The reports in text after marker's line that say the guest is stuck."""
+    """The reports in text after marker's line that say the guest is stuck; all of them once the kernel ended a
+    task there."""
     if marker not in text:
         return []
-    return [problem for problem in kernel_log.classify(kernel_log.lines_after(text, marker)) if problem.kind in STUCK]
+    lines = kernel_log.lines_after(text, marker)
+    died = any(DIED.search(line) for line in lines)
+    return [problem for problem in kernel_log.classify(lines) if died or problem.kind in STUCK]
 
 
 @contextlib.contextmanager

@@ -268,7 +268,8 @@ def opened_again(name: str, tally: Tally, opens: int) -> tuple[int | None, str]:
 
 def use_device(name: str, ioctls: list[dict[str, Any]], tally: Tally, opens: int) -> None:
     """open/close `opens` times; reads short, long and at offsets; writes of 16 B, 4 KiB and 64 KiB; poll, lseek,
-    mmap; every ioctl from the module's sources with a buffer of its size (zeros, then a pattern)."""
+    mmap; every ioctl from the module's sources with a buffer of its size (zeros, then ones, then a pattern), one
+    after the other, the list over again with each buffer."""
     fd, how = opened_again(name, tally, opens)
     if fd is None:
         return
@@ -290,8 +291,7 @@ def use_device(name: str, ioctls: list[dict[str, Any]], tally: Tally, opens: int
         if mapped[0] == "ok":
             tally.add("mmap_read", bounded(lambda area: area[:16], mapped[1]))
             mapped[1].close()
-        for command in ioctls:
-            call_ioctl(fd, command, tally)
+        call_ioctls(fd, ioctls, tally)
     finally:
         os.close(fd)
 
@@ -317,13 +317,16 @@ def buffers(size: int) -> tuple[bytes, ...]:
     return bytes(size), words(8), words(4), (PATTERN * (size // 256 + 1))[:size]
 
 
-def call_ioctl(fd: int, command: dict[str, Any], tally: Tally) -> None:
-    """The ioctl once with each shape of buffer of its encoded size (with no size: 0 as the argument, each time):
-    again and again, as a use after free shows when the object is allocated again."""
-    number, size, direction = command["number"], command["size"], command["direction"]
-    for buffer in buffers(size):
-        argument: bytes | bytearray | int = (buffer if direction == "write" else bytearray(buffer)) if size else 0
-        tally.add(f"ioctl {command['name']}", bounded(fcntl.ioctl, fd, number, argument))
+def call_ioctls(fd: int, ioctls: list[dict[str, Any]], tally: Tally) -> None:
+    """Each ioctl once with each shape of buffer of its encoded size (with no size: 0 as the argument, each time),
+    the whole list once per shape: each ioctl runs again after every other one did, as a use after free shows when
+    one ioctl frees what another uses, or when the object is allocated again."""
+    for shape in range(len(buffers(0))):
+        for command in ioctls:
+            number, size, direction = command["number"], command["size"], command["direction"]
+            buffer = buffers(size)[shape]
+            argument: bytes | bytearray | int = (buffer if direction == "write" else bytearray(buffer)) if size else 0
+            tally.add(f"ioctl {command['name']}", bounded(fcntl.ioctl, fd, number, argument))
 
 
 def misuse_ioctls(fd: int, ioctls: list[dict[str, Any]], tally: Tally) -> None:
