@@ -14,6 +14,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "kernel_logs"
 REAL_REPORTS = {
     "oops": [("oops", "BUG: unable to handle kernel NULL pointer dereference in oops_exit_exit")],
     "oops_7.x": [("oops", "BUG: unable to handle kernel NULL pointer dereference in oops_exit_exit")],
+    "warning_copy_overflow_6.1": [("warning", "WARNING in __copy_overflow")],
+    "slab_double_free_race_6.1": [("slab_corruption", "SLUB: Object already free in kmalloc-32")] * 2,
     "oops_timer_7.x": [
         ("oops", "BUG: unable to handle kernel paging request in __run_timers"),
         ("panic", "kernel panic: Fatal exception in interrupt"),

@@ -37,6 +37,13 @@ OOPS_EXIT = symbols.ModuleCode(
     {".exit.text": 21, ".init.text": 12}, {},
 )  # fmt: skip
 
+PROCWRITE = symbols.ModuleCode(
+    "procwrite",
+    (elf.Symbol("label_read", ".text", 0, 73), elf.Symbol("label_write", ".text", 80, 153),
+     elf.Symbol("procwrite_init", ".init.text", 0, 98)),
+    {".text": 233, ".init.text": 98}, {},
+)  # fmt: skip
+
 
 def _places(fixture: str, sources: str) -> dict[tuple[str, int], str]:
     chains = addr2line.parse((FIXTURES / "addr2line" / f"{fixture}.txt").read_text())
@@ -108,6 +115,24 @@ def test_a_report_titled_with_the_modules_function_says_where_it_happened_and_ke
     assert "RIP: 0010:oops_exit_exit+0xe/0x1000 [oops_exit] oops_exit.c:18 (oops_exit_exit)" in "\n".join(
         located.kernel_log_symbolized
     )
+
+
+@pytest.mark.parametrize(
+    ("log", "title", "called_from"),
+    [("warning_copy_overflow_6.1", "WARNING in __copy_overflow", "procwrite.c:24 (label_write)"),
+     ("slab_double_free_race_6.1", "SLUB: Object already free in kmalloc-32", "procwrite.c:28 (label_write)")],
+)  # fmt: skip
+def test_a_report_titled_by_the_kernels_own_function_says_where_the_module_called_it_from(
+    log: str, title: str, called_from: str
+) -> None:
+    """The first of the module's frames in the call trace, stale `? ` frames passed over: the copy_from_user of a
+    write handler that never checks its length, the kfree of two writers racing without a lock (not where the
+    object was allocated, which the slab report names first)."""
+    verdict = _report(log, "exercising /proc/procwrite_label logged a problem")
+    assert verdict.report_titles[0] == title
+    located = symbols.located(verdict, PROCWRITE, _places("procwrite", "/mnt/vexfs-vmtest-procwrite-0cc36e0d9868"))
+    assert located.message.startswith(f"exercising /proc/procwrite_label logged a problem: {title} called from "
+                                      f"{called_from}")  # fmt: skip
 
 
 def test_a_leaks_call_site_in_its_message_becomes_its_place_whether_named_or_bare_in_the_trace() -> None:

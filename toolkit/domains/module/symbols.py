@@ -32,6 +32,8 @@ BARE = re.compile(r"(?:(?<![\w<])0x|\[<)(?P<address>[0-9a-f]{16})\b(?:>\])?")
 NAMED_NEXT = re.compile(r"\s+[A-Za-z_][\w.]*\+0x")
 FAULTED = re.compile(r"\bRIP: [0-9a-f]{4}:")  # the frame that faulted: its address is the instruction itself
 NOT_CODE = "Code: "  # a line of the bytes around the faulting instruction
+CALL_TRACE = "Call Trace:"
+UNRELIABLE = re.compile(r"\]\s+\? ")  # `[ 20.08]  ? label_write+0x5f/0x99 [m]`: a stale return address on the stack
 
 
 class Spot(NamedTuple):
@@ -178,6 +180,23 @@ def reported_at(title: str, log: Iterable[str], code: ModuleCode, places: Places
     return ""
 
 
+def called_from(log: Iterable[str], code: ModuleCode, places: Places) -> str:
+    """The first of the module's frames in the first call trace of log, as its place (`file.c:line (function)`),
+    frames the kernel marks unreliable (`? name+0x...`) passed over: where a report the kernel titled by its own
+    function (a WARNING in a usercopy check, a slab report in kfree) was reached from the module; "" when none."""
+    in_trace = False
+    for line in log:
+        if CALL_TRACE in line:
+            if in_trace:
+                return ""
+            in_trace = True
+        elif in_trace and not UNRELIABLE.search(line):
+            for mention in code.mentions(line):
+                if places.get(mention.spot):
+                    return places[mention.spot]
+    return ""
+
+
 def symbolized(verdict: Verdict, code: ModuleCode, ko: Path, debug_info: bool, sources: str,
                sysroot: Path | None) -> Verdict:  # fmt: skip
     """verdict with the places its message and kernel log point at in the module's source, found by addr2line
@@ -208,5 +227,8 @@ def located(verdict: Verdict, code: ModuleCode, places: Places) -> Verdict:
     where = reported_at(title, verdict.kernel_log, code, places) if title else ""
     if where and title in message and where not in message:
         message = message.replace(title, f"{title} at {where}", 1)
+    caller = "" if where or not title else called_from(verdict.kernel_log, code, places)
+    if caller and title in message and caller not in message:
+        message = message.replace(title, f"{title} called from {caller}", 1)
     log = tuple(annotated(line, code, places) for line in verdict.kernel_log)
     return replace(verdict, message=message, kernel_log_symbolized=log if log != verdict.kernel_log else ())
