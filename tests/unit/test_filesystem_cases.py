@@ -114,6 +114,31 @@ def test_a_mount_failing_midway_names_the_cycle(tmp_path: Path) -> None:
     )
 
 
+def test_a_filesystem_that_refuses_to_create_a_file_cycles_listing_its_root_and_skips_the_tests_that_write(
+    tmp_path: Path,
+) -> None:
+    """A read-only pseudo filesystem (a root of simple_fill_super has no create): EPERM is its design, not a fault."""
+    answer = Answer("refused=Permission denied\ncycles=10\nbad vexfs_vmtest_bogus=1 errno:EINVAL\n")
+    subject = subject_for(tmp_path, {"mount-cycles.sh": answer, "with-fs.sh": reported(posix_observations())}, "ro")
+    verdict = run(MountCycles(), subject)
+    assert verdict.status is Status.PASSED
+    assert verdict.message.startswith("10 mount/list/umount cycles (ro refused to create a file: Permission denied);")
+    for case in (PosixOps(), DataIntegrity(), XattrsAndVectors(), Stress(), Limits()):
+        skipped = run(case, subject)
+        assert skipped.status is Status.SKIPPED
+        assert skipped.message == (f"ro refused to create a file at the root of a fresh mount (Permission denied): "
+                                   f"{case.name} needs one it can write files in")  # fmt: skip
+    assert not any("with-fs.sh" in command for command in subject.guest.machine.commands)  # type: ignore[attr-defined]
+
+
+def test_without_mount_cycles_a_test_that_writes_learns_by_one_mount_whether_it_can(tmp_path: Path) -> None:
+    refused = subject_for(tmp_path, {"mount-cycles.sh": Answer("refused=Read-only file system\ncycles=1\n")}, "ro")
+    assert run(PosixOps(), refused).message.startswith("ro refused to create a file at the root of a fresh mount "
+                                                       "(Read-only file system): posix_ops")  # fmt: skip
+    writable = {"mount-cycles.sh": Answer("cycles=1\n"), "with-fs.sh": reported(posix_observations())}
+    assert run(PosixOps(), subject_for(tmp_path, writable)).status is Status.PASSED
+
+
 # posix_ops
 
 

@@ -31,6 +31,9 @@ class DataIntegrity:
     timeout_s = 420.0
 
     def run(self, subject: FilesystemUnderTest) -> Verdict:
+        skipped = subject.unwritable(self.name)
+        if skipped:
+            return skipped
         fio = f"fio --output-format=json {SCRIPTS_DIR}/{GUEST_SCRIPTS}/{JOB_FILE.name}"
         command = subject.on_fs(f'cd "$MOUNT_POINT" && FIO_DIR="$MOUNT_POINT" {fio}', FIO_SIZE=SIZE_PER_JOB)
         step = subject.step("fio write and verify", command, self.timeout_s)

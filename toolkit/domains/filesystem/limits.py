@@ -85,6 +85,9 @@ class Limits:
     timeout_s = 300.0
 
     def run(self, subject: FilesystemUnderTest) -> Verdict:
+        skipped = subject.unwritable(self.name)
+        if skipped:
+            return skipped
         template = subject.options.limits
         if not template and not subject.options.builtin:
             return Verdict.skipped(

@@ -2,7 +2,8 @@
 
 A module's filesystem goes through memory_leak (toolkit/domains/module/leaks.py: kmem tracepoints
 from insmod to rmmod, allocations paired with frees, the unpaired ones attributed to the module's
-code) with a workload that creates, links, renames and removes files in it. A built-in one has
+code) with a workload that creates, links, renames and removes files in it (one that refuses to create
+files has them read instead). A built-in one has
 the objects of its inode cache counted before and after (caches dropped). Either way, inodes
 left busy at umount fail it.
 """
@@ -19,6 +20,7 @@ from toolkit.results.records import Status
 
 CHURN_ROUNDS = 100
 OBJECT_SLACK = 32  # inode objects a quiet guest may gain meanwhile
+READ_ALL = 'find "$MOUNT_POINT" -type f -exec cat {} + >/dev/null'  # the use of a filesystem that refuses writes
 
 
 class Memory:
@@ -27,15 +29,18 @@ class Memory:
     timeout_s = 240.0
 
     def run(self, subject: FilesystemUnderTest) -> Verdict:
-        workload = subject.on_fs(subject.fsops("churn", "$MOUNT_POINT", CHURN_ROUNDS))
         if not subject.has_module:
-            return self._builtin(subject, workload)
-        verdict = MemoryLeak().run(subject.with_workload(workload))
+            return self._builtin(subject, subject.on_fs(subject.fsops("churn", "$MOUNT_POINT", CHURN_ROUNDS)))
+        refusal = subject.write_refusal()
+        churn = READ_ALL if refusal else subject.fsops("churn", "$MOUNT_POINT", CHURN_ROUNDS)
+        verdict = MemoryLeak().run(subject.with_workload(subject.on_fs(churn)))
         busy = [line for line in subject.guest.log_since(subject.guest.last_marker) if BUSY_INODES in line]
         if busy and verdict.status is not Status.FAILED:
             return Verdict.failed(busy[0].split("] ")[-1].strip(), busy, True, **verdict.metrics)
         if verdict.status is Status.PASSED:
-            return replace(verdict, message=f"{CHURN_ROUNDS} rounds of file churn, umount, rmmod: {verdict.message}")
+            used = (f"its files read ({subject.fs_type} refused to create one: {refusal})" if refusal
+                    else f"{CHURN_ROUNDS} rounds of file churn")  # fmt: skip
+            return replace(verdict, message=f"{used}, umount, rmmod: {verdict.message}")
         return verdict
 
     def _builtin(self, subject: FilesystemUnderTest, workload: str) -> Verdict:

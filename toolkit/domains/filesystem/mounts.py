@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from toolkit.domains.base import Verdict
-from toolkit.domains.filesystem.subject import FilesystemUnderTest
+from toolkit.domains.filesystem.subject import WRITE_REFUSAL, FilesystemUnderTest
 from toolkit.domains.module.build_case import Build as BuildModule
 from toolkit.results.records import Status
 
@@ -65,6 +65,7 @@ class MountCycles:
             words[1]: words[2] for words in (line.split() for line in step.result.stdout.splitlines())
             if len(words) == 3 and words[0] == "bad"
         }  # fmt: skip
+        refusal = subject.notes[WRITE_REFUSAL] = values.get("refused", "")
         per_cycle_ms = step.result.duration_s * 1000 / max(done, 1)
         metrics: dict[str, Any] = {
             "cycles": done, "bad_options": refused, "key_metric": f"{done}x, {per_cycle_ms:.0f} ms/cycle",
@@ -80,6 +81,6 @@ class MountCycles:
                  if refused.get(option) != BAD_OPTION_ERRNO]  # fmt: skip
         if wrong:
             return Verdict.failed(f"bad mount options not refused with EINVAL: {'; '.join(wrong)}", **metrics)
-        return Verdict.passed(
-            f"{done} mount/write/read/umount cycles; bad options refused with EINVAL: {', '.join(bad)}", **metrics
-        )
+        cycled = (f"{done} mount/list/umount cycles ({subject.fs_type} refused to create a file: {refusal})" if refusal
+                  else f"{done} mount/write/read/umount cycles")  # fmt: skip
+        return Verdict.passed(f"{cycled}; bad options refused with EINVAL: {', '.join(bad)}", **metrics)

@@ -98,6 +98,9 @@ class PosixOps:
     timeout_s = 180.0
 
     def run(self, subject: FilesystemUnderTest) -> Verdict:
+        skipped = subject.unwritable(self.name)
+        if skipped:
+            return skipped
         command = subject.on_fs(subject.fsops("posix", "$MOUNT_POINT"))
         step = subject.step("posix operations", command, self.timeout_s)
         seen = subject.reports(step)

@@ -38,6 +38,9 @@ class Stress:
     needs = ("build",)
 
     def run(self, subject: FilesystemUnderTest) -> Verdict:
+        skipped = subject.unwritable(self.name)
+        if skipped:
+            return skipped
         seconds = subject.options.stress_s
         run = (
             f'STRESSORS="{" ".join(STRESSORS)}" WORKERS={WORKERS} STRESS_S={seconds} sh "$(dirname "$FSOPS")/stress.sh"'

@@ -30,6 +30,7 @@ GUEST_SCRIPTS = "fs"  # under the guest's scripts folder, apart from the module 
 MOUNT_POINT = "/mnt/vexfs-vmtest-fs"
 IMAGE = "/tmp/vexfs-vmtest-fs.img"  # /tmp is a tmpfs in the boxes: the loop device is as fast as memory
 BUSY_INODES = "VFS: Busy inodes after unmount"
+WRITE_REFUSAL = "write_refusal"  # the note write_refusal keeps
 
 
 @dataclass
@@ -114,6 +115,25 @@ class FilesystemUnderTest:
         if parameters:
             raise Finding(parameters)
         return step
+
+    def write_refusal(self) -> str:
+        """Why the filesystem cannot be written, as the error said it ("" when it can): it refused to create a file
+        at the root of a fresh mount with no permission, read-only or not supported. Learned by mount_cycles, else
+        by one mount of its own."""
+        if WRITE_REFUSAL not in self.notes:
+            probe = self.step(
+                "a mount to create a file in", self.script("mount-cycles.sh", CYCLES=1, BAD_OPTIONS=""), 70
+            )
+            self.notes[WRITE_REFUSAL] = probe.values().get("refused", "")
+        return str(self.notes[WRITE_REFUSAL])
+
+    def unwritable(self, test: str) -> Verdict | None:
+        """The skip of a test that writes files, when the filesystem refuses to (write_refusal); else None."""
+        refusal = self.write_refusal()
+        if not refusal:
+            return None
+        return Verdict.skipped(f"{self.fs_type} refused to create a file at the root of a fresh mount ({refusal}): "
+                               f"{test} needs one it can write files in")  # fmt: skip
 
     @staticmethod
     def reports(step: Step) -> dict[str, Any]:

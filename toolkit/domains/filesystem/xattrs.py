@@ -130,6 +130,9 @@ class XattrsAndVectors:
     timeout_s = 240.0
 
     def run(self, subject: FilesystemUnderTest) -> Verdict:
+        skipped = subject.unwritable(self.name)
+        if skipped:
+            return skipped
         step = subject.step("user.* xattrs", subject.on_fs(subject.fsops("xattrs", "$MOUNT_POINT")), self.timeout_s)
         seen = subject.reports(step)
         metrics: dict[str, Any] = {"xattrs": seen}
