@@ -19,12 +19,13 @@ from toolkit.machines import registry
 from toolkit.results import schema
 from toolkit.results.records import Status, SubjectResults, TestRecord
 
-from .conftest import qemu_processes_for
+from .conftest import qemu_processes_for, source_line
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).parents[2]
 BUGGYFS = Path(__file__).parent / "filesystems" / "buggyfs"
+ROFS_LEAK = Path(__file__).parent / "filesystems" / "rofs_leak"
 BUGGYFS_LIMITS = "max_files={files},max_bytes={bytes}"  # its mount options, as a user gives them with --fs-limits
 RED = {Status.FAILED, Status.ERROR}
 
@@ -147,3 +148,19 @@ def test_a_fs_type_with_spaces_is_a_usage_error(vm) -> None:
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 2 and "is not a filesystem type name" in done.stderr
+
+
+def test_a_read_only_filesystem_is_not_red_for_refusing_writes_and_its_leak_is(settings, vm, tmp_path) -> None:
+    """A pseudo filesystem whose root can create nothing (EPERM by design), leaking its superblock info per mount."""
+    run = run_fs(settings, vm, tmp_path, module_dir=ROFS_LEAK, fs_type="rofs_leak")
+    cycles = _test(run, "mount_cycles")
+    assert cycles.status is Status.PASSED
+    assert cycles.message.startswith("10 mount/list/umount cycles (rofs_leak refused to create a file: ")
+    refused = "rofs_leak refused to create a file at the root of a fresh mount ("
+    for name in ("posix_ops", "data_integrity", "xattrs_and_vectors", "stress", "limits"):
+        test = _test(run, name)
+        assert test.status is Status.SKIPPED and test.message.startswith(refused), (name, test.message)
+    memory = _test(run, "memory")
+    allocated = source_line(ROFS_LEAK / "rofs_leak.c", "kzalloc(")
+    assert memory.status is Status.FAILED
+    assert f"rofs_leak.c:{allocated} (rofs_leak_fill_super)" in memory.message

@@ -94,6 +94,27 @@ def test_module_oopsing_in_exit_fails_unload_with_the_oops(settings, vm, tmp_pat
         assert _test(run, name).status is Status.SKIPPED and "needs unload to pass" in _test(run, name).message
 
 
+def test_module_whose_timer_fires_after_unload_fails_unload_once_the_kernel_reports_it(settings, vm, tmp_path) -> None:
+    """rmmod returns; the timer it left armed oopses in the softirq: the probe or check that follows is given up once
+    the report is complete, not at its timeout, and the console from before the rollback is kept."""
+    run = _run(settings, vm, tmp_path, "timer_after_unload")
+    unload = _test(run, "unload")
+    assert unload.status is Status.FAILED
+    assert "given up after" in unload.message and "BUG: unable to handle kernel paging request in" in unload.message
+    assert any("unable to handle page fault" in line for line in unload.kernel_log)
+    kept = list((tmp_path / "results").glob("*/6.1/rolled-back/*-console-*.log"))
+    assert any("unable to handle page fault" in path.read_text() for path in kept)
+
+
+def test_an_ioctl_writing_where_another_freed_fails_with_the_slab_poison_report(settings, vm, tmp_path) -> None:
+    """SET after RESET writes into the freed table: the ioctl list, run over once per buffer, puts SET after RESET."""
+    run = _run(settings, vm, tmp_path, "ioctl_after_free")
+    for name in ("memory_leak", "interfaces"):
+        test = _test(run, name)
+        assert test.status is Status.FAILED and "SLUB: Poison overwritten in kmalloc-32" in test.message, test.message
+    assert _statuses(run)["load"] is Status.PASSED and _statuses(run)["unload"] is Status.PASSED
+
+
 def test_module_whose_init_never_returns_fails_with_the_hung_task_report(settings, vm, tmp_path) -> None:
     run = _run(settings, vm, tmp_path, "hang_init")
     for name in ("load", "hang_detection"):
