@@ -223,7 +223,7 @@ def test_ioctl_buffers_include_small_values_a_driver_accepts() -> None:
 
 
 def test_every_ioctl_runs_again_after_every_other_one_did(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A RESET that frees what SET writes to shows only when SET runs after it (a driver from no fixture had one)."""
+    """A RESET that frees what SET writes to shows only when SET runs after it."""
     exercise = _script()
     calls: list[tuple[int, bytes | int]] = []
 
