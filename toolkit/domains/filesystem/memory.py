@@ -29,11 +29,11 @@ class Memory:
     timeout_s = 240.0
 
     def run(self, subject: FilesystemUnderTest) -> Verdict:
+        churn = subject.fsops("churn", "$MOUNT_POINT", CHURN_ROUNDS)
         if not subject.has_module:
-            return self._builtin(subject, subject.on_fs(subject.fsops("churn", "$MOUNT_POINT", CHURN_ROUNDS)))
+            return self._builtin(subject, subject.on_fs(churn))
         refusal = subject.write_refusal()
-        churn = READ_ALL if refusal else subject.fsops("churn", "$MOUNT_POINT", CHURN_ROUNDS)
-        verdict = MemoryLeak().run(subject.with_workload(subject.on_fs(churn)))
+        verdict = MemoryLeak().run(subject.with_workload(subject.on_fs(READ_ALL if refusal else churn)))
         busy = [line for line in subject.guest.log_since(subject.guest.last_marker) if BUSY_INODES in line]
         if busy and verdict.status is not Status.FAILED:
             return Verdict.failed(busy[0].split("] ")[-1].strip(), busy, True, **verdict.metrics)

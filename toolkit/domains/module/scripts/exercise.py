@@ -321,10 +321,10 @@ def call_ioctls(fd: int, ioctls: list[dict[str, Any]], tally: Tally) -> None:
     """Each ioctl once with each shape of buffer of its encoded size (with no size: 0 as the argument, each time),
     the whole list once per shape: each ioctl runs again after every other one did, as a use after free shows when
     one ioctl frees what another uses, or when the object is allocated again."""
+    shaped = [(command, buffers(command["size"])) for command in ioctls]
     for shape in range(len(buffers(0))):
-        for command in ioctls:
-            number, size, direction = command["number"], command["size"], command["direction"]
-            buffer = buffers(size)[shape]
+        for command, each in shaped:
+            number, size, direction, buffer = command["number"], command["size"], command["direction"], each[shape]
             argument: bytes | bytearray | int = (buffer if direction == "write" else bytearray(buffer)) if size else 0
             tally.add(f"ioctl {command['name']}", bounded(fcntl.ioctl, fd, number, argument))
 
