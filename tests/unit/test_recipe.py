@@ -1,5 +1,4 @@
 from toolkit import kernels
-from toolkit.boxes import build
 from toolkit.boxes.recipe import BoxRecipe
 
 
@@ -52,14 +51,3 @@ def test_key_changes_with_what_is_left_out(monkeypatch) -> None:
     before = BoxRecipe(kernels.select("6.1")).key()
     monkeypatch.setattr(recipe, "LEFT_OUT", recipe.LEFT_OUT[1:])
     assert BoxRecipe(kernels.select("6.1")).key() != before
-
-
-def test_the_disk_is_taken_as_zeroed_by_the_mke2fs_versions_that_can() -> None:
-    assert build.prezeroed_option("mke2fs 1.47.0 (5-Feb-2023)\n\tUsing EXT2FS Library version 1.47.0") == [
-        "-E",
-        "assume_storage_prezeroed=1",
-    ]
-    assert build.prezeroed_option("mke2fs 1.47.2 (1-Jan-2025)") == ["-E", "assume_storage_prezeroed=1"]
-    assert build.prezeroed_option("mke2fs 2.0.0 (1-Jan-2030)") == ["-E", "assume_storage_prezeroed=1"]
-    assert build.prezeroed_option("mke2fs 1.46.5 (30-Dec-2021)") == []
-    assert build.prezeroed_option("") == []

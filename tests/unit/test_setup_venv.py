@@ -1,6 +1,7 @@
-"""./setup's Python environment: the toolkit installed first, the tools of its own tests (the dev extra) after,
-installed while the tasks given as arguments run. Run on a copy of the checkout whose .venv holds stubs of pip
-and invoke: the script's order and exit statuses are under test, not pip's."""
+"""./setup's order: the host's missing packages installed while the Python environment is made, the toolkit
+installed into it first, the tools of its own tests (the dev extra) after, while the tasks given as arguments run.
+Run on a copy of the checkout whose .venv holds stubs of pip and invoke, with a stub of apt-get: the script's
+order and exit statuses are under test, not what the stubs stand for."""
 
 from __future__ import annotations
 
@@ -32,9 +33,19 @@ INVOKE = """#!/bin/sh
 touch task-started
 if [ -e dev-tools-installed ]; then echo "invoke $* after the dev tools" >>calls.log
 else echo "invoke $* before the dev tools" >>calls.log; fi
+[ -e packages-installed ] && echo "invoke $* after the packages" >>calls.log
 exit "${TASK_STATUS:-0}"
 """
-HOST_COMMANDS = ("bash", "dirname", "sha256sum", "cut", "rm", "touch", "seq", "sleep")
+# apt-get installing waits (10 s at most) for the toolkit's installation to start
+APT_GET = """#!/bin/sh
+echo "apt-get $*" >>calls.log
+case "$1" in install) ;; *) exit 0 ;; esac
+for _ in $(seq 100); do grep -q "^pip install -q -e" calls.log && break; sleep 0.1; done
+grep -q "^pip install -q -e" calls.log && echo "apt-get install while the toolkit installs" >>calls.log
+touch packages-installed
+exit "${APT_STATUS:-0}"
+"""
+HOST_COMMANDS = ("bash", "dirname", "sha256sum", "cut", "rm", "touch", "seq", "sleep", "grep", "mktemp", "tail")
 
 
 def checkout(tmp_path: Path) -> Path:
@@ -52,15 +63,18 @@ def checkout(tmp_path: Path) -> Path:
     return copy
 
 
-def run_setup(copy: Path, *tasks: str, **statuses: str) -> subprocess.CompletedProcess[str]:
-    """./setup in copy, every host command it checks present as a stub (none installed), with the stubs'
-    exit statuses from statuses (PIP_STATUS, TASK_STATUS)."""
+def run_setup(
+    copy: Path, *tasks: str, missing: tuple[str, ...] = (), **statuses: str
+) -> subprocess.CompletedProcess[str]:
+    """./setup in copy, every host command it checks present as a stub but those missing, which a stub of
+    apt-get installs; the stubs' exit statuses from statuses (PIP_STATUS, TASK_STATUS, APT_STATUS)."""
     bin_dir = copy.parent / "bin"
     bin_dir.mkdir()
-    for tool in host_tools.table().values():
-        if tool.needed_by in ("setup", "qemu") and tool.need[0] != "/" and tool.need != "python3":
-            (bin_dir / tool.need).write_text("#!/bin/sh\n")
-            (bin_dir / tool.need).chmod(0o755)
+    needs = [tool.need for tool in host_tools.table().values() if tool.needed_by in ("setup", "qemu")]
+    stubs = {need: "#!/bin/sh\n" for need in needs if need[0] != "/" and need not in (*missing, "python3")}
+    for name, text in {**stubs, **({"apt-get": APT_GET} if missing else {})}.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
     for name in HOST_COMMANDS:
         (bin_dir / name).symlink_to(str(shutil.which(name)))
     (bin_dir / "python3").symlink_to(os.path.realpath(sys.executable))
@@ -129,3 +143,27 @@ def test_a_second_setup_installs_nothing(copy: Path) -> None:
     done = run_setup(copy, "vm.up")
     assert done.returncode == 0
     assert calls(copy) == ["invoke vm.up after the dev tools"]
+
+
+@pytest.fixture
+def as_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("./setup installs packages only as root")
+
+
+def test_missing_packages_install_while_the_environment_is_made_and_before_the_tasks(copy: Path, as_root: None) -> None:
+    done = run_setup(copy, "vm.up", missing=("qemu-system-x86_64",))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("[setup] installing qemu-system-x86 (log: ")
+    assert "apt-get update -q" in calls(copy)
+    assert "apt-get install -y -q --no-install-recommends qemu-system-x86" in calls(copy)
+    assert "apt-get install while the toolkit installs" in calls(copy)
+    assert "invoke vm.up after the packages" in calls(copy)
+
+
+def test_packages_that_could_not_install_are_an_error_before_any_task(copy: Path, as_root: None) -> None:
+    done = run_setup(copy, "vm.up", missing=("qemu-system-x86_64",), APT_STATUS="100")
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1].startswith("error: apt-get could not install qemu-system-x86 (log: ")
+    assert done.stderr.splitlines()[-1].endswith("): fix what it says, then run ./setup again")
+    assert not [call for call in calls(copy) if call.startswith("invoke")]

@@ -15,6 +15,8 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
+
 from toolkit import host_checks, host_tools, user_namespace
 from toolkit.boxes import debian_tree, initramfs, kernel_config, vmlinux
 from toolkit.boxes.recipe import GUEST_FILES, STATIC_SHELL, BoxRecipe
@@ -24,6 +26,7 @@ from toolkit.files import atomic_write, locked, remove_tree
 from toolkit.progress import Progress
 
 NEEDED_GIB = 4
+RAW_IN_MEMORY_GIB = 4  # the memory available for a box's raw disk (about 1 GiB) to be made in memory, not on disk
 GUEST_DIR = "usr/lib/vexfs-vmtest"
 GUEST_PROGRAMS = ("agent", "kmsg-after")  # C sources in guest/, compiled in the box's root tree
 
@@ -32,11 +35,13 @@ class BuildStepFailed(UserError):
     """A step of a box build failed; the message names the step and its log."""
 
 
-def _run(command: list[str], log: Path, step: str) -> None:
+def _run(command: list[str], log: Path, step: str, descriptors: tuple[int, ...] = ()) -> None:
     with open(log, "a") as out:
         out.write(f"$ {' '.join(command)}\n")
         out.flush()
-        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, pass_fds=descriptors
+        )
     if done.returncode != 0:
         lines = [line for line in log.read_text().splitlines() if line.strip()]
         errors = [line for line in lines if line.startswith("E:")]
@@ -103,17 +108,35 @@ def prezeroed_option(version: str) -> list[str]:
     return ["-E", "assume_storage_prezeroed=1"] if found and (int(found[1]), int(found[2])) >= (1, 47) else []
 
 
+@contextlib.contextmanager
+def _raw_image(scratch: Path, size: int) -> Iterator[tuple[str, tuple[int, ...]]]:
+    """A sparse raw image for mkfs to fill: in memory (a memfd, gone with this process whatever happens) while
+    the host has RAW_IN_MEMORY_GIB available, else a file in scratch. Its path, and the descriptors the commands
+    given that path must keep."""
+    if psutil.virtual_memory().available < RAW_IN_MEMORY_GIB * 1024**3:
+        raw = scratch / "box.raw"
+        with open(raw, "wb") as image:
+            image.truncate(size)
+        yield str(raw), ()
+        raw.unlink()
+        return
+    memory = os.memfd_create("box.raw")
+    try:
+        os.truncate(memory, size)
+        yield f"/proc/self/fd/{memory}", (memory,)
+    finally:
+        os.close(memory)
+
+
 def _make_disk(rootfs: Path, scratch: Path, disk_gib: int, log: Path) -> None:
-    raw = scratch / "box.raw"
-    with open(raw, "wb") as image:
-        image.truncate(disk_gib * 1024**3)
     mkfs_ext4 = host_checks.require_tool("mkfs.ext4")
     version = subprocess.run([mkfs_ext4, "-V"], capture_output=True, text=True, timeout=30).stderr
-    # in the namespace, the tree's files show the owners they have in the guest
-    mkfs = [mkfs_ext4, "-q", "-F", *prezeroed_option(version), "-L", "vexfs-root", "-d", str(rootfs), str(raw)]
-    _run(user_namespace.command(*mkfs), log, "mkfs.ext4")
-    _run(["qemu-img", "convert", "-O", "qcow2", str(raw), str(scratch / "box.img")], log, "qemu-img convert")
-    raw.unlink()
+    with _raw_image(scratch, disk_gib * 1024**3) as (raw, descriptors):
+        # in the namespace, the tree's files show the owners they have in the guest
+        mkfs = [mkfs_ext4, "-q", "-F", *prezeroed_option(version), "-L", "vexfs-root", "-d", str(rootfs), raw]
+        _run(user_namespace.command(*mkfs), log, "mkfs.ext4", descriptors)
+        convert = ["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, str(scratch / "box.img")]
+        _run(convert, log, "qemu-img convert", descriptors)
 
 
 def _write_vagrant_metadata(scratch: Path, disk_gib: int) -> None:
