@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,11 +40,14 @@ def _run(command: list[str], log: Path, step: str, descriptors: tuple[int, ...] 
     with open(log, "a") as out:
         out.write(f"$ {' '.join(command)}\n")
         out.flush()
+        start = time.monotonic()
         done = subprocess.run(
             command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, pass_fds=descriptors
         )
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    with open(log, "a") as out:
+        out.write(f"({step}: exit status {done.returncode} after {time.monotonic() - start:.1f} s)\n")
     if done.returncode != 0:
-        lines = [line for line in log.read_text().splitlines() if line.strip()]
         errors = [line for line in lines if line.startswith("E:")]
         reason = (errors or lines[-1:] or [f"exit status {done.returncode}"])[0]
         raise BuildStepFailed(f"box build failed at {step}: {reason} (full log: {log})")
