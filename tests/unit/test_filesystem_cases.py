@@ -154,6 +154,29 @@ def test_a_wrong_nlink_and_a_time_that_did_not_move_fail_posix_ops(tmp_path: Pat
     assert verdict.message == "link: got 1, want 2; mtime_after_write 3 should be > mtime_before_write 3"
 
 
+def test_an_append_written_at_the_start_and_a_listing_read_twice_fail_posix_ops(tmp_path: Path) -> None:
+    listed = {"read": 160, "distinct": 5, "missing": [f"f{n:02d}" for n in range(5, 40)]}  # each read began again
+    seen = {**posix_observations(), "size_after_append": 10240, "read_appended": "", "listing_in_small_reads": listed}
+    verdict = run(PosixOps(), subject_for(tmp_path, {"with-fs.sh": reported(seen)}))
+    assert verdict.status is Status.FAILED
+    assert verdict.message.startswith("size_after_append: got 10240, want 10243; read_appended: got '', want '454e44'; "
+                                      "listing_in_small_reads: got {'read': 160, 'distinct': 5, 'missing': ['f05', ")  # fmt: skip
+
+
+def test_a_listing_that_never_ends_is_what_posix_ops_reports_and_counts(tmp_path: Path) -> None:
+    after = list(EXPECTED)[list(EXPECTED).index("listing") :]  # what never ran
+    seen = {name: value for name, value in posix_observations().items() if name not in after}
+    seen["listing"] = "more than 1000 names: the listing did not end"
+    verdict = run(PosixOps(), subject_for(tmp_path, {"with-fs.sh": reported(seen)}))
+    assert verdict.status is Status.FAILED
+    assert verdict.message.startswith(
+        "listing: got 'more than 1000 names: the listing did not end', want ['sparse', 'sub', 'sym']; "
+        "stopped after listing ("
+    )
+    matched = len(EXPECTED) - len(after) + 4  # the observations before the listing, and the 4 relations of times
+    assert verdict.metrics["key_metric"] == f"{matched}/{len(EXPECTED) + 4} as expected"
+
+
 def test_a_run_cut_short_says_after_which_step(tmp_path: Path) -> None:
     seen = dict(list(posix_observations().items())[:3]) | {"create": "errno:ENOSPC"}
     verdict = run(PosixOps(), subject_for(tmp_path, {"with-fs.sh": reported(seen)}))

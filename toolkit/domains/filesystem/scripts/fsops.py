@@ -33,6 +33,10 @@ from typing import Any, Callable
 LIBC = ctypes.CDLL(None, use_errno=True)
 PATTERN = bytes(range(256)) * 40  # 10240 bytes: two page boundaries and a partial page
 TICK = 0.05  # longer than the kernel's coarse clock, so a changed time shows
+GETDENTS64 = 217  # x86_64
+SMALL_READ = 128  # bytes per getdents64: five short names, so a directory of a few dozen takes many reads
+MANY = 40  # the files of the directory listed in small reads
+LISTING_LIMIT = 1000  # names: more from one of the few folders posix_ops makes is a listing that does not end
 
 
 def name_of(number: int) -> str:
@@ -49,7 +53,25 @@ def attempt(action: Callable[[], Any]) -> Any:
 
 
 def emit(found: dict[str, Any]) -> None:
-    print(json.dumps(found, sort_keys=True))
+    print(json.dumps(found, sort_keys=True), flush=True)
+
+
+def names(path: str) -> list[str]:
+    """A directory's names as listed, at most LISTING_LIMIT + 1: a listing that starts again at every read of a
+    directory of a few entries would otherwise go on until memory runs out."""
+    found: list[str] = []
+    with os.scandir(path) as entries:
+        for entry in entries:
+            found.append(entry.name)
+            if len(found) > LISTING_LIMIT:
+                break
+    return found
+
+
+def listing(path: str) -> Any:
+    """A directory's names, sorted; what went wrong when its listing did not end."""
+    found = names(path)
+    return sorted(found) if len(found) <= LISTING_LIMIT else f"more than {LISTING_LIMIT} names: the listing did not end"
 
 
 def sha(path: str) -> str:
@@ -81,13 +103,14 @@ def cmd_mount(source: str, target: str, fstype: str, options: str) -> None:
 
 
 def cmd_posix(top: str) -> None:
-    """Each step's observation under its name, in order; the first failed call ends the run."""
-    seen: dict[str, Any] = {}
+    """Each step's observation under its name, in order, one line each as it comes (what a step that never returns
+    follows stays known); the first failed call ends the run."""
     os.umask(0)
 
     def step(name: str, action: Callable[[], Any]) -> bool:
-        seen[name] = attempt(action)
-        return not (isinstance(seen[name], str) and seen[name].startswith("errno:"))
+        seen = attempt(action)
+        emit({name: seen})
+        return not (isinstance(seen, str) and seen.startswith("errno:"))
 
     def mtime(path: str) -> int:
         return os.stat(path).st_mtime_ns
@@ -122,6 +145,9 @@ def cmd_posix(top: str) -> None:
         ("read_at_5000", lambda: pread(f, 4999, 5)),
         ("read_at_4096", lambda: pread(f, 4096, 4)),
         ("seek_end", lambda: _seek_end(f)),
+        ("append", lambda: write_all(f, b"END", os.O_WRONLY | os.O_APPEND)),
+        ("size_after_append", lambda: os.stat(f).st_size),
+        ("read_appended", lambda: pread(f, len(PATTERN), 3)),
         ("sparse_write", lambda: _sparse(os.path.join(d, "sparse"), 20000)),
         ("sparse_size", lambda: os.stat(os.path.join(d, "sparse")).st_size),
         ("sparse_nonzero", lambda: nonzero(os.path.join(d, "sparse"))),
@@ -150,15 +176,15 @@ def cmd_posix(top: str) -> None:
         ("unlink", lambda: os.unlink(os.path.join(d, "hard")) or os.path.exists(os.path.join(d, "hard"))),
         ("unlink_missing", lambda: os.unlink(os.path.join(d, "hard")) or "ok"),
         ("dangling_symlink", lambda: os.path.exists(os.path.join(d, "sym"))),
-        ("listing", lambda: sorted(os.listdir(d))),
-        ("sub_listing", lambda: sorted(os.listdir(os.path.join(d, "sub")))),
+        ("listing", lambda: listing(d)),
+        ("sub_listing", lambda: listing(os.path.join(d, "sub"))),
         ("rmdir_sub", lambda: _rmtree(os.path.join(d, "sub")) or os.stat(d).st_nlink),
         ("rmdir", lambda: _rmtree(d) or os.path.exists(d)),
+        ("listing_in_small_reads", lambda: _listed_in_small_reads(os.path.join(top, "many"))),
     ]
     for name, action in steps:
         if not step(name, action) and name not in ("create_again", "rmdir_not_empty", "unlink_missing"):
             break
-    emit(seen)
 
 
 def _pwrite(path: str, data: bytes, offset: int) -> int:
@@ -185,6 +211,37 @@ def _sparse(path: str, offset: int) -> int:
         os.close(fd)
 
 
+def _listed_in_small_reads(folder: str) -> dict[str, Any]:
+    """MANY files made in a new folder, listed by getdents64 SMALL_READ bytes at a time, then removed: how many
+    names were read but . and .. (at most 4 x MANY: a listing that starts again at every read never ends), how
+    many distinct, and which of the files made were not."""
+    os.mkdir(folder)
+    made = [f"f{n:02d}" for n in range(MANY)]
+    for name in made:
+        os.close(os.open(os.path.join(folder, name), os.O_CREAT | os.O_WRONLY, 0o644))
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    buffer, names = ctypes.create_string_buffer(SMALL_READ), []
+    try:
+        while len(names) < 4 * MANY:
+            got = LIBC.syscall(GETDENTS64, fd, buffer, SMALL_READ)
+            if got < 0:
+                raise OSError(ctypes.get_errno(), "getdents64")
+            if got == 0:
+                break
+            read, offset = buffer.raw[:got], 0
+            while offset < got:  # struct linux_dirent64: ino, off, reclen, type, name
+                reclen = struct.unpack_from("H", read, offset + 16)[0]
+                names.append(read[offset + 19 : offset + reclen].split(b"\0", 1)[0].decode(errors="replace"))
+                offset += reclen
+    finally:
+        os.close(fd)
+    for name in made:
+        os.unlink(os.path.join(folder, name))
+    os.rmdir(folder)
+    read = [name for name in names if name not in (".", "..")]
+    return {"read": len(read), "distinct": len(set(read)), "missing": sorted(set(made) - set(read))}
+
+
 def _rename_over(d: str) -> str:
     other = os.path.join(d, "other")
     with open(other, "wb") as file:
@@ -195,7 +252,7 @@ def _rename_over(d: str) -> str:
 
 
 def _rmtree(path: str) -> None:
-    for name in os.listdir(path):
+    for name in sorted(set(names(path))):
         inner = os.path.join(path, name)
         if os.path.isdir(inner) and not os.path.islink(inner):
             _rmtree(inner)
