@@ -96,6 +96,23 @@ def test_limits_not_enforced_turn_limits_red(settings, vm, tmp_path) -> None:
     assert set(_red(run)) == {"limits"}
 
 
+def test_an_append_written_at_the_position_turns_posix_ops_red(settings, vm, tmp_path) -> None:
+    run = buggyfs(settings, vm, tmp_path, "append", Selection(("posix_ops",)))
+    posix = _test(run, "posix_ops")
+    assert posix.status is Status.FAILED
+    assert posix.message.startswith("size_after_append: got 10240, want 10243; read_appended: got '', want '454e44'")
+
+
+@pytest.mark.full
+def test_a_listing_that_starts_again_at_every_read_turns_posix_ops_red_not_a_hang(settings, vm, tmp_path) -> None:
+    run = buggyfs(settings, vm, tmp_path, "readdir", Selection(("posix_ops",)))
+    posix = _test(run, "posix_ops")
+    assert posix.status is Status.FAILED
+    assert posix.message.startswith("listing: got 'more than 1000 names: the listing did not end'")
+    assert "listing_in_small_reads: got {" in posix.message and "'missing': ['f" in posix.message
+    assert not [line for line in posix.kernel_log if "oom-kill" in line]  # not read until the guest's memory ran out
+
+
 def test_a_module_filesystem_without_declared_limits_skips_limits(settings, vm, tmp_path) -> None:
     # enforcing no limit is no bug when nobody said which options set one: skipped, never red
     run = buggyfs(settings, vm, tmp_path, "enospc", Selection(("limits",)), fs_limits=None)

@@ -3,7 +3,7 @@
  * buggyfs: a small in-memory filesystem (ramfs built from libfs, with limits) that
  * plants one bug on request, a fixture for the filesystem test domain.
  *
- *   insmod buggyfs.ko bug=none|corrupt|inode_leak|enospc|rename_deadlock
+ *   insmod buggyfs.ko bug=none|corrupt|inode_leak|enospc|rename_deadlock|append|readdir
  *   mount -t buggyfs none DIR -o max_files=N,max_bytes=M
  *
  * max_files bounds the inodes users create, max_bytes the bytes files and symlink
@@ -19,6 +19,9 @@
  *                    statfs still reports them
  *   rename_deadlock  rename takes the filesystem's rename lock twice: the renaming
  *                    task sleeps uninterruptibly for ever (its directories stay locked)
+ *   append           a write with O_APPEND lands at the file position, not at the end
+ *   readdir          every read of a directory starts its listing again from the top:
+ *                    a listing longer than one read never ends
  */
 #include <linux/atomic.h>
 #include <linux/fs_context.h>
@@ -42,9 +45,13 @@
 
 static char *bug = "none";
 module_param(bug, charp, 0644);
-MODULE_PARM_DESC(bug, "bug planted in the next mounts: none, corrupt, inode_leak, enospc, rename_deadlock");
+MODULE_PARM_DESC(bug, "bug planted in the next mounts: none, corrupt, inode_leak, enospc, rename_deadlock, append, "
+		 "readdir");
 
-enum buggyfs_bug { BUGGYFS_NONE, BUGGYFS_CORRUPT, BUGGYFS_INODE_LEAK, BUGGYFS_ENOSPC, BUGGYFS_RENAME_DEADLOCK };
+enum buggyfs_bug {
+	BUGGYFS_NONE, BUGGYFS_CORRUPT, BUGGYFS_INODE_LEAK, BUGGYFS_ENOSPC, BUGGYFS_RENAME_DEADLOCK, BUGGYFS_APPEND,
+	BUGGYFS_READDIR,
+};
 
 static const char *const buggyfs_bugs[] = {
 	[BUGGYFS_NONE]		= "none",
@@ -52,6 +59,8 @@ static const char *const buggyfs_bugs[] = {
 	[BUGGYFS_INODE_LEAK]	= "inode_leak",
 	[BUGGYFS_ENOSPC]		= "enospc",
 	[BUGGYFS_RENAME_DEADLOCK]	= "rename_deadlock",
+	[BUGGYFS_APPEND]		= "append",
+	[BUGGYFS_READDIR]		= "readdir",
 };
 
 struct buggyfs_opts {
@@ -126,6 +135,7 @@ static const struct inode_operations buggyfs_dir_iops;
 static const struct inode_operations buggyfs_file_iops;
 static const struct inode_operations buggyfs_symlink_iops;
 static const struct file_operations buggyfs_file_fops;
+static const struct file_operations buggyfs_dir_fops;
 static const struct address_space_operations buggyfs_aops;
 
 static struct inode *buggyfs_alloc_inode(struct super_block *sb)
@@ -198,7 +208,7 @@ static struct inode *buggyfs_new_inode(BUGGYFS_IDMAP_PARAM struct super_block *s
 		break;
 	case S_IFDIR:
 		inode->i_op = &buggyfs_dir_iops;
-		inode->i_fop = &simple_dir_operations;
+		inode->i_fop = &buggyfs_dir_fops;
 		inc_nlink(inode);	/* "." */
 		break;
 	case S_IFLNK:
@@ -376,14 +386,37 @@ static const struct address_space_operations buggyfs_aops = {
 	.write_end	= buggyfs_write_end,
 };
 
+static ssize_t buggyfs_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	if (BUGGYFS_SB(file_inode(iocb->ki_filp)->i_sb)->bug == BUGGYFS_APPEND)
+		iocb->ki_flags &= ~IOCB_APPEND;	/* the append bug: written at the position */
+	return generic_file_write_iter(iocb, from);
+}
+
 static const struct file_operations buggyfs_file_fops = {
 	.read_iter	= generic_file_read_iter,
-	.write_iter	= generic_file_write_iter,
+	.write_iter	= buggyfs_write_iter,
 	.mmap		= generic_file_mmap,
 	.fsync		= noop_fsync,
 	.splice_read	= BUGGYFS_SPLICE_READ,
 	.splice_write	= iter_file_splice_write,
 	.llseek		= generic_file_llseek,
+};
+
+static int buggyfs_readdir(struct file *file, struct dir_context *ctx)
+{
+	if (BUGGYFS_SB(file_inode(file)->i_sb)->bug == BUGGYFS_READDIR)
+		ctx->pos = 0;	/* the readdir bug: from the top at every read */
+	return dcache_readdir(file, ctx);
+}
+
+static const struct file_operations buggyfs_dir_fops = {
+	.open		= dcache_dir_open,
+	.release	= dcache_dir_close,
+	.llseek		= dcache_dir_lseek,
+	.read		= generic_read_dir,
+	.iterate_shared	= buggyfs_readdir,
+	.fsync		= noop_fsync,
 };
 
 /* Superblock */
