@@ -66,7 +66,7 @@ EXPECTED: dict[str, Any] = {
     "sub_listing": ["moved"],
     "rmdir_sub": 2,
     "rmdir": False,
-    "listing_in_small_reads": {"read": 40, "distinct": 40, "missing": []},  # fsops.py's MANY files, 128 bytes a read
+    "listing_in_small_reads": {"read": 24, "distinct": 24, "missing": []},  # fsops.py's MANY files, 96 bytes a read
 }
 # (later, relation, earlier): times in nanoseconds that must move, or stay, as the operations say
 TIMES = (

@@ -34,8 +34,8 @@ LIBC = ctypes.CDLL(None, use_errno=True)
 PATTERN = bytes(range(256)) * 40  # 10240 bytes: two page boundaries and a partial page
 TICK = 0.05  # longer than the kernel's coarse clock, so a changed time shows
 GETDENTS64 = 217  # x86_64
-SMALL_READ = 128  # bytes per getdents64: five short names, so a directory of a few dozen takes many reads
-MANY = 40  # the files of the directory listed in small reads
+SMALL_READ = 96  # bytes per getdents64: four short names, so a directory of a few dozen takes many reads
+MANY = 24  # the files of the directory listed in small reads (few: a small filesystem may hold few)
 LISTING_LIMIT = 1000  # names: more from one of the few folders posix_ops makes is a listing that does not end
 
 
