@@ -220,25 +220,26 @@ def _listed_in_small_reads(folder: str) -> dict[str, Any]:
     for name in made:
         os.close(os.open(os.path.join(folder, name), os.O_CREAT | os.O_WRONLY, 0o644))
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    buffer, names = ctypes.create_string_buffer(SMALL_READ), []
+    buffer = ctypes.create_string_buffer(SMALL_READ)
+    listed: list[str] = []
     try:
-        while len(names) < 4 * MANY:
+        while len(listed) < 4 * MANY:
             got = LIBC.syscall(GETDENTS64, fd, buffer, SMALL_READ)
             if got < 0:
                 raise OSError(ctypes.get_errno(), "getdents64")
             if got == 0:
                 break
-            read, offset = buffer.raw[:got], 0
+            batch, offset = buffer.raw[:got], 0
             while offset < got:  # struct linux_dirent64: ino, off, reclen, type, name
-                reclen = struct.unpack_from("H", read, offset + 16)[0]
-                names.append(read[offset + 19 : offset + reclen].split(b"\0", 1)[0].decode(errors="replace"))
+                reclen = struct.unpack_from("H", batch, offset + 16)[0]
+                listed.append(batch[offset + 19 : offset + reclen].split(b"\0", 1)[0].decode(errors="replace"))
                 offset += reclen
     finally:
         os.close(fd)
     for name in made:
         os.unlink(os.path.join(folder, name))
     os.rmdir(folder)
-    read = [name for name in names if name not in (".", "..")]
+    read = [name for name in listed if name not in (".", "..")]
     return {"read": len(read), "distinct": len(set(read)), "missing": sorted(set(made) - set(read))}
 
 
