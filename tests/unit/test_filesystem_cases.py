@@ -131,6 +131,24 @@ def test_a_filesystem_that_refuses_to_create_a_file_cycles_listing_its_root_and_
     assert not any("with-fs.sh" in command for command in subject.guest.machine.commands)  # type: ignore[attr-defined]
 
 
+UNFORMATTED = "blkq needs a block device, the guest has no mkfs.blkq to format one, and it did not mount a blank one"
+WRONG_FS = "mount: /mnt/vexfs-vmtest-fs: wrong fs type, bad option, bad superblock on /dev/loop0"
+
+
+def test_a_device_nothing_formats_that_does_not_mount_blank_skips_every_test_that_mounts(tmp_path: Path) -> None:
+    """A filesystem on a block device whose mkfs the guest does not have: this domain cannot know how to format it."""
+    said = f"{WRONG_FS}\n       dmesg(1) may have more information after failed mount system call.\n"
+    answer = Answer("failed=unformatted\ncycles=1\n", stderr=said)
+    blank = Answer("failed=unformatted\n", stderr=said, exit_status=3)
+    subject = subject_for(tmp_path, {"mount-cycles.sh": answer, "with-fs.sh": blank}, "blkq")
+    verdict = run(MountCycles(), subject)
+    assert verdict.status is Status.SKIPPED
+    assert verdict.message == f"10 mount/umount cycles: {UNFORMATTED} ({WRONG_FS})"
+    for case in (PosixOps(), DataIntegrity(), XattrsAndVectors(), Stress(), Memory()):
+        skipped = run(case, subject)
+        assert skipped.status is Status.SKIPPED and skipped.message == f"{UNFORMATTED} ({WRONG_FS})", case.name
+
+
 def test_without_mount_cycles_a_test_that_writes_learns_by_one_mount_whether_it_can(tmp_path: Path) -> None:
     refused = subject_for(tmp_path, {"mount-cycles.sh": Answer("refused=Read-only file system\ncycles=1\n")}, "ro")
     assert run(PosixOps(), refused).message.startswith("ro refused to create a file at the root of a fresh mount "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from toolkit.domains.base import Verdict
-from toolkit.domains.filesystem.subject import WRITE_REFUSAL, FilesystemUnderTest
+from toolkit.domains.filesystem.subject import UNFORMATTED, WRITE_REFUSAL, FilesystemUnderTest
 from toolkit.domains.module.build_case import Build as BuildModule
 from toolkit.results.records import Status
 
@@ -70,10 +70,13 @@ class MountCycles:
         metrics: dict[str, Any] = {
             "cycles": done, "bad_options": refused, "key_metric": f"{done}x, {per_cycle_ms:.0f} ms/cycle",
         }  # fmt: skip
+        detail = (step.result.stderr.strip().splitlines() or [""])[-1]
+        if values.get("failed") == "unformatted":
+            subject.notes[UNFORMATTED] = step.result.stderr
+            return subject.unformatted(f"{cycles} mount/umount cycles", step.result.stderr)
         if "failed" in values:
-            detail = step.result.stderr.strip().splitlines()
             return Verdict.failed(
-                f"{values['failed']} failed in cycle {done} of {cycles}" + (f": {detail[-1]}" if detail else ""),
+                f"{values['failed']} failed in cycle {done} of {cycles}" + (f": {detail}" if detail else ""),
                 step.log,
                 **metrics,
             )

@@ -31,6 +31,7 @@ MOUNT_POINT = "/mnt/vexfs-vmtest-fs"
 IMAGE = "/tmp/vexfs-vmtest-fs.img"  # /tmp is a tmpfs in the boxes: the loop device is as fast as memory
 BUSY_INODES = "VFS: Busy inodes after unmount"
 WRITE_REFUSAL = "write_refusal"  # the note write_refusal keeps
+UNFORMATTED = "unformatted"  # the note of a device nothing formats that did not mount blank: the probe's stderr
 
 
 @dataclass
@@ -103,6 +104,8 @@ class FilesystemUnderTest:
         parameters = parameters_verdict(what, step.log, self.module.name, **metrics) if self.has_module else None
         failed = step.values().get("failed")
         detail = (step.result.stderr.strip().splitlines() or [""])[-1]
+        if step.result.exit_status == 3 and failed == "unformatted":
+            raise Finding(parameters or self.unformatted(what, step.result.stderr))
         if step.result.exit_status == 3 and failed:
             setup = f"{what}: could not set {self.fs_type} up: {failed} failed" + (f": {detail}" if detail else "")
             raise Finding(parameters or Verdict.failed(setup, step.log, **metrics))
@@ -116,15 +119,28 @@ class FilesystemUnderTest:
             raise Finding(parameters)
         return step
 
+    def unformatted(self, what: str, stderr: str) -> Verdict:
+        """The skip of a test when the filesystem needs a device that nothing here can format: the guest has no
+        mkfs for it, and it did not mount a blank one (what mount said, from stderr)."""
+        said = [line.strip() for line in stderr.splitlines() if line.strip().startswith("mount:")]
+        return Verdict.skipped(
+            (f"{what}: " if what else "") + f"{self.fs_type} needs a block device, the guest has no "
+            f"mkfs.{self.fs_type} to format one, and it did not mount a blank one" + (f" ({said[-1]})" if said else "")
+        )
+
     def write_refusal(self) -> str:
         """Why the filesystem cannot be written, as the error said it ("" when it can): it refused to create a file
         at the root of a fresh mount with no permission, read-only or not supported. Learned by mount_cycles, else
-        by one mount of its own."""
+        by one mount of its own; a Finding (the test skipped) when it needs a device nothing here formats."""
         if WRITE_REFUSAL not in self.notes:
             probe = self.step(
                 "a mount to create a file in", self.script("mount-cycles.sh", CYCLES=1, BAD_OPTIONS=""), 70
             )
             self.notes[WRITE_REFUSAL] = probe.values().get("refused", "")
+            if probe.values().get("failed") == "unformatted":
+                self.notes[UNFORMATTED] = probe.result.stderr
+        if UNFORMATTED in self.notes:
+            raise Finding(self.unformatted("", str(self.notes[UNFORMATTED])))
         return str(self.notes[WRITE_REFUSAL])
 
     def unwritable(self, test: str) -> Verdict | None:

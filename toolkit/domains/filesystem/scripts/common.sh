@@ -9,6 +9,7 @@ FSOPS="$(dirname "$0")/fsops.py"
 export FSOPS
 SOURCE=vexfs-vmtest
 LOOP=
+BLANK=
 LOADED_HERE=
 
 # Insert the module unless it is in already (then it is left for whoever loaded it).
@@ -19,7 +20,8 @@ fs_load() {
     LOADED_HERE=1
 }
 
-# A filesystem that needs a block device gets a loop device on a fresh image, formatted.
+# A filesystem that needs a block device gets a loop device on a fresh image, formatted by its mkfs; left blank
+# (BLANK=1) when the guest has none.
 fs_device() {
     if grep -q "^nodev[[:space:]]*$FS_TYPE\$" /proc/filesystems; then return 0; fi
     rm -f "$IMAGE"
@@ -27,7 +29,16 @@ fs_device() {
     modprobe -q loop 2>/dev/null # a module on Debian kernels
     LOOP=$(losetup -f --show "$IMAGE") || return 1
     SOURCE=$LOOP
+    if ! command -v "mkfs.$FS_TYPE" >/dev/null; then
+        BLANK=1
+        return 0
+    fi
     mkfs -t "$FS_TYPE" -q "$LOOP" >/dev/null
+}
+
+# What failed when a mount did: the mount, or a blank device nothing formatted (unformatted).
+fs_mount_failed() {
+    if [ -n "$BLANK" ]; then echo failed=unformatted; else echo failed=mount; fi
 }
 
 # mount [EXTRA_OPTIONS]: the filesystem at MOUNT_POINT with MOUNT_OPTIONS and EXTRA_OPTIONS.

@@ -14,7 +14,7 @@ i=0
 writes=1
 while [ "$i" -lt "$CYCLES" ]; do
     i=$((i + 1))
-    fs_mount "" || { echo failed=mount; break; }
+    fs_mount "" || { fs_mount_failed; break; }
     if [ "$i" -eq 1 ] && ! refusal=$( (: >"$MOUNT_POINT/cycle") 2>&1); then
         case $refusal in
         *"Permission denied" | *"Operation not permitted" | *"Read-only file system" | *"Operation not supported" | *"Function not implemented")
