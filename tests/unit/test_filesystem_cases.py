@@ -495,6 +495,18 @@ def test_a_module_filesystem_goes_through_the_leak_tracing_with_a_file_workload(
     assert "WORKLOAD=" in command and "churn" in command
 
 
+def test_a_file_workload_that_failed_in_the_trace_fails_memory_and_claims_no_churn(tmp_path: Path) -> None:
+    said = "mount: /mnt/vexfs-vmtest-fs: wrong fs type, bad option, bad superblock on /dev/loop0"
+    rules = {"leak-trace.sh": Answer("section .text 0xffffffffc0000000\nfailed=mount\nuse_failed=3\noverrun 0\n",
+                                     stderr=said + "\n"),
+             "kmemleak": Answer(exit_status=3)}  # fmt: skip
+    subject = subject_for(tmp_path, rules)
+    subject.guest.machine.files = {"/tmp/vexfs-vmtest-trace": ""}  # type: ignore[attr-defined]
+    verdict = run(Memory(), subject)
+    assert verdict.status is Status.FAILED
+    assert verdict.message == f"the use of the module in the trace failed (exit 3): {said}"
+
+
 def test_a_clean_trace_but_busy_inodes_at_umount_fail_memory(tmp_path: Path) -> None:
     busy = "[ 9.0] VFS: Busy inodes after unmount of vexfs-vmtest (buggyfs). Self-destruct in 5 seconds."
     # dmesg still holds the line when the test reads the log after the traced step

@@ -175,6 +175,10 @@ class MemoryLeak:
         workload_failed = workload.failure(step.result.stdout, step.result.stderr, subject.workload_name)
         if workload_failed:
             found.append(workload_failed)
+        if "use_failed" in step.values():  # the use the filesystem domain gives (its churn): not done, or not all
+            last = (step.result.stderr.strip().splitlines() or [""])[-1]
+            found.append(f"the use of the module in the trace failed (exit {step.values()['use_failed']})"
+                         + (f": {last}" if last else ""))  # fmt: skip
         if step.problems and not found:
             subject.guest.judge(step)
         if overrun:

@@ -5,7 +5,8 @@
 #   MOUNT_POINT  where to mount them
 #   IOCTLS       the JSON file of the ioctl commands its sources define (for exercise.py)
 #   SURFACE      the JSON file of what it exposes (found_surface); SURFACE.before: the system before insmod
-#   WORKLOAD     a command that uses the module instead of the mounts below (optional; the filesystem domain's)
+#   WORKLOAD     a command that uses the module instead of the mounts below (optional; the filesystem domain's;
+#                exercise prints use_failed=STATUS when it fails)
 #   WORKLOAD_SCRIPT  the user's workload (--workload), run by run_workload (optional)
 # Arguments of the script that sources this file: the module's parameters, for insmod.
 
@@ -33,8 +34,8 @@ seconds() {
 # Mount each of the module's filesystems, list and read everything in it, unmount it.
 exercise() {
     if [ -n "${WORKLOAD:-}" ]; then
-        sh -c "$WORKLOAD"
-        return
+        sh -c "$WORKLOAD" || { echo "use_failed=$?"; return 1; }
+        return 0
     fi
     for fs in $FILESYSTEMS; do
         mount -t "$fs" vexfs-vmtest "$MOUNT_POINT" || return 1
