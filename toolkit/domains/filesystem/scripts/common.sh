@@ -54,10 +54,10 @@ fs_mount() {
 
 # The loop device gone, and the module when this script loaded it.
 fs_release() {
-    status=0
-    if [ -n "$LOOP" ]; then losetup -d "$LOOP" || status=1; fi
-    if [ -n "$LOADED_HERE" ]; then rmmod "$MODULE" || status=1; fi
-    return $status
+    released=0 # not "status": the scripts that source this file keep their command's status in it
+    if [ -n "$LOOP" ]; then losetup -d "$LOOP" || released=1; fi
+    if [ -n "$LOADED_HERE" ]; then rmmod "$MODULE" || released=1; fi
+    return $released
 }
 
 # Whatever an earlier, interrupted test left: its mount, its loop device.

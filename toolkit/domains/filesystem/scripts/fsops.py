@@ -36,6 +36,7 @@ TICK = 0.05  # longer than the kernel's coarse clock, so a changed time shows
 GETDENTS64 = 217  # x86_64
 SMALL_READ = 96  # bytes per getdents64: four short names, so a directory of a few dozen takes many reads
 MANY = 24  # the files of the directory listed in small reads (few: a small filesystem may hold few)
+BY_DESIGN = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS)  # a filesystem without links, symlinks or folders
 LISTING_LIMIT = 1000  # names: more from one of the few folders posix_ops makes is a listing that does not end
 
 
@@ -409,28 +410,45 @@ def cmd_busy(top: str) -> None:
 
 
 def cmd_churn(top: str, rounds: str) -> None:
-    """Files created, written, linked, renamed, given xattrs and removed: inodes and dentries come and go."""
+    """Files created, written, linked, renamed, given xattrs and removed: inodes and dentries come and go. A link,
+    symlink or folder the filesystem refuses in the first round by design (EPERM, EOPNOTSUPP, ENOSYS: it has none)
+    is left out of the rounds; any other failure is one, and fails the command (exit 1, the first on stderr)."""
     failed: list[str] = []
+    refused: dict[str, str] = {}
     work = os.path.join(top, "churn")
     os.mkdir(work)
+    kinds: list[tuple[str, Callable[[str], None], Callable[[str], None]]] = [
+        ("link", lambda base: os.link(base, base + ".l"), lambda base: os.unlink(base + ".l")),
+        ("symlink", lambda base: os.symlink(os.path.basename(base), base + ".s"), lambda base: os.unlink(base + ".s")),
+        ("mkdir", lambda base: os.mkdir(base + ".d"), lambda base: os.rmdir(base + ".d")),
+    ]
     for index in range(int(rounds)):
         base = os.path.join(work, f"n{index}")
         try:
             with open(base, "wb") as file:
                 file.write(PATTERN[: 100 + index])
-            os.link(base, base + ".l")
-            os.symlink(f"n{index}", base + ".s")
-            os.mkdir(base + ".d")
+            for kind, make, _ in kinds:
+                if kind in refused:
+                    continue
+                try:
+                    make(base)
+                except OSError as error:
+                    if index or error.errno not in BY_DESIGN:
+                        raise
+                    refused[kind] = name_of(error.errno or 0)
             os.rename(base, base + ".r")
             attempt(lambda target=base + ".r": os.setxattr(target, "user.n", b"1"))
             os.unlink(base + ".r")
-            os.unlink(base + ".l")
-            os.unlink(base + ".s")
-            os.rmdir(base + ".d")
+            for kind, _, remove in kinds:
+                if kind not in refused:
+                    remove(base)
         except OSError as error:
             failed.append(f"{index}: {error.strerror} ({name_of(error.errno or 0)})")
     _rmtree(work)
-    emit({"rounds": int(rounds), "failed": failed[:5], "failures": len(failed)})
+    emit({"rounds": int(rounds), "failed": failed[:5], "failures": len(failed), "refused": refused})
+    if failed:
+        print(f"file churn: {len(failed)} of {rounds} rounds failed, the first: {failed[0]}", file=sys.stderr)
+        sys.exit(1)
 
 
 COMMANDS: dict[str, Callable[..., None]] = {
