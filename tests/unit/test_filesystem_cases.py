@@ -181,6 +181,24 @@ def test_an_append_written_at_the_start_and_a_listing_read_twice_fail_posix_ops(
                                       "listing_in_small_reads: got {'read': 96, 'distinct': 4, 'missing': ['f04', ")  # fmt: skip
 
 
+def test_a_filesystem_without_hard_links_or_symlinks_passes_posix_ops_saying_so(tmp_path: Path) -> None:
+    gone = {"link_same_inode": "errno:ENOENT", "renamed_nlink": "errno:ENOENT", "replaced_nlink": "errno:ENOENT",
+            "unlink": "errno:ENOENT", "symlink_size": "errno:ENOENT", "symlink_is_link": "errno:ENOENT",
+            "through_symlink": "errno:ENOENT"}  # fmt: skip
+    seen = {**posix_observations(), **gone, "link": "errno:EPERM", "symlink": "errno:EOPNOTSUPP",
+            "listing": ["sparse", "sub"]}  # fmt: skip
+    verdict = run(PosixOps(), subject_for(tmp_path, {"with-fs.sh": reported(seen)}))
+    assert verdict.status is Status.PASSED, verdict.message
+    assert verdict.message.endswith("; vexfs has no hard links (link: EPERM), no symlinks (symlink: EOPNOTSUPP)")
+    assert verdict.metrics["key_metric"] == f"{len(EXPECTED) - 9 + 4}/{len(EXPECTED) - 9 + 4} as expected"
+
+
+def test_a_link_that_fails_otherwise_is_no_design_and_fails_posix_ops(tmp_path: Path) -> None:
+    seen = {**posix_observations(), "link": "errno:EIO"}
+    verdict = run(PosixOps(), subject_for(tmp_path, {"with-fs.sh": reported(seen)}))
+    assert verdict.status is Status.FAILED and verdict.message.startswith("link: got 'errno:EIO', want 2")
+
+
 def test_a_listing_that_never_ends_is_what_posix_ops_reports_and_counts(tmp_path: Path) -> None:
     after = list(EXPECTED)[list(EXPECTED).index("listing") :]  # what never ran
     seen = {name: value for name, value in posix_observations().items() if name not in after}
