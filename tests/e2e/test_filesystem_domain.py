@@ -113,6 +113,16 @@ def test_a_listing_that_starts_again_at_every_read_turns_posix_ops_red_not_a_han
     assert not [line for line in posix.kernel_log if "oom-kill" in line]  # not read until the guest's memory ran out
 
 
+@pytest.mark.full
+def test_a_rename_that_fails_turns_posix_ops_and_the_memory_test_s_churn_red(settings, vm, tmp_path) -> None:
+    run = buggyfs(settings, vm, tmp_path, "rename_eio", Selection(("posix_ops", "memory")))
+    assert _test(run, "posix_ops").message.startswith("rename: got 'errno:EIO', want False")
+    memory = _test(run, "memory")
+    assert memory.status is Status.FAILED
+    assert memory.message.startswith("the use of the module in the trace failed (exit 1): file churn: 100 of 100 "
+                                     "rounds failed, the first: 0: Input/output error (EIO)")  # fmt: skip
+
+
 def test_a_module_filesystem_without_declared_limits_skips_limits(settings, vm, tmp_path) -> None:
     # enforcing no limit is no bug when nobody said which options set one: skipped, never red
     run = buggyfs(settings, vm, tmp_path, "enospc", Selection(("limits",)), fs_limits=None)

@@ -3,7 +3,7 @@
  * buggyfs: a small in-memory filesystem (ramfs built from libfs, with limits) that
  * plants one bug on request, a fixture for the filesystem test domain.
  *
- *   insmod buggyfs.ko bug=none|corrupt|inode_leak|enospc|rename_deadlock|append|readdir
+ *   insmod buggyfs.ko bug=none|corrupt|inode_leak|enospc|rename_deadlock|append|readdir|rename_eio
  *   mount -t buggyfs none DIR -o max_files=N,max_bytes=M
  *
  * max_files bounds the inodes users create, max_bytes the bytes files and symlink
@@ -22,6 +22,7 @@
  *   append           a write with O_APPEND lands at the file position, not at the end
  *   readdir          every read of a directory starts its listing again from the top:
  *                    a listing longer than one read never ends
+ *   rename_eio       every rename fails with -EIO
  */
 #include <linux/atomic.h>
 #include <linux/fs_context.h>
@@ -46,11 +47,11 @@
 static char *bug = "none";
 module_param(bug, charp, 0644);
 MODULE_PARM_DESC(bug, "bug planted in the next mounts: none, corrupt, inode_leak, enospc, rename_deadlock, append, "
-		 "readdir");
+		 "readdir, rename_eio");
 
 enum buggyfs_bug {
 	BUGGYFS_NONE, BUGGYFS_CORRUPT, BUGGYFS_INODE_LEAK, BUGGYFS_ENOSPC, BUGGYFS_RENAME_DEADLOCK, BUGGYFS_APPEND,
-	BUGGYFS_READDIR,
+	BUGGYFS_READDIR, BUGGYFS_RENAME_EIO,
 };
 
 static const char *const buggyfs_bugs[] = {
@@ -61,6 +62,7 @@ static const char *const buggyfs_bugs[] = {
 	[BUGGYFS_RENAME_DEADLOCK]	= "rename_deadlock",
 	[BUGGYFS_APPEND]		= "append",
 	[BUGGYFS_READDIR]		= "readdir",
+	[BUGGYFS_RENAME_EIO]		= "rename_eio",
 };
 
 struct buggyfs_opts {
@@ -292,6 +294,8 @@ static int buggyfs_rename(BUGGYFS_IDMAP_PARAM struct inode *old_dir, struct dent
 	struct buggyfs_sb_info *sbi = BUGGYFS_SB(old_dir->i_sb);
 	int err;
 
+	if (sbi->bug == BUGGYFS_RENAME_EIO)
+		return -EIO;	/* the rename_eio bug */
 	down(&sbi->rename_lock);
 	if (sbi->bug == BUGGYFS_RENAME_DEADLOCK)
 		down(&sbi->rename_lock);	/* the bug: already ours, never released */
