@@ -70,11 +70,11 @@ class MountCycles:
         metrics: dict[str, Any] = {
             "cycles": done, "bad_options": refused, "key_metric": f"{done}x, {per_cycle_ms:.0f} ms/cycle",
         }  # fmt: skip
-        detail = (step.result.stderr.strip().splitlines() or [""])[-1]
         if values.get("failed") == "unformatted":
             subject.notes[UNFORMATTED] = step.result.stderr
             return subject.unformatted(f"{cycles} mount/umount cycles", step.result.stderr)
         if "failed" in values:
+            detail = (step.result.stderr.strip().splitlines() or [""])[-1]
             return Verdict.failed(
                 f"{values['failed']} failed in cycle {done} of {cycles}" + (f": {detail}" if detail else ""),
                 step.log,
